@@ -1,0 +1,42 @@
+# One task runner. Every target creates .venv on first use; nothing needs installing by hand.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export PREFECT_HOME ?= $(CURDIR)/.bnpl/prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PREFECT_API_ENABLE_HTTP2 ?= false
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,ml]'
+	touch $(STAMP)
+
+## demo: ingest all of 2024 into the embedded DuckDB warehouse and print the summary
+demo: $(STAMP)
+	$(BIN)/bnpl backfill --start 2024-01-01 --end 2024-12-31
+
+## test: lint, type-check and the whole test suite (what CI runs)
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not slow"
+
+## bench: the benchmarks in bench/, results appended to bench/results.md
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .bnpl .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,54 @@
+"""bnpl: BNPL transaction ingestion, SQL models, a data-quality gate and ML features.
+
+The notebook surface. Everything not listed in ``__all__`` is internal::
+
+    import bnpl
+    tx = bnpl.read_table("bnpl_raw.transactions")
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from bnpl.calendar import DayRequest, day_type, plan_requests, source_volume
+from bnpl.errors import (
+    BnplError,
+    ConfigError,
+    ContractError,
+    ModelError,
+    QualityGateError,
+    SourceError,
+    WarehouseError,
+)
+from bnpl.settings import Settings, load_settings
+from bnpl.warehouse import Warehouse, open_warehouse
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BnplError",
+    "ConfigError",
+    "ContractError",
+    "DayRequest",
+    "ModelError",
+    "QualityGateError",
+    "Settings",
+    "SourceError",
+    "Warehouse",
+    "WarehouseError",
+    "day_type",
+    "load_settings",
+    "open_warehouse",
+    "plan_requests",
+    "read_table",
+    "source_volume",
+]
+
+
+def read_table(name: str, settings: Settings | None = None) -> pl.DataFrame:
+    """Read ``dataset.table`` (e.g. ``"bnpl_raw.transactions"``) from the configured warehouse."""
+    warehouse = open_warehouse(settings or load_settings())
+    try:
+        return warehouse.read_table(name)
+    finally:
+        warehouse.close()

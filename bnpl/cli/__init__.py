@@ -1,0 +1,66 @@
+"""The ``bnpl`` command.
+
+Each area registers its commands from its own module (``bnpl.cli.<area>.register(app)``). Errors
+from bnpl become one line on stderr: exit code 2 for bad input or settings (:class:`ConfigError`),
+1 for every other failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from bnpl.errors import BnplError, ConfigError
+
+app = typer.Typer(
+    name="bnpl",
+    help="BNPL transaction pipeline: ingest, build, check, export features.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_all() -> None:
+    from bnpl.cli import commands
+
+    commands.register(app)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr as ``time level logger: message`` (idempotent)."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_bnpl", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._bnpl = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    configure_logging()
+    _register_all()
+    try:
+        app(args=argv, standalone_mode=False)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except BnplError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        raise SystemExit(130) from None
+    except Exception as exc:  # click usage errors carry their own exit code
+        code = getattr(exc, "exit_code", None)
+        if code is not None and hasattr(exc, "format_message"):
+            typer.echo(f"error: {exc.format_message()}", err=True)
+            raise SystemExit(code) from None
+        raise

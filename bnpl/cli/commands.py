@@ -1,0 +1,13 @@
+"""Registers every area's commands on the ``bnpl`` app."""
+
+from __future__ import annotations
+
+import typer
+
+from bnpl.cli import build, features, ingest, orchestrate, quality, simulate
+
+
+def register(app: typer.Typer) -> None:
+    """Add all commands; each area module owns its own."""
+    for area in (simulate, ingest, build, quality, features, orchestrate):
+        area.register(app)

@@ -1,0 +1,98 @@
+"""The one exception tree of bnpl.
+
+::
+
+    BnplError
+    ├── ConfigError                 bad settings or arguments; fix the input and run again
+    ├── SourceError                 the simtom API (or the bundled simulator)
+    │   ├── TransientSourceError    worth retrying: transport errors, 5xx, 429, cut streams
+    │   │   └── TruncatedStreamError    the body ended without its final record terminator
+    │   ├── TerminalSourceError     retrying will not help: 4xx, malformed framing, wrong day
+    │   │   └── SourceRequestError      the server rejected the request (carries its detail)
+    │   └── CircuitOpenError        the client stopped calling after repeated failures
+    ├── ContractError               a day's data breaks the record contract beyond tolerance
+    │   └── QuarantineThresholdError    too many rows quarantined for one day
+    ├── WarehouseError              reading or writing the warehouse failed
+    │   └── WarehouseLockedError    another process holds the DuckDB file (transient)
+    ├── ModelError                  a SQL model does not render, parse, resolve or build
+    └── QualityGateError            an error-level data-quality check failed; nothing was published
+
+Third-party exceptions are translated at the boundary (``raise ... from exc``). Every message says
+what happened and what to do next.
+"""
+
+from __future__ import annotations
+
+
+class BnplError(Exception):
+    """Base class of every error bnpl raises on purpose."""
+
+
+class ConfigError(BnplError):
+    """A setting or argument is invalid. The message names it and the accepted values."""
+
+
+class SourceError(BnplError):
+    """Fetching from the source failed."""
+
+
+class TransientSourceError(SourceError):
+    """A failure that a later attempt may not repeat (transport, 5xx, 429, truncation)."""
+
+
+class TruncatedStreamError(TransientSourceError):
+    """The response body ended inside a record or without the chunked terminator."""
+
+
+class TerminalSourceError(SourceError):
+    """A failure that retrying the same request will repeat."""
+
+
+class SourceRequestError(TerminalSourceError):
+    """The server rejected the request with a 4xx status.
+
+    Attributes:
+        status_code: the HTTP status.
+        detail: the server's ``detail`` field, or its body text.
+    """
+
+    def __init__(self, message: str, *, status_code: int, detail: object) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.detail = detail
+
+
+class CircuitOpenError(SourceError):
+    """The circuit breaker is open: the source failed repeatedly and is in its cool-down."""
+
+
+class ContractError(BnplError):
+    """Data breaks the record contract in a way that cannot be quarantined row by row."""
+
+
+class QuarantineThresholdError(ContractError):
+    """The share of quarantined rows in one day exceeds the configured threshold."""
+
+
+class WarehouseError(BnplError):
+    """A warehouse operation failed."""
+
+
+class WarehouseLockedError(WarehouseError):
+    """Another process holds the embedded warehouse file; retry later."""
+
+
+class ModelError(BnplError):
+    """A SQL model failed to render, parse, resolve its refs, or build. The message names the file."""
+
+
+class QualityGateError(BnplError):
+    """One or more error-level quality checks failed; publication was skipped.
+
+    Attributes:
+        failed: names of the failing checks.
+    """
+
+    def __init__(self, message: str, *, failed: list[str]) -> None:
+        super().__init__(message)
+        self.failed = failed

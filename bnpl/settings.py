@@ -1,0 +1,199 @@
+"""The one settings object.
+
+Read once at the edge (CLI, flow or notebook) with :func:`load_settings` and passed down. Values come
+from the environment with the ``BNPL_`` prefix and ``__`` between sections, e.g.
+``BNPL_WAREHOUSE__PATH=.bnpl/bnpl.duckdb`` or ``BNPL_SOURCE__URL=http://simtom:8000``, and from a
+``.env`` file in the working directory if there is one (see ``.env.example``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bnpl.errors import ConfigError
+
+_SECTION = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSettings(BaseModel):
+    """Where records come from and how the client treats the source."""
+
+    model_config = _SECTION
+
+    url: str | None = None
+    """Base URL of a simtom-compatible service. None: a run starts the bundled simulator on a free
+    127.0.0.1 port and stops it at the end."""
+    generator: str = "bnpl"
+    """Generator name in ``POST /stream/{generator}``."""
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds to establish a TCP connection."""
+    read_timeout_s: float = Field(default=120.0, gt=0)
+    """Seconds to wait for the next bytes of a response (a day of 10k records takes ~3 s on simtom)."""
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    """Attempts per request, first one included (transport errors, 5xx, 429 and cut streams)."""
+    retry_budget_s: float = Field(default=120.0, gt=0)
+    """Upper bound on the seconds spent retrying one request."""
+    retry_initial_wait_s: float = Field(default=0.5, ge=0)
+    """First back-off wait; doubles per attempt with jitter."""
+    requests_per_second: float = Field(default=20.0, gt=0)
+    """Client-side cap on requests started per second, across threads of one process."""
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    """Consecutive failed requests that open the circuit breaker."""
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    """Seconds the open breaker refuses calls before it lets one probe through."""
+    stable_customer_ids: bool = False
+    """Ask the source for customer ids that are stable across requests with the same seed (an
+    extension only the bundled simulator understands; the real simtom ignores unknown fields)."""
+
+
+class PlanSettings(BaseModel):
+    """The request plan: one request per day, with a base volume by day type."""
+
+    model_config = _SECTION
+
+    seed: int = Field(default=42, ge=1, le=2**31 - 1)
+    """Run seed; each day's request seed is derived from it and the date (0 would mean unseeded)."""
+    weekday_base_volume: int = Field(default=4600, ge=1, le=1_000_000)
+    """``base_daily_volume`` requested for Monday-Friday days that are not holidays."""
+    weekend_base_volume: int = Field(default=4600, ge=1, le=1_000_000)
+    """``base_daily_volume`` requested for Saturdays and Sundays that are not holidays."""
+    holiday_base_volume: int = Field(default=4600, ge=1, le=1_000_000)
+    """``base_daily_volume`` requested for US holidays (plus Black Friday and Cyber Monday)."""
+
+
+class IngestSettings(BaseModel):
+    """Fan-out and tolerance of the ingestion engine."""
+
+    model_config = _SECTION
+
+    concurrency: int = Field(default=4, ge=1, le=64)
+    """Days fetched and normalised in parallel."""
+    quarantine_threshold: float = Field(default=0.01, ge=0, le=1)
+    """A day whose quarantined share of received records exceeds this fails loudly."""
+
+
+class DuckDBSettings(BaseModel):
+    """The embedded warehouse: one DuckDB file."""
+
+    model_config = _SECTION
+
+    kind: Literal["duckdb"] = "duckdb"
+    path: Path = Path(".bnpl/bnpl.duckdb")
+    """DuckDB database file; its directory is created on first write."""
+    lock_timeout_s: float = Field(default=600.0, gt=0)
+    """Seconds a writer waits for another process to release the file."""
+    threads: int | None = Field(default=None, ge=1)
+    """DuckDB worker threads; None lets DuckDB choose."""
+    memory_limit: str | None = None
+    """DuckDB ``memory_limit`` (e.g. ``"4GB"``); None lets DuckDB choose."""
+
+
+class BigQuerySettings(BaseModel):
+    """Google BigQuery. Credentials come from application-default credentials or a prefect-gcp
+    ``GcpCredentials`` block; never from settings files."""
+
+    model_config = _SECTION
+
+    kind: Literal["bigquery"] = "bigquery"
+    project: str
+    """GCP project id that owns the datasets and runs the jobs."""
+    location: str = "US"
+    """Dataset and job location."""
+    dataset_prefix: str = ""
+    """Prefix for the four datasets, e.g. ``dev_`` gives ``dev_bnpl_raw``."""
+    credentials_block: str | None = None
+    """Name of a prefect-gcp ``GcpCredentials`` block; None uses application-default credentials."""
+    api_endpoint: str | None = None
+    """Override of the BigQuery API endpoint (a local emulator in tests)."""
+    credentials_json: SecretStr | None = None
+    """Service-account key JSON; prefer ADC or a block. Never logged."""
+
+
+WarehouseSettings = Annotated[DuckDBSettings | BigQuerySettings, Field(discriminator="kind")]
+
+
+class QualitySettings(BaseModel):
+    """Thresholds of the data-quality gate."""
+
+    model_config = _SECTION
+
+    volume_tolerance: float = Field(default=0.0, ge=0, le=1)
+    """Relative tolerance of a seeded day's count against the expected volume (0: exact)."""
+    noise_band_sigmas: float = Field(default=3.0, gt=0)
+    """Band, in standard deviations of the log-normal noise, for unseeded days."""
+    weekend_dip_min_ratio: float = Field(default=0.05, ge=0, le=1)
+    """Weekend mean must be at least this fraction below the weekday mean."""
+    psi_warn: float = Field(default=0.1, ge=0)
+    """Population stability index that raises a warning."""
+    psi_error: float = Field(default=0.25, ge=0)
+    """Population stability index that blocks publication."""
+    freshness_max_lag_days: int = Field(default=1, ge=0)
+    """Newest loaded day may be at most this many days before the run's logical date."""
+    changed_attribute_share_warn: float = Field(default=0.05, ge=0, le=1)
+    """Warn when this share of a day's customer ids changed attributes within the batch."""
+
+
+class Settings(BaseSettings):
+    """All bnpl settings. See ``.env.example`` for every variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BNPL_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+        frozen=True,
+    )
+
+    source: SourceSettings = SourceSettings()
+    plan: PlanSettings = PlanSettings()
+    ingest: IngestSettings = IngestSettings()
+    warehouse: WarehouseSettings = DuckDBSettings()
+    quality: QualitySettings = QualitySettings()
+
+    @field_validator("warehouse", mode="before")
+    @classmethod
+    def _default_kind(cls, value: Any) -> Any:
+        """``BNPL_WAREHOUSE__PATH=...`` alone selects DuckDB."""
+        if isinstance(value, dict) and "kind" not in value:
+            return {**value, "kind": "duckdb"}
+        return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (and ``.env``), applying keyword overrides on top.
+
+    Raises:
+        ConfigError: one line per invalid value, naming the ``BNPL_`` variable to fix.
+    """
+    unknown = sorted(
+        name
+        for name in os.environ
+        if name.startswith("BNPL_") and name[5:].split("__")[0].lower() not in Settings.model_fields
+    )
+    if unknown:
+        known = ", ".join(f"BNPL_{f.upper()}__*" for f in Settings.model_fields)
+        raise ConfigError(f"unknown setting {', '.join(unknown)}; known sections: {known}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Turn a pydantic error into lines of ``BNPL_SECTION__FIELD: message``."""
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged-union"))]
+        loc = [p for p in loc if p not in ("duckdb", "bigquery")]
+        var = "BNPL_" + "__".join(p.upper() for p in loc) if loc else "BNPL_*"
+        value = err.get("input")
+        if "CREDENTIALS" in var or not isinstance(value, str | int | float | bool):
+            lines.append(f"{var}: {err['msg']}")
+        else:
+            lines.append(f"{var}: {err['msg']} (got {value!r})")
+    return "invalid settings: " + "; ".join(lines)

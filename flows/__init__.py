@@ -1,0 +1,1 @@
+"""Prefect flows: wiring around the plain functions in :mod:`bnpl`."""
