@@ -109,6 +109,11 @@ def source_event_multiplier(day: date) -> float:
     return min(below) if below else max(active)
 
 
+def source_dow_factor(day: date) -> float:
+    """simtom's day-of-week factor of ``day`` (Monday 1.15 … Sunday 0.70, contract §3.1)."""
+    return _DOW[day.weekday()]
+
+
 def source_multiplier(day: date) -> float:
     """The deterministic part of simtom's per-day volume: DOW × WOM × MOY × EVENT."""
     return _DOW[day.weekday()] * _wom(day.day) * _MOY[day.month - 1] * source_event_multiplier(day)

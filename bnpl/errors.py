@@ -8,12 +8,14 @@
     │   ├── TransientSourceError    worth retrying: transport errors, 5xx, 429, cut streams
     │   │   └── TruncatedStreamError    the body ended without its final record terminator
     │   ├── TerminalSourceError     retrying will not help: 4xx, malformed framing, wrong day
-    │   │   └── SourceRequestError      the server rejected the request (carries its detail)
+    │   │   ├── SourceRequestError      the server rejected the request (carries its detail)
+    │   │   └── FramingError            a body line is not ``data: <json>`` framing (has its offset)
     │   └── CircuitOpenError        the client stopped calling after repeated failures
     ├── ContractError               a day's data breaks the record contract beyond tolerance
     │   └── QuarantineThresholdError    too many rows quarantined for one day
     ├── WarehouseError              reading or writing the warehouse failed
     │   └── WarehouseLockedError    another process holds the DuckDB file (transient)
+    ├── IngestError                 some days of a run failed; the others were loaded
     ├── ModelError                  a SQL model does not render, parse, resolve or build
     └── QualityGateError            an error-level data-quality check failed; nothing was published
 
@@ -62,6 +64,18 @@ class SourceRequestError(TerminalSourceError):
         self.detail = detail
 
 
+class FramingError(TerminalSourceError):
+    """The response body is not ``data: <json>\\n\\n`` framing.
+
+    Attributes:
+        position: byte offset in the body where the bad line starts.
+    """
+
+    def __init__(self, message: str, *, position: int) -> None:
+        super().__init__(message)
+        self.position = position
+
+
 class CircuitOpenError(SourceError):
     """The circuit breaker is open: the source failed repeatedly and is in its cool-down."""
 
@@ -80,6 +94,20 @@ class WarehouseError(BnplError):
 
 class WarehouseLockedError(WarehouseError):
     """Another process holds the embedded warehouse file; retry later."""
+
+
+class IngestError(BnplError):
+    """One or more days of an ingestion run failed; every other day was loaded.
+
+    Attributes:
+        failed: the failed days, ``YYYY-MM-DD``.
+        summary: the run's summary report (what was loaded, skipped and why days failed).
+    """
+
+    def __init__(self, message: str, *, failed: list[str], summary: str) -> None:
+        super().__init__(message)
+        self.failed = failed
+        self.summary = summary
 
 
 class ModelError(BnplError):

@@ -87,6 +87,12 @@ class DuckDBSettings(BaseModel):
     """DuckDB database file; its directory is created on first write."""
     lock_timeout_s: float = Field(default=600.0, gt=0)
     """Seconds a writer waits for another process to release the file."""
+    idle_release_s: float = Field(default=1.0, ge=0)
+    """Seconds a process keeps the file open after its last operation, so back-to-back loads
+    share one connection (opening and closing costs ~50 ms); 0 closes after every operation."""
+    max_hold_s: float = Field(default=10.0, gt=0)
+    """Seconds a busy process may keep the file open before it releases it for a moment, so
+    another process waiting for the file (a second backfill, a notebook) gets its turn."""
     threads: int | None = Field(default=None, ge=1)
     """DuckDB worker threads; None lets DuckDB choose."""
     memory_limit: str | None = None
@@ -104,12 +110,15 @@ class BigQuerySettings(BaseModel):
     """GCP project id that owns the datasets and runs the jobs."""
     location: str = "US"
     """Dataset and job location."""
-    dataset_prefix: str = ""
-    """Prefix for the four datasets, e.g. ``dev_`` gives ``dev_bnpl_raw``."""
+    dataset_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$", max_length=100)
+    """Prefix for the four datasets, e.g. ``dev_`` gives ``dev_bnpl_raw`` (letters, digits, ``_``)."""
     credentials_block: str | None = None
-    """Name of a prefect-gcp ``GcpCredentials`` block; None uses application-default credentials."""
+    """Name of a prefect-gcp ``GcpCredentials`` block, loaded by the loader ``flows/`` registers
+    (``bnpl.warehouse.bigquery.set_credentials_block_loader``); None uses application-default
+    credentials (or none for a loopback ``api_endpoint``)."""
     api_endpoint: str | None = None
-    """Override of the BigQuery API endpoint (a local emulator in tests)."""
+    """Override of the BigQuery API endpoint, e.g. ``http://127.0.0.1:9050`` for the local
+    emulator (a loopback endpoint without other credentials is called anonymously)."""
     credentials_json: SecretStr | None = None
     """Service-account key JSON; prefer ADC or a block. Never logged."""
 
@@ -125,7 +134,9 @@ class QualitySettings(BaseModel):
     volume_tolerance: float = Field(default=0.0, ge=0, le=1)
     """Relative tolerance of a seeded day's count against the expected volume (0: exact)."""
     noise_band_sigmas: float = Field(default=3.0, gt=0)
-    """Band, in standard deviations of the log-normal noise, for unseeded days."""
+    """Band, in standard deviations of the log-normal noise, for unseeded days and the pattern
+    checks. Over n unseeded days the per-day band widens (Bonferroni) so that the chance of a
+    false alarm in the whole range stays that of one day at this many sigmas."""
     weekend_dip_min_ratio: float = Field(default=0.05, ge=0, le=1)
     """Weekend mean must be at least this fraction below the weekday mean."""
     psi_warn: float = Field(default=0.1, ge=0)
@@ -136,6 +147,73 @@ class QualitySettings(BaseModel):
     """Newest loaded day may be at most this many days before the run's logical date."""
     changed_attribute_share_warn: float = Field(default=0.05, ge=0, le=1)
     """Warn when this share of a day's customer ids changed attributes within the batch."""
+    quarantine_rate_max: float = Field(default=0.01, ge=0, le=1)
+    """Largest share of a day's received records that may sit in quarantine."""
+    drift_window_days: int = Field(default=28, ge=1, le=366)
+    """Trailing days each day's feature distributions are compared with (PSI)."""
+    drift_min_reference_days: int = Field(default=7, ge=1)
+    """A day's PSI is computed only when its trailing window holds at least this many loaded days."""
+    drift_min_day_rows: int = Field(default=500, ge=1)
+    """A day's PSI is computed only when the day has at least this many transactions (a small
+    sample inflates PSI: its expected value under no drift is about bins / rows)."""
+    psi_bins: int = Field(default=10, ge=2, le=100)
+    """Quantile bins of numeric features (amount, risk score) for PSI."""
+    holiday_window_days: int = Field(default=3, ge=1, le=14)
+    """Days on each side of a holiday whose counts form its surrounding baseline."""
+    severity_overrides: dict[str, Literal["error", "warn"]] = Field(default_factory=dict)
+    """Per-check severity overrides, e.g. ``{"weekend_dip": "warn"}``
+    (``BNPL_QUALITY__SEVERITY_OVERRIDES='{"weekend_dip": "warn"}'``)."""
+    report_path: Path = Path(".bnpl/quality-report.html")
+    """Where ``bnpl report`` writes the HTML report when ``--out`` is not given."""
+
+
+class FaultSettings(BaseModel):
+    """Faults the bundled simulator injects, deterministic by ``seed``.
+
+    Request-level faults are decided per (request body, attempt number), so a retried request can
+    succeed; record-level faults are decided per (request body, record index) and repeat on every
+    attempt (they are data problems, not transport problems).
+    """
+
+    model_config = _SECTION
+
+    seed: int = 0
+    """Seed of every fault decision."""
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of requests answered 500, 502 or 503 before any byte of the stream."""
+    rate_limit_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of requests answered 429 with ``Retry-After``."""
+    retry_after_s: float = Field(default=1.0, ge=0)
+    """``Retry-After`` seconds sent with an injected 429."""
+    latency_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of requests delayed by ``latency_s`` before the response starts."""
+    latency_s: float = Field(default=0.5, ge=0)
+    """Added latency in seconds."""
+    cut_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of requests whose stream is cut mid-response without the chunked terminator."""
+    malformed_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of records replaced by a line that is not valid JSON."""
+    extra_field_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of records given an unknown extra field."""
+    missing_field_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of records with one required field removed."""
+    float_drift_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of records whose int and bool fields are written as floats (contract §4.9)."""
+
+
+class SimulatorSettings(BaseModel):
+    """The bundled simtom-compatible simulator (``bnpl simulate serve``)."""
+
+    model_config = _SECTION
+
+    host: str = "127.0.0.1"
+    """Interface the simulator listens on."""
+    port: int = Field(default=8000, ge=0, le=65535)
+    """TCP port; 0 picks a free one."""
+    pace: bool = False
+    """Pace historical streams like simtom: one day per second."""
+    faults: FaultSettings = FaultSettings()
+    """Injected faults (all off by default)."""
 
 
 class Settings(BaseSettings):
@@ -154,6 +232,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     warehouse: WarehouseSettings = DuckDBSettings()
     quality: QualitySettings = QualitySettings()
+    simulator: SimulatorSettings = SimulatorSettings()
 
     @field_validator("warehouse", mode="before")
     @classmethod

@@ -1,9 +1,124 @@
-"""`bnpl` commands for this area (registered by :mod:`bnpl.cli.commands`)."""
+"""``bnpl build`` (the SQL models, write-audit-publish) and ``bnpl docs models``.
+
+``bnpl build`` builds the selected models: staging and intermediate into ``bnpl_intermediate``,
+marts into ``bnpl_audit``, then publishes the marts to ``bnpl_marts``. ``bnpl check`` runs the
+same build with the quality gate between the two steps.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated
+
 import typer
+
+from bnpl.calendar import parse_day
+from bnpl.models import (
+    DOCS_PATH,
+    build_and_publish,
+    load_project,
+    plan_build,
+    render_models_doc,
+    write_models_doc,
+)
+from bnpl.models.compile import statements_text
+from bnpl.settings import load_settings
+from bnpl.warehouse import open_warehouse
+
+
+def _day(value: str | None, name: str) -> date | None:
+    return None if value is None else parse_day(value, name=name)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app``."""
+    """Add ``build`` and the ``docs`` group to ``app``."""
+
+    @app.command("build")
+    def build(
+        select: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--select",
+                "-s",
+                help="Models to build: NAME, NAME+ (and downstream), +NAME (and upstream). "
+                "Repeat for several [default: every model].",
+            ),
+        ] = None,
+        start: Annotated[
+            str | None,
+            typer.Option(
+                "--start", help="First day to rebuild, YYYY-MM-DD [default: every loaded day]."
+            ),
+        ] = None,
+        end: Annotated[
+            str | None, typer.Option("--end", help="Last day to rebuild, inclusive, YYYY-MM-DD.")
+        ] = None,
+        full_refresh: Annotated[
+            bool,
+            typer.Option("--full-refresh", help="Rebuild every table from every loaded day."),
+        ] = False,
+        dry_run: Annotated[
+            bool,
+            typer.Option("--dry-run", help="Print the SQL each model would run; write nothing."),
+        ] = False,
+    ) -> None:
+        """Build the SQL models and publish the marts.
+
+        Incremental models rebuild only --start..--end (both or neither); a full refresh, and the
+        first build of a model, use every loaded day. Exit code 0 on success, 1 when a model
+        fails (nothing is published), 2 for bad input.
+        """
+        first, last = _day(start, "--start"), _day(end, "--end")
+        project = load_project()
+        warehouse = open_warehouse(load_settings())
+        try:
+            if dry_run:
+                compiled = plan_build(
+                    warehouse,
+                    project,
+                    selection=select or (),
+                    start=first,
+                    end=last,
+                    full_refresh=full_refresh,
+                    audit=True,
+                )
+                typer.echo(statements_text(compiled))
+                return
+            result = build_and_publish(
+                warehouse,
+                project,
+                selection=select or (),
+                start=first,
+                end=last,
+                full_refresh=full_refresh,
+            )
+        finally:
+            warehouse.close()
+        for built in result.models:
+            days = f" {built.start}..{built.end}" if built.start else ""
+            typer.echo(
+                f"{built.name:<34} {built.action:<13} {built.target}{days} {built.seconds:.2f} s"
+            )
+        typer.echo(
+            f"built {len(result.models)} models; published {', '.join(result.marts) or 'no marts'}"
+        )
+
+    docs = typer.Typer(help="Generated documentation.", no_args_is_help=True)
+    app.add_typer(docs, name="docs")
+
+    @docs.command("models")
+    def docs_models(
+        check: Annotated[
+            bool, typer.Option("--check", help="Exit 1 if docs/models.md is stale; write nothing.")
+        ] = False,
+    ) -> None:
+        """Write docs/models.md (models, columns, lineage) from the templates in sql/."""
+        project = load_project()
+        if check:
+            if not DOCS_PATH.exists() or DOCS_PATH.read_text() != render_models_doc(project):
+                typer.echo(f"{DOCS_PATH} is stale; run: bnpl docs models", err=True)
+                raise typer.Exit(1)
+            typer.echo(f"{DOCS_PATH} is current")
+            return
+        changed = write_models_doc(project)
+        typer.echo(f"{'wrote' if changed else 'unchanged'} {DOCS_PATH}")

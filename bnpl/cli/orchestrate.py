@@ -1,9 +1,153 @@
-"""`bnpl` commands for this area (registered by :mod:`bnpl.cli.commands`)."""
+"""``bnpl daily``, ``bnpl simulate-days`` and ``bnpl prefect setup``: orchestration commands.
+
+Arguments are checked here, before Prefect starts, so bad input is one line on stderr and exit
+code 2. The flows are imported inside the commands: ``bnpl`` never imports Prefect at module level.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from bnpl.calendar import check_range, parse_day
+from bnpl.daily import check_processable_day
+from bnpl.errors import ConfigError
+from bnpl.settings import BigQuerySettings, load_settings
+from bnpl.timeutil import utc_now
+
+prefect_app = typer.Typer(
+    name="prefect",
+    help="Prepare a Prefect server or Cloud workspace for bnpl's deployments.",
+    no_args_is_help=True,
+)
+
+
+def _fault_rate(value: float) -> float:
+    if not 0 <= value <= 1:
+        raise ConfigError(f"--fault-rate {value} is not between 0 and 1 (0.05 means 5 %)")
+    return value
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app``."""
+    """Add ``daily``, ``simulate-days`` and the ``prefect`` group to ``app``."""
+
+    @app.command("daily")
+    def daily(
+        day: Annotated[
+            str | None,
+            typer.Option("--date", help="Day to process, YYYY-MM-DD [default: yesterday, UTC]."),
+        ] = None,
+    ) -> None:
+        """Run the daily pipeline for one day: extract, validate, load, build, check, publish.
+
+        Exit code 0 when the day was published, 1 when a step failed (the quality gate, the
+        source after its retries, ...), 2 for bad input. Runs once: no automatic retry here.
+        """
+        logical: date | None = parse_day(day, name="--date") if day is not None else None
+        if logical is not None:
+            check_processable_day(logical, today=utc_now().date())
+        load_settings()  # a bad setting fails here, before Prefect starts
+        from flows.daily import daily_bnpl_processing
+
+        result = daily_bnpl_processing.with_options(retries=0)(logical_date=logical)
+        checks = ", ".join(f"{n} {status}" for status, n in result["checks"].items() if n)
+        typer.echo(
+            f"{result['logical_date']}: {result['records_loaded']:,} rows loaded, "
+            f"{result['records_quarantined']:,} quarantined, {result['models_published']} models "
+            f"published; checks: {checks}"
+        )
+
+    @app.command("simulate-days")
+    def simulate_days(
+        start: Annotated[str, typer.Option("--start", help="First day, YYYY-MM-DD.")],
+        end: Annotated[str, typer.Option("--end", help="Last day (inclusive), YYYY-MM-DD.")],
+        fault_rate: Annotated[
+            float,
+            typer.Option(
+                "--fault-rate",
+                help="Probability that one source request attempt fails (5xx, 429 or a cut "
+                "stream), 0..1.",
+            ),
+        ] = 0.05,
+        retries: Annotated[
+            int, typer.Option("--retries", help="Retries of a failed daily run.")
+        ] = 1,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the fault decisions.")] = 0,
+    ) -> None:
+        """Replay the daily flow for each day from --start to --end, as if each were "today",
+        with the bundled simulator injecting source faults; report the per-run failure rate and
+        the runs that a retry recovered.
+
+        Writes to the configured warehouse (BNPL_WAREHOUSE__PATH); point it at a scratch file.
+        Exit code 0 when the report was produced, whatever it says.
+        """
+        first = parse_day(start, name="--start")
+        last = parse_day(end, name="--end")
+        check_range(first, last)
+        check_processable_day(last, today=utc_now().date())
+        from flows.simulation import simulate_days as run_simulation
+
+        report = run_simulation(
+            first, last, fault_rate=_fault_rate(fault_rate), retries=retries, fault_seed=seed
+        )
+        typer.echo(report.render())
+
+    @prefect_app.command("setup")
+    def setup(
+        pool: Annotated[str, typer.Option("--pool", help="Work pool name.")] = "bnpl-process",
+        pool_type: Annotated[
+            str,
+            typer.Option(
+                "--pool-type",
+                help="process (local), cloud-run-v2 (prefect-gcp) or kubernetes; the base job "
+                "template comes from deployments/.",
+            ),
+        ] = "process",
+        api_limit: Annotated[
+            int | None,
+            typer.Option(
+                "--api-limit",
+                help="Slots of the `simtom-api` global concurrency limit "
+                "[default: BNPL_INGEST__CONCURRENCY].",
+            ),
+        ] = None,
+        gcp_credentials_block: Annotated[
+            str | None,
+            typer.Option(
+                "--gcp-credentials-block",
+                help="prefect-gcp GcpCredentials block for BigQuery and Cloud Run "
+                "[default: BNPL_WAREHOUSE__CREDENTIALS_BLOCK].",
+            ),
+        ] = None,
+        gcp_key_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--gcp-key-file",
+                help="Service-account key JSON to store in that block (creates or rotates it).",
+            ),
+        ] = None,
+    ) -> None:
+        """Create or update, idempotently, what the deployments need: the work pool, the
+        `simtom-api` global concurrency limit, the GCP credentials block when one is named, and
+        the automations in deployments/automations/. Needs PREFECT_API_URL (a server or Cloud)."""
+        settings = load_settings()
+        block = gcp_credentials_block
+        if block is None and isinstance(settings.warehouse, BigQuerySettings):
+            block = settings.warehouse.credentials_block
+        from flows.infra import setup_prefect
+
+        steps = setup_prefect(
+            pool=pool,
+            pool_type=pool_type,
+            api_limit=api_limit if api_limit is not None else settings.ingest.concurrency,
+            gcp_credentials_block=block,
+            gcp_key_file=gcp_key_file,
+        )
+        width = max(len(f"{s.kind} {s.name}") for s in steps)
+        for step in steps:
+            typer.echo(f"{f'{step.kind} {step.name}':<{width}}  {step.outcome}")
+
+    app.add_typer(prefect_app)

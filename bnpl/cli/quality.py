@@ -1,9 +1,124 @@
-"""`bnpl` commands for this area (registered by :mod:`bnpl.cli.commands`)."""
+"""``bnpl check`` (the quality gate, ad hoc) and ``bnpl report`` (the HTML report).
+
+``bnpl check`` calls :func:`bnpl.quality.run_gate` directly, without Prefect: it builds the models
+into ``bnpl_audit``, runs every check, stores the results and publishes only when no error-level
+check failed. Exit code 0 when the gate passed, 1 when it blocked publication (or anything else
+failed), 2 for bad input. The ``bnpl-quality-gate`` flow (``flows/quality.py``) does the same
+with Prefect artifacts and the failure event.
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from bnpl.calendar import parse_day
+from bnpl.quality import GateResult, gate_range, run_gate, write_report
+from bnpl.settings import load_settings
+from bnpl.warehouse import open_warehouse
+
+_MARK = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip", "error": "ERR "}
+
+
+def _day(value: str | None, name: str) -> date | None:
+    return None if value is None else parse_day(value, name=name)
+
+
+def echo_results(gate: GateResult) -> None:
+    """One line per check on stdout, then the verdict."""
+    for r in gate.results:
+        value = "" if r.observed_value is None else f" observed {r.observed_value:.4g}"
+        limit = "" if r.threshold is None else f" limit {r.threshold:.4g}"
+        typer.echo(f"{_MARK[r.status]} {r.check_name:<34} [{r.severity}]{value}{limit}")
+        if r.status not in ("pass", "skip"):
+            typer.echo(f"       {r.details}")
+    counts = ", ".join(f"{n} {s}" for s, n in gate.counts().items() if n)
+    verdict = (
+        f"passed; published {', '.join(gate.published) or 'no models'}"
+        if gate.passed
+        else "BLOCKED: nothing published"
+    )
+    typer.echo(f"quality gate {gate.start}..{gate.end} (run {gate.run_id}): {counts}; {verdict}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app``."""
+    """Add ``check`` and ``report`` to ``app``."""
+
+    @app.command("check")
+    def check(
+        start: Annotated[
+            str | None, typer.Option("--start", help="First day, YYYY-MM-DD [default: first loaded day].")
+        ] = None,
+        end: Annotated[
+            str | None, typer.Option("--end", help="Last day, inclusive [default: last loaded day].")
+        ] = None,
+        logical_date: Annotated[
+            str | None,
+            typer.Option("--logical-date", help="The run's logical date for freshness [default: --end]."),
+        ] = None,
+        run_id: Annotated[
+            str | None, typer.Option("--run-id", help="Id stored with the results [default: random].")
+        ] = None,
+    ) -> None:
+        """Run the quality gate: build into bnpl_audit, check, store results, publish if clean.
+
+        Exit code 1 when an error-level check fails (the published marts are left unchanged).
+        """
+        first = _day(start, "--start")
+        last = _day(end, "--end")
+        logical = _day(logical_date, "--logical-date")
+        settings = load_settings()
+        warehouse = open_warehouse(settings)
+        try:
+            first, last, logical = gate_range(warehouse, first, last, logical)
+            run_gate(
+                warehouse,
+                settings,
+                first,
+                last,
+                logical,
+                run_id or uuid.uuid4().hex,
+                on_result=echo_results,
+            )
+        finally:
+            warehouse.close()
+
+    @app.command("report")
+    def report(
+        out: Annotated[
+            Path | None,
+            typer.Option("--out", help="HTML file to write [default: BNPL_QUALITY__REPORT_PATH]."),
+        ] = None,
+        start: Annotated[
+            str | None, typer.Option("--start", help="First day charted [default: first loaded day].")
+        ] = None,
+        end: Annotated[
+            str | None, typer.Option("--end", help="Last day charted [default: last loaded day].")
+        ] = None,
+        run_id: Annotated[
+            str | None, typer.Option("--run-id", help="Gate run whose results are listed [default: newest].")
+        ] = None,
+    ) -> None:
+        """Write the self-contained HTML data-quality report (charts and the latest results)."""
+        first = _day(start, "--start")
+        last = _day(end, "--end")
+        settings = load_settings()
+        warehouse = open_warehouse(settings)
+        try:
+            if first is not None or last is not None:
+                first, last, _ = gate_range(warehouse, first, last)
+            path = write_report(
+                warehouse,
+                settings.quality,
+                out or settings.quality.report_path,
+                start=first,
+                end=last,
+                run_id=run_id,
+            )
+        finally:
+            warehouse.close()
+        typer.echo(f"wrote {path}")

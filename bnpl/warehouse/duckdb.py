@@ -1,17 +1,23 @@
 """The embedded warehouse: one DuckDB file, four schemas named like the BigQuery datasets.
 
-Concurrency: DuckDB lets one process open a file read-write at a time. Outside :meth:`session`
-every operation opens the file, does its work and closes it, so several bnpl processes (two
-backfills, a notebook) take turns; a process that finds the file locked waits with back-off up to
-``lock_timeout_s``. Inside a process a lock serialises all use of the connection: that is the
-single writer.
+Concurrency: DuckDB lets one process open a file read-write at a time. A process opens the file
+when it needs it, keeps the connection while operations follow each other (so a backfill's loads
+share one connection), and closes it after ``idle_release_s`` without use or, when busy, after
+``max_hold_s``, pausing briefly so that another process waiting for the file (a second backfill,
+a notebook) gets its turn. A process that finds the file locked polls it until ``lock_timeout_s``.
+Inside a process one lock serialises all use of the connection: that is the single writer.
+
+Sessions run with ``TimeZone = 'UTC'``: ``TIMESTAMP`` (BigQuery ``TIMESTAMP``, stored as
+``TIMESTAMPTZ``) values come back as UTC-aware, and casts to dates do not depend on the machine.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -49,6 +55,13 @@ _TYPES = {
     "JSON": "JSON",
 }
 
+_YIELD_PAUSE_S = 0.25
+"""Pause after a busy process releases the file at ``max_hold_s``: longer than a waiting
+process's polling interval (:data:`_LOCK_POLL_MAX_S`), so the waiter gets the file."""
+
+_LOCK_POLL_MAX_S = 0.1
+"""Longest wait between two attempts to open a locked file."""
+
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
@@ -68,6 +81,12 @@ def _is_lock_error(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and ("lock" in text or "conflicting" in text)
 
 
+def _used_params(statement: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The parameters a statement names as ``$name`` (DuckDB rejects unused named parameters)."""
+    used = {k: v for k, v in (params or {}).items() if re.search(rf"\${re.escape(k)}\b", statement)}
+    return used or None
+
+
 class DuckDBWarehouse:
     """:class:`bnpl.warehouse.base.Warehouse` on a DuckDB file."""
 
@@ -80,6 +99,9 @@ class DuckDBWarehouse:
         self.path = Path(settings.path)
         self._lock = threading.RLock()
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._opened_at = 0.0
+        self._pinned = 0
+        self._release_timer: threading.Timer | None = None
         self._schema_ready = False
 
     # --- connections --------------------------------------------------------------------------
@@ -89,8 +111,8 @@ class DuckDBWarehouse:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(
-                f"cannot create the warehouse directory {self.path.parent}: {exc.strerror}; "
-                "set BNPL_WAREHOUSE__PATH to a writable file path"
+                f"cannot create the warehouse directory {self.path.parent}: "
+                f"{exc.strerror or exc}; set BNPL_WAREHOUSE__PATH to a writable file path"
             ) from None
         config: dict[str, Any] = {}
         if self._settings.threads:
@@ -102,11 +124,13 @@ class DuckDBWarehouse:
                 on=_is_lock_error,
                 attempts=None,
                 timeout=self._settings.lock_timeout_s,
-                wait_initial=0.05,
-                wait_max=1.0,
+                wait_initial=0.02,
+                wait_max=_LOCK_POLL_MAX_S,
+                wait_jitter=0.02,
             ):
                 with attempt:
-                    return duckdb.connect(str(self.path), config=config)
+                    con = duckdb.connect(str(self.path), config=config)
+            con.sql("SET TimeZone = 'UTC'")
         except duckdb.IOException as exc:
             if _is_lock_error(exc):
                 raise WarehouseLockedError(
@@ -118,34 +142,81 @@ class DuckDBWarehouse:
                 f"cannot open the warehouse file {self.path}: {exc}; "
                 "set BNPL_WAREHOUSE__PATH to a writable file path"
             ) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        except duckdb.Error as exc:
+            raise ConfigError(
+                f"{self.path} is not a usable DuckDB database ({exc}); "
+                "set BNPL_WAREHOUSE__PATH to a new or existing DuckDB file"
+            ) from None
+        return con
+
+    def _acquire(self) -> duckdb.DuckDBPyConnection:
+        """The open connection, opening the file if needed (caller holds ``_lock``)."""
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
+        if self._con is None:
+            self._con = self._open()
+            self._opened_at = time.monotonic()
+        return self._con
+
+    def _release(self, *, failed: bool) -> None:
+        """After an operation: keep the connection for the next one, or let the file go."""
+        if self._pinned or self._con is None:
+            return
+        if failed or self._settings.idle_release_s == 0:
+            self._close_connection()
+            return
+        if time.monotonic() - self._opened_at > self._settings.max_hold_s:
+            self._close_connection()
+            time.sleep(_YIELD_PAUSE_S)  # let a process that waits for the file take it
+            return
+        timer = threading.Timer(self._settings.idle_release_s, self._release_if_idle)
+        timer.daemon = True
+        self._release_timer = timer
+        timer.start()
+
+    def _release_if_idle(self) -> None:
+        with self._lock:
+            if self._release_timer is threading.current_thread() and not self._pinned:
+                self._release_timer = None
+                self._close_connection()
+
+    def _close_connection(self) -> None:
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
+        if self._con is not None:
+            try:
+                self._con.close()
+            finally:
+                self._con = None
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The session's connection, or a short-lived one; callers hold the in-process lock."""
+        """The process's connection to the file, held under the in-process lock."""
         with self._lock:
-            if self._con is not None:
-                yield self._con
-                return
-            con = self._open()
+            con = self._acquire()
+            failed = False
             try:
                 yield con
+            except BaseException:
+                failed = True
+                raise
             finally:
-                con.close()
+                self._release(failed=failed)
 
     @contextmanager
     def session(self) -> Iterator[DuckDBWarehouse]:
-        """Keep one connection open for a batch of operations (a model build, a quality run)."""
+        """Keep the file open, and other processes out, for a batch of operations."""
         with self._lock:
-            if self._con is not None:
-                yield self
-                return
-            self._con = self._open()
+            self._acquire()
+            self._pinned += 1
             try:
                 yield self
             finally:
-                self._con.close()
-                self._con = None
+                self._pinned -= 1
+                if not self._pinned:
+                    self._close_connection()
 
     # --- the Warehouse interface --------------------------------------------------------------
 
@@ -163,45 +234,46 @@ class DuckDBWarehouse:
         self._schema_ready = True
 
     def load_day(self, batch: DayBatch) -> None:
-        self.ensure_schema()
+        """Replace ``batch.day`` in every raw day table and write its ledger row, in one transaction.
+
+        Raises:
+            WarehouseError: a frame does not match its table's declared columns, holds rows of
+                another day, or the transaction failed (it is rolled back: nothing is written).
+        """
         frames = {
             "transactions": batch.transactions,
             "customers": batch.customers,
             "quarantine": batch.quarantine,
-            "source_batches": pl.DataFrame([dict(batch.ledger)]),
+            "source_batches": _ledger_frame(batch.ledger),
         }
         for name, frame in frames.items():
-            expected = table_spec("bnpl_raw", name).column_names
-            if frame.columns != expected:
-                missing = sorted(set(expected) - set(frame.columns))
-                extra = sorted(set(frame.columns) - set(expected))
-                raise WarehouseError(
-                    f"frame for bnpl_raw.{name} does not match schemas/bnpl_raw/{name}.json "
-                    f"(missing {missing}, unexpected {extra}, or a different order)"
-                )
-        tables = (*RAW_DAY_TABLES, "source_batches")
+            _check_frame(name, frame, batch)
+        self.ensure_schema()
         with self.connection() as con:
             con.sql("BEGIN TRANSACTION")
             try:
-                for name in tables:
+                for name in (*RAW_DAY_TABLES, "source_batches"):
                     target = self.qualified("bnpl_raw", name)
                     con.sql(
                         f"DELETE FROM {target} WHERE transaction_date = $day",  # noqa: S608 - name from schemas/
                         params={"day": batch.day},
                     )
-                    view = f"_bnpl_load_{name}"
-                    con.register(view, frames[name])
-                    try:
-                        con.sql(f"INSERT INTO {target} BY NAME SELECT * FROM {view}")  # noqa: S608
-                    finally:
-                        con.unregister(view)
+                    if frames[name].height:
+                        view = f"_bnpl_load_{name}"
+                        con.register(view, frames[name])
+                        try:
+                            con.sql(f"INSERT INTO {target} BY NAME SELECT * FROM {view}")  # noqa: S608
+                        finally:
+                            con.unregister(view)
                 con.sql("COMMIT")
-            except Exception as exc:
-                con.sql("ROLLBACK")
+            except BaseException as exc:
+                _rollback(con)
+                if not isinstance(exc, Exception):
+                    raise
                 raise WarehouseError(
-                    f"loading {batch.day} (batch {batch.batch_id}) failed: {exc}"
+                    f"loading {batch.day} (batch {batch.batch_id}) failed and was rolled back: {exc}"
                 ) from exc
-        logger.info(
+        logger.debug(
             "loaded %s: %d transactions, %d customers, %d quarantined",
             batch.day,
             batch.transactions.height,
@@ -212,7 +284,10 @@ class DuckDBWarehouse:
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
         with self.connection() as con:
             try:
-                frame: pl.DataFrame = con.sql(sql, params=dict(params) if params else None).pl()
+                relation = con.sql(sql, params=dict(params) if params else None)
+                if relation is None:
+                    raise WarehouseError(f"query returned no result set: {sql[:80]!r}")
+                frame: pl.DataFrame = relation.pl()
                 return frame
             except duckdb.Error as exc:
                 raise WarehouseError(f"query failed: {exc}") from exc
@@ -231,12 +306,13 @@ class DuckDBWarehouse:
             con.sql("BEGIN TRANSACTION")
             try:
                 for statement in statements:
-                    used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
-                    con.sql(statement, params=used or None)
+                    con.sql(statement, params=_used_params(statement, params))
                 con.sql("COMMIT")
-            except duckdb.Error as exc:
-                con.sql("ROLLBACK")
-                raise WarehouseError(f"transaction rolled back: {exc}") from exc
+            except BaseException as exc:
+                _rollback(con)
+                if isinstance(exc, duckdb.Error):
+                    raise WarehouseError(f"transaction rolled back: {exc}") from exc
+                raise
 
     def read_table(self, name: str) -> pl.DataFrame:
         dataset, _, table = name.partition(".")
@@ -255,8 +331,62 @@ class DuckDBWarehouse:
         )
         return bool(found.item() > 0)
 
+    def content_checksum(
+        self, dataset: str, table: str, *, exclude: Iterable[str] = ()
+    ) -> tuple[int, str]:
+        """Row count and an order-independent md5 of every row of ``dataset.table``.
+
+        Columns in ``exclude`` (e.g. load timestamps) are left out; duplicated rows change the
+        checksum. Two tables with the same content give the same pair whatever their row order.
+        """
+        skip = set(exclude)
+        columns = [c for c in table_spec(dataset, table).column_names if c not in skip]
+        packed = ", ".join(f"{_quote(c)} := {_quote(c)}" for c in columns)
+        source = self.qualified(dataset, table)
+        hashes = f"SELECT md5(to_json(struct_pack({packed}))) AS h FROM {source}"  # noqa: S608
+        digest = "coalesce(md5(string_agg(h, ',' ORDER BY h)), '')"
+        row = self.query(f"SELECT count(*) AS n, {digest} AS checksum FROM ({hashes})").row(0)  # noqa: S608
+        return int(row[0]), str(row[1])
+
     def close(self) -> None:
         with self._lock:
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+            self._close_connection()
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction; a connection that cannot is closed by the caller."""
+    try:
+        con.sql("ROLLBACK")
+    except duckdb.Error as exc:
+        logger.warning("rollback failed: %s", exc)
+
+
+def _ledger_frame(ledger: Mapping[str, Any]) -> pl.DataFrame:
+    """The ledger row as a one-row frame in the declared column order."""
+    expected = table_spec("bnpl_raw", "source_batches").column_names
+    missing = sorted(set(expected) - set(ledger))
+    extra = sorted(set(ledger) - set(expected))
+    if missing or extra:
+        raise WarehouseError(
+            "ledger row does not match schemas/bnpl_raw/source_batches.json "
+            f"(missing {missing}, unexpected {extra})"
+        )
+    return pl.DataFrame([{c: ledger[c] for c in expected}])
+
+
+def _check_frame(name: str, frame: pl.DataFrame, batch: DayBatch) -> None:
+    expected = table_spec("bnpl_raw", name).column_names
+    if frame.columns != expected:
+        missing = sorted(set(expected) - set(frame.columns))
+        extra = sorted(set(frame.columns) - set(expected))
+        raise WarehouseError(
+            f"frame for bnpl_raw.{name} does not match schemas/bnpl_raw/{name}.json "
+            f"(missing {missing}, unexpected {extra}, or a different order)"
+        )
+    days = frame.get_column("transaction_date").unique().to_list()
+    if any(d != batch.day for d in days):
+        others = sorted(str(d) for d in days if d != batch.day)
+        raise WarehouseError(
+            f"frame for bnpl_raw.{name} of batch {batch.batch_id} holds rows dated {others} "
+            f"while loading {batch.day}; a day's load may only touch its own partition"
+        )

@@ -1,0 +1,357 @@
+"""The daily run's plain pieces, one per step of the daily DAG, and how runs are reported.
+
+``flows/daily.py`` wires them as Prefect tasks; a notebook can call them in the same order::
+
+    with open_session(settings) as session:
+        request = plan_day(day, settings.plan)                       # bnpl.calendar
+        fetched = session.client.fetch_day(request)                  # extract_daily_batch
+        validate_raw_records(day, fetched.records, threshold=...)    # validate_raw_schema
+        loaded = normalize_and_load(session, request, fetched)       # normalize_entities
+        built = build_day(session.warehouse, day)                    # run_sql_pipeline
+        gate = check_day(session.warehouse, settings, day, ...)      # validate_business_rules
+        gate = publish_day(session.warehouse, gate)                  # publish_quality_metrics
+
+Days are calendar days in UTC: the daily schedule fires at 02:00 UTC and processes the previous
+UTC day, the last complete one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+from bnpl import normalize
+from bnpl.calendar import DayRequest
+from bnpl.contracts import prepare_day
+from bnpl.errors import ConfigError, QuarantineThresholdError
+from bnpl.ingest import DayResult, FetchInfo, IngestSession, ReadyDay, load_prepared
+from bnpl.quality.base import Check, GateResult
+from bnpl.quality.checks import declared_checks
+from bnpl.quality.context import AUDIT_DATASET, CheckContext
+from bnpl.quality.gate import ModelRunner, SqlModelRunner
+from bnpl.quality.runner import evaluate_checks
+from bnpl.quality.store import write_results
+from bnpl.settings import FaultSettings, Settings
+from bnpl.source.client import FetchedDay
+from bnpl.timeutil import utc_now
+from bnpl.warehouse import Warehouse
+
+REQUEST_FAULT_KINDS = ("error_rate", "rate_limit_rate", "cut_rate")
+"""Request-level simulator faults that ``--fault-rate`` spreads evenly: 5xx, 429, a cut stream."""
+
+
+def previous_day(moment: datetime) -> date:
+    """The UTC calendar day before ``moment`` (a naive ``moment`` is taken as UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).date() - timedelta(days=1)
+
+
+def check_processable_day(day: date, *, today: date) -> None:
+    """Raise :class:`ConfigError` unless ``day`` is a complete day the source can serve.
+
+    ``today`` is the current UTC day. A day that has not ended yet (``today`` or later) has no
+    complete data: the source would answer with a partial or synthetic future day.
+    """
+    if day >= today:
+        raise ConfigError(
+            f"logical_date {day} has not ended yet (today is {today} UTC); the daily run "
+            f"processes complete days: pass {today - timedelta(days=1)} or earlier"
+        )
+
+
+# --- the steps ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RawSchemaReport:
+    """How a day's raw records measured up to the record schema (framing, JSON, fields, types).
+
+    Attributes:
+        day: the requested day.
+        records: records received.
+        rejected: records that are not a typed record (they will be quarantined with a reason).
+        by_check: rejected records per check name (``json_parse``, ``type``, ...).
+        unknown_fields: keys outside the contract seen on any record (kept in ``extra``).
+    """
+
+    day: date
+    records: int
+    rejected: int
+    by_check: dict[str, int]
+    unknown_fields: tuple[str, ...]
+
+    @property
+    def rejected_share(self) -> float:
+        """Rejected share of the records received (0 for an empty day)."""
+        return self.rejected / self.records if self.records else 0.0
+
+
+def validate_raw_records(
+    day: date, records: Sequence[bytes], *, threshold: float
+) -> RawSchemaReport:
+    """Check the day's raw records against the record schema before anything is written.
+
+    A cheap first pass (parsing a day of ~5k records takes milliseconds): records that fail are
+    not dropped here, :func:`normalize_and_load` quarantines them with their reason.
+
+    Raises:
+        QuarantineThresholdError: more than ``threshold`` of the records fail the schema; the
+            source is sending broken data and nothing is loaded for the day.
+    """
+    parsed = normalize.parse_records(records)
+    by_check: dict[str, int] = {}
+    for rejection in parsed.rejections:
+        by_check[rejection.check] = by_check.get(rejection.check, 0) + 1
+    report = RawSchemaReport(
+        day,
+        len(records),
+        len(parsed.rejections),
+        dict(sorted(by_check.items())),
+        parsed.unknown_fields,
+    )
+    if report.rejected_share > threshold:
+        top = ", ".join(
+            f"{name} ({n})" for name, n in sorted(by_check.items(), key=lambda kv: -kv[1])[:3]
+        )
+        raise QuarantineThresholdError(
+            f"{day}: {report.rejected} of {report.records} raw records fail the record schema "
+            f"({report.rejected_share:.2%} > threshold {threshold:.2%}); top checks: {top}; nothing "
+            "was written for this day. Inspect the source, or raise "
+            "BNPL_INGEST__QUARANTINE_THRESHOLD"
+        )
+    return report
+
+
+def normalize_and_load(
+    session: IngestSession,
+    request: DayRequest,
+    fetched: FetchedDay,
+    *,
+    flow_run_id: str | None = None,
+) -> DayResult:
+    """Type, key, validate and split the day into transactions, customers and quarantined rows,
+    then replace the day in the raw tables with its ledger row, atomically.
+
+    Raises:
+        QuarantineThresholdError: too many rows quarantined; nothing is written for the day.
+        WarehouseError: the load failed and was rolled back.
+    """
+    prepared = prepare_day(
+        fetched.records,
+        request,
+        source_identity=session.source_identity,
+        identity_scope=session.identity_scope,
+        loaded_at=utc_now(),
+    )
+    info = FetchInfo(
+        fetched.content_sha256, fetched.attempts, fetched.started_at, fetched.fetched_at
+    )
+    return load_prepared(session, ReadyDay(request, prepared, info), flow_run_id=flow_run_id)
+
+
+def build_day(
+    warehouse: Warehouse, day: date, *, runner: ModelRunner | None = None
+) -> tuple[str, ...]:
+    """Build every SQL model for ``day`` into the audit area (incremental models: that day only).
+
+    Raises:
+        ModelError: a model did not render, parse or build.
+    """
+    warehouse.ensure_schema()
+    return (runner or SqlModelRunner()).build(warehouse, start=day, end=day)
+
+
+def check_day(
+    warehouse: Warehouse,
+    settings: Settings,
+    day: date,
+    *,
+    run_id: str,
+    built: tuple[str, ...],
+    checks: Sequence[Check] | None = None,
+) -> GateResult:
+    """Run the quality checks on ``day`` in the audit area and store every result in
+    ``bnpl_audit.dq_results``. Publishes nothing; :func:`publish_day` does, if the gate passed.
+
+    ``checks`` defaults to every declared check. The logical date is ``day`` itself: freshness
+    asks whether ``day`` is loaded.
+    """
+    ctx = CheckContext(
+        warehouse,
+        settings.quality,
+        start=day,
+        end=day,
+        logical_date=day,
+        marts_dataset=AUDIT_DATASET,
+    )
+    checked_at = datetime.now(UTC)
+    results = evaluate_checks(ctx, declared_checks(settings.quality) if checks is None else checks)
+    write_results(
+        warehouse,
+        results,
+        run_id=run_id,
+        logical_date=day,
+        start=day,
+        end=day,
+        checked_at=checked_at,
+    )
+    return GateResult(run_id, day, day, day, results, built=built)
+
+
+def publish_day(
+    warehouse: Warehouse, gate: GateResult, *, runner: ModelRunner | None = None
+) -> GateResult:
+    """Copy the audited models to ``bnpl_marts`` if the gate passed; else leave the marts as they
+    are. Returns the gate with ``published`` set."""
+    if not gate.passed:
+        return gate
+    (runner or SqlModelRunner()).publish(warehouse, gate.built)
+    return replace(gate, published=gate.built)
+
+
+def request_fault_settings(fault_rate: float, *, seed: int = 0) -> FaultSettings:
+    """Simulator faults where one request attempt fails with probability ``fault_rate``.
+
+    The rate is shared evenly by a 5xx answer, a 429 and a cut stream: each is injected with
+    probability ``r`` such that ``1 - (1 - r)**3 == fault_rate`` (the simulator decides them one
+    after the other). Record-level faults stay off: they are data problems that quarantine rows,
+    not transport failures a retry could cure.
+    """
+    if not 0 <= fault_rate <= 1:
+        raise ConfigError(f"fault rate {fault_rate} is not between 0 and 1")
+    each = 1 - (1 - fault_rate) ** (1 / 3)
+    return FaultSettings(seed=seed, **dict.fromkeys(REQUEST_FAULT_KINDS, each))
+
+
+RunStatus = Literal["completed", "recovered", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """How one simulated daily run (one day) ended.
+
+    Attributes:
+        day: the run's logical date.
+        attempts: times the run was executed (1 + retries used).
+        completed: whether its last attempt completed.
+        error: the last failure's message ('' when the first attempt completed).
+        seconds: wall time of all attempts.
+    """
+
+    day: date
+    attempts: int
+    completed: bool
+    error: str
+    seconds: float
+
+    @property
+    def status(self) -> RunStatus:
+        """``completed`` at once, ``recovered`` by a retry, or ``failed`` after its retries."""
+        if not self.completed:
+            return "failed"
+        return "completed" if self.attempts == 1 else "recovered"
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationReport:
+    """Per-run failure figures of a replay of the daily flow over a range.
+
+    A run is one day. ``failed_first`` counts runs whose first attempt failed; ``recovered``
+    those of them that a retry completed; ``failed`` those still failed after every retry.
+    """
+
+    outcomes: tuple[RunOutcome, ...]
+    fault_rate: float
+    retries: int
+
+    @property
+    def runs(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def failed_first(self) -> int:
+        return sum(o.attempts > 1 or not o.completed for o in self.outcomes)
+
+    @property
+    def recovered(self) -> int:
+        return sum(o.status == "recovered" for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return sum(o.status == "failed" for o in self.outcomes)
+
+    @property
+    def failure_rate(self) -> float:
+        """Share of runs failed after retries (0 for an empty report)."""
+        return self.failed / self.runs if self.runs else 0.0
+
+    @property
+    def first_attempt_failure_rate(self) -> float:
+        """Share of runs whose first attempt failed."""
+        return self.failed_first / self.runs if self.runs else 0.0
+
+    def render(self) -> str:
+        """A Markdown summary: the figures, then one row per run that did not complete at once."""
+        lines = [
+            f"# Daily run simulation: {self.runs} days, source fault rate {self.fault_rate:.1%}",
+            "",
+            "| runs | failed on first attempt | recovered by retry | failed after "
+            f"{self.retries} retr{'y' if self.retries == 1 else 'ies'} | failure rate |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {self.runs} | {self.failed_first} ({self.first_attempt_failure_rate:.1%}) "
+            f"| {self.recovered} | {self.failed} | {self.failure_rate:.1%} |",
+        ]
+        troubled = [o for o in self.outcomes if o.status != "completed"]
+        if troubled:
+            lines += ["", "| day | status | attempts | last error |", "|---|---|---:|---|"]
+            lines += [
+                f"| {o.day} | {o.status} | {o.attempts} | {_one_line(o.error)} |" for o in troubled
+            ]
+        return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split()).replace("|", "\\|")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def summarize_simulation(
+    outcomes: Sequence[RunOutcome], *, fault_rate: float, retries: int
+) -> SimulationReport:
+    """Collect run outcomes in day order."""
+    return SimulationReport(tuple(sorted(outcomes, key=lambda o: o.day)), fault_rate, retries)
+
+
+@dataclass(frozen=True, slots=True)
+class StepTiming:
+    """Wall time of one step of a daily run."""
+
+    step: str
+    seconds: float
+    detail: str
+
+
+def render_daily_summary(
+    day: date, steps: Sequence[StepTiming], *, outcome: str, failed_checks: Sequence[str] = ()
+) -> str:
+    """The Markdown summary of one daily run: the outcome, then each step that ran, its wall time
+    and what it did (or its error)."""
+    if failed_checks:
+        outcome += (
+            f"; not published: {len(failed_checks)} error-level check(s) failed "
+            f"({', '.join(failed_checks)})"
+        )
+    total = math.fsum(s.seconds for s in steps)
+    lines = [
+        f"# bnpl daily run for {day}",
+        "",
+        f"**Outcome:** {outcome}. **Wall time:** {total:.1f} s.",
+        "",
+        "| step | seconds | result |",
+        "|---|---:|---|",
+    ]
+    lines += [f"| {s.step} | {s.seconds:.2f} | {_one_line(s.detail)} |" for s in steps]
+    return "\n".join(lines) + "\n"

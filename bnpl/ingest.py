@@ -1,0 +1,548 @@
+"""The ingestion engine: days from the source into the raw tables, idempotently.
+
+Plain functions, no orchestrator. A run is::
+
+    with open_session(settings) as session:              # source, client and warehouse, once
+        summary = run_range(session, start, end)          # plan, skip, fetch ‖ prepare, load
+
+* :func:`plan_range` — one :class:`~bnpl.calendar.DayRequest` per day (``start``..``end``,
+  inclusive). simtom accepts at most 366 days per request; a backfill sends one request per day,
+  so a range of any length is valid.
+* :func:`select_pending` — days whose ledger row (``bnpl_raw.source_batches``) already holds the
+  same ``batch_id`` are skipped unless ``force``.
+* :func:`fetch_and_prepare` — I/O then pure work for one day; safe to run in parallel threads.
+* :func:`load_prepared` — the quarantine threshold check, then one atomic
+  :meth:`~bnpl.warehouse.base.Warehouse.load_day` (delete day D in every raw table, insert, write
+  the ledger row). Called from one thread only: the single writer.
+* :func:`run_range` — the loop: fetch in parallel (a thread pool here, Prefect tasks in
+  ``flows/ingest.py``), load each day as it arrives, keep going when a day fails, and return an
+  :class:`IngestSummary`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import polars as pl
+
+from bnpl.calendar import DayRequest, plan_requests
+from bnpl.contracts import PreparedDay, prepare_day
+from bnpl.errors import (
+    BnplError,
+    ConfigError,
+    QuarantineThresholdError,
+    WarehouseLockedError,
+)
+from bnpl.normalize import IdentityScope, canonical_json
+from bnpl.normalize import batch_id as compute_batch_id
+from bnpl.settings import Settings
+from bnpl.source import SIMULATOR_IDENTITY
+from bnpl.source.client import DaySource, SourceClient
+from bnpl.timeutil import utc_now
+from bnpl.warehouse import DayBatch, Warehouse, open_warehouse
+
+logger = logging.getLogger(__name__)
+
+
+# --- the source seam ----------------------------------------------------------------------------
+
+
+def source_identity_of_url(url: str) -> str:
+    """A configured source's identity: its URL normalised, without credentials.
+
+    Scheme and host are lower-cased, a default port and a trailing slash are dropped, and user
+    info, query and fragment are removed, so ``HTTP://u:p@Simtom:80/`` is ``http://simtom``.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"BNPL_SOURCE__URL={url!r} is not an http(s) URL; e.g. http://127.0.0.1:8000"
+        )
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    if parts.port is not None and parts.port != default_port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+@dataclass(frozen=True)
+class IngestSession:
+    """What a run needs, built once: settings, the source and its identity, the warehouse.
+
+    Attributes:
+        source_identity: ``simulator:bnpl/<version>`` for the bundled simulator, else the
+            normalised URL; it is hashed into every ``batch_id`` and stored as ``source_url``.
+        identity_scope: ``source`` when customer ids are stable across requests, else ``batch``.
+    """
+
+    settings: Settings
+    source_identity: str
+    identity_scope: IdentityScope
+    client: DaySource
+    warehouse: Warehouse
+
+
+@contextmanager
+def open_session(settings: Settings, *, client: DaySource | None = None) -> Iterator[IngestSession]:
+    """Open the warehouse (creating its tables), then the source, for one run.
+
+    With ``settings.source.url`` unset the bundled simulator is started on a free 127.0.0.1 port
+    and stopped at the end. ``client`` replaces the HTTP client (tests); the identity still follows
+    the settings.
+
+    Raises:
+        ConfigError: the warehouse path is unusable or the source URL is invalid (nothing started).
+    """
+    scope: IdentityScope = "source" if settings.source.stable_customer_ids else "batch"
+    with ExitStack() as stack:
+        warehouse = open_warehouse(settings)
+        stack.callback(warehouse.close)
+        warehouse.ensure_schema()
+        if settings.source.url is not None:
+            identity = source_identity_of_url(settings.source.url)
+            base_url = settings.source.url
+        else:
+            identity = SIMULATOR_IDENTITY
+            base_url = ""
+        if client is None:
+            if settings.source.url is None:
+                from bnpl.source.server import serve_in_background
+
+                simulator = settings.simulator.model_copy(update={"port": 0})
+                base_url = stack.enter_context(serve_in_background(simulator))
+                logger.info("started the bundled simulator at %s", base_url)
+            client = stack.enter_context(_open_client(settings, base_url))
+        yield IngestSession(settings, identity, scope, client, warehouse)
+
+
+@contextmanager
+def _open_client(settings: Settings, base_url: str) -> Iterator[DaySource]:
+    client = SourceClient(settings.source, base_url=base_url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+# --- plan and skip ------------------------------------------------------------------------------
+
+
+def plan_range(settings: Settings, start: date, end: date) -> list[DayRequest]:
+    """One request per day from ``start`` to ``end`` inclusive.
+
+    Raises:
+        ConfigError: ``end`` is before ``start``.
+    """
+    extra = {"stable_customer_ids": True} if settings.source.stable_customer_ids else None
+    return plan_requests(start, end, settings.plan, extra=extra)
+
+
+def read_ledger(warehouse: Warehouse, start: date, end: date) -> dict[date, str]:
+    """``batch_id`` of each day from ``start`` to ``end`` that the ledger holds."""
+    ledger = warehouse.read_table("bnpl_raw.source_batches").filter(
+        pl.col("transaction_date").is_between(start, end)
+    )
+    return dict(zip(ledger["transaction_date"], ledger["batch_id"], strict=True))
+
+
+def select_pending(
+    session: IngestSession, requests: list[DayRequest], *, force: bool = False
+) -> tuple[list[DayRequest], list[date]]:
+    """Split ``requests`` into days to ingest and days the ledger already holds for the same
+    request from the same source (skipped unless ``force``)."""
+    if force or not requests:
+        return list(requests), []
+    held = read_ledger(session.warehouse, requests[0].day, requests[-1].day)
+    todo: list[DayRequest] = []
+    skipped: list[date] = []
+    for request in requests:
+        same = held.get(request.day) == compute_batch_id(session.source_identity, request.body)
+        (skipped.append(request.day) if same else todo.append(request))
+    return todo, skipped
+
+
+# --- one day ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchInfo:
+    """How a day's response was fetched (the ledger's fetch columns)."""
+
+    content_sha256: str
+    attempts: int
+    started_at: datetime
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class ReadyDay:
+    """A fetched and prepared day, waiting for the writer. The raw records are not kept."""
+
+    request: DayRequest
+    prepared: PreparedDay
+    fetch: FetchInfo
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """One loaded day."""
+
+    day: date
+    batch_id: str
+    records_received: int
+    records_loaded: int
+    records_quarantined: int
+    customers_loaded: int
+    attempts: int
+
+
+def fetch_and_prepare(session: IngestSession, request: DayRequest) -> ReadyDay:
+    """Fetch one day from the source and split it into typed, validated frames (thread-safe).
+
+    Raises:
+        SourceError: the source failed after the client's retries.
+    """
+    fetched = session.client.fetch_day(request)
+    prepared = prepare_day(
+        fetched.records,
+        request,
+        source_identity=session.source_identity,
+        identity_scope=session.identity_scope,
+        loaded_at=utc_now(),
+    )
+    info = FetchInfo(
+        fetched.content_sha256, fetched.attempts, fetched.started_at, fetched.fetched_at
+    )
+    return ReadyDay(request, prepared, info)
+
+
+def check_quarantine(prepared: PreparedDay, threshold: float) -> None:
+    """Raise if the day's quarantined share of received records exceeds ``threshold``."""
+    stats = prepared.stats
+    rate = prepared.quarantine_rate
+    if rate <= threshold:
+        return
+    top = sorted(stats.quarantine_by_check.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    checks = ", ".join(f"{name} ({n})" for name, n in top) or "none recorded"
+    raise QuarantineThresholdError(
+        f"{prepared.day}: {stats.records_quarantined} of {stats.records_received} records "
+        f"quarantined ({rate:.2%} > threshold {threshold:.2%}); top checks: {checks}; nothing "
+        "was written for this day. Inspect the source, or raise BNPL_INGEST__QUARANTINE_THRESHOLD"
+    )
+
+
+def ledger_row(
+    session: IngestSession, ready: ReadyDay, *, flow_run_id: str | None
+) -> dict[str, Any]:
+    """The ``bnpl_raw.source_batches`` row of a ready day (``finished_at`` is now)."""
+    prepared, request, stats = ready.prepared, ready.request, ready.prepared.stats
+    unknown = sorted(stats.unknown_fields)
+    return {
+        "batch_id": prepared.batch_id,
+        "transaction_date": request.day,
+        "source_url": session.source_identity,
+        "generator": session.settings.source.generator,
+        "request_body": canonical_json(request.body),
+        "request_seed": request.body.get("seed"),
+        "identity_scope": session.identity_scope,
+        "expected_records": request.expected_volume,
+        "records_received": stats.records_received,
+        "records_loaded": stats.records_loaded,
+        "records_quarantined": stats.records_quarantined,
+        "customers_loaded": stats.customers_loaded,
+        "customers_changed_attributes": stats.customers_changed_attributes,
+        "unknown_fields": json.dumps(unknown) if unknown else None,
+        "content_sha256": ready.fetch.content_sha256,
+        "status": "loaded",
+        "attempts": ready.fetch.attempts,
+        "started_at": ready.fetch.started_at,
+        "fetched_at": ready.fetch.fetched_at,
+        "finished_at": utc_now(),
+        "flow_run_id": flow_run_id,
+        "bnpl_version": _bnpl_version(),
+    }
+
+
+def load_prepared(
+    session: IngestSession, ready: ReadyDay, *, flow_run_id: str | None = None
+) -> DayResult:
+    """Check the quarantine threshold, then replace the day and write its ledger row atomically.
+
+    Raises:
+        QuarantineThresholdError: too many rows quarantined; nothing is written for the day.
+        WarehouseError: the load failed and was rolled back.
+    """
+    prepared, stats = ready.prepared, ready.prepared.stats
+    check_quarantine(prepared, session.settings.ingest.quarantine_threshold)
+    if stats.records_received != ready.request.expected_volume:
+        logger.warning(
+            "%s: received %d records, the source should have sent %d",
+            ready.request.day,
+            stats.records_received,
+            ready.request.expected_volume,
+        )
+    session.warehouse.load_day(
+        DayBatch(
+            day=ready.request.day,
+            batch_id=prepared.batch_id,
+            transactions=prepared.transactions,
+            customers=prepared.customers,
+            quarantine=prepared.quarantine,
+            ledger=ledger_row(session, ready, flow_run_id=flow_run_id),
+        )
+    )
+    return DayResult(
+        day=ready.request.day,
+        batch_id=prepared.batch_id,
+        records_received=stats.records_received,
+        records_loaded=stats.records_loaded,
+        records_quarantined=stats.records_quarantined,
+        customers_loaded=stats.customers_loaded,
+        attempts=ready.fetch.attempts,
+    )
+
+
+@cache
+def _bnpl_version() -> str:
+    try:
+        return version("bnpl")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "0+unknown"
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+class DayFuture(Protocol):
+    """A pending :func:`fetch_and_prepare` (a ``concurrent.futures.Future`` or a Prefect future)."""
+
+    def result(self) -> ReadyDay: ...
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None: ...
+
+
+Submit = Callable[[DayRequest], DayFuture]
+"""Starts :func:`fetch_and_prepare` for one request somewhere else and returns its future."""
+
+
+def iter_completed(
+    requests: Iterable[DayRequest], submit: Submit, *, window: int
+) -> Iterator[tuple[DayRequest, ReadyDay | Exception]]:
+    """Yield each request with its prepared day (or its error) in completion order.
+
+    At most ``window`` requests are submitted and not yet yielded, which bounds the memory held
+    by prepared days waiting for the writer.
+    """
+    pending = iter(requests)
+    done: queue.SimpleQueue[tuple[DayRequest, DayFuture]] = queue.SimpleQueue()
+
+    def launch() -> bool:
+        request = next(pending, None)
+        if request is None:
+            return False
+        future = submit(request)
+
+        def on_done(finished: DayFuture, request: DayRequest = request) -> None:
+            done.put((request, finished))
+
+        future.add_done_callback(on_done)
+        return True
+
+    in_flight = 0
+    while in_flight < window and launch():
+        in_flight += 1
+    while in_flight:
+        request, future = done.get()
+        in_flight -= 1
+        outcome: ReadyDay | Exception
+        try:
+            outcome = future.result()
+        except Exception as exc:
+            outcome = exc
+        del future
+        yield request, outcome
+        if launch():
+            in_flight += 1
+
+
+@dataclass(frozen=True)
+class DayFailure:
+    """A day that was not loaded, and why."""
+
+    day: date
+    error: str
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What a run did. ``str(summary)`` is the console report."""
+
+    start: date
+    end: date
+    loaded: tuple[DayResult, ...]
+    skipped: tuple[date, ...]
+    failures: tuple[DayFailure, ...]
+    wall_s: float
+
+    @property
+    def days_planned(self) -> int:
+        return len(self.loaded) + len(self.skipped) + len(self.failures)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(d.records_loaded for d in self.loaded)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(d.records_quarantined for d in self.loaded)
+
+    @property
+    def records_received(self) -> int:
+        return sum(d.records_received for d in self.loaded)
+
+    @property
+    def customers_loaded(self) -> int:
+        return sum(d.customers_loaded for d in self.loaded)
+
+    def metrics(self) -> list[tuple[str, str]]:
+        """(metric, value) pairs, in report order."""
+        rate = self.rows_loaded / self.wall_s if self.wall_s > 0 else 0.0
+        return [
+            ("range", f"{self.start} .. {self.end}"),
+            ("days planned", f"{self.days_planned:,}"),
+            ("days loaded", f"{len(self.loaded):,}"),
+            ("days skipped (already loaded)", f"{len(self.skipped):,}"),
+            ("days failed", f"{len(self.failures):,}"),
+            ("records received", f"{self.records_received:,}"),
+            ("rows loaded", f"{self.rows_loaded:,}"),
+            ("rows quarantined", f"{self.rows_quarantined:,}"),
+            ("customers loaded", f"{self.customers_loaded:,}"),
+            ("wall time", f"{self.wall_s:.1f} s ({rate:,.0f} rows/s)"),
+        ]
+
+    def table(self) -> list[dict[str, str]]:
+        """Rows for a table artifact: the metrics, then one row per failed day."""
+        rows = [{"metric": m, "value": v} for m, v in self.metrics()]
+        rows += [{"metric": f"failed {f.day}", "value": f.error} for f in self.failures]
+        return rows
+
+    def __str__(self) -> str:
+        width = max(len(m) for m, _ in self.metrics())
+        lines = [f"{m:<{width}}  {v}" for m, v in self.metrics()]
+        lines += [f"failed {f.day}: {f.error}" for f in self.failures]
+        return "\n".join(lines)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_range(
+    session: IngestSession,
+    start: date,
+    end: date,
+    *,
+    force: bool = False,
+    concurrency: int | None = None,
+    submit: Submit | None = None,
+    flow_run_id: str | None = None,
+) -> IngestSummary:
+    """Ingest every day from ``start`` to ``end`` inclusive and summarise.
+
+    Days are fetched and prepared ``concurrency`` at a time (default
+    ``settings.ingest.concurrency``) by ``submit`` (default: a thread pool) and loaded one by one
+    in this thread as they complete. A day that fails (source, contract, quarantine threshold)
+    is recorded and the others go on; the summary lists every failure.
+
+    Raises:
+        ConfigError: ``end`` is before ``start``.
+        WarehouseLockedError: another process kept the warehouse file past the lock timeout.
+    """
+    started = time.monotonic()
+    workers = concurrency or session.settings.ingest.concurrency
+    todo, skipped = select_pending(session, plan_range(session.settings, start, end), force=force)
+    logger.info(
+        "ingesting %s..%s: %d days to load, %d already loaded, %d in parallel",
+        start,
+        end,
+        len(todo),
+        len(skipped),
+        workers,
+    )
+    loaded: list[DayResult] = []
+    failures: list[DayFailure] = []
+    with ExitStack() as stack:
+        if submit is None:
+            pool = stack.enter_context(ThreadPoolExecutor(workers, thread_name_prefix="fetch"))
+
+            def submit(request: DayRequest) -> DayFuture:
+                return pool.submit(fetch_and_prepare, session, request)
+
+        for request, outcome in iter_completed(todo, submit, window=2 * workers):
+            try:
+                if isinstance(outcome, Exception):
+                    raise outcome
+                result = load_prepared(session, outcome, flow_run_id=flow_run_id)
+            except WarehouseLockedError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, BnplError):
+                    logger.error("%s failed: %s", request.day, _describe(exc))
+                else:
+                    logger.exception("%s failed unexpectedly", request.day)
+                failures.append(DayFailure(request.day, _describe(exc)))
+                continue
+            finally:
+                del outcome  # let the day's frames go before waiting for the next one
+            loaded.append(result)
+            logger.info(
+                "%s loaded: %d rows, %d quarantined (%d/%d days)",
+                result.day,
+                result.records_loaded,
+                result.records_quarantined,
+                len(loaded) + len(failures),
+                len(todo),
+            )
+    summary = IngestSummary(
+        start,
+        end,
+        tuple(sorted(loaded, key=lambda d: d.day)),
+        tuple(skipped),
+        tuple(sorted(failures, key=lambda f: f.day)),
+        time.monotonic() - started,
+    )
+    logger.info(
+        "ingested %s..%s: %d days loaded, %d skipped, %d failed, %d rows, %d quarantined in %.1f s",
+        start,
+        end,
+        len(summary.loaded),
+        len(summary.skipped),
+        len(summary.failures),
+        summary.rows_loaded,
+        summary.rows_quarantined,
+        summary.wall_s,
+    )
+    return summary
+
+
+def failure_message(summary: IngestSummary) -> str:
+    """One line naming the failed days, for the error a run ends with."""
+    days = ", ".join(str(f.day) for f in summary.failures[:10])
+    more = f" and {len(summary.failures) - 10} more" if len(summary.failures) > 10 else ""
+    return (
+        f"{len(summary.failures)} of {summary.days_planned} days failed ({days}{more}); the other "
+        "days were loaded. Fix the cause and run the same command again: loaded days are skipped"
+    )

@@ -1,0 +1,506 @@
+"""The model project: discovery of ``sql/{staging,intermediate,marts}/**/*.sql``, each template's
+declared config and columns, its refs and sources, and the validated dependency graph.
+
+Loading renders and parses every template at once, so a broken template, an unknown ref, a cycle or
+a banned construct fails before anything touches a warehouse, with the file (and line) named.
+``sql/assertions/`` belongs to the quality gate and is not a model folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+import sqlglot.errors
+from sqlglot import exp
+
+from bnpl.errors import ConfigError, ModelError, WarehouseError
+from bnpl.models import dialect
+from bnpl.models.graph import CycleError, select, topological_order
+from bnpl.models.render import (
+    Collected,
+    ColumnCall,
+    InheritCall,
+    TemplateCallError,
+    render_error_line,
+    render_template,
+    template_line,
+)
+from bnpl.warehouse.base import table_spec
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+"""The repository's model templates."""
+
+LAYERS: dict[str, str] = {
+    "staging": "bnpl_intermediate",
+    "intermediate": "bnpl_intermediate",
+    "marts": "bnpl_marts",
+}
+"""Model folder -> the dataset its tables are built in (marts go to ``bnpl_audit`` while audited)."""
+
+SOURCES: dict[str, str] = {"raw": "bnpl_raw"}
+"""``source(name, table)`` -> dataset; tables must be declared under ``schemas/<dataset>/``."""
+
+TYPES: tuple[str, ...] = (
+    "STRING",
+    "INT64",
+    "FLOAT64",
+    "NUMERIC",
+    "BOOL",
+    "DATE",
+    "DATETIME",
+    "TIMESTAMP",
+)
+"""Column types a model may declare (BigQuery names)."""
+
+_TYPE_ALIASES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "DECIMAL": "NUMERIC"}
+
+RUN_PARAMETERS: tuple[str, ...] = ("start_date", "end_date")
+"""Parameters every build binds: the days being built, inclusive (DATE)."""
+
+Materialized = Literal["view", "table", "incremental"]
+Strategy = Literal["view", "table", "replace_range", "merge"]
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_CONFIG_KEYS = frozenset(
+    {
+        "materialized",
+        "description",
+        "grain",
+        "partition_by",
+        "cluster_by",
+        "unique_key",
+        "active_between",
+        "parameters",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnDoc:
+    """A declared result column.
+
+    Attributes:
+        name: column name.
+        type: BigQuery type, one of :data:`TYPES`.
+        description: what the value means (units, time zone, how derived).
+        nullable: whether NULL is expected (checked by the quality gate, not the runner).
+        references: ``model.column`` this column is a foreign key to, if any.
+    """
+
+    name: str
+    type: str
+    description: str
+    nullable: bool = True
+    references: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """What a template's ``config(...)`` declares.
+
+    Attributes:
+        materialized: ``view`` (no parameters), ``table`` (rebuilt from every loaded day each run)
+            or ``incremental`` (rebuilds only what the run's days change; see :attr:`strategy`).
+        description: purpose of the model.
+        grain: what one row is.
+        partition_by: DATE column; an incremental model with one replaces the run's days.
+        cluster_by: clustering columns (BigQuery; at most four).
+        unique_key: the primary key columns.
+        active_between: ``(first, last)`` DATE columns of a merge model: a row whose span overlaps
+            the run's days is replaced (see :mod:`bnpl.models.compile`).
+        parameters: extra ``@name`` parameters the model reads, bound by the caller of the build.
+    """
+
+    materialized: Materialized
+    description: str
+    grain: str
+    partition_by: str | None = None
+    cluster_by: tuple[str, ...] = ()
+    unique_key: tuple[str, ...] = ()
+    active_between: tuple[str, str] | None = None
+    parameters: tuple[str, ...] = ()
+
+    @property
+    def strategy(self) -> Strategy:
+        """How an existing table is updated: ``replace_range`` (delete the run's days, insert) or
+        ``merge`` (replace the rows of changed keys); ``view`` and ``table`` are rebuilt whole."""
+        if self.materialized == "incremental":
+            return "replace_range" if self.partition_by else "merge"
+        return self.materialized
+
+
+@dataclass(frozen=True)
+class Model:
+    """One validated model template.
+
+    Attributes:
+        name: the file stem; unique across folders.
+        layer: ``staging``, ``intermediate`` or ``marts``.
+        path: the template file.
+        relpath: the path shown in messages (``sql/marts/x.sql``).
+        config: its declared config.
+        columns: its declared result columns, in table order.
+        refs: models it reads through ``ref()``.
+        sources: ``(source, table)`` pairs it reads through ``source()``.
+        uses_this: it reads its own previous table through ``this``.
+        uses_holidays: it reads ``calendar_holidays()``.
+        parameters: the ``@name`` parameters it uses.
+        rendered: the rendered BigQuery SQL, with placeholders.
+        tree: ``rendered`` parsed (copy before changing it).
+    """
+
+    name: str
+    layer: str
+    path: Path
+    relpath: str
+    config: ModelConfig
+    columns: tuple[ColumnDoc, ...]
+    refs: tuple[str, ...]
+    sources: tuple[tuple[str, str], ...]
+    uses_this: bool
+    uses_holidays: bool
+    parameters: frozenset[str]
+    rendered: str
+    tree: exp.Expr
+
+    @property
+    def dataset(self) -> str:
+        """The dataset its table or view is published in."""
+        return LAYERS[self.layer]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def where(self, line: int | None = None) -> str:
+        """``model name (sql/x/name.sql:line)`` for messages."""
+        return f"model {self.name} ({self.relpath}{f':{line}' if line else ''})"
+
+
+@dataclass(frozen=True)
+class Project:
+    """Every model, in dependency order (parents first, ties by name)."""
+
+    sql_dir: Path
+    models: Mapping[str, Model]
+
+    def model(self, name: str) -> Model:
+        """The model called ``name``.
+
+        Raises:
+            ConfigError: no such model.
+        """
+        if name not in self.models:
+            raise ConfigError(f"no model {name!r}; models: {', '.join(self.models)}")
+        return self.models[name]
+
+    def children(self, name: str) -> list[str]:
+        """Models that ``ref()`` ``name``, in dependency order."""
+        return [m.name for m in self.models.values() if name in m.refs]
+
+    def order(self, selectors: Sequence[str] = ()) -> list[Model]:
+        """The selected models (see :func:`bnpl.models.graph.select`) in dependency order."""
+        chosen = select(selectors, {name: m.refs for name, m in self.models.items()})
+        return [m for name, m in self.models.items() if name in chosen]
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    name: str
+    layer: str
+    path: Path
+    template: str
+    relpath: str
+    rendered: str
+    collected: Collected
+    tree: exp.Expr
+
+    def error(self, message: str, line: int | None = None) -> ModelError:
+        where = f"{self.relpath}:{line}" if line else self.relpath
+        return ModelError(f"model {self.name} ({where}): {message}")
+
+
+def load_project(sql_dir: Path | None = None) -> Project:
+    """Discover, render, parse and validate every model under ``sql_dir`` (default: the repo's).
+
+    Raises:
+        ModelError: naming the model and file (and line when known) of the first problem.
+    """
+    root = (sql_dir or SQL_DIR).resolve()
+    drafts: dict[str, _Draft] = {}
+    for layer in LAYERS:
+        for path in sorted((root / layer).rglob("*.sql")):
+            draft = _load_draft(root, layer, path)
+            if draft.name in drafts:
+                raise draft.error(
+                    f"the name is also used by {drafts[draft.name].relpath}; model names are unique"
+                )
+            drafts[draft.name] = draft
+    for draft in drafts.values():
+        for ref in draft.collected.refs:
+            if ref not in drafts:
+                raise draft.error(
+                    f"ref({ref!r}) names no model; models: {', '.join(sorted(drafts))}",
+                    _find_line(draft, f"ref\\(\\s*['\"]{ref}['\"]"),
+                )
+        for source_name, table in draft.collected.sources:
+            _check_source(draft, source_name, table)
+    try:
+        order = topological_order({n: set(d.collected.refs) for n, d in drafts.items()})
+    except CycleError as exc:
+        first = drafts[exc.cycle[0]]
+        files = ", ".join(drafts[n].relpath for n in exc.cycle[:-1])
+        raise first.error(f"ref() cycle {exc} ({files}); break it") from None
+    columns: dict[str, tuple[ColumnDoc, ...]] = {}
+    for name in order:
+        columns[name] = _resolve_columns(drafts[name], drafts, columns, ())
+    models = {name: _finish(drafts[name], columns[name]) for name in order}
+    for model in models.values():
+        _check_references(model, models)
+    return Project(sql_dir=root, models=models)
+
+
+def _load_draft(root: Path, layer: str, path: Path) -> _Draft:
+    name = path.stem
+    template = path.relative_to(root).as_posix()
+    relpath = path.relative_to(root.parent).as_posix()
+    stub = _Draft(name, layer, path, template, relpath, "", Collected(), exp.Null())
+    if not _NAME.fullmatch(name):
+        raise stub.error("the file name must be lower_snake_case (it is the model name)")
+    try:
+        rendered, collected = render_template(root, template)
+    except jinja2.TemplateSyntaxError as exc:
+        raise stub.error(f"does not render: {exc.message}", exc.lineno) from None
+    except (jinja2.TemplateError, TemplateCallError, TypeError) as exc:
+        line = render_error_line(exc, str(path))
+        raise stub.error(f"does not render: {exc}", line) from None
+    stub.rendered, stub.collected = rendered, collected
+    try:
+        stub.tree = dialect.parse(rendered)
+    except sqlglot.errors.ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        line = first.get("line")
+        at = template_line(root, template, line) if isinstance(line, int) else None
+        raise stub.error(
+            f"is not valid BigQuery SQL: {first.get('description', exc)} "
+            f"(near {first.get('highlight', '?')!r}); fix the SQL",
+            at,
+        ) from None
+    except (sqlglot.errors.TokenError, ValueError) as exc:
+        raise stub.error(f"is not valid BigQuery SQL: {exc}; fix the SQL") from None
+    violations = dialect.lint(stub.tree)
+    if violations:
+        first_violation = violations[0]
+        at = template_line(root, template, first_violation.line) if first_violation.line else None
+        raise stub.error(
+            "uses SQL that does not work the same on every warehouse: "
+            + "; ".join(v.message for v in violations),
+            at,
+        )
+    return stub
+
+
+def _find_line(draft: _Draft, pattern: str) -> int | None:
+    text = draft.path.read_text()
+    match = re.search(pattern, text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _check_source(draft: _Draft, source_name: str, table: str) -> None:
+    line = _find_line(draft, f"source\\(\\s*['\"]{source_name}['\"]\\s*,\\s*['\"]{table}['\"]")
+    if source_name not in SOURCES:
+        raise draft.error(
+            f"source({source_name!r}, {table!r}): unknown source; sources: {', '.join(SOURCES)}",
+            line,
+        )
+    try:
+        table_spec(SOURCES[source_name], table)
+    except WarehouseError:
+        raise draft.error(
+            f"source({source_name!r}, {table!r}): no table schemas/{SOURCES[source_name]}/"
+            f"{table}.json is declared",
+            line,
+        ) from None
+
+
+def _normal_type(draft: _Draft, column: str, declared: str) -> str:
+    kind = _TYPE_ALIASES.get(declared.upper(), declared.upper())
+    if kind not in TYPES:
+        raise draft.error(f"column {column!r} has type {declared!r}; use one of {', '.join(TYPES)}")
+    return kind
+
+
+def _pick(
+    draft: _Draft, origin: str, available: Sequence[ColumnDoc], call: InheritCall
+) -> list[ColumnDoc]:
+    by_name = {c.name: c for c in available}
+    unknown = [n for n in (*(call.only or ()), *call.exclude) if n not in by_name]
+    if unknown:
+        raise draft.error(f"columns from {origin}: {unknown} are not columns of it")
+    names = list(call.only) if call.only is not None else [c.name for c in available]
+    return [by_name[n] for n in names if n not in call.exclude]
+
+
+def _resolve_columns(
+    draft: _Draft,
+    drafts: Mapping[str, _Draft],
+    done: dict[str, tuple[ColumnDoc, ...]],
+    stack: tuple[str, ...],
+) -> tuple[ColumnDoc, ...]:
+    if draft.name in done:
+        return done[draft.name]
+    if draft.name in stack:
+        raise draft.error(f"columns_from() cycle: {' -> '.join((*stack, draft.name))}")
+    result: list[ColumnDoc] = []
+    for call in draft.collected.columns:
+        if isinstance(call, ColumnCall):
+            kind = _normal_type(draft, call.name, call.type)
+            result.append(
+                ColumnDoc(call.name, kind, call.description, call.nullable, call.references)
+            )
+        elif call.source is not None:
+            source_name, table = call.source
+            _check_source(draft, source_name, table)
+            spec = table_spec(SOURCES[source_name], table)
+            available = [
+                ColumnDoc(c.name, _normal_type(draft, c.name, c.type), c.description, c.nullable)
+                for c in spec.columns
+            ]
+            result += _pick(draft, f"source {source_name}.{table}", available, call)
+        else:
+            assert call.model is not None
+            if call.model not in drafts:
+                raise draft.error(f"columns_from({call.model!r}) names no model")
+            upstream = _resolve_columns(drafts[call.model], drafts, done, (*stack, draft.name))
+            result += _pick(draft, f"model {call.model}", upstream, call)
+    names = [c.name for c in result]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise draft.error(f"columns {duplicated} are declared twice")
+    if not result:
+        raise draft.error(
+            "declares no columns; document each with column(...) or columns_from(...)"
+        )
+    done[draft.name] = tuple(result)
+    return done[draft.name]
+
+
+def _as_names(draft: _Draft, key: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise draft.error(f"config({key}=...) must be a name or a list of names, got {value!r}")
+
+
+def _finish(draft: _Draft, columns: tuple[ColumnDoc, ...]) -> Model:
+    collected = draft.collected
+    if len(collected.configs) != 1:
+        raise draft.error(f"calls config(...) {len(collected.configs)} times; call it once")
+    raw = collected.configs[0]
+    unknown = sorted(set(raw) - _CONFIG_KEYS)
+    if unknown:
+        raise draft.error(f"config() has unknown keys {unknown}; known: {sorted(_CONFIG_KEYS)}")
+    materialized = raw.get("materialized")
+    if materialized not in ("view", "table", "incremental"):
+        raise draft.error(
+            f"config(materialized={materialized!r}): use 'view', 'table' or 'incremental'"
+        )
+    for key in ("description", "grain"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise draft.error(f"config({key}=...) is required: every model documents it")
+    types = {c.name: c.type for c in columns}
+
+    def declared(key: str, names: tuple[str, ...], kind: str | None = None) -> None:
+        for name in names:
+            if name not in types:
+                raise draft.error(f"config({key}=...) names {name!r}, which is not a column")
+            if kind and types[name] != kind:
+                raise draft.error(f"config({key}=...) column {name!r} is {types[name]}, not {kind}")
+
+    partition = _as_names(draft, "partition_by", raw.get("partition_by"))
+    cluster = _as_names(draft, "cluster_by", raw.get("cluster_by"))
+    unique = _as_names(draft, "unique_key", raw.get("unique_key"))
+    active = _as_names(draft, "active_between", raw.get("active_between"))
+    parameters = _as_names(draft, "parameters", raw.get("parameters"))
+    declared("partition_by", partition, "DATE")
+    declared("cluster_by", cluster)
+    declared("unique_key", unique)
+    declared("active_between", active, "DATE")
+    if len(partition) > 1 or len(cluster) > 4 or (active and len(active) != 2):
+        raise draft.error(
+            "config() takes one partition_by column, at most four cluster_by columns and "
+            "active_between=[first_date_column, last_date_column]"
+        )
+    config = ModelConfig(
+        materialized=materialized,
+        description=" ".join(raw["description"].split()),
+        grain=" ".join(raw["grain"].split()),
+        partition_by=partition[0] if partition else None,
+        cluster_by=cluster,
+        unique_key=unique,
+        active_between=(active[0], active[1]) if active else None,
+        parameters=parameters,
+    )
+    if config.strategy == "merge" and len(unique) != 1:
+        raise draft.error(
+            "an incremental model without partition_by merges on one unique_key column; "
+            "declare unique_key (or partition_by)"
+        )
+    if active and config.strategy != "merge":
+        raise draft.error("active_between applies only to incremental models without partition_by")
+    used = dialect.parameters(draft.tree)
+    if materialized == "view" and (used or collected.uses_this or collected.uses_holidays):
+        raise draft.error(
+            "a view cannot read run parameters, this or calendar_holidays(); "
+            "materialize it as 'incremental' or 'table'"
+        )
+    if collected.uses_this and config.strategy != "merge":
+        raise draft.error(
+            "only incremental models without partition_by (merge models) can read their "
+            "previous table through this"
+        )
+    allowed = {*RUN_PARAMETERS, *parameters}
+    stray = sorted(used - allowed)
+    if stray:
+        raise draft.error(
+            f"uses parameters {['@' + p for p in stray]} that are neither run parameters "
+            f"(@start_date, @end_date) nor declared in config(parameters=[...])"
+        )
+    return Model(
+        name=draft.name,
+        layer=draft.layer,
+        path=draft.path,
+        relpath=draft.relpath,
+        config=config,
+        columns=columns,
+        refs=tuple(dict.fromkeys(collected.refs)),
+        sources=tuple(dict.fromkeys(collected.sources)),
+        uses_this=collected.uses_this,
+        uses_holidays=collected.uses_holidays,
+        parameters=frozenset(used),
+        rendered=draft.rendered,
+        tree=draft.tree,
+    )
+
+
+def _check_references(model: Model, models: Mapping[str, Model]) -> None:
+    for column in model.columns:
+        if column.references is None:
+            continue
+        target, _, target_column = column.references.partition(".")
+        if target not in models or target_column not in models[target].column_names:
+            raise ModelError(
+                f"{model.where()}: column {column.name!r} references {column.references!r}, "
+                "which is not a model.column"
+            )

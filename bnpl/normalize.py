@@ -1,0 +1,426 @@
+"""One day's simtom records to typed, keyed Polars frames (pure; no I/O).
+
+Parsing
+    The day's records (JSON text, ``data: `` prefix already stripped) are joined into one NDJSON
+    buffer and read by :func:`polars.read_ndjson` with an explicit schema built from
+    :data:`bnpl.record.FIELDS`, so fields are read by name whatever their order. Lines the fast
+    read cannot take, and lines whose key count is not what the contract predicts, go through a
+    per-line check with the standard ``json`` module that says exactly what is wrong; the rest of
+    the day stays on the vectorised path. One bad line never fails the day.
+
+What a line must be to become a row (anything else is rejected with a check name and a column,
+and the contract layer puts it in quarantine with its raw text):
+
+* ``framing``: a non-empty record without a line break. ``json_parse``: valid UTF-8 JSON, an object,
+  no ``NaN``/``Infinity``. ``duplicate_key``: no key twice (readers disagree on which one wins).
+* ``required_field``: every key of :data:`bnpl.record.REQUIRED` is present (``null`` counts as
+  present; whether null is allowed is the contract's ``not_nullable`` check).
+* ``type``: an ``int`` field holds a JSON integer within int64, a ``bool`` field ``true`` or
+  ``false``, a ``float`` field a finite JSON number (integers are widened when exact).
+  **Integral floats are not coerced**: ``4.0`` in ``installment_count`` or ``1.0`` in
+  ``will_default`` is quarantined like ``4.26886``. simtom writes floats there only when its
+  noise or drift post-processing ran (contract §4.9), and that also perturbs ``amount``,
+  ``product_price`` and ``risk_score``; a typed column only ever holds values the source wrote
+  with that type. ``string`` fields take any JSON value as its text; a number or object there
+  then fails the field's pattern or domain check in :mod:`bnpl.contracts`.
+* Unknown keys are **kept**: a JSON object of them (sorted keys, compact) in ``extra``, and their
+  names are reported. Known fields are never moved into ``extra``.
+
+The key count is a vectorised guard: a clean simtom line has one ``":`` per key, 44 keys plus
+``credit_utilization`` when present. A line with more or fewer (an unknown key, a missing key, a
+duplicate, or ``":`` inside a string value) is checked one by one. A missing key that an unknown
+key hides from the count reads as null, which every non-nullable field rejects.
+
+Keys (``DESIGN.md``, Identity)
+    Every key is the first 32 hex digits (128 bits) of SHA-256 over UTF-8 parts joined by U+001F,
+    computed in Polars by the ``polars-hash`` plugin (``pl.Expr.hash`` is not stable across
+    Polars versions). The same value is ``SUBSTR(TO_HEX(SHA256(...)), 1, 32)`` in BigQuery and
+    ``sha256(...)[1:32]`` in DuckDB, so a key can be recomputed in SQL.
+
+    * ``batch_id`` = key(source identity, canonical request body).
+    * ``transaction_key`` = key(batch_id, transaction_id).
+    * ``attribute_fingerprint`` = key(the 7 :data:`bnpl.record.CUSTOMER_ATTRIBUTES` as text).
+    * ``customer_key`` = key(scope, customer_id, attribute_fingerprint); see :func:`customer_scope`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal, cast
+
+import polars as pl
+import polars_hash  # noqa: F401  (registers the stable ``chash`` expression namespace)
+
+from bnpl import record, timeutil
+
+IdentityScope = Literal["batch", "source"]
+
+KEY_HEX_DIGITS = 32
+"""Hex digits kept of each SHA-256 key (128 bits)."""
+
+KEY_SEPARATOR = "\x1f"
+"""Joins the parts of a key (U+001F UNIT SEPARATOR; never in a canonical JSON body)."""
+
+SOURCE_SCOPE_FIELDS: tuple[str, ...] = ("customer_universe_seed", "customer_universe_size")
+"""Request fields that name the customer universe of a ``source``-scoped batch."""
+
+READ_SCHEMA = pl.Schema(
+    {
+        name: {"str": pl.String, "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}[kind]
+        for name, kind in record.FIELDS.items()
+    }
+)
+"""Polars types of the record's fields as parsed (before keys and derived columns)."""
+
+LINE = "_line"
+"""Helper column: 0-based position of the record in the response (``line_number`` - 1)."""
+
+_CHUNK_LINES = 1024
+_KEY_MARK = '":'
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+# --- identity ------------------------------------------------------------------------------------
+
+
+def stable_key(*parts: str) -> str:
+    """The key of ``parts`` (Python side of :func:`key_expr`; same digits)."""
+    text = KEY_SEPARATOR.join(parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:KEY_HEX_DIGITS]
+
+
+def key_expr(*parts: pl.Expr | str) -> pl.Expr:
+    """Vectorised :func:`stable_key`; null when any part is null."""
+    exprs = [pl.lit(p) if isinstance(p, str) else p for p in parts]
+    joined = pl.concat_str(exprs, separator=KEY_SEPARATOR)
+    # ``chash`` is registered on pl.Expr at import time by polars_hash; mypy cannot see it.
+    digest = cast(pl.Expr, joined.chash.sha2_256())  # type: ignore[attr-defined]
+    return digest.str.head(KEY_HEX_DIGITS)
+
+
+def canonical_json(body: Mapping[str, Any]) -> str:
+    """The request body as canonical JSON: sorted keys, compact separators, ASCII."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def batch_id(source_identity: str, body: Mapping[str, Any]) -> str:
+    """The id of one request: key(source identity, canonical body). Same request, same id."""
+    return stable_key(source_identity, canonical_json(body))
+
+
+def identity_scope_of(body: Mapping[str, Any]) -> IdentityScope:
+    """``source`` when the request asks for stable customer ids, else ``batch``."""
+    return "source" if body.get("stable_customer_ids") is True else "batch"
+
+
+def customer_scope(
+    identity_scope: IdentityScope, *, batch_id: str, source_identity: str, body: Mapping[str, Any]
+) -> str:
+    """The scope a ``customer_id`` is unique in, as the first part of ``customer_key``.
+
+    ``batch``: the batch id (simtom restarts ids in every response). ``source``: the source
+    identity and the customer universe the body names (:data:`SOURCE_SCOPE_FIELDS`), but not the
+    request ``seed``: a plan gives every day its own seed, and the promise of stable ids is that
+    one id is one customer across those days. A universe field the body omits is left out, so
+    name it explicitly in every request of a run (a default spelled out is a different scope).
+    """
+    if identity_scope == "batch":
+        return f"batch{KEY_SEPARATOR}{batch_id}"
+    universe = {k: body[k] for k in SOURCE_SCOPE_FIELDS if k in body}
+    return KEY_SEPARATOR.join(("source", source_identity, canonical_json(universe)))
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why one line did not become a row."""
+
+    line: int
+    check: str
+    column: str | None
+    message: str
+    record_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ParsedRecords:
+    """The typed rows of a day and the lines that could not be typed.
+
+    Attributes:
+        frame: one row per accepted line, in stream order: every field of :data:`READ_SCHEMA`
+            (an absent ``credit_utilization`` is null), :data:`LINE` and ``extra``.
+        rejections: lines that are not a typed record, in stream order.
+        unknown_fields: sorted names of keys outside the contract, seen on any line.
+    """
+
+    frame: pl.DataFrame
+    rejections: tuple[Rejection, ...] = ()
+    unknown_fields: tuple[str, ...] = field(default=())
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        names = [k for k, _ in pairs]
+        raise _DuplicateKeyError(next(k for k in names if names.count(k) > 1))
+    return obj
+
+
+def _not_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _type_error(kind: record.JsonKind, value: Any) -> str | None:
+    """Why ``value`` cannot be stored in a column of ``kind`` without loss, or None."""
+    if kind == "str" or value is None:
+        return None
+    if kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "int":
+        ok = type(value) is int and _INT64_MIN <= value <= _INT64_MAX
+    else:  # float: a finite number; an integer only when the double holds it exactly
+        ok = (type(value) is float and math.isfinite(value)) or (
+            type(value) is int and abs(value) <= 2**53
+        )
+    if ok:
+        return None
+    return f"{kind} field holds {json.dumps(value, separators=(',', ':'))[:80]}"
+
+
+@dataclass(frozen=True)
+class LineCheck:
+    """The exact verdict on one line: a rejection, or the unknown fields it carries."""
+
+    rejection: Rejection | None
+    extra: str | None = None
+    unknown: tuple[str, ...] = ()
+
+
+def check_line(line: int, raw: bytes) -> LineCheck:
+    """Check one record with the standard ``json`` module (the slow, exact path)."""
+    if not raw.strip():
+        return LineCheck(Rejection(line, "framing", None, "empty record"))
+    if b"\n" in raw:  # NDJSON holds one record per line; the fast reader cannot take this one
+        return LineCheck(Rejection(line, "framing", None, "record contains a line break"))
+    try:
+        obj = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_not_json_constant
+        )
+    except _DuplicateKeyError as exc:
+        return LineCheck(Rejection(line, "duplicate_key", str(exc), f"key {exc} appears twice"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        return LineCheck(Rejection(line, "json_parse", None, f"not valid JSON: {exc}"))
+    if not isinstance(obj, dict):
+        return LineCheck(
+            Rejection(line, "json_parse", None, f"a JSON {type(obj).__name__}, not an object")
+        )
+    rid = obj.get("_record_id")
+    record_id = rid if type(rid) is int and _INT64_MIN <= rid <= _INT64_MAX else None
+    unknown = {k: v for k, v in obj.items() if k not in record.FIELDS}
+    names = tuple(sorted(unknown))
+    missing = [k for k in record.REQUIRED if k not in obj]
+    if missing:
+        message = f"missing key(s): {', '.join(missing)}"
+        return LineCheck(
+            Rejection(line, "required_field", missing[0], message, record_id), None, names
+        )
+    for name, value in obj.items():
+        kind = record.FIELDS.get(name)
+        problem = None if kind is None else _type_error(kind, value)
+        if problem is not None:
+            return LineCheck(Rejection(line, "type", name, problem, record_id), None, names)
+    extra = json.dumps(unknown, sort_keys=True, separators=(",", ":")) if unknown else None
+    return LineCheck(None, extra, names)
+
+
+_READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
+
+
+def _read(lines: Sequence[bytes], index: Sequence[int]) -> pl.DataFrame:
+    """Typed read of ``lines`` (one record each), with :data:`LINE`; raises if any line is off."""
+    frame = pl.read_ndjson(b"\n".join(lines), schema=READ_SCHEMA)
+    if frame.height != len(lines):  # a record held a line break: rows no longer match lines
+        raise pl.exceptions.ComputeError(f"{frame.height} rows from {len(lines)} records")
+    return frame.with_columns(pl.Series(LINE, index, pl.UInt32))
+
+
+def _read_chunked(
+    lines: Sequence[bytes], index: Sequence[int]
+) -> tuple[list[pl.DataFrame], list[int]]:
+    """Read all lines at once; if that fails, chunk by chunk. Returns the frames read and the
+    lines of the chunks that failed (for :func:`check_line`)."""
+    try:
+        return [_read(lines, index)], []
+    except _READ_ERRORS:
+        pass
+    frames: list[pl.DataFrame] = []
+    failed: list[int] = []
+    for at in range(0, len(lines), _CHUNK_LINES):
+        part, part_index = lines[at : at + _CHUNK_LINES], index[at : at + _CHUNK_LINES]
+        try:
+            frames.append(_read(part, part_index))
+        except _READ_ERRORS:
+            failed.extend(part_index)
+    return frames, failed
+
+
+def _read_each(
+    lines: Sequence[bytes], index: Sequence[int]
+) -> tuple[list[pl.DataFrame], list[Rejection]]:
+    """Read lines :func:`check_line` passed: at once, else one by one. Polars has the last word:
+    a line it still cannot read is rejected with its message."""
+    try:
+        return [_read(lines, index)], []
+    except _READ_ERRORS:
+        pass
+    frames: list[pl.DataFrame] = []
+    rejections: list[Rejection] = []
+    for raw, i in zip(lines, index, strict=True):
+        try:
+            frames.append(_read([raw], [i]))
+        except _READ_ERRORS as exc:
+            rejections.append(Rejection(i, "type", None, f"unreadable: {exc}"[:300]))
+    return frames, rejections
+
+
+def _key_marks(records: Sequence[bytes]) -> pl.Series:
+    """Occurrences of ``":`` per record (null for invalid UTF-8)."""
+    raw = pl.Series(records, dtype=pl.Binary).cast(pl.String, strict=False)
+    return raw.str.count_matches(_KEY_MARK, literal=True)
+
+
+def parse_records(records: Sequence[bytes]) -> ParsedRecords:
+    """Parse one response's records into typed rows; never raises on bad content."""
+    empty = {i for i, r in enumerate(records) if not r or r.isspace()}
+    index = [i for i in range(len(records)) if i not in empty] if empty else range(len(records))
+    lines = [records[i] for i in index] if empty else records
+    frames, unread = _read_chunked(lines, index) if lines else ([], [])
+    frame = pl.concat(frames) if frames else _EMPTY_READ
+
+    # Lines read fine but with an unexpected key count: an unknown, missing or repeated key.
+    expected = len(record.REQUIRED) + frame["credit_utilization"].is_not_null().cast(pl.UInt32)
+    marks = _key_marks(records).gather(frame[LINE]) if frame.height else expected
+    odd = frame.filter(marks.is_null() | (marks != expected))[LINE].to_list()
+
+    checks = {i: check_line(i, records[i]) for i in sorted({*empty, *unread, *odd})}
+    rejections = [c.rejection for c in checks.values() if c.rejection is not None]
+    rejected = {r.line for r in rejections}
+    if rejected:
+        frame = frame.filter(~pl.col(LINE).is_in(sorted(rejected)))
+    late = [i for i in unread if i not in rejected]
+    if late:
+        more, refused = _read_each([records[i] for i in late], late)
+        frame = pl.concat([frame, *more]).sort(LINE)
+        rejections += refused
+    extras = {i: c.extra for i, c in checks.items() if c.extra is not None and i not in rejected}
+    unknown = sorted({name for c in checks.values() for name in c.unknown})
+    return ParsedRecords(
+        _with_extra(frame, extras),
+        tuple(sorted(rejections, key=lambda r: r.line)),
+        tuple(unknown),
+    )
+
+
+def _with_extra(frame: pl.DataFrame, extras: Mapping[int, str]) -> pl.DataFrame:
+    if not extras:
+        return frame.with_columns(extra=pl.lit(None, pl.String))
+    side = pl.DataFrame(
+        {LINE: list(extras), "extra": list(extras.values())},
+        schema={LINE: pl.UInt32, "extra": pl.String},
+    )
+    return frame.join(side, on=LINE, how="left", maintain_order="left")
+
+
+_EMPTY_READ = pl.DataFrame(schema={**READ_SCHEMA, LINE: pl.UInt32})
+
+
+# --- shaping -------------------------------------------------------------------------------------
+
+
+def attribute_fingerprint_expr() -> pl.Expr:
+    """The customer attribute fingerprint: key over the 7 attributes, in their declared order."""
+    return key_expr(*(pl.col(a).cast(pl.String) for a in record.CUSTOMER_ATTRIBUTES))
+
+
+def shape_transactions(
+    parsed: pl.DataFrame,
+    *,
+    batch_id: str,
+    customer_scope: str,
+    loaded_at: datetime,
+    columns: Sequence[str],
+) -> pl.DataFrame:
+    """Typed records to ``bnpl_raw.transactions`` rows, plus :data:`LINE` and
+    ``attribute_fingerprint`` (helpers, after ``columns``).
+
+    ``amount_cents`` is ``round(amount * 100)``; ``transaction_ts`` is ``_timestamp`` as naive
+    source time (:mod:`bnpl.timeutil`) and ``transaction_date`` its calendar day. Values that do
+    not convert become null and are rejected by the contract, not here.
+    """
+    ts = timeutil.parse_source_timestamp(pl.col("_timestamp"))
+    return (
+        parsed.lazy()
+        .with_columns(
+            transaction_ts=ts,
+            attribute_fingerprint=attribute_fingerprint_expr(),
+            amount_cents=(pl.col("amount") * 100).round().cast(pl.Int64, strict=False),
+            batch_id=pl.lit(batch_id),
+            transaction_key=key_expr(batch_id, pl.col("transaction_id")),
+            loaded_at=pl.lit(timeutil.as_utc(loaded_at), timeutil.UTC_TIMESTAMP),
+        )
+        .with_columns(
+            transaction_date=pl.col("transaction_ts").dt.date(),
+            customer_key=key_expr(
+                customer_scope, pl.col("customer_id"), pl.col("attribute_fingerprint")
+            ),
+        )
+        .select(*columns, LINE, "attribute_fingerprint")
+        .collect()
+    )
+
+
+def dedupe_customers(
+    transactions: pl.DataFrame,
+    *,
+    day: date,
+    identity_scope: IdentityScope,
+    columns: Sequence[str],
+) -> pl.DataFrame:
+    """One ``bnpl_raw.customers`` row per ``customer_key`` of the (valid) transactions.
+
+    ``transactions`` needs ``attribute_fingerprint`` beside its table columns. A customer id seen
+    with more than one fingerprint in the batch gives one row per fingerprint, each flagged
+    ``attributes_changed``. Rows come out sorted by ``first_seen_ts`` then ``customer_key``.
+    """
+    attributes = list(record.CUSTOMER_ATTRIBUTES)
+    return (
+        transactions.lazy()
+        .group_by("customer_key")
+        .agg(
+            pl.col("batch_id", "customer_id", "attribute_fingerprint").first(),
+            pl.col(attributes).first(),
+            first_seen_ts=pl.col("transaction_ts").min(),
+            last_seen_ts=pl.col("transaction_ts").max(),
+            transaction_count=pl.len().cast(pl.Int64),
+            loaded_at=pl.col("loaded_at").first(),
+        )
+        .with_columns(
+            transaction_date=pl.lit(day, pl.Date),
+            identity_scope=pl.lit(identity_scope),
+            attributes_changed=pl.col("attribute_fingerprint").n_unique().over("customer_id") > 1,
+        )
+        .sort("first_seen_ts", "customer_key")
+        .select(columns)
+        .collect()
+    )

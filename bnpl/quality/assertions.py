@@ -1,0 +1,132 @@
+"""Rendering of the SQL assertion templates in ``sql/assertions/``.
+
+Templates are BigQuery Standard SQL with Jinja for structure only: table names (``relation``,
+``source(...)``, ``ref(...)``), column names and loops over declared columns. Values (dates,
+accepted values, limits) are query parameters written ``@name`` and always bound. Rendering parses
+the SQL at once, so a mistake names the template and line; on DuckDB the SQL is transpiled by
+sqlglot through the model runner's transpiler, so there is one SQL path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import sqlglot.errors
+
+from bnpl.errors import ModelError
+from bnpl.models import dialect as sql_dialect
+from bnpl.warehouse.base import Dialect, Warehouse
+
+ASSERTIONS_DIR = Path(__file__).resolve().parents[2] / "sql" / "assertions"
+"""BigQuery-dialect assertion and metric templates."""
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(ASSERTIONS_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def relation_name(warehouse: Warehouse, dataset: str, table: str) -> str:
+    """``dataset.table`` as written in BigQuery-dialect SQL for this warehouse.
+
+    BigQuery gets the adapter's own qualified name (project and dataset prefix included); other
+    warehouses get a backquoted BigQuery name that transpiles to theirs.
+    """
+    if warehouse.dialect == "bigquery":
+        return warehouse.qualified(dataset, table)
+    return f"`{dataset}`.`{table}`"
+
+
+def render_assertion(template: str, variables: Mapping[str, Any]) -> str:
+    """Render ``sql/assertions/<template>.sql`` to BigQuery SQL.
+
+    Raises:
+        ModelError: the template is missing or does not render (names the file).
+    """
+    path = f"{template}.sql"
+    try:
+        return _environment().get_template(path).render(**variables)
+    except jinja2.TemplateNotFound:
+        raise ModelError(f"assertion template sql/assertions/{path} does not exist") from None
+    except jinja2.TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"sql/assertions/{path}" + (f":{line}" if line else "")
+        raise ModelError(f"{where}: {exc}; fix the template") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSql:
+    """An assertion ready to run: SQL in the warehouse's dialect and the parameters it uses."""
+
+    sql: str
+    params: frozenset[str]
+
+    def bind(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The values of :attr:`params`, taken from ``values``.
+
+        Raises:
+            ModelError: the SQL uses a parameter that ``values`` does not provide.
+        """
+        missing = sorted(self.params - set(values))
+        if missing:
+            raise ModelError(f"assertion SQL uses unbound parameters {missing}")
+        return {name: values[name] for name in sorted(self.params)}
+
+
+def compile_sql(sql: str, dialect: Dialect, *, template: str) -> CompiledSql:
+    """Parse one BigQuery statement, find its ``@parameters`` and write it in ``dialect``.
+
+    Uses the model runner's parser and transpiler (:mod:`bnpl.models.dialect`), so assertions and
+    models take one SQL path: the same handled traps, the same banned constructs.
+
+    Raises:
+        ModelError: the SQL does not parse or uses a banned construct; names the template.
+    """
+    where = f"sql/assertions/{template}.sql"
+    try:
+        tree = sql_dialect.parse(sql)
+        return CompiledSql(sql_dialect.transpile(sql, dialect), frozenset(sql_dialect.parameters(tree)))
+    except sqlglot.errors.ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        raise ModelError(
+            f"{where} (rendered) line {first.get('line', '?')}: "
+            f"{first.get('description', exc)}; fix the template"
+        ) from None
+    except (ValueError, sqlglot.errors.SqlglotError) as exc:
+        raise ModelError(f"{where}: {exc}; fix the template") from None
+
+
+def compile_template(
+    warehouse: Warehouse,
+    template: str,
+    variables: Mapping[str, Any] | None = None,
+    *,
+    marts_dataset: str = "bnpl_audit",
+) -> CompiledSql:
+    """Render ``sql/assertions/<template>.sql`` and compile it for ``warehouse``.
+
+    Templates may call ``source('raw', 'transactions')`` (dataset ``bnpl_raw``; ``audit`` and
+    ``marts`` work alike) and ``ref('mart_…')`` (the model in ``marts_dataset``: the audit area
+    while gating).
+    """
+
+    def source(dataset: str, table: str) -> str:
+        return relation_name(warehouse, f"bnpl_{dataset.removeprefix('bnpl_')}", table)
+
+    def ref(model: str) -> str:
+        return relation_name(warehouse, marts_dataset, model)
+
+    sql = render_assertion(template, {"source": source, "ref": ref, **(variables or {})})
+    return compile_sql(sql, warehouse.dialect, template=template)

@@ -1,0 +1,158 @@
+"""Completeness, freshness and volume checks, computed from the daily profile.
+
+Every function takes a :class:`CheckContext` and returns an :class:`Outcome`; day lists in the
+details are capped at a few examples, worst first where there is an order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from bnpl.quality.base import Outcome
+from bnpl.quality.context import CheckContext
+
+EXAMPLES = 5
+
+
+def _days(frame: pl.DataFrame) -> str:
+    days = [d.isoformat() for d in frame["day"].head(EXAMPLES).to_list()]
+    more = frame.height - len(days)
+    return ", ".join(days) + (f" and {more} more" if more > 0 else "")
+
+
+def ledger_days_present(ctx: CheckContext) -> Outcome:
+    """Every day of the range has a ledger row."""
+    missing = ctx.in_range.filter(~pl.col("has_ledger"))
+    days = ctx.in_range.height
+    if missing.height:
+        details = f"{missing.height} of {days} days have no ledger row: {_days(missing)}; backfill them"
+    else:
+        details = f"all {days} days are in the ledger"
+    return Outcome("fail" if missing.height else "pass", float(missing.height), 0.0, details)
+
+
+def transactions_days_present(ctx: CheckContext) -> Outcome:
+    """Every day of the range has transactions in the warehouse."""
+    empty = ctx.in_range.filter(pl.col("transactions") == 0)
+    days = ctx.in_range.height
+    if empty.height:
+        details = f"{empty.height} of {days} days have no transactions: {_days(empty)}"
+    else:
+        details = f"all {days} days have transactions"
+    return Outcome("fail" if empty.height else "pass", float(empty.height), 0.0, details)
+
+
+@dataclass(frozen=True, slots=True)
+class CountsMatchLedger:
+    """The warehouse's rows per day equal the ledger's count for the day.
+
+    Attributes:
+        observed: daily-profile column counted in the warehouse.
+        ledger: the ledger column it must equal.
+    """
+
+    observed: str
+    ledger: str
+
+    def __call__(self, ctx: CheckContext) -> Outcome:
+        days = ctx.in_range.filter(pl.col("has_ledger"))
+        wrong = days.filter(pl.col(self.observed) != pl.col(self.ledger)).with_columns(
+            gap=(pl.col(self.observed) - pl.col(self.ledger)).abs()
+        )
+        if wrong.height == 0:
+            return Outcome(
+                "pass", 0.0, 0.0, f"{self.observed} equals {self.ledger} on all {days.height} days"
+            )
+        worst = wrong.sort("gap", descending=True).head(EXAMPLES)
+        examples = ", ".join(
+            f"{r['day']}: {r[self.observed]} vs {r[self.ledger]}" for r in worst.iter_rows(named=True)
+        )
+        return Outcome(
+            "fail",
+            float(wrong.height),
+            0.0,
+            f"{wrong.height} days where {self.observed} differs from the ledger's {self.ledger}: "
+            f"{examples}; reload those days",
+        )
+
+
+def ledger_counts_add_up(ctx: CheckContext) -> Outcome:
+    """The ledger's received count is loaded + quarantined on every day."""
+    days = ctx.in_range.filter(pl.col("has_ledger"))
+    wrong = days.filter(
+        pl.col("records_received") != pl.col("records_loaded") + pl.col("records_quarantined")
+    )
+    if wrong.height == 0:
+        return Outcome("pass", 0.0, 0.0, f"received = loaded + quarantined on all {days.height} days")
+    return Outcome(
+        "fail",
+        float(wrong.height),
+        0.0,
+        f"{wrong.height} days where received != loaded + quarantined: {_days(wrong)}",
+    )
+
+
+def quarantine_rate(ctx: CheckContext) -> Outcome:
+    """Each day's quarantined share of received records stays under the threshold."""
+    limit = ctx.settings.quarantine_rate_max
+    days = ctx.in_range.filter(pl.col("has_ledger") & (pl.col("records_received") > 0)).with_columns(
+        rate=pl.col("records_quarantined") / pl.col("records_received")
+    )
+    if days.height == 0:
+        return Outcome("skip", None, limit, "no ledger rows with received records in the range")
+    worst = days.sort("rate", descending=True)
+    top = float(worst["rate"][0])
+    over = worst.filter(pl.col("rate") > limit)
+    if over.height == 0:
+        return Outcome(
+            "pass", top, limit, f"highest daily quarantine rate {top:.3%} on {worst['day'][0]}"
+        )
+    examples = ", ".join(f"{r['day']}: {r['rate']:.2%}" for r in over.head(EXAMPLES).iter_rows(named=True))
+    return Outcome(
+        "fail",
+        top,
+        limit,
+        f"{over.height} days quarantined more than {limit:.2%} of their records: {examples}; "
+        "see bnpl_raw.quarantine for the reasons",
+    )
+
+
+def freshness(ctx: CheckContext) -> Outcome:
+    """The newest loaded day is at most ``freshness_max_lag_days`` before the logical date."""
+    limit = float(ctx.settings.freshness_max_lag_days)
+    newest = ctx.newest_loaded_day
+    if newest is None:
+        return Outcome("fail", None, limit, "the ledger is empty: nothing has been loaded")
+    lag = (ctx.logical_date - newest).days
+    details = f"newest loaded day {newest}, logical date {ctx.logical_date}: lag {lag} days"
+    return Outcome("fail" if lag > limit else "pass", float(lag), limit, details)
+
+
+def volume_vs_expected(ctx: CheckContext) -> Outcome:
+    """Each day's arrived records (loaded + quarantined) match the source's expected volume:
+    exactly (within ``volume_tolerance``) for seeded requests, inside the noise band otherwise."""
+    days = ctx.in_range.filter(pl.col("has_ledger")).with_columns(
+        deviation=pl.col("arrived") / pl.col("expected") - 1.0,
+        outside=~pl.col("arrived").is_between(pl.col("band_lo"), pl.col("band_hi")),
+    )
+    if days.height == 0:
+        return Outcome("skip", None, 0.0, "no ledger rows in the range")
+    seeded = int(days["seeded"].sum())
+    wrong = days.filter(pl.col("outside")).sort(pl.col("deviation").abs(), descending=True)
+    basis = f"{seeded} seeded days (exact), {days.height - seeded} unseeded (noise band)"
+    if wrong.height == 0:
+        worst = float(days["deviation"].abs().max() or 0.0)
+        return Outcome("pass", 0.0, 0.0, f"all {days.height} days as expected; {basis}; worst deviation {worst:+.2%}")
+    examples = ", ".join(
+        f"{r['day']}: {r['arrived']} vs expected {r['expected']} "
+        f"[{r['band_lo']}, {r['band_hi']}] ({r['deviation']:+.1%})"
+        for r in wrong.head(EXAMPLES).iter_rows(named=True)
+    )
+    return Outcome(
+        "fail",
+        float(wrong.height),
+        0.0,
+        f"{wrong.height} of {days.height} days outside the expected volume: {examples}; {basis}",
+    )

@@ -1,0 +1,72 @@
+"""Evaluate checks: every check runs, and a check that cannot run is a result, not a crash."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import date
+
+from bnpl.quality.base import Check, CheckResult, apply_severity
+from bnpl.quality.checks import declared_checks
+from bnpl.quality.context import AUDIT_DATASET, CheckContext
+from bnpl.settings import QualitySettings
+from bnpl.warehouse.base import Warehouse
+
+logger = logging.getLogger(__name__)
+
+
+def evaluate_checks(ctx: CheckContext, checks: Sequence[Check]) -> tuple[CheckResult, ...]:
+    """Evaluate ``checks`` in order against ``ctx``.
+
+    A check that raises is recorded with status ``error`` and the exception in its details (it
+    blocks publication when its severity is ``error``); the others still run.
+    """
+    results = []
+    for check in checks:
+        started = time.perf_counter()
+        try:
+            result = apply_severity(check, check.evaluate(ctx))
+        except Exception as exc:  # a broken check must not hide the other results
+            logger.exception("check %s could not run", check.name)
+            result = CheckResult(
+                check_name=check.name,
+                category=check.category,
+                model=check.model,
+                severity=check.severity,
+                status="error",
+                observed_value=None,
+                threshold=None,
+                details=f"the check could not run: {type(exc).__name__}: {exc}",
+            )
+        logger.info(
+            "check %s: %s (%.2f s) %s",
+            check.name,
+            result.status,
+            time.perf_counter() - started,
+            "" if result.status == "pass" else result.details,
+        )
+        results.append(result)
+    return tuple(results)
+
+
+def run_checks(
+    warehouse: Warehouse,
+    settings: QualitySettings,
+    *,
+    start: date,
+    end: date,
+    logical_date: date,
+    marts_dataset: str = AUDIT_DATASET,
+    checks: Sequence[Check] | None = None,
+) -> tuple[CheckResult, ...]:
+    """Evaluate the declared checks (or ``checks``) for ``start..end`` without storing them."""
+    ctx = CheckContext(
+        warehouse,
+        settings,
+        start=start,
+        end=end,
+        logical_date=logical_date,
+        marts_dataset=marts_dataset,
+    )
+    return evaluate_checks(ctx, declared_checks(settings) if checks is None else checks)

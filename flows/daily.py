@@ -1,0 +1,267 @@
+"""``daily_bnpl_processing``: the daily DAG for one day, as six Prefect tasks.
+
+``extract_daily_batch >> validate_raw_schema >> normalize_entities >> run_sql_pipeline >>
+validate_business_rules >> publish_quality_metrics``
+
+Wiring only: each task calls one function of :mod:`bnpl.daily` (or the source client). The flow
+reads the settings once, opens one ingest session (source, client, warehouse) and passes it down.
+
+Retries, and why only where they are:
+
+* ``extract_daily_batch`` has **no** task retries: the source client already retries transport
+  errors, 5xx, 429 (honouring ``Retry-After``) and cut streams with stamina, and trips a circuit
+  breaker. A Prefect retry on top would multiply the attempts the source sees (5 × 3 = 15) and
+  defeat the breaker.
+* The other tasks are deterministic (parsing, contracts, SQL, checks) or already wait for what is
+  transient (the DuckDB file lock; BigQuery's client retries its jobs): a task retry would repeat
+  the same failure.
+* The **flow** retries once, 15 minutes later. Every step is idempotent (the day's partition is
+  replaced whole, models rebuild the day, the gate re-checks it), so re-running the day is safe;
+  this covers a source outage longer than the client's retry budget. A deterministic failure
+  (quarantine threshold, a model, the gate) fails again on the retry and stays Failed.
+
+Failure states say what failed and what to do: the failing task's state message, and the flow's
+exception (``QualityGateError`` lists the failing checks). Whatever the outcome, the run gets a
+markdown artifact ``daily-summary`` with what each step did.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
+from prefect.runtime import flow_run
+from prefect.states import Failed
+
+from bnpl import daily
+from bnpl.calendar import DayRequest
+from bnpl.daily import RawSchemaReport, StepTiming
+from bnpl.errors import BnplError
+from bnpl.ingest import DayResult, IngestSession, open_session, plan_range
+from bnpl.quality.base import GateResult
+from bnpl.quality.gate import gate_error
+from bnpl.settings import BigQuerySettings, Settings, load_settings
+from bnpl.source.client import FetchedDay
+from bnpl.timeutil import utc_now
+from flows import infra
+from flows._runtime import Day, forward_bnpl_logs
+from flows.quality import publish_gate_outcome
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRY_DELAY_S = 900
+"""Seconds before the one automatic retry of a failed daily run."""
+
+
+@task(name="extract_daily_batch", cache_policy=NO_CACHE, persist_result=False)
+def extract_daily_batch(session: IngestSession, request: DayRequest) -> FetchedDay:
+    """Fetch the day's records from the source.
+
+    No Prefect retries here, on purpose: the client retries (stamina) and has a circuit breaker.
+    """
+    fetched = session.client.fetch_day(request)
+    logger.info(
+        "%s: %d records fetched in %d attempt(s)",
+        request.day,
+        len(fetched.records),
+        fetched.attempts,
+    )
+    return fetched
+
+
+@task(name="validate_raw_schema", cache_policy=NO_CACHE, persist_result=False)
+def validate_raw_schema(fetched: FetchedDay, threshold: float) -> RawSchemaReport:
+    """Check the raw records against the record schema; fail the day if too many are broken."""
+    report = daily.validate_raw_records(fetched.day, fetched.records, threshold=threshold)
+    logger.info(
+        "%s: %d of %d raw records fail the record schema %s",
+        fetched.day,
+        report.rejected,
+        report.records,
+        report.by_check or "",
+    )
+    return report
+
+
+@task(name="normalize_entities", cache_policy=NO_CACHE, persist_result=False)
+def normalize_entities(
+    session: IngestSession, request: DayRequest, fetched: FetchedDay, flow_run_id: str | None
+) -> DayResult:
+    """Type, key, validate and split the day, then replace it in the raw tables atomically."""
+    return daily.normalize_and_load(session, request, fetched, flow_run_id=flow_run_id)
+
+
+@task(name="run_sql_pipeline", cache_policy=NO_CACHE, persist_result=False)
+def run_sql_pipeline(session: IngestSession, day: date) -> tuple[str, ...]:
+    """Build every SQL model for the day into the audit area."""
+    return daily.build_day(session.warehouse, day)
+
+
+@task(name="validate_business_rules", cache_policy=NO_CACHE, persist_result=False)
+def validate_business_rules(
+    session: IngestSession, day: date, run_id: str, built: tuple[str, ...]
+) -> GateResult | State[Any]:
+    """Run the quality checks on the audited day and store the results.
+
+    A blocked gate ends this task Failed, naming the failing checks, and hands the gate's result
+    on so that ``publish_quality_metrics`` still reports it.
+    """
+    gate = daily.check_day(session.warehouse, session.settings, day, run_id=run_id, built=built)
+    if gate.passed:
+        return gate
+    names = ", ".join(r.check_name for r in gate.failed)
+    return Failed(message=f"{len(gate.failed)} error-level checks failed: {names}", data=gate)
+
+
+@task(name="publish_quality_metrics", cache_policy=NO_CACHE, persist_result=False)
+def publish_quality_metrics(session: IngestSession, gate: GateResult) -> GateResult:
+    """Publish the marts if the gate passed; always publish the results as artifacts, and the
+    ``bnpl.quality.failed`` event when it did not."""
+    gate = daily.publish_day(session.warehouse, gate)
+    publish_gate_outcome(gate)
+    return gate
+
+
+def _logical_date(logical_date: date | None) -> date:
+    """The day to process: the parameter, else the day before the run's scheduled time (UTC)."""
+    if logical_date is not None:
+        return logical_date
+    scheduled = flow_run.get_scheduled_start_time()
+    return daily.previous_day(scheduled)
+
+
+def _preflight(settings: Settings) -> None:
+    """Fail before any work when a Prefect block the settings name does not exist."""
+    warehouse = settings.warehouse
+    if isinstance(warehouse, BigQuerySettings) and warehouse.credentials_block:
+        infra.require_gcp_block(warehouse.credentials_block)
+
+
+class _Steps:
+    """Times each step and remembers one line about what it did, for the summary artifact."""
+
+    def __init__(self) -> None:
+        self.done: list[StepTiming] = []
+
+    def run(self, name: str, call: Callable[[], T], describe: Callable[[T], str]) -> T:
+        started = time.monotonic()
+        try:
+            result = call()
+        except BaseException as exc:
+            self.done.append(StepTiming(name, time.monotonic() - started, f"failed: {exc}"))
+            raise
+        self.done.append(StepTiming(name, time.monotonic() - started, describe(result)))
+        return result
+
+
+def _describe_gate(gate: GateResult) -> str:
+    counts = gate.counts()
+    return ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+
+
+@flow(
+    name="bnpl-daily",
+    persist_result=False,
+    retries=1,
+    retry_delay_seconds=RETRY_DELAY_S,
+)
+def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
+    """Process one day end to end: extract, validate, normalise and load, build, check, publish.
+
+    ``logical_date`` is the day processed (``YYYY-MM-DD``); by default the day before the run's
+    scheduled time in UTC, so the 02:00 UTC schedule processes yesterday. Returns the day's
+    figures.
+
+    Raises:
+        ConfigError: the day has not ended yet, or a block the settings name is missing.
+        SourceError: the source failed after the client's retries.
+        QuarantineThresholdError: too many broken records; nothing was loaded.
+        ModelError: a model did not build; nothing was checked or published.
+        QualityGateError: an error-level check failed; the marts were left unchanged.
+    """
+    forward_bnpl_logs()
+    day = _logical_date(logical_date)
+    run_id = flow_run.get_id()
+    steps = _Steps()
+    outcome = "failed"
+    gate: GateResult | None = None
+    try:
+        daily.check_processable_day(day, today=utc_now().date())
+        settings = load_settings()
+        _preflight(settings)
+        (request,) = plan_range(settings, day, day)
+        logger.info("daily run for %s (run %s)", day, run_id)
+        with open_session(settings) as session:
+            fetched = steps.run(
+                "extract_daily_batch",
+                lambda: extract_daily_batch(session, request),
+                lambda f: f"{len(f.records):,} records in {f.attempts} attempt(s)",
+            )
+            steps.run(
+                "validate_raw_schema",
+                lambda: validate_raw_schema(fetched, settings.ingest.quarantine_threshold),
+                lambda r: f"{r.rejected:,} of {r.records:,} records fail the record schema",
+            )
+            loaded = steps.run(
+                "normalize_entities",
+                lambda: normalize_entities(session, request, fetched, run_id),
+                lambda d: (
+                    f"{d.records_loaded:,} transactions, {d.customers_loaded:,} customers, "
+                    f"{d.records_quarantined:,} quarantined"
+                ),
+            )
+            built = steps.run(
+                "run_sql_pipeline",
+                lambda: run_sql_pipeline(session, day),
+                lambda names: f"{len(names)} models built into bnpl_audit",
+            )
+            state = steps.run(
+                "validate_business_rules",
+                lambda: validate_business_rules(
+                    session, day, run_id or "", built, return_state=True
+                ),
+                lambda s: s.message or "passed",
+            )
+            checked = state.result(raise_on_failure=False)
+            if not isinstance(checked, GateResult):  # the checks themselves crashed: re-raise
+                state.result()
+                raise AssertionError("unreachable")  # pragma: no cover
+            gate = steps.run(
+                "publish_quality_metrics",
+                lambda: publish_quality_metrics(session, checked),
+                lambda g: f"{len(g.published)} models published; {_describe_gate(g)}",
+            )
+            if not gate.passed:
+                raise gate_error(gate)
+        outcome = "completed"
+        return {
+            "logical_date": day.isoformat(),
+            "records_loaded": loaded.records_loaded,
+            "records_quarantined": loaded.records_quarantined,
+            "models_built": len(built),
+            "models_published": len(gate.published),
+            "checks": gate.counts(),
+        }
+    except BnplError as exc:
+        logger.error("daily run for %s failed: %s", day, exc)
+        raise
+    finally:  # the summary also when the run fails: which steps ran, and the error
+        create_markdown_artifact(
+            key="daily-summary",
+            markdown=daily.render_daily_summary(
+                day,
+                steps.done,
+                outcome=outcome,
+                failed_checks=[r.check_name for r in gate.failed] if gate else [],
+            ),
+            description=f"bnpl daily run for {day}",
+        )

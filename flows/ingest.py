@@ -1,0 +1,95 @@
+"""Ingestion flows: ``ingest_day`` (one day, the unit a deployment retries) and ``backfill``.
+
+Wiring only. Each flow reads the settings once, opens one :class:`bnpl.ingest.IngestSession`
+(the bundled simulator when no source URL is set, the client, the warehouse), fans the days'
+fetch-and-prepare out as Prefect tasks on a thread pool of ``concurrency`` workers, and lets
+:func:`bnpl.ingest.run_range` load each day through the single writer in the flow's thread as it
+completes. The summary becomes a table artifact and is logged; if any day failed the flow ends
+Failed (after every other day was loaded) with :class:`bnpl.errors.IngestError`.
+
+The thread pool, not a Prefect concurrency limit, caps the fan-out: a global limit costs ~0.5 s
+per short task (DESIGN.md, measured facts). Deployments that must cap across processes use a
+global limit around whole flow runs.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
+
+from bnpl import ingest
+from bnpl.calendar import DayRequest
+from bnpl.errors import IngestError
+from bnpl.ingest import DayFuture, IngestSession, IngestSummary, ReadyDay
+from bnpl.settings import load_settings
+from flows._runtime import Day, forward_bnpl_logs
+
+
+@task(
+    name="fetch-and-prepare",
+    task_run_name="fetch-{request.day}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def fetch_and_prepare(session: IngestSession, request: DayRequest) -> ReadyDay:
+    """Fetch one day from the source and prepare its frames (no retries here: the client retries)."""
+    return ingest.fetch_and_prepare(session, request)
+
+
+def _ingest(start: date, end: date, concurrency: int | None, force: bool) -> IngestSummary:
+    forward_bnpl_logs()
+    settings = load_settings()
+    workers = concurrency or settings.ingest.concurrency
+    run_id = flow_run.get_id()
+    with (
+        ingest.open_session(settings) as session,
+        ThreadPoolTaskRunner[ReadyDay](max_workers=workers) as runner,
+    ):
+
+        def submit(request: DayRequest) -> DayFuture:
+            return runner.submit(fetch_and_prepare, {"session": quote(session), "request": request})
+
+        summary = ingest.run_range(
+            session,
+            start,
+            end,
+            force=force,
+            concurrency=workers,
+            submit=submit,
+            flow_run_id=run_id,
+        )
+    create_table_artifact(
+        key="ingest-summary",
+        table=summary.table(),
+        description=f"Ingestion of {start}..{end}",
+    )
+    if summary.failures:
+        raise IngestError(
+            ingest.failure_message(summary),
+            failed=[str(f.day) for f in summary.failures],
+            summary=str(summary),
+        )
+    return summary
+
+
+@flow(name="ingest-day", persist_result=False)
+def ingest_day(day: Day, force: bool = False) -> IngestSummary:
+    """Ingest one day (skipped if the ledger already holds it for the same request, unless
+    ``force``)."""
+    return _ingest(day, day, 1, force)
+
+
+@flow(name="backfill", persist_result=False)
+def backfill(
+    start: Day, end: Day, concurrency: int | None = None, force: bool = False
+) -> IngestSummary:
+    """Ingest every day from ``start`` to ``end`` inclusive, ``concurrency`` days fetched in
+    parallel (default ``BNPL_INGEST__CONCURRENCY``), skipping days already loaded unless
+    ``force``."""
+    return _ingest(start, end, concurrency, force)

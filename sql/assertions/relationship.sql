@@ -1,0 +1,19 @@
+-- Rows of {{ child }} whose {{ column }} has no row in {{ parent }}
+-- ({% if same_day %}on the same day: the parent is scoped by batch{% else %}any day{% endif %}).
+SELECT child.{{ column }}, child.transaction_date, COUNT(*) AS occurrences
+FROM {{ child }} AS child
+LEFT JOIN (
+  SELECT DISTINCT {{ parent_column }} AS parent_key{% if same_day %}, transaction_date{% endif %}
+
+  FROM {{ parent }}
+{% if parent_partitioned %}
+  WHERE transaction_date BETWEEN @start_date AND @end_date
+{% endif %}
+) AS parent
+  ON parent.parent_key = child.{{ column }}
+{% if same_day %}
+  AND parent.transaction_date = child.transaction_date
+{% endif %}
+WHERE child.transaction_date BETWEEN @start_date AND @end_date
+  AND parent.parent_key IS NULL
+GROUP BY 1, 2

@@ -1,0 +1,113 @@
+"""Fixture raw data for the model tests: the captured simtom response, prepared per day exactly as
+production prepares it (bnpl.contracts.prepare_day), and loaded through the warehouse adapter."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from typing import Any
+
+import polars as pl
+
+from bnpl.calendar import DayRequest, day_type
+from bnpl.contracts import PreparedDay, prepare_day
+from bnpl.normalize import IdentityScope, canonical_json
+from bnpl.warehouse.base import DayBatch, Warehouse
+
+SOURCE_IDENTITY = "simulator:bnpl/test"
+LOADED_AT = datetime(2024, 12, 1, 6, 0, tzinfo=UTC)
+DAYS = (date(2024, 11, 28), date(2024, 11, 29), date(2024, 11, 30))
+"""The captured days: Thanksgiving (39 records), Black Friday (407), a Saturday (240)."""
+
+
+def split_days(body: bytes) -> dict[date, list[bytes]]:
+    """The captured 3-day response as each day's records (``data: `` prefix stripped)."""
+    days: dict[date, list[bytes]] = defaultdict(list)
+    for event in body.split(b"\n\n"):
+        if event.startswith(b"data: "):
+            record = event[len(b"data: ") :]
+            days[date.fromisoformat(json.loads(record)["_timestamp"][:10])].append(record)
+    return dict(days)
+
+
+def prepare(body: bytes, scope: IdentityScope) -> list[PreparedDay]:
+    """Each captured day prepared as a one-day request of its own."""
+    prepared = []
+    for day, records in sorted(split_days(body).items()):
+        request_body: dict[str, Any] = {
+            "start_date": day.isoformat(),
+            "end_date": day.isoformat(),
+            "base_daily_volume": 200,
+            "seed": 42,
+        }
+        if scope == "source":
+            request_body["stable_customer_ids"] = True
+        request = DayRequest(day, day_type(day), request_body, len(records))
+        prepared.append(
+            prepare_day(
+                records,
+                request,
+                source_identity=SOURCE_IDENTITY,
+                identity_scope=scope,
+                loaded_at=LOADED_AT,
+            )
+        )
+    return prepared
+
+
+def ledger_row(day: PreparedDay, *, expected: int | None = None) -> dict[str, Any]:
+    """A ``bnpl_raw.source_batches`` row for a prepared day."""
+    stats = day.stats
+    return {
+        "batch_id": day.batch_id,
+        "transaction_date": day.day,
+        "source_url": SOURCE_IDENTITY,
+        "generator": "bnpl",
+        "request_body": canonical_json({"day": day.day.isoformat()}),
+        "request_seed": 42,
+        "identity_scope": day.identity_scope,
+        "expected_records": stats.records_received if expected is None else expected,
+        "records_received": stats.records_received,
+        "records_loaded": stats.records_loaded,
+        "records_quarantined": stats.records_quarantined,
+        "customers_loaded": stats.customers_loaded,
+        "customers_changed_attributes": stats.customers_changed_attributes,
+        "unknown_fields": None,
+        "content_sha256": "0" * 64,
+        "status": "loaded",
+        "attempts": 1,
+        "started_at": LOADED_AT,
+        "fetched_at": LOADED_AT,
+        "finished_at": LOADED_AT,
+        "flow_run_id": None,
+        "bnpl_version": "test",
+    }
+
+
+def load(warehouse: Warehouse, days: list[PreparedDay]) -> None:
+    """Replace each day in the raw tables with its ledger row."""
+    warehouse.ensure_schema()
+    for day in days:
+        warehouse.load_day(
+            DayBatch(
+                day=day.day,
+                batch_id=day.batch_id,
+                transactions=day.transactions,
+                customers=day.customers,
+                quarantine=day.quarantine,
+                ledger=ledger_row(day),
+            )
+        )
+
+
+def content(warehouse: Warehouse, name: str) -> pl.DataFrame:
+    """``dataset.table`` sorted by every column: equal frames mean equal table contents."""
+    frame = warehouse.read_table(name)
+    return frame.sort(frame.columns, nulls_last=True)
+
+
+def checksum(warehouse: Warehouse, name: str) -> tuple[int, int]:
+    """(row count, order-independent content hash) of ``dataset.table``."""
+    frame = warehouse.read_table(name)
+    return frame.height, int(frame.hash_rows(seed=7).sort().hash(seed=7).sum())
