@@ -57,8 +57,8 @@ def check_processable_day(day: date, *, today: date) -> None:
     """
     if day >= today:
         raise ConfigError(
-            f"logical_date {day} has not ended yet (today is {today} UTC); the daily run "
-            f"processes complete days: pass {today - timedelta(days=1)} or earlier"
+            f"day {day} has not ended yet (today is {today} UTC); the daily run processes "
+            f"complete days: use {today - timedelta(days=1)} or earlier"
         )
 
 
@@ -237,7 +237,8 @@ class RunOutcome:
         day: the run's logical date.
         attempts: times the run was executed (1 + retries used).
         completed: whether its last attempt completed.
-        error: the last failure's message ('' when the first attempt completed).
+        error: why it failed: the first failure of a recovered run, the last of a failed one,
+            '' for a run that completed at once.
         seconds: wall time of all attempts.
     """
 

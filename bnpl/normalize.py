@@ -26,10 +26,9 @@ and the contract layer puts it in quarantine with its raw text):
 * Unknown keys are **kept**: a JSON object of them (sorted keys, compact) in ``extra``, and their
   names are reported. Known fields are never moved into ``extra``.
 
-The key count is a vectorised guard: a clean simtom line has one ``":`` per key, 44 keys plus
-``credit_utilization`` when present. A line with more or fewer (an unknown key, a missing key, a
-duplicate, or ``":`` inside a string value) is checked one by one. A missing key that an unknown
-key hides from the count reads as null, which every non-nullable field rejects.
+A vectorised key guard sends a line that Polars read to the exact check when its keys may not be
+the contract's (see :func:`_odd_keys`): Polars silently ignores unknown keys, reads a missing key
+as null and keeps the first of two equal keys.
 
 Keys (``DESIGN.md``, Identity)
     Every key is the first 32 hex digits (128 bits) of SHA-256 over UTF-8 parts joined by U+001F,
@@ -139,14 +138,33 @@ def customer_scope(
 
 
 @dataclass(frozen=True)
-class Rejection:
-    """Why one line did not become a row."""
+class Problem:
+    """One reason a line is not a valid record."""
 
-    line: int
     check: str
     column: str | None
     message: str
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why one line did not become a row: its problems, the first one first."""
+
+    line: int
+    problems: tuple[Problem, ...]
     record_id: int | None = None
+
+    @property
+    def check(self) -> str:
+        return self.problems[0].check
+
+    @property
+    def column(self) -> str | None:
+        return self.problems[0].column
+
+
+def _reject(line: int, check: str, column: str | None, message: str) -> Rejection:
+    return Rejection(line, (Problem(check, column, message),))
 
 
 @dataclass(frozen=True)
@@ -210,36 +228,36 @@ class LineCheck:
 def check_line(line: int, raw: bytes) -> LineCheck:
     """Check one record with the standard ``json`` module (the slow, exact path)."""
     if not raw.strip():
-        return LineCheck(Rejection(line, "framing", None, "empty record"))
+        return LineCheck(_reject(line, "framing", None, "empty record"))
     if b"\n" in raw:  # NDJSON holds one record per line; the fast reader cannot take this one
-        return LineCheck(Rejection(line, "framing", None, "record contains a line break"))
+        return LineCheck(_reject(line, "framing", None, "record contains a line break"))
     try:
         obj = json.loads(
             raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_not_json_constant
         )
     except _DuplicateKeyError as exc:
-        return LineCheck(Rejection(line, "duplicate_key", str(exc), f"key {exc} appears twice"))
+        return LineCheck(_reject(line, "duplicate_key", str(exc), f"key {exc} appears twice"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        return LineCheck(Rejection(line, "json_parse", None, f"not valid JSON: {exc}"))
+        return LineCheck(_reject(line, "json_parse", None, f"not valid JSON: {exc}"))
     if not isinstance(obj, dict):
-        return LineCheck(
-            Rejection(line, "json_parse", None, f"a JSON {type(obj).__name__}, not an object")
-        )
-    rid = obj.get("_record_id")
-    record_id = rid if type(rid) is int and _INT64_MIN <= rid <= _INT64_MAX else None
-    unknown = {k: v for k, v in obj.items() if k not in record.FIELDS}
-    names = tuple(sorted(unknown))
-    missing = [k for k in record.REQUIRED if k not in obj]
-    if missing:
-        message = f"missing key(s): {', '.join(missing)}"
-        return LineCheck(
-            Rejection(line, "required_field", missing[0], message, record_id), None, names
-        )
+        message = f"a JSON {type(obj).__name__}, not an object"
+        return LineCheck(_reject(line, "json_parse", None, message))
+    problems = [
+        Problem("required_field", name, f"missing key {name}")
+        for name in record.REQUIRED
+        if name not in obj
+    ]
     for name, value in obj.items():
         kind = record.FIELDS.get(name)
         problem = None if kind is None else _type_error(kind, value)
         if problem is not None:
-            return LineCheck(Rejection(line, "type", name, problem, record_id), None, names)
+            problems.append(Problem("type", name, problem))
+    unknown = {k: v for k, v in obj.items() if k not in record.FIELDS}
+    names = tuple(sorted(unknown))
+    if problems:
+        rid = obj.get("_record_id")
+        record_id = rid if type(rid) is int and _INT64_MIN <= rid <= _INT64_MAX else None
+        return LineCheck(Rejection(line, tuple(problems), record_id), None, names)
     extra = json.dumps(unknown, sort_keys=True, separators=(",", ":")) if unknown else None
     return LineCheck(None, extra, names)
 
@@ -290,14 +308,32 @@ def _read_each(
         try:
             frames.append(_read([raw], [i]))
         except _READ_ERRORS as exc:
-            rejections.append(Rejection(i, "type", None, f"unreadable: {exc}"[:300]))
+            rejections.append(_reject(i, "type", None, f"unreadable: {exc}"[:300]))
     return frames, rejections
 
 
-def _key_marks(records: Sequence[bytes]) -> pl.Series:
-    """Occurrences of ``":`` per record (null for invalid UTF-8)."""
-    raw = pl.Series(records, dtype=pl.Binary).cast(pl.String, strict=False)
-    return raw.str.count_matches(_KEY_MARK, literal=True)
+def _odd_keys(records: Sequence[bytes], frame: pl.DataFrame) -> list[int]:
+    """Lines of ``frame`` (read fine) whose keys may not be exactly the contract's.
+
+    A clean line has one ``":`` per key (44, plus ``credit_utilization`` when it is not null)
+    and the text ``"<name>":`` of each nullable required key. Every non-null typed value proves
+    its key present, so a line passing both, whose non-nullable fields are not null, has exactly
+    the required keys, no unknown key and no repeated key. (Inside a JSON string every ``"`` is
+    escaped, so ``"<name>":`` there is impossible; an escaped quote before a colon in a string
+    value only adds to the count and sends the line to the exact check.) Rows with a null
+    non-nullable field are rejected by the contract anyway.
+    """
+    if frame.is_empty():
+        return []
+    raw = pl.Series(records, dtype=pl.Binary)
+    if frame.height != len(records):
+        raw = raw.gather(frame[LINE])
+    text = raw.cast(pl.String, strict=False)  # invalid UTF-8 -> null -> checked one by one
+    expected = len(record.REQUIRED) + frame["credit_utilization"].is_not_null().cast(pl.UInt32)
+    ok = text.str.count_matches(_KEY_MARK, literal=True) == expected
+    for name in sorted(record.NULLABLE - record.OPTIONAL):
+        ok = ok & text.str.contains(f'"{name}":', literal=True)
+    return frame.filter(~ok.fill_null(False))[LINE].to_list()
 
 
 def parse_records(records: Sequence[bytes]) -> ParsedRecords:
@@ -307,12 +343,7 @@ def parse_records(records: Sequence[bytes]) -> ParsedRecords:
     lines = [records[i] for i in index] if empty else records
     frames, unread = _read_chunked(lines, index) if lines else ([], [])
     frame = pl.concat(frames) if frames else _EMPTY_READ
-
-    # Lines read fine but with an unexpected key count: an unknown, missing or repeated key.
-    expected = len(record.REQUIRED) + frame["credit_utilization"].is_not_null().cast(pl.UInt32)
-    marks = _key_marks(records).gather(frame[LINE]) if frame.height else expected
-    odd = frame.filter(marks.is_null() | (marks != expected))[LINE].to_list()
-
+    odd = _odd_keys(records, frame)  # read fine, but maybe an unknown, missing or repeated key
     checks = {i: check_line(i, records[i]) for i in sorted({*empty, *unread, *odd})}
     rejections = [c.rejection for c in checks.values() if c.rejection is not None]
     rejected = {r.line for r in rejections}

@@ -26,8 +26,9 @@ import polars as pl
 SOURCE_TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
 """strptime format of a historical ``_timestamp`` (exact: zero-padded, no fraction, no zone)."""
 
-SOURCE_TS_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"
-"""Regular expression a historical ``_timestamp`` matches in full."""
+SOURCE_TS_PATTERN = r"^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d$"
+"""Regular expression a historical ``_timestamp`` matches in full (strptime alone is lenient: it
+takes ``+2024-…``, a leading space, an unpadded hour and second 60)."""
 
 LOCAL_DATETIME = pl.Datetime("us")
 """Polars type of source event time: naive, synthetic local (BigQuery ``DATETIME``)."""
@@ -58,8 +59,8 @@ def as_utc(instant: datetime) -> datetime:
 def parse_source_timestamp(expr: pl.Expr) -> pl.Expr:
     """Parse historical ``_timestamp`` text into naive source event time.
 
-    Vectorised; a value that does not match :data:`SOURCE_TS_PATTERN` or is not a real calendar
-    time (``2024-02-30T00:00:00``) becomes null, never an error.
+    Vectorised; a value that does not match :data:`SOURCE_TS_PATTERN` or is not a calendar day
+    (``2024-02-30T00:00:00``) becomes null, never an error.
     """
     parsed = expr.str.strptime(LOCAL_DATETIME, SOURCE_TS_FORMAT, strict=False)
     return pl.when(expr.str.contains(SOURCE_TS_PATTERN)).then(parsed)

@@ -14,17 +14,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from pathlib import Path
 
+import yaml  # type: ignore[import-untyped]  # pyyaml comes with prefect; no stubs installed
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.blocks.core import Block
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
 from prefect.events import emit_event
+from prefect.events.actions import SendNotification
+from prefect.events.schemas.automations import AutomationCore
 from prefect.runtime import flow_run
 
 from bnpl.quality import GateResult, failure_event, gate_range, results_table, run_gate, summary_markdown
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
 from flows._runtime import Day, forward_bnpl_logs
+
+ALERT_FILE = Path(__file__).resolve().parents[1] / "deployments" / "automations" / "quality-failed.yaml"
+"""The automation that turns ``bnpl.quality.failed`` into a notification."""
 
 
 def publish_gate_outcome(gate: GateResult) -> None:
@@ -85,3 +94,38 @@ def quality_gate(
     run_id = flow_run.get_id() or uuid.uuid4().hex
     gate = run_quality_gate(first, last, logical, run_id)
     return {status: n for status, n in gate.counts().items()}
+
+
+def quality_alert_automation(block_document_id: uuid.UUID, path: Path = ALERT_FILE) -> AutomationCore:
+    """The automation of ``path`` with its notification actions sent through the given block."""
+    automation = AutomationCore.model_validate(yaml.safe_load(path.read_text()))
+    actions = [
+        a.model_copy(update={"block_document_id": block_document_id})
+        if isinstance(a, SendNotification)
+        else a
+        for a in automation.actions
+    ]
+    return automation.model_copy(update={"actions": actions})
+
+
+def register_quality_alert(block: str) -> uuid.UUID:
+    """Create or update the quality alert on the configured Prefect server.
+
+    Args:
+        block: the notification block as ``<block-type-slug>/<name>``, e.g.
+            ``slack-webhook/bnpl-alerts`` (create it first with ``prefect block create``).
+
+    Returns:
+        the automation's id.
+    """
+    document_id = Block.load(block)._block_document_id
+    if document_id is None:  # pragma: no cover - a loaded block always has its document id
+        raise ValueError(f"block {block} has no document id")
+    automation = quality_alert_automation(document_id)
+    with get_client(sync_client=True) as client:
+        existing = client.read_automations_by_name(automation.name)
+        if existing:
+            client.update_automation(existing[0].id, automation)
+            return existing[0].id
+        created: uuid.UUID = client.create_automation(automation)
+        return created

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+import pandera.errors
 import polars as pl
 import pytest
 
@@ -425,3 +426,33 @@ def test_unknown_field_constants_are_not_invented():
         if check.name == "equal_to"
     }
     assert constants == record.CONSTANTS
+
+
+def test_one_pass_screen_agrees_with_pandera_on_a_clean_day(day_records: list[bytes]):
+    """The single-query screen passes the clean day that Pandera itself validates, for all three
+    tables, so a clean day is not validated check by check."""
+    prepared = prepare(day_records)
+    schema = contracts.transactions_schema(DAY)
+    assert contracts.passes(prepared.transactions, schema)
+    schema.validate(prepared.transactions, lazy=True)
+    for model, frame in [
+        (contracts.Customers, prepared.customers),
+        (contracts.Quarantine, prepare([*day_records, b"{"]).quarantine),
+    ]:
+        assert contracts.passes(frame, model.to_schema())
+        model.validate(frame, lazy=True)
+
+
+def test_one_pass_screen_rejects_what_pandera_rejects(day_records: list[bytes]):
+    """A frame with a failing row fails the screen, and Pandera names the failure."""
+    good = prepare(day_records[:20]).transactions
+    bad = good.with_columns(
+        pl.when(pl.col("_record_id") == good["_record_id"][3])
+        .then(pl.lit("EUR"))
+        .otherwise(pl.col("currency"))
+        .alias("currency")
+    )
+    schema = contracts.transactions_schema(DAY)
+    assert not contracts.passes(bad, schema)
+    with pytest.raises(pandera.errors.SchemaErrors):
+        schema.validate(bad, lazy=True)

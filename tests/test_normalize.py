@@ -180,6 +180,25 @@ def test_missing_required_field_is_rejected_with_its_name(records: list[bytes]):
     assert parsed.frame.height == 2
 
 
+def test_renamed_nullable_field_is_missing_not_null(records: list[bytes]):
+    """A nullable field under a new name is a missing key plus an unknown one, not a null."""
+    at = next(i for i, r in enumerate(records) if json.loads(r)["will_default"] is False)
+    obj = json.loads(records[at])
+    obj["days_to_default"] = obj.pop("days_to_first_missed_payment")
+    parsed = normalize.parse_records([dumps(obj)])
+    (rejection,) = parsed.rejections
+    assert (rejection.check, rejection.column) == ("required_field", "days_to_first_missed_payment")
+    assert parsed.unknown_fields == ("days_to_default",)
+
+
+def test_escaped_quote_in_a_string_value_does_not_lose_the_row(records: list[bytes]):
+    """A string value holding an escaped quote and a colon is checked exactly and still loads."""
+    raw = edit(records[0], product_brand='Sephora \":x')
+    parsed = normalize.parse_records([raw])
+    assert parsed.rejections == ()
+    assert parsed.frame["product_brand"].to_list() == ['Sephora \":x']
+
+
 def test_absent_credit_utilization_is_not_missing(records: list[bytes]):
     """credit_utilization is optional: absent is null, not a rejection."""
     parsed = normalize.parse_records(records)

@@ -18,12 +18,6 @@ from bnpl.errors import ConfigError
 from bnpl.settings import BigQuerySettings, load_settings
 from bnpl.timeutil import utc_now
 
-prefect_app = typer.Typer(
-    name="prefect",
-    help="Prepare a Prefect server or Cloud workspace for bnpl's deployments.",
-    no_args_is_help=True,
-)
-
 
 def _fault_rate(value: float) -> float:
     if not 0 <= value <= 1:
@@ -33,6 +27,11 @@ def _fault_rate(value: float) -> float:
 
 def register(app: typer.Typer) -> None:
     """Add ``daily``, ``simulate-days`` and the ``prefect`` group to ``app``."""
+    prefect_app = typer.Typer(
+        name="prefect",
+        help="Prepare a Prefect server or Cloud workspace for bnpl's deployments.",
+        no_args_is_help=True,
+    )
 
     @app.command("daily")
     def daily(
@@ -77,9 +76,11 @@ def register(app: typer.Typer) -> None:
         ] = 1,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the fault decisions.")] = 0,
     ) -> None:
-        """Replay the daily flow for each day from --start to --end, as if each were "today",
-        with the bundled simulator injecting source faults; report the per-run failure rate and
-        the runs that a retry recovered.
+        """Replay the daily flow over a range with injected source faults; report failure rates.
+
+        Each day from --start to --end is one daily run, as if it were "today"; the bundled
+        simulator fails --fault-rate of the request attempts; a failed run is retried (--retries).
+        The report gives the per-run failure rate and how many runs a retry recovered.
 
         Writes to the configured warehouse (BNPL_WAREHOUSE__PATH); point it at a scratch file.
         Exit code 0 when the report was produced, whatever it says.

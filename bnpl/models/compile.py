@@ -24,8 +24,10 @@ Every result column is ``CAST`` to its declared type, so both warehouses store t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 from sqlglot import exp
@@ -79,10 +81,13 @@ class CompiledModel:
         model: the model.
         target: where it is written.
         action: see the module docstring.
-        query: the model's SELECT in the warehouse dialect (for the schema probe and for reading).
-        probe: ``query`` with ``LIMIT 0``: its result's columns are checked before writing.
+        query: the model's SELECT in the warehouse dialect.
+        probe: ``query`` with ``LIMIT 0`` (and, with ``partition_by``, a filter on the run's days,
+            which BigQuery's partition-filter enforcement needs even for a view): its result's
+            columns are checked before anything is written.
         statements: what the action runs, in order (one transaction when more than one).
-        parameters: the ``@name`` parameters ``statements`` and ``probe`` use.
+        probe_parameters: the ``@name`` parameters ``probe`` uses.
+        parameters: the ``@name`` parameters each statement uses, in statement order.
     """
 
     model: Model
@@ -91,7 +96,13 @@ class CompiledModel:
     query: str
     probe: str
     statements: tuple[str, ...]
-    parameters: frozenset[str]
+    probe_parameters: frozenset[str]
+    parameters: tuple[frozenset[str], ...]
+
+    @property
+    def all_parameters(self) -> frozenset[str]:
+        """Every parameter the probe or a statement uses."""
+        return self.probe_parameters.union(*self.parameters)
 
 
 def holiday_parameter_names(index: int) -> tuple[str, str]:
@@ -103,8 +114,14 @@ def _param(name: str) -> exp.Parameter:
     return exp.Parameter(this=exp.var(name))
 
 
-def _type(name: str) -> exp.DataType:
+@cache
+def _parsed_type(name: str) -> exp.DataType:
     return exp.DataType.build(name, dialect=dialect.READ)
+
+
+def _type(name: str) -> exp.DataType:
+    """A fresh node of the BigQuery type ``name`` (parsed once)."""
+    return _parsed_type(name).copy()
 
 
 def _empty_relation(model: Model) -> exp.Query:
@@ -173,11 +190,20 @@ def _range_filter(column: str, table: str | None = None) -> exp.Expr:
     return exp.column(column, table=table).between(_param("start_date"), _param("end_date"))
 
 
-def _typed_select(model: Model, query: exp.Query, *, in_range: bool) -> exp.Select:
+_QUERY = "__bnpl_query__"
+"""Stands for the model's query in the runner's wrappers; replaced by the query's text, so the
+large query tree is generated once per model rather than once per statement."""
+
+
+def _query_ref() -> exp.Expr:
+    return exp.to_table(_QUERY).as_("_m")
+
+
+def _typed_select(model: Model, *, in_range: bool) -> exp.Select:
     columns = [
         exp.cast(exp.column(c.name, table="_m"), _type(c.type)).as_(c.name) for c in model.columns
     ]
-    select = exp.select(*columns).from_(query.subquery("_m"))
+    select = exp.select(*columns).from_(_query_ref())
     partition = model.config.partition_by
     if in_range and partition:
         select = select.where(_range_filter(partition, "_m"))
@@ -203,20 +229,18 @@ def _create_table(model: Model, target: exp.Table, select: exp.Expr) -> exp.Crea
     )
 
 
-def _statements(
-    model: Model, action: Action, target: exp.Table, query: exp.Query
-) -> list[exp.Expr]:
+def _statements(model: Model, action: Action, target: exp.Table) -> list[exp.Expr]:
     names = [c.name for c in model.columns]
     if action == "view":
-        return [exp.Create(this=target, kind="VIEW", replace=True, expression=query)]
+        return [exp.Create(this=target, kind="VIEW", replace=True, expression=exp.to_table(_QUERY))]
     if action == "create":
-        return [_create_table(model, target, _typed_select(model, query, in_range=True))]
+        return [_create_table(model, target, _typed_select(model, in_range=True))]
     if action == "replace_range":
         partition = model.config.partition_by
         assert partition is not None
         return [
             exp.delete(target.copy(), where=_range_filter(partition)),
-            exp.insert(_typed_select(model, query, in_range=True), target.copy(), columns=names),
+            exp.insert(_typed_select(model, in_range=True), target.copy(), columns=names),
         ]
     key = model.config.unique_key[0]
     temp = exp.to_table(TEMP_TABLE)
@@ -233,7 +257,7 @@ def _statements(
             this=temp.copy(),
             kind="TABLE",
             replace=True,
-            expression=_typed_select(model, query, in_range=False),
+            expression=_typed_select(model, in_range=False),
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
         ),
         exp.delete(target.copy(), where=stale),
@@ -256,20 +280,39 @@ def compile_model(
         sqlglot.errors.UnsupportedError: the warehouse dialect cannot express the SQL.
     """
     query = resolve(model, resolver, this=this)
-    target_node = resolver.qualify(target.dataset, target.table)
-    statements = _statements(model, action, target_node, query)
-    probe = exp.select("*").from_(query.subquery("_m")).limit(0)
-    used: set[str] = dialect.parameters(probe)
-    for statement in statements:
-        used |= dialect.parameters(statement)
+    query_parameters = dialect.parameters(query)
+    query_text = dialect.to_dialect(query, resolver.dialect, pretty=True, copy=False)
+    statements = _statements(model, action, resolver.qualify(target.dataset, target.table))
+    probe = exp.select("*").from_(_query_ref())
+    if model.config.partition_by:
+        probe = probe.where(_range_filter(model.config.partition_by, "_m"))
+    probe = probe.limit(0)
+
+    def text(statement: exp.Expr) -> str:
+        wrapper = dialect.to_dialect(statement, resolver.dialect, pretty=True, copy=False)
+        # a view's body is the query itself; elsewhere the query is a subquery
+        body = (
+            query_text
+            if isinstance(statement, exp.Create) and statement.kind == "VIEW"
+            else ("(\n" + query_text + "\n)")
+        )
+        return re.sub(rf"\b{_QUERY}\b", lambda _: body, wrapper)
+
+    def used(statement: exp.Expr) -> frozenset[str]:
+        embeds = any(t.name == _QUERY for t in statement.find_all(exp.Table))
+        return frozenset(dialect.parameters(statement) | (query_parameters if embeds else set()))
+
+    probe_parameters = used(probe)
+    parameters = tuple(used(s) for s in statements)
     return CompiledModel(
         model=model,
         target=target,
         action=action,
-        query=dialect.to_dialect(query, resolver.dialect),
-        probe=dialect.to_dialect(probe, resolver.dialect),
-        statements=tuple(dialect.to_dialect(s, resolver.dialect) for s in statements),
-        parameters=frozenset(used),
+        query=query_text,
+        probe=text(probe),
+        statements=tuple(text(s) for s in statements),
+        probe_parameters=probe_parameters,
+        parameters=parameters,
     )
 
 

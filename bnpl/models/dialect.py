@@ -186,9 +186,11 @@ def _fix_for_duckdb(tree: exp.Expr) -> exp.Expr:
     for data_type in list(tree.find_all(exp.DataType)):
         if data_type.this == exp.DataType.Type.DECIMAL and not data_type.expressions:
             data_type.replace(exp.DataType.build("DECIMAL(38, 9)", dialect="duckdb"))
-    for prop in list(tree.find_all(exp.Property)):
-        # DuckDB has no partitioning, clustering or table options; dropping them is the intent
-        prop.pop()
+    for prop in list(tree.find_all(exp.PartitionedByProperty, exp.ClusterProperty, exp.Property)):
+        # DuckDB has no partitioning, clustering or table OPTIONS (plain Property nodes); dropping
+        # them is the intent. Other properties (TEMPORARY) are subclasses and stay.
+        if type(prop) in (exp.PartitionedByProperty, exp.ClusterProperty, exp.Property):
+            prop.pop()
     properties = tree.args.get("properties")
     if isinstance(properties, exp.Properties) and not properties.expressions:
         tree.set("properties", None)
@@ -201,16 +203,17 @@ _FIXES: dict[Dialect, Callable[[exp.Expr], exp.Expr]] = {
 }
 
 
-def to_dialect(tree: exp.Expr, dialect: Dialect) -> str:
+def to_dialect(tree: exp.Expr, dialect: Dialect, *, pretty: bool = False, copy: bool = True) -> str:
     """SQL text of a BigQuery-parsed tree in ``dialect``, with the handled traps rewritten.
 
-    The tree is copied, never modified.
+    The tree is copied, never modified, unless ``copy`` is False (for a tree the caller
+    discards). ``pretty`` writes one clause per line.
 
     Raises:
         sqlglot.errors.UnsupportedError: sqlglot cannot express something in ``dialect``.
     """
-    fixed = _FIXES[dialect](tree.copy())
-    return fixed.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
+    fixed = _FIXES[dialect](tree.copy() if copy else tree)
+    return fixed.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE, pretty=pretty)
 
 
 def transpile(sql: str, dialect: Dialect) -> str:

@@ -46,12 +46,16 @@ from bnpl.models.compile import (
 )
 from bnpl.models.project import LAYERS, SOURCES, Model, Project
 from bnpl.warehouse.base import Warehouse
+from bnpl.warehouse.labels import job_labels
 
 logger = logging.getLogger(__name__)
 
 AUDIT_DATASET = "bnpl_audit"
 MARTS_DATASET = LAYERS["marts"]
 LEDGER = Relation(SOURCES["raw"], "source_batches")
+PROBE_DAY = date(1970, 1, 1)
+"""The day a view's schema probe filters its partition column on: no rows are read, but
+BigQuery's partition-filter enforcement sees a filter."""
 HOLIDAY_WINDOW = timedelta(days=366)
 """``calendar_holidays()`` covers the built days widened by this on both sides (proximity)."""
 
@@ -302,6 +306,8 @@ class _Planner:
             params |= {"start_date": days[0], "end_date": days[1]}
             if model.uses_holidays:
                 holidays = _holidays(*days)
+        elif model.config.partition_by:
+            params |= {"start_date": PROBE_DAY, "end_date": PROBE_DAY}
         for index, (day, name) in enumerate(holidays):
             date_name, name_name = holiday_parameter_names(index)
             params |= {date_name: day, name_name: name}
@@ -318,9 +324,11 @@ class _Planner:
             raise ModelError(
                 f"{model.where()}: cannot be written for {self.warehouse.dialect}: {exc}"
             ) from None
-        used = {k: v for k, v in params.items() if k in compiled.parameters}
+        unbound = sorted(compiled.all_parameters - set(params))
+        if unbound:
+            raise ModelError(f"{model.where()}: uses parameters {unbound} that nothing binds")
         return _Step(
-            compiled, days[0] if days else None, days[1] if days else None, used, clone_from
+            compiled, days[0] if days else None, days[1] if days else None, params, clone_from
         )
 
 
@@ -388,12 +396,18 @@ def _replace(warehouse: Warehouse, pairs: Sequence[tuple[Relation, Relation]]) -
         return
     if isinstance(warehouse, SupportsCopyTable):
         for source, target in pairs:
-            warehouse.copy_table(source.dataset, source.table, target.dataset, target.table)
+            with job_labels(model=target.table):
+                warehouse.copy_table(source.dataset, source.table, target.dataset, target.table)
         return
     qualify = _qualifier(warehouse)
     warehouse.execute_many(
         [copy_statement(qualify, source, target, warehouse.dialect) for source, target in pairs]
     )
+
+
+def _bind(params: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any] | None:
+    """The values of ``names`` (DuckDB refuses named parameters a statement does not use)."""
+    return {name: params[name] for name in sorted(names)} or None
 
 
 def _run_step(warehouse: Warehouse, step: _Step) -> None:
@@ -413,12 +427,13 @@ def _run_step(warehouse: Warehouse, step: _Step) -> None:
             raise ModelError(
                 f"{exc}; or rebuild the table: bnpl build --select {model.name} --full-refresh"
             ) from None
-    result = warehouse.query(compiled.probe, step.params).schema
+    result = warehouse.query(compiled.probe, _bind(step.params, compiled.probe_parameters)).schema
     check_schema(model, result, "its result columns")
     if len(compiled.statements) == 1:
-        warehouse.execute(compiled.statements[0], step.params)
+        warehouse.execute(compiled.statements[0], _bind(step.params, compiled.parameters[0]))
     else:
-        warehouse.execute_many(compiled.statements, step.params)
+        used = frozenset().union(*compiled.parameters)
+        warehouse.execute_many(compiled.statements, _bind(step.params, used))
 
 
 def build_models(
@@ -455,7 +470,8 @@ def build_models(
             began = time.perf_counter()
             compiled = step.compiled
             try:
-                _run_step(warehouse, step)
+                with job_labels(model=compiled.model.name):
+                    _run_step(warehouse, step)
             except WarehouseError as exc:
                 raise ModelError(
                     f"{compiled.model.where()}: building {compiled.target} ({compiled.action}) "

@@ -20,6 +20,9 @@ RAW_TX = "bnpl_raw.transactions"
 RAW_CUSTOMERS = "bnpl_raw.customers"
 RAW_QUARANTINE = "bnpl_raw.quarantine"
 LEDGER = "bnpl_raw.source_batches"
+MART_TX = "mart_bnpl_transactions"
+MART_CUSTOMERS = "mart_bnpl_customers"
+MART_DAILY = "mart_bnpl_daily_volume"
 
 _ACCEPTED_VALUES: dict[str, list[object]] = {
     "risk_scenario": list(record.RISK_SCENARIOS),
@@ -150,6 +153,50 @@ CHECKS: tuple[Check, ...] = (
     _invariant("bnpl_eligible", "bnpl_eligible", "product_bnpl_eligible == (amount ≥ 50 and an eligible category)"),
     _invariant("source_ids", "source_ids", "device/payment ids extend customer_id; transaction_id encodes _record_id"),
     _invariant("transaction_day", "transaction_day", "the partition day is the record timestamp's day"),
+    # --- integrity of the marts about to be published (read in the audit area) ----------------
+    Check(
+        "mart_transactions_key_unique", "integrity", MART_TX, "error",
+        "transaction_key occurs once in the mart within the range",
+        SqlAssertion("unique", {"relation": Relation(MART_TX), "columns": ["transaction_key"]}),
+    ),
+    Check(
+        "mart_transactions_keys_not_null", "integrity", MART_TX, "error",
+        "transaction_key and customer_key are never null in the mart",
+        SqlAssertion(
+            "not_null", {"relation": Relation(MART_TX), "columns": ["transaction_key", "customer_key"]}
+        ),
+    ),
+    Check(
+        "mart_customers_key_unique", "integrity", MART_CUSTOMERS, "error",
+        "customer_key occurs once in the customer mart",
+        SqlAssertion(
+            "unique",
+            {"relation": Relation(MART_CUSTOMERS), "columns": ["customer_key"], "day_column": None},
+        ),
+    ),
+    Check(
+        "mart_customers_key_not_null", "integrity", MART_CUSTOMERS, "error",
+        "customer_key is never null in the customer mart",
+        SqlAssertion(
+            "not_null",
+            {"relation": Relation(MART_CUSTOMERS), "columns": ["customer_key"], "day_column": None},
+        ),
+    ),
+    Check(
+        "mart_transactions_customer_exists", "integrity", MART_TX, "error",
+        "every mart transaction's customer_key is in mart_bnpl_customers",
+        SqlAssertion(
+            "relationship",
+            {
+                "child": Relation(MART_TX),
+                "column": "customer_key",
+                "parent": Relation(MART_CUSTOMERS),
+                "parent_column": "customer_key",
+                "same_day": False,
+                "parent_partitioned": False,
+            },
+        ),
+    ),
     # --- completeness --------------------------------------------------------------------------
     Check(
         "ledger_days_present", "completeness", LEDGER, "error",
@@ -173,6 +220,16 @@ CHECKS: tuple[Check, ...] = (
         "customers_match_ledger", "completeness", RAW_CUSTOMERS, "error",
         "customer rows per day == the ledger's customers_loaded",
         completeness.CountsMatchLedger("customer_rows", "customers_loaded"),
+    ),
+    Check(
+        "mart_transactions_match_raw", "completeness", MART_TX, "error",
+        "the transaction mart has exactly the raw transactions of every day",
+        completeness.MartMatchesRaw(MART_TX),
+    ),
+    Check(
+        "mart_daily_volume_matches_raw", "completeness", MART_DAILY, "error",
+        "the daily-volume mart has one row per day counting exactly the raw transactions",
+        completeness.MartMatchesRaw(MART_DAILY, "transaction_count"),
     ),
     Check(
         "ledger_counts_add_up", "completeness", LEDGER, "error",

@@ -156,3 +156,54 @@ def volume_vs_expected(ctx: CheckContext) -> Outcome:
         0.0,
         f"{wrong.height} of {days.height} days outside the expected volume: {examples}; {basis}",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MartMatchesRaw:
+    """A mart holds, for every day of the range, exactly the raw transactions of the day.
+
+    Attributes:
+        model: the mart (read in the run's marts dataset: the audit area while gating).
+        count_column: None to count the mart's rows per day; else a per-day count column of a
+            one-row-per-day mart (which must then have exactly one row per day).
+    """
+
+    model: str
+    count_column: str | None = None
+
+    def __call__(self, ctx: CheckContext) -> Outcome:
+        relation = ctx.relation(self.model)
+        if self.count_column is None:
+            mart = ctx.query("metrics/daily_rows", {"relation": relation})
+            rows = mart.select("day", rows=pl.lit(1, dtype=pl.Int64))
+        else:
+            per_row = ctx.query("metrics/daily_column", {"relation": relation, "column": self.count_column})
+            mart = per_row.group_by("day").agg(pl.col("n").sum())
+            rows = per_row.group_by("day").agg(rows=pl.len().cast(pl.Int64))
+        days = (
+            ctx.in_range.select("day", "transactions")
+            .join(mart.rename({"n": "mart"}), on="day", how="left")
+            .join(rows, on="day", how="left")
+            .with_columns(pl.col("mart").fill_null(0).cast(pl.Int64), pl.col("rows").fill_null(0))
+        )
+        expected_rows = 0 if self.count_column is None else 1
+        wrong = days.filter(
+            (pl.col("mart") != pl.col("transactions"))
+            | ((pl.col("rows") != expected_rows) if expected_rows else pl.lit(False))
+        )
+        what = "rows" if self.count_column is None else self.count_column
+        if wrong.height == 0:
+            return Outcome(
+                "pass", 0.0, 0.0, f"{self.model} {what} equal the raw transactions on all {days.height} days"
+            )
+        examples = ", ".join(
+            f"{r['day']}: {r['mart']} vs {r['transactions']} raw"
+            + (f" ({r['rows']} rows)" if expected_rows and r["rows"] != 1 else "")
+            for r in wrong.head(EXAMPLES).iter_rows(named=True)
+        )
+        return Outcome(
+            "fail",
+            float(wrong.height),
+            0.0,
+            f"{wrong.height} days where {self.model} {what} differ from bnpl_raw.transactions: {examples}",
+        )

@@ -4,7 +4,7 @@ frames (the daily profile, feature histograms), each queried once per run."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
@@ -44,6 +44,7 @@ class CheckContext:
         end: date,
         logical_date: date,
         marts_dataset: str = AUDIT_DATASET,
+        built: Sequence[str] | None = None,
     ) -> None:
         check_range(start, end)
         self.warehouse = warehouse
@@ -52,6 +53,7 @@ class CheckContext:
         self.end = end
         self.logical_date = logical_date
         self.marts_dataset = marts_dataset
+        self.built = None if built is None else frozenset(built)
         self.window_start = start - timedelta(days=settings.drift_window_days)
         self._histograms: dict[str, pl.DataFrame] = {}
 
@@ -66,10 +68,13 @@ class CheckContext:
         return relation_name(self.warehouse, self.marts_dataset, model)
 
     def has_model(self, model: str) -> bool:
-        """Whether the table or model exists in this run's warehouse."""
-        dataset, _, table = model.partition(".")
-        if table:
-            return self.warehouse.table_exists(dataset, table)
+        """Whether a check of ``model`` can run: tables named ``dataset.table`` always (a missing
+        one is an error of the check); a mart when this run built it (or, with ``built`` None,
+        when it exists in the marts dataset)."""
+        if "." in model:
+            return True
+        if self.built is not None:
+            return model in self.built
         return self.warehouse.table_exists(self.marts_dataset, model)
 
     @property

@@ -117,6 +117,7 @@ def run_gate(
         end=end,
         logical_date=logical_date,
         marts_dataset=AUDIT_DATASET,
+        built=built,
     )
     checked_at = datetime.now(UTC)
     results = evaluate_checks(ctx, declared_checks(settings.quality) if checks is None else checks)

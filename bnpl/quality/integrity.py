@@ -33,7 +33,8 @@ class SqlAssertion:
 
     Attributes:
         template: template path under ``sql/assertions`` without ``.sql``.
-        variables: Jinja variables (structure only: relations, column names).
+        variables: Jinja variables (structure only: relations, column names). ``day_column``
+            (default ``transaction_date``) limits a table to the checked days; None reads it all.
         params: bound query parameters (accepted values, limits).
         max_violations: violating rows (or groups) tolerated.
     """
@@ -44,7 +45,7 @@ class SqlAssertion:
     max_violations: int = 0
 
     def __call__(self, ctx: CheckContext) -> Outcome:
-        variables = {
+        variables = {"day_column": "transaction_date"} | {
             name: ctx.relation(value.model) if isinstance(value, Relation) else value
             for name, value in self.variables.items()
         }

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from datetime import date
 
-from bnpl.quality.base import Check, CheckResult, apply_severity
+from bnpl.quality.base import Check, CheckResult, Outcome, apply_severity
 from bnpl.quality.checks import declared_checks
 from bnpl.quality.context import AUDIT_DATASET, CheckContext
 from bnpl.settings import QualitySettings
@@ -20,13 +20,20 @@ def evaluate_checks(ctx: CheckContext, checks: Sequence[Check]) -> tuple[CheckRe
     """Evaluate ``checks`` in order against ``ctx``.
 
     A check that raises is recorded with status ``error`` and the exception in its details (it
-    blocks publication when its severity is ``error``); the others still run.
+    blocks publication when its severity is ``error``); the others still run. A check of a mart
+    the run did not build is skipped.
     """
     results = []
     for check in checks:
         started = time.perf_counter()
         try:
-            result = apply_severity(check, check.evaluate(ctx))
+            if not ctx.has_model(check.model):
+                outcome = Outcome(
+                    "skip", None, None, f"{check.model} is not built in {ctx.marts_dataset} by this run"
+                )
+            else:
+                outcome = check.evaluate(ctx)
+            result = apply_severity(check, outcome)
         except Exception as exc:  # a broken check must not hide the other results
             logger.exception("check %s could not run", check.name)
             result = CheckResult(
@@ -58,9 +65,14 @@ def run_checks(
     end: date,
     logical_date: date,
     marts_dataset: str = AUDIT_DATASET,
+    built: Sequence[str] | None = None,
     checks: Sequence[Check] | None = None,
 ) -> tuple[CheckResult, ...]:
-    """Evaluate the declared checks (or ``checks``) for ``start..end`` without storing them."""
+    """Evaluate the declared checks (or ``checks``) for ``start..end`` without storing them.
+
+    ``built`` names the marts the run built in ``marts_dataset``; checks of other marts are
+    skipped. None: every mart that exists there is checked.
+    """
     ctx = CheckContext(
         warehouse,
         settings,
@@ -68,5 +80,6 @@ def run_checks(
         end=end,
         logical_date=logical_date,
         marts_dataset=marts_dataset,
+        built=built,
     )
     return evaluate_checks(ctx, declared_checks(settings) if checks is None else checks)

@@ -171,27 +171,56 @@ class FifoRegistry:
             self._last = grown
 
     def _resolve(self, keys: Codes) -> Codes:
-        """Insertion number holding each key at its lookup, inserting keys not held."""
+        """Insertion number holding each key at its lookup, inserting keys not held.
+
+        Works in chunks of at most ``cap`` lookups: within one, an entry inserted by the chunk
+        cannot be evicted before the chunk ends, so only each key's first miss matters and the
+        misses are found by a vectorised fixed point (see :meth:`_resolve_chunk`).
+        """
         if len(keys) == 0:
             return np.empty(0, dtype=np.int64)
         self._grow(int(keys.max()) + 1)
-        start = self._inserted
-        last = self._last[keys]
-        held = (last >= 0) & (last >= start - self.cap)
-        new_keys, first_at = np.unique(keys[~held], return_index=True)
-        n_new = len(new_keys)
-        oldest_needed = int(last[held].min()) if held.any() else start
-        if n_new <= self.cap and oldest_needed >= start + n_new - self.cap:
-            # No lookup in this batch can meet an evicted entry: number insertions in order of
-            # first appearance, vectorised.
-            numbers = np.empty(n_new, dtype=np.int64)
-            numbers[np.argsort(first_at, kind="stable")] = start + np.arange(n_new)
-            versions = last.copy()
-            versions[~held] = numbers[np.searchsorted(new_keys, keys[~held])]
-            self._last[new_keys] = numbers
-            self._inserted = start + n_new
-            return versions
-        return self._resolve_sequential(keys, last)
+        return np.concatenate(
+            [self._resolve_chunk(keys[i : i + self.cap]) for i in range(0, len(keys), self.cap)]
+        )
+
+    def _resolve_chunk(self, keys: Codes) -> Codes:
+        """One chunk of at most ``cap`` lookups.
+
+        A key held at the chunk's start with insertion number ``v`` is evicted by insertion
+        ``v + cap``, so its lookup at position ``t`` misses iff more than ``v + cap - start``
+        insertions precede ``t`` in the chunk; a key not held misses at its first lookup. After
+        its first miss a key is fresh for the rest of the chunk. Misses only add insertions, so
+        iterating "misses -> insertion counts -> first violation per key" converges.
+        """
+        start, cap, n = self._inserted, self.cap, len(keys)
+        version_at_start = self._last[keys]
+        held = (version_at_start >= 0) & (version_at_start >= start - cap)
+        unique_keys, first_at, key_of = np.unique(keys, return_index=True, return_inverse=True)
+        miss_at = np.where(held[first_at], n, first_at)  # per key; n: no miss in this chunk
+        positions = np.arange(n)
+        for _ in range(64):
+            is_miss = np.zeros(n, dtype=bool)
+            is_miss[miss_at[miss_at < n]] = True
+            before = start + np.cumsum(is_miss) - is_miss  # insertions preceding each lookup
+            evicted = held & (version_at_start < before - cap)
+            first_violation = np.full(len(unique_keys), n)
+            np.minimum.at(first_violation, key_of[evicted], positions[evicted])
+            updated = np.where(held[first_at], first_violation, miss_at)
+            if np.array_equal(updated, miss_at):
+                break
+            miss_at = updated
+        else:  # pragma: no cover - the fixed point is reached long before
+            return self._resolve_sequential(keys, version_at_start)
+        # a miss's insertion number is the count of insertions before it
+        fresh_from = miss_at[key_of]
+        versions = np.where(
+            positions >= fresh_from, before[fresh_from.clip(max=n - 1)], version_at_start
+        )
+        missed = miss_at < n
+        self._last[unique_keys[missed]] = before[miss_at[missed]]
+        self._inserted = start + int(is_miss.sum())
+        return versions.astype(np.int64)
 
     def _resolve_sequential(self, keys: Codes, last: Codes) -> Codes:
         inserted, cap = self._inserted, self.cap

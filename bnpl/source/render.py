@@ -196,27 +196,59 @@ def value_atoms(
     return atoms
 
 
-def _field_pieces(field: str, scenario: int, atoms: dict[str, pl.Series]) -> tuple[_Piece, ...]:
-    if field in atoms and field not in _ID_PIECES:
-        return (_Atom(field),)
+def _field_pieces(field: str, atoms: dict[str, pl.Series]) -> tuple[_Piece, ...]:
     if field in _ID_PIECES:
         return _ID_PIECES[field]
-    if field == "risk_scenario":
-        return (json.dumps(record.RISK_SCENARIOS[scenario]),)
-    if field == "purchase_context":
-        return (json.dumps(record.PURCHASE_CONTEXTS[PURCHASE_CONTEXT_BY_SCENARIO[scenario]]),)
+    if field in atoms:
+        return (_Atom(field),)
     if field in record.CONSTANTS:
         return (json.dumps(record.CONSTANTS[field]),)
     raise KeyError(f"no value for field {field!r}")
 
 
-def _template(scenario: int, atoms: dict[str, pl.Series]) -> list[pl.Expr]:
-    """``concat_str`` inputs of one scenario's line, adjacent literals merged."""
-    pieces: list[_Piece] = [PREFIX + "{"]
-    for i, field in enumerate(record.KEY_ORDER[record.RISK_SCENARIOS[scenario]]):
-        pieces.append(("" if i == 0 else ", ") + json.dumps(field) + ": ")
-        pieces.extend(_field_pieces(field, scenario, atoms))
-    pieces.append("}" + TERMINATOR)
+@lru_cache(maxsize=1)
+def field_layout() -> tuple[tuple[str, frozenset[int]], ...]:
+    """One sequence of fields in which every scenario's key order is a subsequence, each slot
+    with the scenario codes that write it there.
+
+    Built from :data:`bnpl.record.KEY_ORDER` by merging the orders (shortest common
+    supersequence, pairwise); a moved key appears twice (after ``status`` and at its usual place).
+    """
+    merged: list[str] = []
+    for name in record.RISK_SCENARIOS:
+        merged = _supersequence(merged, list(record.KEY_ORDER[name]))
+    slots: list[set[int]] = [set() for _ in merged]
+    for code, name in enumerate(record.RISK_SCENARIOS):
+        at = 0
+        for field in record.KEY_ORDER[name]:
+            at = merged.index(field, at)
+            slots[at].add(code)
+            at += 1
+    return tuple((field, frozenset(codes)) for field, codes in zip(merged, slots, strict=True))
+
+
+def _supersequence(a: list[str], b: list[str]) -> list[str]:
+    """A shortest sequence having both ``a`` and ``b`` as subsequences (LCS dynamic program)."""
+    lcs = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) - 1, -1, -1):
+        for j in range(len(b) - 1, -1, -1):
+            lcs[i][j] = lcs[i + 1][j + 1] + 1 if a[i] == b[j] else max(lcs[i + 1][j], lcs[i][j + 1])
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        if a[i] == b[j]:
+            out.append(a[i])
+            i, j = i + 1, j + 1
+        elif lcs[i + 1][j] >= lcs[i][j + 1]:
+            out.append(a[i])
+            i += 1
+        else:
+            out.append(b[j])
+            j += 1
+    return out + a[i:] + b[j:]
+
+
+def _concat(pieces: list[_Piece]) -> list[pl.Expr]:
+    """``concat_str`` inputs, adjacent literals merged."""
     exprs: list[pl.Expr] = []
     literal = ""
     for piece in pieces:
@@ -232,39 +264,66 @@ def _template(scenario: int, atoms: dict[str, pl.Series]) -> list[pl.Expr]:
     return exprs
 
 
+def _line_expression(atoms: dict[str, pl.Series], scenarios: frozenset[int]) -> pl.Expr:
+    """The framed line of every record: fields every scenario writes at a slot are plain pieces;
+    the others are written only where the record's scenario puts them."""
+    pieces: list[_Piece | pl.Expr] = [PREFIX + "{"]
+    for i, (field, codes) in enumerate(field_layout()):
+        key = ("" if i == 0 else ", ") + json.dumps(field) + ": "
+        value = _field_pieces(field, atoms)
+        if codes >= scenarios:
+            pieces.extend((key, *value))
+        elif codes & scenarios:
+            written = pl.concat_str(_concat([key, *value]))
+            pieces.append(
+                pl.when(pl.col("__scenario").is_in(sorted(codes)))
+                .then(written)
+                .otherwise(pl.lit(""))
+            )
+    pieces.append("}" + TERMINATOR)
+    exprs: list[pl.Expr] = []
+    run: list[_Piece] = []
+    for piece in pieces:
+        if isinstance(piece, pl.Expr):
+            exprs.extend(_concat(run))
+            exprs.append(piece)
+            run = []
+        else:
+            run.append(piece)
+    exprs.extend(_concat(run))
+    return pl.concat_str(exprs)
+
+
 def render_lines(scenario: Array, atoms: dict[str, pl.Series]) -> pl.Series:
     """One framed line (``data: {...}\\n\\n``) per record, in record order."""
-    n = len(scenario)
+    codes = np.asarray(scenario, dtype=np.int64)
     frame = pl.DataFrame(atoms).with_columns(
-        pl.Series("__row", np.arange(n, dtype=np.int64)),
-        pl.Series("__scenario", scenario.astype(np.int8)),
+        pl.Series("__scenario", codes.astype(np.int8)),
+        risk_scenario=quoted(record.RISK_SCENARIOS, codes),
+        purchase_context=quoted(
+            record.PURCHASE_CONTEXTS, np.take(PURCHASE_CONTEXT_BY_SCENARIO, codes)
+        ),
     )
-    parts = []
-    for code in np.unique(scenario).tolist():
-        rows = frame.filter(pl.col("__scenario") == code)
-        parts.append(
-            rows.select(pl.col("__row"), pl.concat_str(_template(code, atoms)).alias("line"))
-        )
-    if not parts:
-        return pl.Series("line", [], dtype=pl.Utf8)
-    lines = pl.concat(parts).sort("__row").get_column("line")
-    return lines
+    present = frozenset(np.unique(codes).tolist())
+    atoms_named = {**atoms, "risk_scenario": pl.Series(), "purchase_context": pl.Series()}
+    return frame.select(_line_expression(atoms_named, present).alias("line")).get_column("line")
 
 
-def join_lines(lines: pl.Series) -> bytes:
-    """The lines' text concatenated, as ASCII bytes (read straight from the Arrow buffer)."""
+def join_lines(lines: pl.Series) -> memoryview:
+    """The lines' text concatenated, as a read-only ASCII buffer (the Arrow data buffer, not a
+    copy; ``bytes(...)`` of it, or ``b"".join`` of several, makes the bytes)."""
     if len(lines) == 0:
-        return b""
-    array = lines.rechunk().to_arrow()
+        return memoryview(b"")
+    array = lines.rechunk().cast(pl.Binary).to_arrow()
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    if array.type != pa.large_string():
-        array = array.cast(pa.large_string())
+    if array.type != pa.large_binary():
+        array = array.cast(pa.large_binary())
     buffers = array.buffers()
     offsets = np.frombuffer(buffers[1], dtype=np.int64)[
         array.offset : array.offset + len(array) + 1
     ]
     data = buffers[2]
     if data is None:
-        return b""
-    return bytes(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
+        return memoryview(b"")
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]

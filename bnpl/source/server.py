@@ -178,7 +178,7 @@ async def _historical_body(
     settings: SimulatorSettings,
     digest: bytes,
     cut_at: float | None,
-) -> AsyncIterator[bytes]:
+) -> AsyncIterator[bytes | memoryview]:
     total = sum(count for _, count in simulation.day_counts())
     cut_record = None if cut_at is None else int(cut_at * total)
     batches = simulation.batches()
@@ -194,7 +194,7 @@ async def _historical_body(
         if cut_record is not None and cut_record < batch.first_record_id + batch.count:
             keep = cut_record - batch.first_record_id
             cut_line = lines[keep]
-            yield join_lines(lines.head(keep)) + cut_line[: len(cut_line) // 2].encode()
+            yield bytes(join_lines(lines.head(keep))) + cut_line[: len(cut_line) // 2].encode()
             raise InjectedStreamCut(f"stream cut inside record {cut_record}")
         yield await anyio.to_thread.run_sync(join_lines, lines)
     if cut_record is not None:

@@ -58,8 +58,8 @@ class Batch:
         """Records in the batch."""
         return len(self.lines)
 
-    def payload(self) -> bytes:
-        """The batch as response bytes."""
+    def payload(self) -> memoryview:
+        """The batch as response bytes (a read-only buffer; ``bytes()`` copies it)."""
         return render.join_lines(self.lines)
 
 

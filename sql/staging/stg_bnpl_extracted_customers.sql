@@ -9,6 +9,7 @@
 #}
 {{ config(
     materialized='view',
+    partition_by='transaction_date',
     description='Customers as extracted from each loaded day, one row per customer key per batch, with the within-batch attribute-change flag.',
     grain='one row per customer_key per batch (per loaded day)',
     unique_key=['customer_key', 'batch_id'],

@@ -8,6 +8,7 @@
 #}
 {{ config(
     materialized='view',
+    partition_by='transaction_date',
     description='Loaded transactions, one typed row per record: the raw table minus bookkeeping fields, plus exact money in cents. Everything downstream reads transactions through this view.',
     grain='one row per loaded transaction (transaction_key)',
     unique_key='transaction_key',

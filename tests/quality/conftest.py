@@ -8,9 +8,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from quality_data import LOADED, make_day
+from quality_data import END, LOADED, START, make_day
 
 from bnpl.calendar import iter_days
+from bnpl.quality import SqlModelRunner
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
@@ -52,6 +53,31 @@ def db_path(clean_db: Path, tmp_path: Path) -> Path:
 def warehouse(db_path: Path) -> Iterator[DuckDBWarehouse]:
     """The test's clean warehouse, open."""
     wh = DuckDBWarehouse(DuckDBSettings(path=db_path))
+    try:
+        yield wh
+    finally:
+        wh.close()
+
+
+@pytest.fixture(scope="session")
+def built_db(clean_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The clean warehouse with the project's real models built for START..END, marts in bnpl_audit."""
+    path = tmp_path_factory.mktemp("quality-built") / "built.duckdb"
+    shutil.copy(clean_db, path)
+    warehouse = DuckDBWarehouse(DuckDBSettings(path=path))
+    try:
+        SqlModelRunner().build(warehouse, start=START, end=END)
+    finally:
+        warehouse.close()
+    return path
+
+
+@pytest.fixture
+def built_warehouse(built_db: Path, tmp_path: Path) -> Iterator[DuckDBWarehouse]:
+    """This test's copy of the warehouse with the real marts built in the audit area."""
+    target = tmp_path / "built.duckdb"
+    shutil.copy(built_db, target)
+    wh = DuckDBWarehouse(DuckDBSettings(path=target))
     try:
         yield wh
     finally:

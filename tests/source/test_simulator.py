@@ -146,9 +146,19 @@ def test_invariants_of_section_2_2_hold_exactly(records):
         scenario, amount = r["risk_scenario"], r["amount"]
         assert amount == r["product_price"]  # 1
         assert r["first_payment_amount"] == round(amount * 0.25, 2)  # 2
-        assert r["installment_count"] == 4 if amount < 100 else r["installment_count"] in (4, 6)  # 3
+        assert (
+            r["installment_count"] == 4 if amount < 100 else r["installment_count"] in (4, 6)
+        )  # 3
         score = r["risk_score"]
-        level = "low" if score < 0.3 else "medium" if score < 0.6 else "high" if score < 0.8 else "very_high"
+        level = (
+            "low"
+            if score < 0.3
+            else "medium"
+            if score < 0.6
+            else "high"
+            if score < 0.8
+            else "very_high"
+        )
         assert r["risk_level"] == level  # 4
         missed = r["days_to_first_missed_payment"]
         if r["will_default"]:  # 5
@@ -160,14 +170,22 @@ def test_invariants_of_section_2_2_hold_exactly(records):
             assert r["credit_utilization"] in {amount / 500, amount / 1000, amount / 1500}
         assert r["purchase_context"] == CONTEXT[scenario]  # 7
         assert r["checkout_speed"] in CHECKOUT[scenario]
-        assert PRICE_COMPARISON[scenario][0] <= r["price_comparison_time"] <= PRICE_COMPARISON[scenario][1]
+        assert (
+            PRICE_COMPARISON[scenario][0]
+            <= r["price_comparison_time"]
+            <= PRICE_COMPARISON[scenario][1]
+        )
         assert TIME_ON_SITE[scenario][0] <= r["time_on_site_seconds"] <= TIME_ON_SITE[scenario][1]
         eligible = amount >= 50 and r["product_category"] in ("electronics", "clothing", "home")
         assert r["product_bnpl_eligible"] == eligible  # 8
         customer = r["customer_id"]  # 9
         assert r["device_id"] in (customer + "_device_1", customer + "_device_2")
-        assert r["payment_method_id"] in (customer + "_pm_1", customer + "_pm_2", customer + "_pm_3")
-        assert r["_record_id"] == i and r["transaction_id"] == "txn_%08d" % i  # 10
+        assert r["payment_method_id"] in (
+            customer + "_pm_1",
+            customer + "_pm_2",
+            customer + "_pm_3",
+        )
+        assert r["_record_id"] == i and r["transaction_id"] == f"txn_{i:08d}"  # 10
         for name, value in record.CONSTANTS.items():  # 11
             assert r[name] == value and type(r[name]) is type(value)
         assert TIMESTAMP.match(r["_timestamp"])  # 12
@@ -194,13 +212,21 @@ def test_risk_score_is_simtoms_float_sum(records):
 
 def test_entities_are_consistent_below_the_caps():
     """Below the registry caps a customer, device, payment method and product never change."""
-    request = StreamRequest(start_date="2024-03-12", end_date="2024-03-12", base_daily_volume=3000, seed=3)
+    request = StreamRequest(
+        start_date="2024-03-12", end_date="2024-03-12", base_daily_volume=3000, seed=3
+    )
     records = [json.loads(x[6:]) for x in simulate(request).decode().split("\n\n") if x]
     groups = {
         "customer_id": record.CUSTOMER_ATTRIBUTES,
         "device_id": ("device_type", "device_os", "device_is_trusted"),
         "payment_method_id": ("payment_provider", "payment_credit_limit"),
-        "product_id": ("product_category", "product_subcategory", "product_brand", "product_price", "product_risk_category"),
+        "product_id": (
+            "product_category",
+            "product_subcategory",
+            "product_brand",
+            "product_price",
+            "product_risk_category",
+        ),
     }
     for key, fields in groups.items():
         seen: dict[str, tuple] = {}
@@ -234,10 +260,18 @@ def test_customer_attribute_weights(records):
     customers = first_seen(records, "customer_id")
     n = len(customers)
     checks = {
-        "customer_income_bracket": dict(zip(record.INCOME_BRACKETS, (15, 28, 23, 18, 16), strict=True)),
-        "customer_credit_score_range": dict(zip(record.CREDIT_SCORE_RANGES, (15, 35, 35, 15), strict=True)),
-        "customer_verification_level": dict(zip(record.VERIFICATION_LEVELS, (60, 30, 10), strict=True)),
-        "customer_address_stability": dict(zip(record.ADDRESS_STABILITIES, (20, 60, 20), strict=True)),
+        "customer_income_bracket": dict(
+            zip(record.INCOME_BRACKETS, (15, 28, 23, 18, 16), strict=True)
+        ),
+        "customer_credit_score_range": dict(
+            zip(record.CREDIT_SCORE_RANGES, (15, 35, 35, 15), strict=True)
+        ),
+        "customer_verification_level": dict(
+            zip(record.VERIFICATION_LEVELS, (60, 30, 10), strict=True)
+        ),
+        "customer_address_stability": dict(
+            zip(record.ADDRESS_STABILITIES, (20, 60, 20), strict=True)
+        ),
         "customer_age_bracket": dict(zip(record.AGE_BRACKETS, (7, 10, 10, 10, 16), strict=True)),
     }
     for field, weights in checks.items():
@@ -254,7 +288,10 @@ def test_product_catalogue_weights(records):
     assert all(1 <= int(p["product_id"][5:]) <= 5000 for p in products)
     n = len(products)
     for field, weights in (
-        ("product_category", dict(zip(record.PRODUCT_CATEGORIES, (35, 25, 20, 12, 8), strict=True))),
+        (
+            "product_category",
+            dict(zip(record.PRODUCT_CATEGORIES, (35, 25, 20, 12, 8), strict=True)),
+        ),
         ("product_risk_category", {"low": 50, "medium": 35, "high": 15}),
     ):
         counts = Counter(p[field] for p in products)
@@ -274,7 +311,11 @@ def test_device_and_payment_method_weights(records):
         assert_share(types[kind], n, p)
     mobile = [d for d in devices if d["device_type"] == "mobile"]
     assert_share(sum(d["device_os"] == "iOS" for d in mobile), len(mobile), 0.30)
-    allowed = {"mobile": {"iOS", "Android"}, "desktop": {"Windows", "macOS", "Linux"}, "tablet": {"iOS", "Android", "Windows"}}
+    allowed = {
+        "mobile": {"iOS", "Android"},
+        "desktop": {"Windows", "macOS", "Linux"},
+        "tablet": {"iOS", "Android", "Windows"},
+    }
     assert all(d["device_os"] in allowed[d["device_type"]] for d in devices)
     assert_share(sum(d["device_is_trusted"] for d in devices), n, 700 / 731)
     methods = first_seen(records, "payment_method_id")
@@ -291,7 +332,11 @@ def test_default_rate_and_missed_payment_timing(records):
     high = [r["will_default"] for r in records if r["risk_score"] >= 0.5]
     low = [r["will_default"] for r in records if r["risk_score"] < 0.3]
     assert sum(high) / len(high) > sum(low) / len(low)
-    four = [r["days_to_first_missed_payment"] for r in records if r["will_default"] and r["installment_count"] == 4]
+    four = [
+        r["days_to_first_missed_payment"]
+        for r in records
+        if r["will_default"] and r["installment_count"] == 4
+    ]
     counts = Counter(four)
     for days, p in ((14, 0.2), (28, 0.4), (42, 0.3), (56, 0.1)):
         assert_share(counts[days], len(four), p)
@@ -332,7 +377,9 @@ def test_volume_formula_is_exact_for_seeded_days(start, end, base, seed):
     request = StreamRequest(start_date=start, end_date=end, base_daily_volume=base, seed=seed)
     body = simulate(request).decode()
     counts = Counter(json.loads(line[6:])["_timestamp"][:10] for line in body.split("\n\n") if line)
-    expected = {d.isoformat(): source_volume(base, d, seed) for d, _ in Simulation(request).day_counts()}
+    expected = {
+        d.isoformat(): source_volume(base, d, seed) for d, _ in Simulation(request).day_counts()
+    }
     assert counts == expected
 
 
@@ -346,12 +393,18 @@ def test_captured_request_gives_the_captured_counts(captured_request, captured_c
 def test_unseeded_requests_differ_and_stay_in_the_noise_band():
     """Without a seed (or with seed 0) every response differs; counts stay within 5 sigmas."""
     bodies = [
-        simulate(StreamRequest(start_date="2024-03-12", end_date="2024-03-13", base_daily_volume=300, seed=s))
+        simulate(
+            StreamRequest(
+                start_date="2024-03-12", end_date="2024-03-13", base_daily_volume=300, seed=s
+            )
+        )
         for s in (None, 0, None)
     ]
     assert len(set(bodies)) == 3
     for body in bodies:
-        days = Counter(x[x.index('"_timestamp": "') + 15 :][:10] for x in body.decode().split("\n\n") if x)
+        days = Counter(
+            x[x.index('"_timestamp": "') + 15 :][:10] for x in body.decode().split("\n\n") if x
+        )
         for day, count in days.items():
             low, high = source_volume_band(300, date.fromisoformat(day), 5.0)
             assert low <= count <= high
@@ -359,7 +412,13 @@ def test_unseeded_requests_differ_and_stay_in_the_noise_band():
 
 def test_max_records_truncates_the_response():
     """max_records caps a historical response, cutting a day short."""
-    request = StreamRequest(start_date="2024-11-28", end_date="2024-11-30", base_daily_volume=200, seed=42, max_records=100)
+    request = StreamRequest(
+        start_date="2024-11-28",
+        end_date="2024-11-30",
+        base_daily_volume=200,
+        seed=42,
+        max_records=100,
+    )
     lines = [x for x in simulate(request).decode().split("\n\n") if x]
     assert len(lines) == 100
     assert {json.loads(x[6:])["_timestamp"][:10] for x in lines} == {"2024-11-28", "2024-11-29"}
@@ -367,7 +426,12 @@ def test_max_records_truncates_the_response():
 
 def test_same_body_gives_identical_bytes_also_concurrently():
     """A seeded body gives byte-identical output, sequentially and from four threads at once."""
-    body = {"start_date": "2024-06-03", "end_date": "2024-06-04", "base_daily_volume": 2000, "seed": 5}
+    body = {
+        "start_date": "2024-06-03",
+        "end_date": "2024-06-04",
+        "base_daily_volume": 2000,
+        "seed": 5,
+    }
     reference = simulate(StreamRequest.model_validate(body))
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: simulate(StreamRequest.model_validate(body)), range(8)))
@@ -377,9 +441,17 @@ def test_same_body_gives_identical_bytes_also_concurrently():
 def test_equivalent_bodies_give_identical_bytes_and_other_seeds_differ():
     """Key order, unknown keys and lax types do not change the output; another seed does."""
     a = {"start_date": "2024-06-03", "end_date": "2024-06-03", "base_daily_volume": 500, "seed": 5}
-    b = {"seed": "5", "total_records": 9, "base_daily_volume": 500, "end_date": "2024-06-03", "start_date": "2024-06-03"}
+    b = {
+        "seed": "5",
+        "total_records": 9,
+        "base_daily_volume": 500,
+        "end_date": "2024-06-03",
+        "start_date": "2024-06-03",
+    }
     assert simulate(StreamRequest.model_validate(a)) == simulate(StreamRequest.model_validate(b))
-    assert simulate(StreamRequest.model_validate(a)) != simulate(StreamRequest.model_validate({**a, "seed": 6}))
+    assert simulate(StreamRequest.model_validate(a)) != simulate(
+        StreamRequest.model_validate({**a, "seed": 6})
+    )
 
 
 @pytest.mark.parametrize(
@@ -398,7 +470,13 @@ def test_seed_range_rule(offset, valid):
 
 def test_noise_turns_numbers_and_booleans_into_floats():
     """Any noise type writes every int and bool field as a float; null stays null (§4.9)."""
-    request = StreamRequest(start_date="2024-03-12", end_date="2024-03-12", base_daily_volume=200, seed=1, noise_type="gaussian")
+    request = StreamRequest(
+        start_date="2024-03-12",
+        end_date="2024-03-12",
+        base_daily_volume=200,
+        seed=1,
+        noise_type="gaussian",
+    )
     records = [json.loads(x[6:]) for x in simulate(request).decode().split("\n\n") if x]
     for r in records:
         for name, kind in record.FIELDS.items():

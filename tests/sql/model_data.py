@@ -56,6 +56,26 @@ def prepare(body: bytes, scope: IdentityScope) -> list[PreparedDay]:
     return prepared
 
 
+def drifted_day(body: bytes) -> PreparedDay:
+    """Thanksgiving with one more record: customer cust_000001 again, in another state (simtom
+    reuses ids with new attributes, contract section 4), so its id has two fingerprints."""
+    day = DAYS[0]
+    records = split_days(body)[day]
+    extra = json.loads(records[0])
+    extra["_record_id"] = len(records)
+    extra["transaction_id"] = f"txn_{len(records):08d}"
+    extra["customer_state"] = "VT" if extra["customer_state"] != "VT" else "WY"
+    request_body = {"start_date": day.isoformat(), "end_date": day.isoformat(), "drift": True}
+    request = DayRequest(day, day_type(day), request_body, len(records) + 1)
+    return prepare_day(
+        [*records, json.dumps(extra).encode()],
+        request,
+        source_identity=SOURCE_IDENTITY,
+        identity_scope="batch",
+        loaded_at=LOADED_AT,
+    )
+
+
 def ledger_row(day: PreparedDay, *, expected: int | None = None) -> dict[str, Any]:
     """A ``bnpl_raw.source_batches`` row for a prepared day."""
     stats = day.stats

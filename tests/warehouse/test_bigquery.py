@@ -23,6 +23,7 @@ from bnpl.settings import BigQuerySettings, load_settings
 from bnpl.warehouse import DayBatch, open_warehouse
 from bnpl.warehouse.base import DATASETS, RAW_DAY_TABLES, SCHEMAS_DIR
 from bnpl.warehouse.bigquery import BigQueryWarehouse, TypedParam, set_credentials_block_loader
+from bnpl.warehouse.bigquery_load import day_script, staging_name
 from bnpl.warehouse.bigquery_params import query_parameter, query_parameters
 from bnpl.warehouse.labels import job_labels, sanitise_label_key, sanitise_label_value
 
@@ -288,6 +289,42 @@ def test_load_day_checks_frames_before_contacting_bigquery(
     with pytest.raises(WarehouseError, match="rows dated outside 2024-03-01"):
         warehouse.load_day(other_day)
     assert warehouse._bq is None
+
+
+def _quoted(dataset: str, table: str) -> str:
+    return f"`p.{dataset}.{table}`"
+
+
+def test_day_script_is_one_transaction_over_every_raw_table(
+    day_batch: Callable[..., DayBatch],
+) -> None:
+    """The script deletes the bound day from each raw table and the ledger, inserts only staged tables, inside one transaction."""
+    batch = day_batch(DAY1)
+    script, params = day_script(
+        _quoted, DAY1, {"transactions": "`p.bnpl_raw._stage_t`"}, batch.ledger
+    )
+    statements = [line for line in script.splitlines() if line.strip()]
+    assert statements[:2] == ["BEGIN", "BEGIN TRANSACTION;"]
+    assert statements.count("COMMIT TRANSACTION;") == 1
+    assert "ROLLBACK TRANSACTION;" in statements[statements.index("EXCEPTION WHEN ERROR THEN") :]
+    for table in ("transactions", "customers", "quarantine", "source_batches"):
+        assert f"DELETE FROM `p.bnpl_raw.{table}` WHERE transaction_date = @day;" in statements
+    inserts = [line for line in statements if line.startswith("INSERT INTO")]
+    assert [line.split()[2] for line in inserts] == [
+        "`p.bnpl_raw.transactions`",
+        "`p.bnpl_raw.source_batches`",
+    ]
+    assert inserts[0].endswith("FROM `p.bnpl_raw._stage_t`;")
+    assert "$" not in script and str(DAY1) not in script
+    assert params["day"] == DAY1
+    assert params["ledger_records_loaded"] == TypedParam("INT64", batch.ledger["records_loaded"])
+    assert params["ledger_flow_run_id"].type == "STRING"
+
+
+def test_staging_names_are_plain_identifiers() -> None:
+    """Staging table names keep only letters, digits and _, whatever the batch id holds."""
+    name = staging_name("transactions", "simulator:bnpl/0.1$2024-01-01", "ab12")
+    assert name == "_stage_transactions_simulator_bnpl_0_1_2024_01_01_ab12"
 
 
 def test_setup_script_fails_loudly_without_python_313(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,162 @@
+"""The pure half of a BigQuery day load: checks, staging files and the one transaction script.
+
+:meth:`bnpl.warehouse.bigquery.BigQueryWarehouse.load_day` does the I/O: it writes each non-empty
+frame to a staging table with a load job (:func:`to_parquet`, :func:`schema_fields`), then runs
+:func:`day_script` as one script job. Nothing here talks to BigQuery.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import date
+from functools import cache
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from google.cloud import bigquery
+
+from bnpl.errors import WarehouseError
+from bnpl.warehouse.base import RAW_DAY_TABLES, SCHEMAS_DIR, DayBatch, TableSpec, table_spec
+from bnpl.warehouse.bigquery_params import TypedParam
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "STRING": pa.string(),
+    "JSON": pa.string(),
+    "INT64": pa.int64(),
+    "INTEGER": pa.int64(),
+    "FLOAT64": pa.float64(),
+    "FLOAT": pa.float64(),
+    "BOOL": pa.bool_(),
+    "BOOLEAN": pa.bool_(),
+    "DATE": pa.date32(),
+    "DATETIME": pa.timestamp("us"),
+    "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+    "NUMERIC": pa.decimal128(38, 9),
+    "BYTES": pa.binary(),
+}
+"""The Arrow type written to Parquet for each BigQuery type (as google-cloud-bigquery does)."""
+
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_]+")
+
+
+@cache
+def partition_type(dataset: str, name: str) -> str:
+    """``time_partitioning.type`` of a declared table (``DAY`` when absent)."""
+    doc = json.loads((SCHEMAS_DIR / dataset / f"{name}.json").read_text())
+    return str((doc.get("time_partitioning") or {}).get("type", "DAY"))
+
+
+def schema_fields(spec: TableSpec, *, nullable: bool = False) -> list[bigquery.SchemaField]:
+    """The BigQuery schema of a declared table; ``nullable`` relaxes every mode (staging tables)."""
+    return [
+        bigquery.SchemaField(
+            c.name,
+            c.type,
+            mode="NULLABLE" if nullable or c.nullable else "REQUIRED",
+            description=c.description,
+        )
+        for c in spec.columns
+    ]
+
+
+def staging_name(table: str, batch_id: str, token: str) -> str:
+    """``_stage_<table>_<batch_id>_<token>`` with anything outside ``[A-Za-z0-9_]`` replaced."""
+    return f"_stage_{table}_{_UNSAFE_ID.sub('_', batch_id)[:200]}_{_UNSAFE_ID.sub('_', token)}"
+
+
+def check_frame(name: str, frame: pl.DataFrame, day: date) -> None:
+    """Refuse a frame whose columns are not exactly the table's, or that holds another day."""
+    expected = table_spec("bnpl_raw", name).column_names
+    if frame.columns != expected:
+        missing = sorted(set(expected) - set(frame.columns))
+        extra = sorted(set(frame.columns) - set(expected))
+        raise WarehouseError(
+            f"frame for bnpl_raw.{name} does not match schemas/bnpl_raw/{name}.json "
+            f"(missing {missing}, unexpected {extra}, or a different order)"
+        )
+    other = frame.filter(pl.col("transaction_date") != day).height
+    if other:
+        raise WarehouseError(
+            f"frame for bnpl_raw.{name} has {other} rows dated outside {day}; a day batch may "
+            "only hold its own day (fix the split before loading)"
+        )
+
+
+def check_ledger(batch: DayBatch) -> Mapping[str, Any]:
+    """The batch's ledger row, refused unless it has exactly the ledger's columns and its day."""
+    expected = table_spec("bnpl_raw", "source_batches").column_names
+    if set(batch.ledger) != set(expected):
+        raise WarehouseError(
+            f"ledger row for {batch.day} does not match schemas/bnpl_raw/source_batches.json "
+            f"(missing {sorted(set(expected) - set(batch.ledger))}, "
+            f"unexpected {sorted(set(batch.ledger) - set(expected))})"
+        )
+    if batch.ledger["transaction_date"] != batch.day:
+        raise WarehouseError(
+            f"ledger row says {batch.ledger['transaction_date']} but the batch is {batch.day}"
+        )
+    return batch.ledger
+
+
+def to_parquet(spec: TableSpec, frame: pl.DataFrame) -> io.BytesIO:
+    """``frame`` as Parquet with the Arrow types of ``spec``, ready for a load job."""
+    target = pa.schema([pa.field(c.name, ARROW_TYPES[c.type]) for c in spec.columns])
+    try:
+        arrow = frame.to_arrow().cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise WarehouseError(
+            f"frame for bnpl_raw.{spec.name} has values that do not fit "
+            f"schemas/bnpl_raw/{spec.name}.json: {exc}"
+        ) from exc
+    buffer = io.BytesIO()
+    pq.write_table(arrow, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def day_script(
+    qualified: Callable[[str, str], str],
+    day: date,
+    staged: Mapping[str, str],
+    ledger: Mapping[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """The one transaction that replaces ``day`` and its ledger row, and its parameters.
+
+    Args:
+        qualified: ``(dataset, table) -> quoted name`` of the adapter.
+        day: bound as ``@day``.
+        staged: raw table -> quoted staging table, for the tables with rows this day.
+        ledger: the ``source_batches`` row, bound as ``@ledger_<column>`` with the declared types.
+
+    Every raw day table loses its rows of ``day``; the staged ones get the staging rows. Any
+    failing statement rolls everything back and the script fails with that statement's message.
+    """
+    lines = ["BEGIN", "BEGIN TRANSACTION;"]
+    for name in RAW_DAY_TABLES:
+        target = qualified("bnpl_raw", name)
+        lines.append(f"DELETE FROM {target} WHERE transaction_date = @day;")  # noqa: S608 - names from schemas/
+        if name in staged:
+            cols = ", ".join(f"`{c}`" for c in table_spec("bnpl_raw", name).column_names)
+            lines.append(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {staged[name]};")  # noqa: S608
+    spec = table_spec("bnpl_raw", "source_batches")
+    target = qualified("bnpl_raw", "source_batches")
+    cols = ", ".join(f"`{c}`" for c in spec.column_names)
+    values = ", ".join(f"@ledger_{c}" for c in spec.column_names)
+    lines += [
+        f"DELETE FROM {target} WHERE transaction_date = @day;",  # noqa: S608 - names from schemas/
+        f"INSERT INTO {target} ({cols}) VALUES ({values});",  # noqa: S608
+        "COMMIT TRANSACTION;",
+        "EXCEPTION WHEN ERROR THEN",
+        "ROLLBACK TRANSACTION;",
+        "RAISE USING MESSAGE = @@error.message;",
+        "END;",
+    ]
+    params: dict[str, Any] = {"day": day}
+    for column in spec.columns:
+        params[f"ledger_{column.name}"] = TypedParam(column.type, ledger[column.name])
+    return "\n".join(lines), params

@@ -1,0 +1,309 @@
+"""End to end on a real Prefect server: setup, deploy, a process worker, a day that fails on a
+source outage, and the same flow run retried to Completed.
+
+Everything runs on 127.0.0.1 with its own PREFECT_HOME, SQLite database and DuckDB file; every
+process the test starts is stopped (its whole process group) and checked gone at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import polars as pl
+import psutil
+import pytest
+from conftest import free_port
+
+import bnpl
+from bnpl.calendar import plan_day
+from bnpl.settings import FaultSettings, PlanSettings, SimulatorSettings
+from bnpl.source.server import serve_in_background
+
+pytestmark = [pytest.mark.slow, pytest.mark.prefect_server, pytest.mark.timeout(420)]
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+VOLUME = 40
+DAY_OK, DAY_FAILS, DAY_NEW = date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6)
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+class Stack:
+    """Processes started by the test, in their own sessions, stopped group by group."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.started: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.seen: set[int] = set()
+
+    def start(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        out = (self.logs / f"{name}.log").open("wb")
+        process = subprocess.Popen(
+            args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        out.close()
+        self.started.append((name, process))
+
+    def remember_children(self) -> None:
+        """Note every descendant now alive (flow-run processes), to check they end too."""
+        for _, process in self.started:
+            try:
+                kids = psutil.Process(process.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                continue
+            self.seen.update(k.pid for k in kids)
+
+    def stop(self) -> list[str]:
+        """Stop everything (SIGINT, then SIGTERM, then SIGKILL per group); return leftovers."""
+        self.remember_children()
+        for _name, process in reversed(self.started):
+            self.seen.add(process.pid)
+            for sig, wait in ((signal.SIGINT, 15), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+                if process.poll() is not None:
+                    break
+                try:
+                    os.killpg(process.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    process.wait(timeout=wait)
+                except subprocess.TimeoutExpired:
+                    continue
+            try:  # the group may outlive its leader: flow-run processes of the worker
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        alive: list[str] = []
+        while time.monotonic() < deadline:
+            alive = []
+            for pid in self.seen:
+                try:
+                    proc = psutil.Process(pid)
+                    if proc.status() != psutil.STATUS_ZOMBIE:
+                        alive.append(f"{pid} {' '.join(proc.cmdline())[:120]}")
+                except psutil.NoSuchProcess:
+                    continue
+            if not alive:
+                break
+            time.sleep(0.2)
+        return alive
+
+    def log(self, name: str) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> str:
+    done = subprocess.run(
+        args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, (
+        f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    )
+    return done.stdout
+
+
+def _wait_healthy(api: str, stack: Stack, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"Prefect server not healthy after {timeout} s:\n{stack.log('server')}")
+
+
+def _flow_run(api: str, run_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10)
+    response.raise_for_status()
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def _wait_final(api: str, run_id: str, stack: Stack, *, timeout: float = 150) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = _flow_run(api, run_id)
+        state = run.get("state") or {}
+        if state.get("type") in TERMINAL:
+            return run
+        stack.remember_children()
+        time.sleep(1)
+    pytest.fail(f"flow run {run_id} not finished after {timeout} s:\n{stack.log('worker')}")
+
+
+def _start_run(deployment: str, params: dict[str, str], env: dict[str, str]) -> str:
+    args = [str(BIN / "prefect"), "deployment", "run", deployment]
+    for name, value in params.items():
+        args += ["--param", f"{name}={value}"]
+    out = _run(args, env, REPO)
+    found = re.search(r"UUID: ([0-9a-f-]{36})", out)
+    assert found, out
+    return found.group(1)
+
+
+def _logs(api: str, run_id: str) -> list[dict[str, Any]]:
+    body = {"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200}
+    response = httpx.post(f"{api}/logs/filter", json=body, timeout=10)
+    response.raise_for_status()
+    logs: list[dict[str, Any]] = response.json()
+    return logs
+
+
+def _expected(day: date) -> int:
+    plan = PlanSettings(
+        weekday_base_volume=VOLUME, weekend_base_volume=VOLUME, holiday_base_volume=VOLUME
+    )
+    return plan_day(day, plan).expected_volume
+
+
+def _day(table: str, day: date) -> pl.DataFrame:
+    return bnpl.read_table(table).filter(pl.col("transaction_date") == day)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """Processes of the test; fails the test if any survives being stopped."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    started = Stack(logs)
+    try:
+        yield started
+    finally:
+        leftovers = started.stop()
+        assert not leftovers, f"processes left running: {leftovers}"
+
+
+def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
+    tmp_path: Path, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """setup + deploy + worker: a day completes; a day failed by a source outage is retried as the
+    same flow run and completes with its rows loaded once; a backfill launches per-day runs."""
+    began = time.monotonic()
+    api_port, source_port = free_port(), free_port()
+    api = f"http://127.0.0.1:{api_port}/api"
+    warehouse = tmp_path / "warehouse" / "bnpl.duckdb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BNPL_", "PREFECT_"))}
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_API_URL=api,
+        PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_API_ENABLE_HTTP2="false",
+        PREFECT_SERVER_UI_ENABLED="false",
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        PREFECT_WORKER_PREFETCH_SECONDS="1",
+    )
+    stack.start(
+        "server",
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(api_port),
+         "--no-scheduler", "--no-ui"],
+        env,
+        tmp_path,
+    )  # fmt: skip
+    _wait_healthy(api, stack)
+
+    # one command prepares the server; a second run changes nothing
+    first = _run([str(BIN / "bnpl"), "prefect", "setup", "--api-limit", "2"], env, tmp_path)
+    assert re.search(r"work pool bnpl-process\s+created", first), first
+    assert re.search(r"concurrency limit simtom-api\s+created", first), first
+    again = _run([str(BIN / "bnpl"), "prefect", "setup", "--api-limit", "2"], env, tmp_path)
+    assert "created" not in again and "updated" not in again, again
+
+    deployed = _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env, REPO)
+    for name in ("bnpl-daily", "bnpl-ingest-day", "bnpl-backfill"):
+        assert name in deployed, deployed
+
+    worker_env = dict(env)
+    worker_env.update(
+        BNPL_WAREHOUSE__PATH=str(warehouse),
+        BNPL_SOURCE__URL=f"http://127.0.0.1:{source_port}",
+        BNPL_SOURCE__MAX_ATTEMPTS="2",
+        BNPL_SOURCE__RETRY_INITIAL_WAIT_S="0.05",
+        BNPL_PLAN__WEEKDAY_BASE_VOLUME=str(VOLUME),
+        BNPL_PLAN__WEEKEND_BASE_VOLUME=str(VOLUME),
+        BNPL_PLAN__HOLIDAY_BASE_VOLUME=str(VOLUME),
+    )
+    stack.start(
+        "worker",
+        [str(BIN / "prefect"), "worker", "start", "--pool", "bnpl-process", "--type", "process"],
+        worker_env,
+        tmp_path,
+    )
+    monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(warehouse))  # for bnpl.read_table below
+
+    with ExitStack() as source:
+        # 1. a healthy source: the day completes and is loaded once
+        source.enter_context(serve_in_background(SimulatorSettings(port=source_port)))
+        ok_id = _start_run("ingest-day/bnpl-ingest-day", {"day": DAY_OK.isoformat()}, env)
+        ok = _wait_final(api, ok_id, stack)
+        assert ok["state"]["type"] == "COMPLETED", (ok["state"], stack.log("worker"))
+        assert _day("bnpl_raw.transactions", DAY_OK).height == _expected(DAY_OK)
+        ledger = _day("bnpl_raw.source_batches", DAY_OK)
+        assert ledger["flow_run_id"].to_list() == [ok_id]
+        assert any(log["name"].startswith("bnpl.") for log in _logs(api, ok_id)), "no bnpl logs"
+
+        # 2. the source answers 5xx to every request: the day's run fails, nothing is written
+        source.close()
+        outage = FaultSettings(error_rate=1.0)
+        source.enter_context(
+            serve_in_background(SimulatorSettings(port=source_port, faults=outage))
+        )
+        bad_id = _start_run("ingest-day/bnpl-ingest-day", {"day": DAY_FAILS.isoformat()}, env)
+        bad = _wait_final(api, bad_id, stack)
+        assert bad["state"]["type"] == "FAILED", bad["state"]
+        assert DAY_FAILS.isoformat() in bad["state"]["message"], bad["state"]
+        assert _day("bnpl_raw.transactions", DAY_FAILS).is_empty()
+
+        # 3. the source is back: retry that same flow run; it completes, the day is loaded once
+        source.close()
+        source.enter_context(serve_in_background(SimulatorSettings(port=source_port)))
+        _run([str(BIN / "prefect"), "flow-run", "retry", bad_id], env, tmp_path)
+        retried = _wait_final(api, bad_id, stack)
+        assert retried["state"]["type"] == "COMPLETED", (retried["state"], stack.log("worker"))
+        assert retried["run_count"] == 2
+        keys = _day("bnpl_raw.transactions", DAY_FAILS)["transaction_key"]
+        assert keys.len() == keys.n_unique() == _expected(DAY_FAILS)
+        assert _day("bnpl_raw.source_batches", DAY_FAILS)["flow_run_id"].to_list() == [bad_id]
+        assert _day("bnpl_raw.transactions", DAY_OK).height == _expected(DAY_OK)
+
+        # 4. a backfill deployment run: one child ingest-day run per day under simtom-api
+        parent_id = _start_run(
+            "bnpl-backfill/bnpl-backfill",
+            {"start": DAY_FAILS.isoformat(), "end": DAY_NEW.isoformat()},
+            env,
+        )
+        parent = _wait_final(api, parent_id, stack, timeout=180)
+        assert parent["state"]["type"] == "COMPLETED", (parent["state"], stack.log("worker"))
+        children = httpx.post(
+            f"{api}/flow_runs/filter",
+            json={"flow_runs": {"parent_flow_run_id": {"any_": [parent_id]}}},
+            timeout=10,
+        ).json()
+        child_days = sorted(c["parameters"]["day"] for c in children if c["deployment_id"])
+        assert child_days == [DAY_FAILS.isoformat(), DAY_NEW.isoformat()]
+        assert all(c["state"]["type"] == "COMPLETED" for c in children)
+        assert _day("bnpl_raw.transactions", DAY_NEW).height == _expected(DAY_NEW)
+        assert _day("bnpl_raw.transactions", DAY_FAILS).height == _expected(DAY_FAILS)
+
+        # 5. a parameter that is not a date fails the run at once, saying what to pass
+        typo_id = _start_run("bnpl-daily/bnpl-daily", {"logical_date": "yesterday"}, env)
+        typo = _wait_final(api, typo_id, stack)
+        assert typo["state"]["type"] == "FAILED"
+        assert "not a date; use YYYY-MM-DD" in typo["state"]["message"], typo["state"]
+    wall = time.monotonic() - began
+    sys.stderr.write(f"e2e wall time {wall:.0f} s\n")

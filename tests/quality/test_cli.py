@@ -1,0 +1,65 @@
+"""`bnpl check` and `bnpl report` from the command line."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from quality_data import END, START, Knobs, make_day, request
+
+from bnpl.cli import main
+from bnpl.settings import DuckDBSettings
+from bnpl.warehouse.duckdb import DuckDBWarehouse
+
+
+def bnpl(*args: str) -> int:
+    """Run the ``bnpl`` command in-process and return its exit code."""
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.fixture
+def configured(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """BNPL_WAREHOUSE__PATH points at this test's copy of the clean warehouse."""
+    monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(db_path))
+    return db_path
+
+
+def test_check_exits_zero_on_clean_data(configured: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`bnpl check` passes on clean data and prints one line per check and the verdict."""
+    assert bnpl("check", "--start", str(START), "--end", str(END)) == 0
+    out = capsys.readouterr().out
+    assert "passed; published" in out and "volume_vs_expected" in out
+
+
+def test_check_exits_non_zero_on_an_error_level_failure(
+    configured: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A half-volume day makes `bnpl check` exit 1 and name the failing check on stderr."""
+    bad = date(2024, 12, 4)
+    warehouse = DuckDBWarehouse(DuckDBSettings(path=configured))
+    warehouse.load_day(make_day(bad, Knobs(count=request(bad).expected_volume // 2)))
+    warehouse.close()
+    assert bnpl("check", "--start", str(START), "--end", str(END)) == 1
+    captured = capsys.readouterr()
+    assert "BLOCKED" in captured.out
+    assert "volume_vs_expected" in captured.err and "left unchanged" in captured.err
+
+
+def test_check_rejects_bad_dates_with_exit_code_two(configured: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unparseable or reversed range is a one-line error with exit code 2."""
+    assert bnpl("check", "--start", "yesterday", "--end", str(END)) == 2
+    assert "--start 'yesterday' is not a date" in capsys.readouterr().err
+    assert bnpl("check", "--start", str(END), "--end", str(START)) == 2
+
+
+def test_report_writes_html_to_out(configured: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`bnpl report --out PATH` writes the report there and says so."""
+    out = tmp_path / "q.html"
+    assert bnpl("report", "--out", str(out)) == 0
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    assert str(out) in capsys.readouterr().out

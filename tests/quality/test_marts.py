@@ -1,0 +1,67 @@
+"""The checks of the marts about to be published, on the project's real models built in bnpl_audit."""
+
+from __future__ import annotations
+
+import pytest
+from quality_data import END, START
+
+from bnpl.quality import CHECKS, CheckResult, run_checks
+from bnpl.settings import QualitySettings
+from bnpl.warehouse.duckdb import DuckDBWarehouse
+
+pytestmark = pytest.mark.slow  # builds every model of the project once per session
+MARTS = ("mart_bnpl_transactions", "mart_bnpl_customers", "mart_bnpl_daily_volume")
+MART_CHECKS = [c for c in CHECKS if "." not in c.model]
+
+
+def run(warehouse: DuckDBWarehouse) -> dict[str, CheckResult]:
+    results = run_checks(
+        warehouse, QualitySettings(), start=START, end=END, logical_date=END, built=MARTS, checks=MART_CHECKS
+    )
+    return {r.check_name: r for r in results}
+
+
+def test_real_marts_pass_every_mart_check(built_warehouse: DuckDBWarehouse) -> None:
+    """The project's marts built from clean data pass every mart check (none skipped)."""
+    assert {n: r.status for n, r in run(built_warehouse).items()} == dict.fromkeys(
+        (c.name for c in MART_CHECKS), "pass"
+    )
+
+
+AUDIT = '"bnpl_audit"'
+BREAKS = [
+    (
+        "mart_transactions_key_unique",
+        f"INSERT INTO {AUDIT}.mart_bnpl_transactions SELECT * FROM {AUDIT}.mart_bnpl_transactions "
+        "WHERE transaction_date = DATE '2024-11-13' LIMIT 1",
+    ),
+    (
+        "mart_customers_key_unique",
+        f"INSERT INTO {AUDIT}.mart_bnpl_customers SELECT * FROM {AUDIT}.mart_bnpl_customers LIMIT 1",
+    ),
+    (
+        "mart_transactions_customer_exists",
+        f"DELETE FROM {AUDIT}.mart_bnpl_customers WHERE customer_key IN (SELECT customer_key FROM "
+        f"{AUDIT}.mart_bnpl_transactions WHERE transaction_date = DATE '2024-11-13' LIMIT 1)",
+    ),
+    (
+        "mart_transactions_match_raw",
+        f"DELETE FROM {AUDIT}.mart_bnpl_transactions WHERE transaction_date = DATE '2024-11-13' "
+        "AND transaction_id LIKE '%7'",
+    ),
+    (
+        "mart_daily_volume_matches_raw",
+        f"DELETE FROM {AUDIT}.mart_bnpl_daily_volume WHERE transaction_date = DATE '2024-11-13'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "statement"), BREAKS, ids=[b[0] for b in BREAKS])
+def test_mart_check_fails_on_a_broken_audit_mart(
+    built_warehouse: DuckDBWarehouse, name: str, statement: str
+) -> None:
+    """Breaking the audit copy of a mart fails the check that guards it."""
+    built_warehouse.execute(statement)
+    result = run(built_warehouse)[name]
+    assert result.status == "fail", result.details
+    assert result.observed_value is not None and result.observed_value >= 1
