@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Prepare the local BigQuery emulator (local-bigquery) in its own venv. Idempotent: a second run
-# with the same versions only checks the stamp and the extension links.
+# with the same versions only checks the stamp and the extension files.
 #
 # local-bigquery needs Python >= 3.13 (pyenv's 3.13.0 on these machines; override with
 # BQ_EMULATOR_PYTHON) and DuckDB extensions it cannot download offline, so the extension wheels
-# are installed and their files linked into DuckDB's extension directory under $HOME.
+# are installed and their files copied into DuckDB's extension directory under $HOME.
 #
 # Prints the path of the emulator's executable on its last line of stdout.
 set -euo pipefail
@@ -21,7 +21,6 @@ PACKAGES=(
 HOME_DIR="${BQ_EMULATOR_HOME:-$PWD/.bnpl/bq-emulator}"
 VENV="$HOME_DIR/venv"
 STAMP="$VENV/.installed"
-EXT_DIR="$HOME/.duckdb/extensions/v${DUCKDB_VERSION}/linux_amd64"
 
 PY="${BQ_EMULATOR_PYTHON:-}"
 if [[ -z "$PY" ]]; then
@@ -56,13 +55,20 @@ if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$WANT" ]]; then
 fi
 
 # The wheels ship <package>/extensions/v<version>/<name>.duckdb_extension; DuckDB autoloads from
-# $HOME/.duckdb/extensions/v<version>/<platform>.
+# $HOME/.duckdb/extensions/v<version>/<platform> (linux_amd64 here).
+PLATFORM="$("$VENV/bin/python" -c 'import duckdb; print(duckdb.sql("PRAGMA platform").fetchone()[0])')"
+EXT_DIR="$HOME/.duckdb/extensions/v${DUCKDB_VERSION}/${PLATFORM}"
 mkdir -p "$EXT_DIR"
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 found=0
 for ext in "$SITE"/duckdb_extension_*/extensions/v"${DUCKDB_VERSION}"/*.duckdb_extension; do
   [[ -f "$ext" ]] || continue
-  ln -sfn "$ext" "$EXT_DIR/$(basename "$ext")"
+  dest="$EXT_DIR/$(basename "$ext")"
+  # A copy, not a link: another checkout's venv may come and go. Replaced atomically.
+  if [[ -L "$dest" ]] || ! cmp -s "$ext" "$dest"; then
+    cp "$ext" "$dest.tmp.$$"
+    mv -f "$dest.tmp.$$" "$dest"
+  fi
   found=$((found + 1))
 done
 if [[ "$found" -lt 3 ]]; then

@@ -80,6 +80,7 @@ LINE = "_line"
 """Helper column: 0-based position of the record in the response (``line_number`` - 1)."""
 
 _CHUNK_LINES = 1024
+_BUFFER_LINES = 4096
 _KEY_MARK = '":'
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
@@ -266,8 +267,17 @@ _READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
 
 
 def _read(lines: Sequence[bytes], index: Sequence[int]) -> pl.DataFrame:
-    """Typed read of ``lines`` (one record each), with :data:`LINE`; raises if any line is off."""
-    frame = pl.read_ndjson(b"\n".join(lines), schema=READ_SCHEMA)
+    """Typed read of ``lines`` (one record each), with :data:`LINE`; raises if any line is off.
+
+    Read :data:`_BUFFER_LINES` records at a time: a few-MB buffer is reused by the allocator,
+    where one day-sized buffer costs a page fault per 4 KiB (a third of the read on 50 MB).
+    """
+    frame = pl.concat(
+        [
+            pl.read_ndjson(b"\n".join(lines[at : at + _BUFFER_LINES]), schema=READ_SCHEMA)
+            for at in range(0, len(lines), _BUFFER_LINES)
+        ]
+    )
     if frame.height != len(lines):  # a record held a line break: rows no longer match lines
         raise pl.exceptions.ComputeError(f"{frame.height} rows from {len(lines)} records")
     return frame.with_columns(pl.Series(LINE, index, pl.UInt32))

@@ -90,7 +90,7 @@ class DuckDBSettings(BaseModel):
     idle_release_s: float = Field(default=1.0, ge=0)
     """Seconds a process keeps the file open after its last operation, so back-to-back loads
     share one connection (opening and closing costs ~50 ms); 0 closes after every operation."""
-    max_hold_s: float = Field(default=10.0, gt=0)
+    max_hold_s: float = Field(default=30.0, gt=0)
     """Seconds a busy process may keep the file open before it releases it for a moment, so
     another process waiting for the file (a second backfill, a notebook) gets its turn."""
     threads: int | None = Field(default=None, ge=1)

@@ -27,12 +27,21 @@ from prefect.events.actions import SendNotification
 from prefect.events.schemas.automations import AutomationCore
 from prefect.runtime import flow_run
 
-from bnpl.quality import GateResult, failure_event, gate_range, results_table, run_gate, summary_markdown
+from bnpl.quality import (
+    GateResult,
+    failure_event,
+    gate_range,
+    results_table,
+    run_gate,
+    summary_markdown,
+)
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
 from flows._runtime import Day, forward_bnpl_logs
 
-ALERT_FILE = Path(__file__).resolve().parents[1] / "deployments" / "automations" / "quality-failed.yaml"
+ALERT_FILE = (
+    Path(__file__).resolve().parents[1] / "deployments" / "automations" / "quality-failed.yaml"
+)
 """The automation that turns ``bnpl.quality.failed`` into a notification."""
 
 
@@ -55,9 +64,14 @@ def publish_gate_outcome(gate: GateResult) -> None:
         run_id = flow_run.get_id()
         if run_id:
             related.append(
-                {"prefect.resource.id": f"prefect.flow-run.{run_id}", "prefect.resource.role": "flow-run"}
+                {
+                    "prefect.resource.id": f"prefect.flow-run.{run_id}",
+                    "prefect.resource.role": "flow-run",
+                }
             )
-        emit_event(event=event.event, resource=event.resource, payload=event.payload, related=related)
+        emit_event(
+            event=event.event, resource=event.resource, payload=event.payload, related=related
+        )
 
 
 @task(name="run-quality-gate", cache_policy=NO_CACHE, persist_result=False)
@@ -96,7 +110,9 @@ def quality_gate(
     return {status: n for status, n in gate.counts().items()}
 
 
-def quality_alert_automation(block_document_id: uuid.UUID, path: Path = ALERT_FILE) -> AutomationCore:
+def quality_alert_automation(
+    block_document_id: uuid.UUID, path: Path = ALERT_FILE
+) -> AutomationCore:
     """The automation of ``path`` with its notification actions sent through the given block."""
     automation = AutomationCore.model_validate(yaml.safe_load(path.read_text()))
     actions = [
@@ -118,7 +134,8 @@ def register_quality_alert(block: str) -> uuid.UUID:
     Returns:
         the automation's id.
     """
-    document_id = Block.load(block)._block_document_id
+    loaded: Block = Block.load(block)  # type: ignore[assignment]  # sync outside an event loop
+    document_id = loaded._block_document_id
     if document_id is None:  # pragma: no cover - a loaded block always has its document id
         raise ValueError(f"block {block} has no document id")
     automation = quality_alert_automation(document_id)

@@ -456,3 +456,17 @@ def test_one_pass_screen_rejects_what_pandera_rejects(day_records: list[bytes]):
     assert not contracts.passes(bad, schema)
     with pytest.raises(pandera.errors.SchemaErrors):
         schema.validate(bad, lazy=True)
+
+
+def test_every_parse_problem_of_a_line_is_listed(day_records: list[bytes]):
+    """A line with a missing key and a float in an int field lists both in failures."""
+    obj = json.loads(day_records[0])
+    del obj["currency"]
+    obj["installment_count"] = 4.5
+    row = prepare([dumps(obj), *day_records[1:]]).quarantine.row(0, named=True)
+    failures = json.loads(row["failures"])
+    assert [(f["check"], f["column"]) for f in failures] == [
+        ("required_field", "currency"),
+        ("type", "installment_count"),
+    ]
+    assert (row["check_name"], row["column_name"]) == ("required_field", "currency")

@@ -51,17 +51,22 @@ def register(app: typer.Typer) -> None:
     @app.command("check")
     def check(
         start: Annotated[
-            str | None, typer.Option("--start", help="First day, YYYY-MM-DD [default: first loaded day].")
+            str | None,
+            typer.Option("--start", help="First day, YYYY-MM-DD [default: first loaded day]."),
         ] = None,
         end: Annotated[
-            str | None, typer.Option("--end", help="Last day, inclusive [default: last loaded day].")
+            str | None,
+            typer.Option("--end", help="Last day, inclusive [default: last loaded day]."),
         ] = None,
         logical_date: Annotated[
             str | None,
-            typer.Option("--logical-date", help="The run's logical date for freshness [default: --end]."),
+            typer.Option(
+                "--logical-date", help="The run's logical date for freshness [default: --end]."
+            ),
         ] = None,
         run_id: Annotated[
-            str | None, typer.Option("--run-id", help="Id stored with the results [default: random].")
+            str | None,
+            typer.Option("--run-id", help="Id stored with the results [default: random]."),
         ] = None,
     ) -> None:
         """Run the quality gate: build into bnpl_audit, check, store results, publish if clean.
@@ -94,13 +99,15 @@ def register(app: typer.Typer) -> None:
             typer.Option("--out", help="HTML file to write [default: BNPL_QUALITY__REPORT_PATH]."),
         ] = None,
         start: Annotated[
-            str | None, typer.Option("--start", help="First day charted [default: first loaded day].")
+            str | None,
+            typer.Option("--start", help="First day charted [default: first loaded day]."),
         ] = None,
         end: Annotated[
             str | None, typer.Option("--end", help="Last day charted [default: last loaded day].")
         ] = None,
         run_id: Annotated[
-            str | None, typer.Option("--run-id", help="Gate run whose results are listed [default: newest].")
+            str | None,
+            typer.Option("--run-id", help="Gate run whose results are listed [default: newest]."),
         ] = None,
     ) -> None:
         """Write the self-contained HTML data-quality report (charts and the latest results)."""

@@ -12,8 +12,6 @@ from bnpl.errors import ConfigError
 from bnpl.settings import SimulatorSettings, describe_validation_error, load_settings
 
 _FAULT_HELP = "Injected faults (default: the BNPL_SIMULATOR__FAULTS__* settings, all off)."
-_Rate = Annotated[float | None, typer.Option(min=0.0, max=1.0, rich_help_panel="Faults")]
-_Seconds = Annotated[float | None, typer.Option(min=0.0, rich_help_panel="Faults")]
 
 
 def register(app: typer.Typer) -> None:
@@ -27,17 +25,91 @@ def register(app: typer.Typer) -> None:
         pace: Annotated[
             bool | None, typer.Option("--pace/--no-pace", help="One day per second, like simtom.")
         ] = None,
-        fault_seed: Annotated[int | None, typer.Option(rich_help_panel="Faults")] = None,
-        error_rate: _Rate = None,
-        rate_limit_rate: _Rate = None,
-        retry_after: _Seconds = None,
-        latency_rate: _Rate = None,
-        latency: _Seconds = None,
-        cut_rate: _Rate = None,
-        malformed_rate: _Rate = None,
-        extra_field_rate: _Rate = None,
-        missing_field_rate: _Rate = None,
-        float_drift_rate: _Rate = None,
+        fault_seed: Annotated[
+            int | None, typer.Option(help="Seed of every fault decision.", rich_help_panel="Faults")
+        ] = None,
+        error_rate: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="Share of requests answered 500/502/503.",
+                rich_help_panel="Faults",
+            ),
+        ] = None,
+        rate_limit_rate: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="Share of requests answered 429 with Retry-After.",
+                rich_help_panel="Faults",
+            ),
+        ] = None,
+        retry_after: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0, help="Retry-After seconds of an injected 429.", rich_help_panel="Faults"
+            ),
+        ] = None,
+        latency_rate: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="Share of requests delayed by --latency.",
+                rich_help_panel="Faults",
+            ),
+        ] = None,
+        latency: Annotated[
+            float | None,
+            typer.Option(min=0.0, help="Added latency in seconds.", rich_help_panel="Faults"),
+        ] = None,
+        cut_rate: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="Share of streams cut without the chunked terminator.",
+                rich_help_panel="Faults",
+            ),
+        ] = None,
+        malformed_rate: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="Share of records sent as invalid JSON.",
+                rich_help_panel="Faults",
+            ),
+        ] = None,
+        extra_field_rate: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="Share of records with an unknown extra field.",
+                rich_help_panel="Faults",
+            ),
+        ] = None,
+        missing_field_rate: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="Share of records missing a required field.",
+                rich_help_panel="Faults",
+            ),
+        ] = None,
+        float_drift_rate: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0,
+                max=1.0,
+                help="Share of records with int/bool fields as floats.",
+                rich_help_panel="Faults",
+            ),
+        ] = None,
     ) -> None:
         """Serve POST /stream/bnpl (simtom's contract) until interrupted."""
         from bnpl.source.server import bind_socket, serve

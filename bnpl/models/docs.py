@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bnpl.models.project import SOURCES, Model, Project
+from bnpl.models.project import LAYERS, SOURCES, Model, Project
 
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "models.md"
 """The committed document (a test checks it is current)."""
@@ -62,13 +62,20 @@ def _model_section(project: Project, model: Model) -> list[str]:
         reads.append("its own previous table (`this`)")
     read_by = [f"`{c}`" for c in project.children(model.name)]
     layout = []
-    if config.partition_by:
+    if config.partition_by and config.materialized == "view":
+        layout.append(f"`{config.partition_by}` is the partition column of its source")
+    elif config.partition_by:
         layout.append(f"partitioned by `{config.partition_by}`")
     if config.cluster_by:
         layout.append("clustered by " + ", ".join(f"`{c}`" for c in config.cluster_by))
+    if config.lookback_days:
+        layout.append(
+            f"rows read the {config.lookback_days} days before them, so a build also replaces "
+            f"the {config.lookback_days} days after its range (up to the last loaded day)"
+        )
     if config.active_between:
         first, last = config.active_between
-        layout.append(f"rows active between `{first}` and `{last}` are replaced with their keys")
+        layout.append(f"a row whose `{first}`..`{last}` overlaps the run's days is replaced too")
     lines = [
         f"### {model.name}",
         "",
@@ -96,6 +103,11 @@ def _model_section(project: Project, model: Model) -> list[str]:
     return lines
 
 
+def _by_layer(project: Project) -> list[Model]:
+    """Staging, intermediate, marts; dependency order inside each."""
+    return [m for layer in LAYERS for m in project.models.values() if m.layer == layer]
+
+
 def render_models_doc(project: Project) -> str:
     """The Markdown of ``docs/models.md`` for ``project``."""
     lines = [
@@ -113,13 +125,13 @@ def render_models_doc(project: Project) -> str:
         "| model | layer | materialized | built in | grain |",
         "|---|---|---|---|---|",
     ]
-    for model in project.models.values():
+    for model in _by_layer(project):
         lines.append(
             f"| [`{model.name}`](#{model.name}) | {model.layer} | {model.config.materialized} | "
             f"`{model.dataset}` | {_cell(model.config.grain)} |"
         )
     lines.append("")
-    for layer in ("staging", "intermediate", "marts"):
+    for layer in LAYERS:
         members = [m for m in project.models.values() if m.layer == layer]
         if not members:
             continue

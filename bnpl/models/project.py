@@ -76,6 +76,7 @@ _CONFIG_KEYS = frozenset(
         "unique_key",
         "active_between",
         "parameters",
+        "lookback_days",
     }
 )
 
@@ -114,6 +115,10 @@ class ModelConfig:
         active_between: ``(first, last)`` DATE columns of a merge model: a row whose span overlaps
             the run's days is replaced (see :mod:`bnpl.models.compile`).
         parameters: extra ``@name`` parameters the model reads, bound by the caller of the build.
+        lookback_days: a partitioned model whose rows depend on the N days before them (rolling
+            windows): building days ``s..e`` replaces ``s..e+N`` (up to the last loaded day), so
+            a reloaded past day also corrects the windows after it. The daily run, whose day is
+            the last loaded one, still replaces one day.
     """
 
     materialized: Materialized
@@ -124,6 +129,7 @@ class ModelConfig:
     unique_key: tuple[str, ...] = ()
     active_between: tuple[str, str] | None = None
     parameters: tuple[str, ...] = ()
+    lookback_days: int = 0
 
     @property
     def strategy(self) -> Strategy:
@@ -442,6 +448,9 @@ def _finish(draft: _Draft, columns: tuple[ColumnDoc, ...]) -> Model:
             "config() takes one partition_by column, at most four cluster_by columns and "
             "active_between=[first_date_column, last_date_column]"
         )
+    lookback = raw.get("lookback_days", 0)
+    if not isinstance(lookback, int) or isinstance(lookback, bool) or lookback < 0:
+        raise draft.error(f"config(lookback_days={lookback!r}) must be a whole number of days >= 0")
     config = ModelConfig(
         materialized=materialized,
         description=" ".join(raw["description"].split()),
@@ -451,7 +460,10 @@ def _finish(draft: _Draft, columns: tuple[ColumnDoc, ...]) -> Model:
         unique_key=unique,
         active_between=(active[0], active[1]) if active else None,
         parameters=parameters,
+        lookback_days=lookback,
     )
+    if lookback and config.strategy != "replace_range":
+        raise draft.error("lookback_days applies only to incremental models with partition_by")
     if config.strategy == "merge" and len(unique) != 1:
         raise draft.error(
             "an incremental model without partition_by merges on one unique_key column; "

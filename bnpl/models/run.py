@@ -291,7 +291,15 @@ class _Planner:
             action, days = "create", self.span(model)
         else:
             action = "replace_range" if model.config.strategy == "replace_range" else "merge"
-            days = (self.start, self.end) if self.start and self.end else self.span(model)
+            if self.start and self.end:
+                days = (self.start, self.end)
+                if model.config.lookback_days:
+                    # later days' windows read these days: replace them too, up to the last
+                    # loaded day (none after a daily run's day)
+                    reach = self.end + timedelta(days=model.config.lookback_days)
+                    days = (self.start, max(self.end, min(reach, self.span(model)[1])))
+            else:
+                days = self.span(model)
             this = target
             clone_from = published if target != published else None
         missing = [p for p in model.config.parameters if p not in self.params]

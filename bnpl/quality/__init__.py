@@ -14,7 +14,13 @@ from __future__ import annotations
 from bnpl.quality.base import Check, CheckResult, GateResult, Outcome, Severity, Status
 from bnpl.quality.checks import CHECKS, declared_checks
 from bnpl.quality.context import CheckContext, loaded_range
-from bnpl.quality.events import FAILED_EVENT, QualityEvent, failure_event, results_table, summary_markdown
+from bnpl.quality.events import (
+    FAILED_EVENT,
+    QualityEvent,
+    failure_event,
+    results_table,
+    summary_markdown,
+)
 from bnpl.quality.gate import ModelRunner, SqlModelRunner, gate_error, gate_range, run_gate
 from bnpl.quality.report import build_report, write_report
 from bnpl.quality.runner import evaluate_checks, run_checks

@@ -97,7 +97,9 @@ def compile_sql(sql: str, dialect: Dialect, *, template: str) -> CompiledSql:
     where = f"sql/assertions/{template}.sql"
     try:
         tree = sql_dialect.parse(sql)
-        return CompiledSql(sql_dialect.transpile(sql, dialect), frozenset(sql_dialect.parameters(tree)))
+        return CompiledSql(
+            sql_dialect.transpile(sql, dialect), frozenset(sql_dialect.parameters(tree))
+        )
     except sqlglot.errors.ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         raise ModelError(

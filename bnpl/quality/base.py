@@ -136,7 +136,11 @@ class GateResult:
     @property
     def warnings(self) -> tuple[CheckResult, ...]:
         """Results that are reported but do not block."""
-        return tuple(r for r in self.results if r.status == "warn" or (r.status == "error" and not r.blocking))
+        return tuple(
+            r
+            for r in self.results
+            if r.status == "warn" or (r.status == "error" and not r.blocking)
+        )
 
     @property
     def passed(self) -> bool:

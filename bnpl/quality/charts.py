@@ -167,15 +167,20 @@ def _weekends(frame: _Frame, weekend: Sequence[bool]) -> str:
 
 def _holidays(frame: _Frame, holidays: Sequence[str | None]) -> str:
     out = []
+    last_x, shift = -1e9, 0.0
     for i, name in enumerate(holidays):
         if not name:
             continue
         x = frame.x(i)
+        # labels of holidays a few days apart would overprint: push the next one down
+        shift = shift + 95 if x - last_x < 14 else 0.0
+        last_x = x
+        y = _TOP + 10 + shift
         out.append(
             f'<g class="holiday"><line x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" '
             f'y2="{HEIGHT - _BOTTOM}" stroke="#c92a2a" stroke-width="1" stroke-dasharray="2 3"/>'
-            f'<text x="{x + 3:.1f}" y="{_TOP + 10}" font-size="10" fill="#c92a2a" '
-            f'transform="rotate(90 {x + 3:.1f} {_TOP + 10})">{escape(name)}</text>'
+            f'<text x="{x + 3:.1f}" y="{y:.1f}" font-size="10" fill="#c92a2a" '
+            f'transform="rotate(90 {x + 3:.1f} {y:.1f})">{escape(name)}</text>'
             f"<title>{escape(name)}</title></g>"
         )
     return "\n".join(out)
@@ -208,14 +213,19 @@ def volume_chart(
     ticks = nice_ticks(top)
     frame = _Frame(days, ticks[-1])
     band_points = [
-        (i, lo, hi) for i, (lo, hi) in enumerate(zip(band_lo, band_hi, strict=True))
+        (i, lo, hi)
+        for i, (lo, hi) in enumerate(zip(band_lo, band_hi, strict=True))
         if lo is not None and hi is not None
     ]
     band = ""
     if band_points:
         upper = " ".join(f"{frame.x(i):.1f},{frame.y(hi):.1f}" for i, _, hi in band_points)
-        lower = " ".join(f"{frame.x(i):.1f},{frame.y(lo):.1f}" for i, lo, _ in reversed(band_points))
-        band = f'<polygon class="band" points="{upper} {lower}" fill="#a5d8ff" fill-opacity="0.55"/>'
+        lower = " ".join(
+            f"{frame.x(i):.1f},{frame.y(lo):.1f}" for i, lo, _ in reversed(band_points)
+        )
+        band = (
+            f'<polygon class="band" points="{upper} {lower}" fill="#a5d8ff" fill-opacity="0.55"/>'
+        )
     body = "\n".join(
         [
             _weekends(frame, weekend),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from bnpl.quality.base import Outcome
+from bnpl.quality.base import Level, Outcome
 from bnpl.quality.context import CheckContext
 from bnpl.quality.stats import quantile_groups, trailing_psi
 
@@ -35,7 +35,9 @@ def bin_groups(histogram: pl.DataFrame, feature: str, bins: int) -> pl.DataFrame
     )
 
 
-def psi_series(ctx: CheckContext, feature: str, model: str = "bnpl_raw.transactions") -> pl.DataFrame:
+def psi_series(
+    ctx: CheckContext, feature: str, model: str = "bnpl_raw.transactions"
+) -> pl.DataFrame:
     """PSI of ``feature`` for every day of the range against its trailing window.
 
     Returns ``day, psi, rows, reference_rows, reference_days``; ``psi`` is null on days that are
@@ -86,7 +88,7 @@ class FeatureDrift:
         top = scored.row(0, named=True)
         worst = float(top["psi"])
         over_warn = scored.filter(pl.col("psi") > warn)
-        level = "fail" if worst > error else "warn" if worst > warn else "pass"
+        level: Level = "fail" if worst > error else "warn" if worst > warn else "pass"
         details = (
             f"{self.feature}: highest daily PSI {worst:.3f} on {top['day']} "
             f"({top['rows']} rows vs {top['reference_rows']} in the trailing "

@@ -142,7 +142,8 @@ def run_gate(
         )
     else:
         logger.error(
-            "quality gate failed: %s; nothing published", ", ".join(r.check_name for r in gate.failed)
+            "quality gate failed: %s; nothing published",
+            ", ".join(r.check_name for r in gate.failed),
         )
     if on_result is not None:
         on_result(gate)

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from bnpl.quality.base import Outcome
+from bnpl.quality.base import Level, Outcome
 from bnpl.quality.context import CheckContext
 
 SAMPLE_SIZE = 5
@@ -55,7 +55,7 @@ class SqlAssertion:
             self.params,
         )
         violations = int(frame["dq_violations"][0]) if frame.height else 0
-        level = "fail" if violations > self.max_violations else "pass"
+        level: Level = "fail" if violations > self.max_violations else "pass"
         return Outcome(
             level=level,
             observed=float(violations),
@@ -69,7 +69,8 @@ def describe_violations(count: int, sample: pl.DataFrame) -> str:
     if count == 0:
         return "no violating rows"
     examples = "; ".join(
-        ", ".join(f"{k}={_short(v)}" for k, v in row.items()) for row in sample.iter_rows(named=True)
+        ", ".join(f"{k}={_short(v)}" for k, v in row.items())
+        for row in sample.iter_rows(named=True)
     )
     return f"{count} violating rows, e.g. {examples}"
 

@@ -71,12 +71,14 @@ def weekend_dip(ctx: CheckContext) -> Outcome:
         f"{weekday.height} weekday days)"
     )
     if not ok:
-        details += "; the weekend dip is " + ("too deep" if observed < lo else "missing or too shallow")
+        details += "; the weekend dip is " + (
+            "too deep" if observed < lo else "missing or too shallow"
+        )
     return Outcome("pass" if ok else "fail", observed, upper if observed > lo else lo, details)
 
 
 def _mean(frame: pl.DataFrame, column: str) -> float:
-    return float(frame[column].mean() or 0.0)
+    return float(frame[column].to_numpy().mean()) if frame.height else 0.0
 
 
 @dataclass(frozen=True, slots=True)

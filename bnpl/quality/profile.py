@@ -104,7 +104,9 @@ def daily_profile(
         .join(quarantine.rename({"n": "quarantined_rows"}), on="day", how="left")
         .join(customers, on="day", how="left")
         .with_columns(
-            pl.col("transactions", "quarantined_rows", "customer_rows", "customer_ids", "changed_ids")
+            pl.col(
+                "transactions", "quarantined_rows", "customer_rows", "customer_ids", "changed_ids"
+            )
             .fill_null(0)
             .cast(pl.Int64),
             has_ledger=pl.col("batch_id").is_not_null(),
@@ -118,7 +120,9 @@ def daily_profile(
 
 def _with_expectation(frame: pl.DataFrame, tolerance: float, sigmas: float) -> pl.DataFrame:
     # one calendar computation per day (at most a few hundred), not per record
-    columns: dict[str, list[int | None]] = {k: [] for k in ("expected", "band_lo", "band_hi", "model_lo", "model_hi")}
+    columns: dict[str, list[int | None]] = {
+        k: [] for k in ("expected", "band_lo", "band_hi", "model_lo", "model_hi")
+    }
     for day, base, seeded, seed in frame.select(
         "day", "base_volume", "seeded", "request_seed"
     ).iter_rows():

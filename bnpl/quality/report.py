@@ -26,7 +26,11 @@ from bnpl.warehouse.base import Warehouse
 
 logger = logging.getLogger(__name__)
 
-DRIFT_FEATURES = (("amount", "amount"), ("risk_score", "risk score"), ("product_category", "category mix"))
+DRIFT_FEATURES = (
+    ("amount", "amount"),
+    ("risk_score", "risk score"),
+    ("product_category", "category mix"),
+)
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px 32px;
@@ -84,7 +88,7 @@ def build_report(
         _results_section(results),
     ]
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>bnpl data quality {start} .. {end}</title>\n<style>{_CSS}</style>\n</head>\n"
         "<body>\n" + "\n".join(sections) + "\n</body>\n</html>\n"
     )
@@ -109,7 +113,10 @@ def write_report(
 
 def _header(ctx: CheckContext, daily: pl.DataFrame, results: pl.DataFrame) -> str:
     loaded = daily.filter(pl.col("has_ledger"))
-    counts = {s: int((results["status"] == s).sum()) if results.height else 0 for s in ("pass", "warn", "fail", "error", "skip")}
+    counts = {
+        s: int((results["status"] == s).sum()) if results.height else 0
+        for s in ("pass", "warn", "fail", "error", "skip")
+    }
     run = results["run_id"][0] if results.height else "none yet"
     cards = [
         ("days loaded", f"{loaded.height} / {daily.height}"),
@@ -123,7 +130,7 @@ def _header(ctx: CheckContext, daily: pl.DataFrame, results: pl.DataFrame) -> st
     return (
         f"<h1>bnpl data quality: {ctx.start} .. {ctx.end}</h1>\n"
         f'<p class="meta">Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; results of gate run '
-        f"<code>{escape(str(run))}</code>.</p>\n<div class=\"cards\">{html_cards}</div>"
+        f'<code>{escape(str(run))}</code>.</p>\n<div class="cards">{html_cards}</div>'
     )
 
 
@@ -133,7 +140,9 @@ def _nullable(frame: pl.DataFrame, column: str) -> list[float | None]:
 
 def _volume_section(daily: pl.DataFrame) -> str:
     has = daily["has_ledger"].to_list()
-    observed = [float(v) if h else None for v, h in zip(daily["arrived"].to_list(), has, strict=True)]
+    observed = [
+        float(v) if h else None for v, h in zip(daily["arrived"].to_list(), has, strict=True)
+    ]
     svg = volume_chart(
         daily["day"].to_list(),
         observed,
@@ -141,8 +150,12 @@ def _volume_section(daily: pl.DataFrame) -> str:
         _nullable(daily, "model_lo"),
         _nullable(daily, "model_hi"),
         flagged=daily.select(
-            pl.col("has_ledger") & ~pl.col("arrived").is_between(pl.col("band_lo"), pl.col("band_hi"))
-        ).to_series().fill_null(False).to_list(),
+            pl.col("has_ledger")
+            & ~pl.col("arrived").is_between(pl.col("band_lo"), pl.col("band_hi"))
+        )
+        .to_series()
+        .fill_null(False)
+        .to_list(),
         weekend=daily["weekend"].to_list(),
         holidays=daily["holiday"].to_list(),
         title="Daily volume against the expected band",
@@ -183,13 +196,18 @@ def _drift_section(ctx: CheckContext, settings: QualitySettings) -> str:
     days: list[date] = ctx.in_range["day"].to_list()
     for i, (feature, label) in enumerate(DRIFT_FEATURES):
         psi = psi_series(ctx, feature)
-        series.append(Series(f"PSI {label}", _nullable(psi, "psi"), PALETTE[(i * 2) % len(PALETTE)]))
+        series.append(
+            Series(f"PSI {label}", _nullable(psi, "psi"), PALETTE[(i * 2) % len(PALETTE)])
+        )
     svg = line_chart(
         days,
         series,
         title="Feature drift: daily PSI against the trailing window",
         y_label="PSI",
-        thresholds={f"warn {settings.psi_warn}": settings.psi_warn, f"error {settings.psi_error}": settings.psi_error},
+        thresholds={
+            f"warn {settings.psi_warn}": settings.psi_warn,
+            f"error {settings.psi_error}": settings.psi_error,
+        },
     )
     return (
         '<h2>Feature drift</h2>\n<figure id="chart-drift">' + svg + "<figcaption>Population "
@@ -203,7 +221,9 @@ def _results_section(results: pl.DataFrame) -> str:
     if results.height == 0:
         return "<h2>Check results</h2>\n<p>No gate run has stored results yet: run <code>bnpl check</code>.</p>"
     order = {c.name: i for i, c in enumerate(CHECKS)}
-    rows = sorted(results.iter_rows(named=True), key=lambda r: order.get(r["check_name"], len(order)))
+    rows = sorted(
+        results.iter_rows(named=True), key=lambda r: order.get(r["check_name"], len(order))
+    )
     body = "\n".join(
         "<tr>"
         f"<td>{escape(r['check_name'])}</td><td>{escape(r['category'])}</td>"
@@ -214,7 +234,7 @@ def _results_section(results: pl.DataFrame) -> str:
         for r in rows
     )
     return (
-        "<h2>Check results</h2>\n<table id=\"results\">\n<thead><tr><th>check</th><th>category</th>"
+        '<h2>Check results</h2>\n<table id="results">\n<thead><tr><th>check</th><th>category</th>'
         "<th>model</th><th>severity</th><th>status</th><th>observed</th><th>threshold</th>"
         f"<th>details</th></tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
     )

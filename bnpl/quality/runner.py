@@ -29,7 +29,10 @@ def evaluate_checks(ctx: CheckContext, checks: Sequence[Check]) -> tuple[CheckRe
         try:
             if not ctx.has_model(check.model):
                 outcome = Outcome(
-                    "skip", None, None, f"{check.model} is not built in {ctx.marts_dataset} by this run"
+                    "skip",
+                    None,
+                    None,
+                    f"{check.model} is not built in {ctx.marts_dataset} by this run",
                 )
             else:
                 outcome = check.evaluate(ctx)

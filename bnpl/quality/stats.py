@@ -89,7 +89,7 @@ def trailing_psi(
         return _empty_psi()
     first = min(days[0] - timedelta(days=window), _min_day(histogram, days[0]))
     span = (days[-1] - first).days + 1
-    groups = int(histogram["group"].max() or 0) + 1 if histogram.height else 1
+    groups = int(histogram["group"].to_numpy().max()) + 1 if histogram.height else 1
     matrix = np.zeros((span, groups))
     if histogram.height:
         offsets = (histogram["day"] - first).dt.total_days().to_numpy()

@@ -223,7 +223,7 @@ class SourceClient:
             ) from None
         off_day = count_off_day(records, request.day)
         if off_day:
-            log.warning("%s: %d records have a _timestamp off that day", request.day, off_day)
+            log.warning("%s: %d records have no _timestamp on that day", request.day, off_day)
         return FetchedDay(
             day=request.day,
             records=records,
@@ -272,7 +272,7 @@ class SourceClient:
                 raise TruncatedStreamError(f"the response body was cut: {exc}") from exc
             raise TransientSourceError(f"{type(exc).__name__}: {exc}") from exc
         except httpx.TransportError as exc:
-            raise TransientSourceError(f"{type(exc).__name__}: {exc or 'no detail'}") from exc
+            raise TransientSourceError(f"{type(exc).__name__}: {str(exc) or 'no detail'}") from exc
 
     def _raise_for_status(self, response: httpx.Response) -> None:
         response.read()

@@ -43,6 +43,7 @@ PURCHASE_CONTEXT_BY_SCENARIO = (0, 1, 0, 2)
 """Code into ``record.PURCHASE_CONTEXTS`` for each scenario code (fixed by the scenario)."""
 _CHECKOUT_SPEED = (-1, 2, 0, 3)  # record.CHECKOUT_SPEEDS code by scenario; -1: normal/slow
 _STRETCH_LIMITS = (500, 1000, 1500)
+_CREDIT_STRETCHED = record.RISK_SCENARIOS.index("credit_stretched")
 _MISSED_PERIOD_WEIGHTS = {4: (0.2, 0.4, 0.3, 0.1), 6: (0.1, 0.42, 0.74, 0.74, 0.42, 0.1)}
 
 
@@ -64,8 +65,11 @@ SIMTOM_CAPS = PoolCaps()
 def first_payment_cents() -> npt.NDArray[np.int64]:
     """``round(amount * 0.25, 2)`` in cents for every amount in cents 0..40,000, computed with
     Python's own ``round`` (binary-float rounding, so a decimal recomputation can differ)."""
-    table = [round(round((k / 100) * 0.25, 2) * 100) for k in range(40_001)]
-    return np.asarray(table, dtype=np.int64)
+    table = np.asarray(
+        [round(round((k / 100) * 0.25, 2) * 100) for k in range(40_001)], dtype=np.int64
+    )
+    table.flags.writeable = False  # shared by every thread
+    return table
 
 
 def risk_score(
@@ -181,7 +185,7 @@ class RecordDrawer:
         days_missed = self._missed_days(installments, will_default)
         stretch = np.take(_STRETCH_LIMITS, rng.integers(0, len(_STRETCH_LIMITS), n))
         amount = amount_cents / 100
-        utilization = np.where(scenario == 2, amount / stretch, np.nan)
+        utilization = np.where(scenario == _CREDIT_STRETCHED, amount / stretch, np.nan)
 
         columns: Columns = {
             "scenario": scenario,

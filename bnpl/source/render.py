@@ -1,9 +1,10 @@
 """Record text: drawn columns to ``data: <json>\\n\\n`` lines, as simtom's ``json.dumps`` writes them.
 
 Keys follow :data:`bnpl.record.KEY_ORDER` for each record's scenario; separators are ``", "`` and
-``": "``; floats are Python ``repr`` text. Each scenario's rows are formatted by one Polars
-``concat_str`` (field values as text columns, keys and constants as literals) and the scenarios
-are interleaved back into record order.
+``": "``; floats are Python ``repr`` text. All records are formatted by one Polars
+``concat_str`` over :func:`field_layout` (field values as text columns, keys and constants as
+literals); the few slots whose presence depends on the scenario (a key moved after ``status``,
+``credit_utilization``) are written only for the scenarios that put a key there.
 
 Polars writes a float64 as Python's ``repr`` does for ``1e-4 <= |x| < 1e16`` (both print the
 shortest round-trip digits); :func:`float_text` hands the rest to Python.
@@ -101,34 +102,6 @@ _SUBCATEGORY_OFFSET = np.cumsum(
 )
 _LIMITS_TEXT = tuple(str(v) for v in record.PAYMENT_CREDIT_LIMITS)
 
-# Fields whose value text is one atom of the same name (numbers and categorical strings).
-_VALUE_FIELDS = (
-    "amount",
-    "credit_utilization",
-    "risk_score",
-    "risk_level",
-    "installment_count",
-    "first_payment_amount",
-    "checkout_speed",
-    "cart_abandonment_count",
-    "price_comparison_time",
-    "time_on_site_seconds",
-    "will_default",
-    "days_to_first_missed_payment",
-    *record.CUSTOMER_ATTRIBUTES,
-    "product_category",
-    "product_subcategory",
-    "product_brand",
-    "product_price",
-    "product_bnpl_eligible",
-    "product_risk_category",
-    "device_type",
-    "device_os",
-    "device_is_trusted",
-    "payment_provider",
-    "payment_credit_limit",
-    "_record_id",
-)
 _ID_PIECES: dict[str, tuple[_Piece, ...]] = {
     "transaction_id": ('"txn_', _Atom("rid8"), '"'),
     "customer_id": ('"cust_', _Atom("cust6"), '"'),

@@ -7,6 +7,8 @@ are understood only by the bundled simulator (the real service ignores them):
 * ``stable_customer_ids`` (bool, default false): customer ids and their attributes (and their
   devices' and payment methods') come from one customer universe instead of a per-response
   counter, so ``cust_000123`` is the same person in every response that names the same universe.
+  Each record picks its customer from the universe by a fixed per-customer activity weight
+  (some customers buy far more often); there is no "new customer" draw and no eviction.
 * ``customer_universe_seed`` (int, default 0): which universe. It is independent of ``seed``
   because a request plan gives every day its own ``seed`` (:func:`bnpl.calendar.day_seed`).
 * ``customer_universe_size`` (int, default 100,000): customers in the universe.

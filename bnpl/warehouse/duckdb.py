@@ -62,6 +62,12 @@ process's polling interval (:data:`_LOCK_POLL_MAX_S`), so the waiter gets the fi
 _LOCK_POLL_MAX_S = 0.1
 """Longest wait between two attempts to open a locked file."""
 
+_CHECKPOINT_THRESHOLD = "256MB"
+"""WAL size that triggers a checkpoint (DuckDB's default is 16MB). Each checkpoint rewrites the
+partly filled last row group (up to 122,880 rows) of every table it touches, so a day-by-day load
+with the default threshold re-compresses the same rows many times (36 vs 23 CPU-seconds for a
+year). The file is also checkpointed whenever this process lets it go."""
+
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
@@ -114,7 +120,7 @@ class DuckDBWarehouse:
                 f"cannot create the warehouse directory {self.path.parent}: "
                 f"{exc.strerror or exc}; set BNPL_WAREHOUSE__PATH to a writable file path"
             ) from None
-        config: dict[str, Any] = {}
+        config: dict[str, Any] = {"checkpoint_threshold": _CHECKPOINT_THRESHOLD}
         if self._settings.threads:
             config["threads"] = self._settings.threads
         if self._settings.memory_limit:
@@ -131,6 +137,7 @@ class DuckDBWarehouse:
                 with attempt:
                     con = duckdb.connect(str(self.path), config=config)
             con.sql("SET TimeZone = 'UTC'")
+            con.sql("SET enable_progress_bar = false")
         except duckdb.IOException as exc:
             if _is_lock_error(exc):
                 raise WarehouseLockedError(

@@ -7,7 +7,9 @@
   strictly before T's timestamp (windows end 1 second before it; transactions in the same second
   are not "before"). Customer history stays within the identity scope because customer_key is
   scoped. Rolling windows look back 7 and 28 days of event time; the model reads the 28 days
-  before the run's first day, so an incremental build computes the same values as a full one.
+  before the run's first day, so an incremental build computes the same values as a full one,
+  and lookback_days=28 makes a rebuild of a past day also rebuild the 28 days after it (their
+  windows include it).
 
   Excluded on purpose: will_default and days_to_first_missed_payment (outcomes, the labels),
   risk_scenario and risk_level (simtom's generating class and a threshold of risk_score), and
@@ -21,6 +23,7 @@
     partition_by='transaction_date',
     cluster_by=['customer_key'],
     unique_key='transaction_key',
+    lookback_days=28,
     description='ML features per transaction, each computed only from what was known strictly before the transaction timestamp: the checkout record, the calendar and the customer history in its identity scope. No labels.',
     grain='one row per transaction (transaction_key)',
 ) }}

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -80,10 +80,8 @@ class Stack:
                     process.wait(timeout=wait)
                 except subprocess.TimeoutExpired:
                     continue
-            try:  # the group may outlive its leader: flow-run processes of the worker
+            with suppress(ProcessLookupError):  # flow-run processes may outlive the worker
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 10
         alive: list[str] = []
         while time.monotonic() < deadline:
@@ -103,6 +101,10 @@ class Stack:
     def log(self, name: str) -> str:
         path = self.logs / f"{name}.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
+def _phase(began: float, what: str) -> None:
+    sys.stderr.write(f"[e2e {time.monotonic() - began:6.1f} s] {what}\n")
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> str:
@@ -192,7 +194,8 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     tmp_path: Path, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """setup + deploy + worker: a day completes; a day failed by a source outage is retried as the
-    same flow run and completes with its rows loaded once; a backfill launches per-day runs."""
+    same flow run and completes with its rows loaded once; a backfill launches per-day runs; a
+    parameter that is not a date fails at once."""
     began = time.monotonic()
     api_port, source_port = free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}/api"
@@ -216,6 +219,7 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
         tmp_path,
     )  # fmt: skip
     _wait_healthy(api, stack)
+    _phase(began, "server healthy")
 
     # one command prepares the server; a second run changes nothing
     first = _run([str(BIN / "bnpl"), "prefect", "setup", "--api-limit", "2"], env, tmp_path)
@@ -223,10 +227,11 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     assert re.search(r"concurrency limit simtom-api\s+created", first), first
     again = _run([str(BIN / "bnpl"), "prefect", "setup", "--api-limit", "2"], env, tmp_path)
     assert "created" not in again and "updated" not in again, again
+    _phase(began, "bnpl prefect setup, twice")
 
     deployed = _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env, REPO)
-    for name in ("bnpl-daily", "bnpl-ingest-day", "bnpl-backfill"):
-        assert name in deployed, deployed
+    assert all(name in deployed for name in ("bnpl-daily", "bnpl-ingest-day", "bnpl-backfill"))
+    _phase(began, "prefect deploy --all")
 
     worker_env = dict(env)
     worker_env.update(
@@ -247,15 +252,20 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(warehouse))  # for bnpl.read_table below
 
     with ExitStack() as source:
-        # 1. a healthy source: the day completes and is loaded once
+        # 1. a healthy source: the day completes and is loaded once; meanwhile a daily run given
+        #    a parameter that is not a date fails at once, saying what to pass
         source.enter_context(serve_in_background(SimulatorSettings(port=source_port)))
         ok_id = _start_run("ingest-day/bnpl-ingest-day", {"day": DAY_OK.isoformat()}, env)
+        typo_id = _start_run("bnpl-daily/bnpl-daily", {"logical_date": "yesterday"}, env)
         ok = _wait_final(api, ok_id, stack)
         assert ok["state"]["type"] == "COMPLETED", (ok["state"], stack.log("worker"))
         assert _day("bnpl_raw.transactions", DAY_OK).height == _expected(DAY_OK)
-        ledger = _day("bnpl_raw.source_batches", DAY_OK)
-        assert ledger["flow_run_id"].to_list() == [ok_id]
+        assert _day("bnpl_raw.source_batches", DAY_OK)["flow_run_id"].to_list() == [ok_id]
         assert any(log["name"].startswith("bnpl.") for log in _logs(api, ok_id)), "no bnpl logs"
+        typo = _wait_final(api, typo_id, stack)
+        assert typo["state"]["type"] == "FAILED"
+        assert "not a date; use YYYY-MM-DD" in typo["state"]["message"], typo["state"]
+        _phase(began, "a day completed; a bad parameter failed")
 
         # 2. the source answers 5xx to every request: the day's run fails, nothing is written
         source.close()
@@ -268,6 +278,7 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
         assert bad["state"]["type"] == "FAILED", bad["state"]
         assert DAY_FAILS.isoformat() in bad["state"]["message"], bad["state"]
         assert _day("bnpl_raw.transactions", DAY_FAILS).is_empty()
+        _phase(began, "a day failed on a source outage")
 
         # 3. the source is back: retry that same flow run; it completes, the day is loaded once
         source.close()
@@ -280,6 +291,7 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
         assert keys.len() == keys.n_unique() == _expected(DAY_FAILS)
         assert _day("bnpl_raw.source_batches", DAY_FAILS)["flow_run_id"].to_list() == [bad_id]
         assert _day("bnpl_raw.transactions", DAY_OK).height == _expected(DAY_OK)
+        _phase(began, "the same flow run retried to Completed")
 
         # 4. a backfill deployment run: one child ingest-day run per day under simtom-api
         parent_id = _start_run(
@@ -294,16 +306,11 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
             json={"flow_runs": {"parent_flow_run_id": {"any_": [parent_id]}}},
             timeout=10,
         ).json()
-        child_days = sorted(c["parameters"]["day"] for c in children if c["deployment_id"])
-        assert child_days == [DAY_FAILS.isoformat(), DAY_NEW.isoformat()]
-        assert all(c["state"]["type"] == "COMPLETED" for c in children)
+        assert sorted(c["parameters"]["day"] for c in children) == [
+            DAY_FAILS.isoformat(),
+            DAY_NEW.isoformat(),
+        ]
+        assert all(c["deployment_id"] and c["state"]["type"] == "COMPLETED" for c in children)
         assert _day("bnpl_raw.transactions", DAY_NEW).height == _expected(DAY_NEW)
         assert _day("bnpl_raw.transactions", DAY_FAILS).height == _expected(DAY_FAILS)
-
-        # 5. a parameter that is not a date fails the run at once, saying what to pass
-        typo_id = _start_run("bnpl-daily/bnpl-daily", {"logical_date": "yesterday"}, env)
-        typo = _wait_final(api, typo_id, stack)
-        assert typo["state"]["type"] == "FAILED"
-        assert "not a date; use YYYY-MM-DD" in typo["state"]["message"], typo["state"]
-    wall = time.monotonic() - began
-    sys.stderr.write(f"e2e wall time {wall:.0f} s\n")
+        _phase(began, "a backfill ran one flow run per day")

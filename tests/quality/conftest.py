@@ -16,7 +16,6 @@ from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
 
-
 @pytest.fixture(scope="session")
 def clean_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DuckDB file with every day of LOADED, built once per session."""

@@ -59,7 +59,9 @@ def request(day: date) -> DayRequest:
     return plan_day(day, PLAN)
 
 
-def _pick(rng: np.random.Generator, values: Iterable[object], n: int, p: np.ndarray | None = None) -> np.ndarray:
+def _pick(
+    rng: np.random.Generator, values: Iterable[object], n: int, p: np.ndarray | None = None
+) -> np.ndarray:
     return rng.choice(np.array(list(values), dtype=object), size=n, p=p)
 
 
@@ -88,13 +90,22 @@ def make_day(day: date, knobs: Knobs = Knobs()) -> DayBatch:
         "customer_address_stability": _pick(rng, record.ADDRESS_STABILITIES, n_customers),
         "customer_state": _pick(rng, record.US_STATES, n_customers),
     }
-    customers = pl.DataFrame(
-        {"customer_index": np.arange(1, n_customers + 1), **cust_attrs}
-    ).with_columns(
-        customer_id=pl.format("cust_{}", pl.col("customer_index").cast(pl.String).str.zfill(6)),
-        attribute_fingerprint=pl.concat_str(list(cust_attrs), separator="|").hash().cast(pl.String),
-    ).with_columns(
-        customer_key=pl.concat_str(pl.lit(batch_id), pl.col("customer_id"), pl.col("attribute_fingerprint"), separator=":")
+    customers = (
+        pl.DataFrame({"customer_index": np.arange(1, n_customers + 1), **cust_attrs})
+        .with_columns(
+            customer_id=pl.format("cust_{}", pl.col("customer_index").cast(pl.String).str.zfill(6)),
+            attribute_fingerprint=pl.concat_str(list(cust_attrs), separator="|")
+            .hash()
+            .cast(pl.String),
+        )
+        .with_columns(
+            customer_key=pl.concat_str(
+                pl.lit(batch_id),
+                pl.col("customer_id"),
+                pl.col("attribute_fingerprint"),
+                separator=":",
+            )
+        )
     )
 
     category = _pick(rng, record.PRODUCT_CATEGORIES, n, _CATEGORY_WEIGHTS)
@@ -139,34 +150,57 @@ def make_day(day: date, knobs: Knobs = Knobs()) -> DayBatch:
         amount=pl.col("product_price"),
         amount_cents=(pl.col("product_price") * 100).round().cast(pl.Int64),
         first_payment_amount=(pl.col("product_price") * 0.25).round(2),
-        risk_level=pl.when(pl.col("risk_score") < 0.3).then(pl.lit("low"))
-        .when(pl.col("risk_score") < 0.6).then(pl.lit("medium"))
-        .when(pl.col("risk_score") < 0.8).then(pl.lit("high"))
+        risk_level=pl.when(pl.col("risk_score") < 0.3)
+        .then(pl.lit("low"))
+        .when(pl.col("risk_score") < 0.6)
+        .then(pl.lit("medium"))
+        .when(pl.col("risk_score") < 0.8)
+        .then(pl.lit("high"))
         .otherwise(pl.lit("very_high")),
         days_to_first_missed_payment=pl.when(pl.col("will_default")).then(pl.col("k") * 14),
-        credit_utilization=pl.when(scen == "credit_stretched").then(pl.col("product_price") / pl.col("limit")),
-        purchase_context=pl.when(scen == "impulse_purchase").then(pl.lit("impulse"))
-        .when(scen == "high_risk_behavior").then(pl.lit("rushed")).otherwise(pl.lit("normal")),
+        credit_utilization=pl.when(scen == "credit_stretched").then(
+            pl.col("product_price") / pl.col("limit")
+        ),
+        purchase_context=pl.when(scen == "impulse_purchase")
+        .then(pl.lit("impulse"))
+        .when(scen == "high_risk_behavior")
+        .then(pl.lit("rushed"))
+        .otherwise(pl.lit("normal")),
         checkout_speed=pl.when(scen == "low_risk_purchase")
         .then(pl.when(pl.col("u1") < 0.5).then(pl.lit("normal")).otherwise(pl.lit("slow")))
-        .when(scen == "impulse_purchase").then(pl.lit("fast"))
-        .when(scen == "credit_stretched").then(pl.lit("normal")).otherwise(pl.lit("very_fast")),
-        price_comparison_time=pl.when(scen == "impulse_purchase").then((pl.col("u1") * 60).floor())
-        .when(scen == "high_risk_behavior").then((pl.col("u1") * 30).floor())
-        .otherwise(60 + (pl.col("u1") * 240).floor()).cast(pl.Int64),
-        time_on_site_seconds=pl.when(scen == "high_risk_behavior").then(30 + (pl.col("u2") * 90).floor())
-        .when(scen == "impulse_purchase").then(120 + (pl.col("u2") * 180).floor())
-        .when(scen == "credit_stretched").then(300 + (pl.col("u2") * 300).floor())
-        .otherwise(180 + (pl.col("u2") * 720).floor()).cast(pl.Int64),
+        .when(scen == "impulse_purchase")
+        .then(pl.lit("fast"))
+        .when(scen == "credit_stretched")
+        .then(pl.lit("normal"))
+        .otherwise(pl.lit("very_fast")),
+        price_comparison_time=pl.when(scen == "impulse_purchase")
+        .then((pl.col("u1") * 60).floor())
+        .when(scen == "high_risk_behavior")
+        .then((pl.col("u1") * 30).floor())
+        .otherwise(60 + (pl.col("u1") * 240).floor())
+        .cast(pl.Int64),
+        time_on_site_seconds=pl.when(scen == "high_risk_behavior")
+        .then(30 + (pl.col("u2") * 90).floor())
+        .when(scen == "impulse_purchase")
+        .then(120 + (pl.col("u2") * 180).floor())
+        .when(scen == "credit_stretched")
+        .then(300 + (pl.col("u2") * 300).floor())
+        .otherwise(180 + (pl.col("u2") * 720).floor())
+        .cast(pl.Int64),
         product_bnpl_eligible=(pl.col("product_price") >= 50)
         & pl.col("product_category").is_in(["electronics", "clothing", "home"]),
         product_subcategory=pl.col("product_category"),
-        device_os=pl.when(pl.col("device_type") == "desktop").then(pl.lit("Windows")).otherwise(pl.lit("Android")),
+        device_os=pl.when(pl.col("device_type") == "desktop")
+        .then(pl.lit("Windows"))
+        .otherwise(pl.lit("Android")),
         transaction_id=pl.format("txn_{}", pl.col("_record_id").cast(pl.String).str.zfill(8)),
         device_id=pl.format("{}_device_{}", pl.col("customer_id"), pl.col("device_n")),
         payment_method_id=pl.format("{}_pm_{}", pl.col("customer_id"), pl.col("pm_n")),
-        product_id=pl.format("prod_{}", (pl.col("u1") * 5000).floor().cast(pl.Int64).cast(pl.String).str.zfill(6)),
-        transaction_ts=pl.lit(datetime(day.year, day.month, day.day)) + pl.duration(seconds=pl.col("seconds")),
+        product_id=pl.format(
+            "prod_{}", (pl.col("u1") * 5000).floor().cast(pl.Int64).cast(pl.String).str.zfill(6)
+        ),
+        transaction_ts=pl.lit(datetime(day.year, day.month, day.day))
+        + pl.duration(seconds=pl.col("seconds")),
         transaction_date=pl.lit(day),
         batch_id=pl.lit(batch_id),
         currency=pl.lit("USD"),
@@ -185,12 +219,14 @@ def make_day(day: date, knobs: Knobs = Knobs()) -> DayBatch:
         first = tx["transaction_key"][0]
         tx = tx.with_columns(
             transaction_key=pl.when(pl.col("_record_id").is_between(1, knobs.duplicate_keys))
-            .then(pl.lit(first)).otherwise(pl.col("transaction_key"))
+            .then(pl.lit(first))
+            .otherwise(pl.col("transaction_key"))
         )
     if knobs.orphans:
         tx = tx.with_columns(
             customer_key=pl.when(pl.col("_record_id") < knobs.orphans)
-            .then(pl.lit("no-such-customer")).otherwise(pl.col("customer_key"))
+            .then(pl.lit("no-such-customer"))
+            .otherwise(pl.col("customer_key"))
         )
     tx_frame = tx.select(table_spec("bnpl_raw", "transactions").column_names)
 
@@ -199,21 +235,25 @@ def make_day(day: date, knobs: Knobs = Knobs()) -> DayBatch:
         last_seen_ts=pl.col("transaction_ts").max(),
         transaction_count=pl.len().cast(pl.Int64),
     )
-    cust_frame = customers.join(seen, on="customer_key", how="inner").with_columns(
-        transaction_date=pl.lit(day),
-        batch_id=pl.lit(batch_id),
-        identity_scope=pl.lit("batch"),
-        attributes_changed=pl.lit(False),
-        loaded_at=pl.lit(LOADED_AT),
-        customer_tenure_days=pl.col("customer_tenure_days").cast(pl.Int64),
-    ).select(table_spec("bnpl_raw", "customers").column_names)
+    cust_frame = (
+        customers.join(seen, on="customer_key", how="inner")
+        .with_columns(
+            transaction_date=pl.lit(day),
+            batch_id=pl.lit(batch_id),
+            identity_scope=pl.lit("batch"),
+            attributes_changed=pl.lit(False),
+            loaded_at=pl.lit(LOADED_AT),
+            customer_tenure_days=pl.col("customer_tenure_days").cast(pl.Int64),
+        )
+        .select(table_spec("bnpl_raw", "customers").column_names)
+    )
     quarantine = pl.DataFrame(
         {
             "batch_id": [batch_id] * knobs.quarantined,
             "transaction_date": [day] * knobs.quarantined,
             "line_number": list(range(n, n + knobs.quarantined)),
             "record_id": list(range(n, n + knobs.quarantined)),
-            "raw_line": ['data: {"broken": true']*knobs.quarantined,
+            "raw_line": ['data: {"broken": true'] * knobs.quarantined,
             "check_name": ["json"] * knobs.quarantined,
             "column_name": [None] * knobs.quarantined,
             "failures": ["not valid JSON"] * knobs.quarantined,

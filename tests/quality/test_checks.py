@@ -26,7 +26,9 @@ def check(*names: str) -> list[Check]:
     return found
 
 
-def run(warehouse: DuckDBWarehouse, checks: list[Check] | None = None, **kwargs: object) -> dict[str, CheckResult]:
+def run(
+    warehouse: DuckDBWarehouse, checks: list[Check] | None = None, **kwargs: object
+) -> dict[str, CheckResult]:
     """Results by check name over the standard range."""
     params = {"start": START, "end": END, "logical_date": END, **kwargs}
     results = run_checks(warehouse, SETTINGS, checks=checks, **params)  # type: ignore[arg-type]
@@ -45,7 +47,9 @@ def test_clean_data_passes_every_check(warehouse: DuckDBWarehouse) -> None:
     none is skipped); checks of marts that were not built are skipped, saying so."""
     results = run(warehouse)
     assert set(results) == {c.name for c in CHECKS}
-    assert {n: r.status for n, r in results.items() if r.status != "pass"} == dict.fromkeys(MART_CHECKS, "skip")
+    assert {n: r.status for n, r in results.items() if r.status != "pass"} == dict.fromkeys(
+        MART_CHECKS, "skip"
+    )
     assert all("is not built" in results[n].details for n in MART_CHECKS)
 
 
@@ -85,7 +89,11 @@ def test_rows_lost_after_loading_fail_the_ledger_reconciliation(warehouse: DuckD
     )
     results = run(warehouse)
     assert {"transactions_match_ledger", "volume_vs_expected"} <= not_passing(results)
-    assert not_passing(results) <= {"transactions_match_ledger", "volume_vs_expected", "transactions_customer_exists"}
+    assert not_passing(results) <= {
+        "transactions_match_ledger",
+        "volume_vs_expected",
+        "transactions_customer_exists",
+    }
 
 
 def test_day_with_half_its_volume_fails_the_volume_check_only(warehouse: DuckDBWarehouse) -> None:
@@ -106,7 +114,9 @@ def test_one_record_too_many_fails_a_seeded_day_exactly(warehouse: DuckDBWarehou
 
 def test_flattened_weekend_fails_the_weekend_dip(warehouse: DuckDBWarehouse) -> None:
     """Weekend days loaded at weekday level (no dip) fail weekend_dip."""
-    weekday_dow = sum(source_dow_factor(date(2024, 11, 4) + timedelta(days=i)) for i in range(5)) / 5
+    weekday_dow = (
+        sum(source_dow_factor(date(2024, 11, 4) + timedelta(days=i)) for i in range(5)) / 5
+    )
     for day in iter_days(START, END):
         if day.weekday() >= 5:
             flat = round(request(day).expected_volume * weekday_dow / source_dow_factor(day))
@@ -121,7 +131,9 @@ def test_flattened_weekend_fails_the_weekend_dip(warehouse: DuckDBWarehouse) -> 
 def test_flattened_black_friday_fails_the_holiday_spike(warehouse: DuckDBWarehouse) -> None:
     """Black Friday loaded at an ordinary Friday's level fails holiday_black_friday_spike."""
     black_friday = date(2024, 11, 29)
-    plain = request(black_friday).expected_volume * 1.0 / 1.6 / 1.3  # without the day's and the week's events
+    plain = (
+        request(black_friday).expected_volume * 1.0 / 1.6 / 1.3
+    )  # without the day's and the week's events
     warehouse.load_day(make_day(black_friday, Knobs(count=round(plain))))
     results = run(warehouse, check("holiday_black_friday_spike", "holiday_cyber_monday_spike"))
     assert results["holiday_black_friday_spike"].status == "fail"
@@ -131,11 +143,18 @@ def test_flattened_black_friday_fails_the_holiday_spike(warehouse: DuckDBWarehou
 def test_christmas_at_normal_volume_fails_the_trough(warehouse: DuckDBWarehouse) -> None:
     """Christmas Day loaded at the level of its neighbours fails holiday_christmas_trough."""
     christmas = date(2024, 12, 25)
-    warehouse.load_day(make_day(christmas, Knobs(count=request(date(2024, 12, 23)).expected_volume)))
-    assert run(warehouse, check("holiday_christmas_trough"))["holiday_christmas_trough"].status == "fail"
+    warehouse.load_day(
+        make_day(christmas, Knobs(count=request(date(2024, 12, 23)).expected_volume))
+    )
+    assert (
+        run(warehouse, check("holiday_christmas_trough"))["holiday_christmas_trough"].status
+        == "fail"
+    )
 
 
-def test_shifted_amount_distribution_fails_the_amount_drift_only(warehouse: DuckDBWarehouse) -> None:
+def test_shifted_amount_distribution_fails_the_amount_drift_only(
+    warehouse: DuckDBWarehouse,
+) -> None:
     """A day whose prices are 60 % higher (still contract-valid) fails drift_amount_psi, and only it."""
     warehouse.load_day(make_day(date(2024, 12, 10), Knobs(price_scale=1.6)))
     results = run(warehouse)
@@ -178,13 +197,28 @@ def test_changed_customer_attributes_warn(warehouse: DuckDBWarehouse) -> None:
 TX = '"bnpl_raw"."transactions"'
 BREAKS = [
     ("invariant_amount_equals_price", f"UPDATE {TX} SET product_price = amount + 1"),
-    ("invariant_first_payment_quarter", f"UPDATE {TX} SET first_payment_amount = first_payment_amount + 0.05"),
+    (
+        "invariant_first_payment_quarter",
+        f"UPDATE {TX} SET first_payment_amount = first_payment_amount + 0.05",
+    ),
     ("invariant_installment_count", f"UPDATE {TX} SET installment_count = 6 WHERE amount < 100"),
     ("invariant_risk_level", f"UPDATE {TX} SET risk_level = 'high' WHERE risk_score < 0.3"),
-    ("invariant_default_fields", f"UPDATE {TX} SET days_to_first_missed_payment = 14 WHERE NOT will_default"),
-    ("invariant_credit_utilization", f"UPDATE {TX} SET credit_utilization = 0.5 WHERE risk_scenario = 'low_risk_purchase'"),
-    ("invariant_scenario_behaviour", f"UPDATE {TX} SET checkout_speed = 'fast' WHERE risk_scenario = 'low_risk_purchase'"),
-    ("invariant_bnpl_eligible", f"UPDATE {TX} SET product_bnpl_eligible = NOT product_bnpl_eligible"),
+    (
+        "invariant_default_fields",
+        f"UPDATE {TX} SET days_to_first_missed_payment = 14 WHERE NOT will_default",
+    ),
+    (
+        "invariant_credit_utilization",
+        f"UPDATE {TX} SET credit_utilization = 0.5 WHERE risk_scenario = 'low_risk_purchase'",
+    ),
+    (
+        "invariant_scenario_behaviour",
+        f"UPDATE {TX} SET checkout_speed = 'fast' WHERE risk_scenario = 'low_risk_purchase'",
+    ),
+    (
+        "invariant_bnpl_eligible",
+        f"UPDATE {TX} SET product_bnpl_eligible = NOT product_bnpl_eligible",
+    ),
     ("invariant_source_ids", f"UPDATE {TX} SET device_id = 'cust_999999_device_1'"),
     ("invariant_transaction_day", f"UPDATE {TX} SET _timestamp = '2023-01-01T00:00:00'"),
     ("transactions_accepted_values", f"UPDATE {TX} SET customer_state = 'ZZ'"),
@@ -225,8 +259,10 @@ def test_not_null_assertion_finds_null_keys(warehouse: DuckDBWarehouse) -> None:
         SqlAssertion("not_null", {"relation": Relation("keys"), "columns": ["transaction_key", "customer_key"]}),
     )  # fmt: skip
     assert run(warehouse, [probe])["keys_not_null"].status == "pass"
-    warehouse.execute('UPDATE "bnpl_audit"."keys" SET customer_key = NULL WHERE transaction_key IN '
-                      '(SELECT transaction_key FROM "bnpl_audit"."keys" LIMIT 2)')
+    warehouse.execute(
+        'UPDATE "bnpl_audit"."keys" SET customer_key = NULL WHERE transaction_key IN '
+        '(SELECT transaction_key FROM "bnpl_audit"."keys" LIMIT 2)'
+    )
     result = run(warehouse, [probe])["keys_not_null"]
     assert (result.status, result.observed_value) == ("fail", 2.0)
 
@@ -255,4 +291,11 @@ def test_check_names_are_unique_and_every_category_is_covered() -> None:
     """Check names are unique and each of the six families has at least one check."""
     names = [c.name for c in CHECKS]
     assert len(names) == len(set(names))
-    assert {c.category for c in CHECKS} == {"integrity", "completeness", "freshness", "volume", "pattern", "drift"}
+    assert {c.category for c in CHECKS} == {
+        "integrity",
+        "completeness",
+        "freshness",
+        "volume",
+        "pattern",
+        "drift",
+    }

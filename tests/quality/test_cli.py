@@ -29,13 +29,17 @@ def configured(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return db_path
 
 
-def test_check_exits_zero_on_clean_data(configured: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.slow  # builds every model of the project
+def test_check_exits_zero_on_clean_data(
+    configured: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`bnpl check` passes on clean data and prints one line per check and the verdict."""
     assert bnpl("check", "--start", str(START), "--end", str(END)) == 0
     out = capsys.readouterr().out
     assert "passed; published" in out and "volume_vs_expected" in out
 
 
+@pytest.mark.slow  # builds every model of the project
 def test_check_exits_non_zero_on_an_error_level_failure(
     configured: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -50,14 +54,18 @@ def test_check_exits_non_zero_on_an_error_level_failure(
     assert "volume_vs_expected" in captured.err and "left unchanged" in captured.err
 
 
-def test_check_rejects_bad_dates_with_exit_code_two(configured: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_rejects_bad_dates_with_exit_code_two(
+    configured: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """An unparseable or reversed range is a one-line error with exit code 2."""
     assert bnpl("check", "--start", "yesterday", "--end", str(END)) == 2
     assert "--start 'yesterday' is not a date" in capsys.readouterr().err
     assert bnpl("check", "--start", str(END), "--end", str(START)) == 2
 
 
-def test_report_writes_html_to_out(configured: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_writes_html_to_out(
+    configured: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`bnpl report --out PATH` writes the report there and says so."""
     out = tmp_path / "q.html"
     assert bnpl("report", "--out", str(out)) == 0

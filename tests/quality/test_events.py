@@ -11,12 +11,21 @@ from prefect.events.actions import SendNotification
 from prefect.events.schemas.automations import EventTrigger
 from prefect.events.schemas.events import Resource
 
-from bnpl.quality import FAILED_EVENT, CheckResult, GateResult, failure_event, results_table, summary_markdown
+from bnpl.quality import (
+    FAILED_EVENT,
+    CheckResult,
+    GateResult,
+    failure_event,
+    results_table,
+    summary_markdown,
+)
 from flows.quality import ALERT_FILE, quality_alert_automation
 
 
 def result(name: str, status: str, severity: str = "error", details: str = "ok") -> CheckResult:
-    return CheckResult(name, "integrity", "bnpl_raw.transactions", severity, status, 1.0, 0.0, details)  # type: ignore[arg-type]
+    return CheckResult(
+        name, "integrity", "bnpl_raw.transactions", severity, status, 1.0, 0.0, details
+    )  # type: ignore[arg-type]
 
 
 GATE = GateResult(
@@ -25,7 +34,9 @@ GATE = GateResult(
     start=date(2024, 3, 1),
     end=date(2024, 3, 2),
     results=(
-        result("transactions_key_unique", "fail", details="2 violating rows, e.g. transaction_key=abc"),
+        result(
+            "transactions_key_unique", "fail", details="2 violating rows, e.g. transaction_key=abc"
+        ),
         result("volume_vs_expected", "pass"),
         result("customer_attribute_changes", "warn", severity="warn", details="share 9%"),
         result("weekend_dip", "skip"),
@@ -68,7 +79,9 @@ def test_alert_automation_reacts_to_the_event_and_renders_its_payload() -> None:
     assert isinstance(automation.trigger, EventTrigger)
     assert automation.trigger.expect == {FAILED_EVENT}
     assert automation.trigger.match.matches(Resource(failure_event(GATE).resource))
-    assert not automation.trigger.match.matches(Resource({"prefect.resource.id": "prefect.flow-run.x"}))
+    assert not automation.trigger.match.matches(
+        Resource({"prefect.resource.id": "prefect.flow-run.x"})
+    )
     action = automation.actions[0]
     assert isinstance(action, SendNotification) and action.block_document_id == block
     context = {"event": {"payload": failure_event(GATE).payload}}

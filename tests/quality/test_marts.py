@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-from quality_data import END, START
+import hashlib
+from datetime import date
+from pathlib import Path
 
-from bnpl.quality import CHECKS, CheckResult, run_checks
-from bnpl.settings import QualitySettings
+import pytest
+from quality_data import END, START, Knobs, make_day
+
+from bnpl.errors import QualityGateError
+from bnpl.quality import CHECKS, CheckResult, run_checks, run_gate
+from bnpl.settings import DuckDBSettings, QualitySettings, Settings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
 pytestmark = pytest.mark.slow  # builds every model of the project once per session
@@ -14,9 +19,21 @@ MARTS = ("mart_bnpl_transactions", "mart_bnpl_customers", "mart_bnpl_daily_volum
 MART_CHECKS = [c for c in CHECKS if "." not in c.model]
 
 
+def checksum(warehouse: DuckDBWarehouse, dataset: str, table: str) -> str:
+    """sha256 of a table's full content (every column, rows in a canonical order)."""
+    frame = warehouse.read_table(f"{dataset}.{table}")
+    return hashlib.sha256(frame.sort(frame.columns).write_csv().encode()).hexdigest()
+
+
 def run(warehouse: DuckDBWarehouse) -> dict[str, CheckResult]:
     results = run_checks(
-        warehouse, QualitySettings(), start=START, end=END, logical_date=END, built=MARTS, checks=MART_CHECKS
+        warehouse,
+        QualitySettings(),
+        start=START,
+        end=END,
+        logical_date=END,
+        built=MARTS,
+        checks=MART_CHECKS,
     )
     return {r.check_name: r for r in results}
 
@@ -65,3 +82,27 @@ def test_mart_check_fails_on_a_broken_audit_mart(
     result = run(built_warehouse)[name]
     assert result.status == "fail", result.details
     assert result.observed_value is not None and result.observed_value >= 1
+
+
+def test_bad_day_never_reaches_the_real_published_marts(
+    built_warehouse: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    """The whole pipeline on the real project: a good gate publishes every mart; after a bad day
+    is loaded the gate fails naming the checks, and every published mart keeps its exact content."""
+    settings = Settings(warehouse=DuckDBSettings(path=tmp_path / "built.duckdb"))
+    good = run_gate(built_warehouse, settings, START, END, END, "good")
+    assert set(MARTS) <= set(good.published)
+    before = {name: checksum(built_warehouse, "bnpl_marts", name) for name in good.published}
+
+    bad_day = date(2024, 12, 4)
+    built_warehouse.load_day(make_day(bad_day, Knobs(duplicate_keys=2)))
+    with pytest.raises(QualityGateError) as raised:
+        run_gate(built_warehouse, settings, START, END, END, "bad")
+
+    assert {"transactions_key_unique", "mart_transactions_key_unique"} <= set(raised.value.failed)
+    after = {name: checksum(built_warehouse, "bnpl_marts", name) for name in good.published}
+    assert after == before
+    assert (
+        checksum(built_warehouse, "bnpl_audit", "mart_bnpl_transactions")
+        != before["mart_bnpl_transactions"]
+    )

@@ -58,7 +58,13 @@ def html(warehouse: DuckDBWarehouse) -> str:
     warehouse.load_day(make_day(BAD_DAY, Knobs(count=request(BAD_DAY).expected_volume // 2)))
     results = run_checks(warehouse, SETTINGS, start=START, end=END, logical_date=END)
     write_results(
-        warehouse, results, run_id="run-r", logical_date=END, start=START, end=END, checked_at=datetime.now(UTC)
+        warehouse,
+        results,
+        run_id="run-r",
+        logical_date=END,
+        start=START,
+        end=END,
+        checked_at=datetime.now(UTC),
     )
     return build_report(warehouse, SETTINGS)
 
@@ -85,12 +91,21 @@ def test_report_has_the_three_charts_with_their_series(html: str) -> None:
     assert elements.tags["svg"] == 3
     for figure in ("chart-volume", "chart-quarantine", "chart-drift"):
         assert f'id="{figure}"' in html
-    for cls in ("series-observed", "series-expected", "band", "series-quarantine-rate",
-                "series-psi-amount", "series-psi-risk-score", "series-psi-category-mix"):
+    for cls in (
+        "series-observed",
+        "series-expected",
+        "band",
+        "series-quarantine-rate",
+        "series-psi-amount",
+        "series-psi-risk-score",
+        "series-psi-category-mix",
+    ):
         assert elements.classes[cls] >= 1, cls
     days = list(iter_days(*LOADED))
     assert elements.classes["weekend"] == sum(d.weekday() >= 5 for d in days)
-    assert elements.classes["holiday"] == 6  # Columbus, Veterans, Thanksgiving, Black Friday, Cyber Monday, Christmas
+    assert (
+        elements.classes["holiday"] == 6
+    )  # Columbus, Veterans, Thanksgiving, Black Friday, Cyber Monday, Christmas
     assert elements.classes["flagged"] == 1
     assert elements.classes["threshold"] == 3  # quarantine limit, PSI warn, PSI error
 

@@ -60,7 +60,11 @@ def test_trailing_psi_equals_a_brute_force_computation() -> None:
     counts = rng.integers(1, 50, size=(40, 4))
     counts[30] = [200, 1, 1, 1]  # a drifted day
     hist = pl.DataFrame(
-        [{"day": d, "group": g, "n": int(counts[i, g])} for i, d in enumerate(days) for g in range(4)]
+        [
+            {"day": d, "group": g, "n": int(counts[i, g])}
+            for i, d in enumerate(days)
+            for g in range(4)
+        ]
     )
     scored = days[10:]
     result = trailing_psi(hist, days=scored, window=7, min_reference_days=7, min_rows=1)
@@ -76,10 +80,18 @@ def test_trailing_psi_skips_days_without_enough_history_or_rows() -> None:
     """Days whose window holds too few loaded days, or that have too few rows, get no PSI."""
     first = date(2024, 1, 1)
     hist = pl.DataFrame(
-        [{"day": first + timedelta(days=i), "group": g, "n": 10 if i != 9 else 1} for i in range(10) for g in range(2)]
+        [
+            {"day": first + timedelta(days=i), "group": g, "n": 10 if i != 9 else 1}
+            for i in range(10)
+            for g in range(2)
+        ]
     )
     result = trailing_psi(
-        hist, days=[first + timedelta(days=i) for i in range(10)], window=28, min_reference_days=5, min_rows=5
+        hist,
+        days=[first + timedelta(days=i) for i in range(10)],
+        window=28,
+        min_reference_days=5,
+        min_rows=5,
     )
     scored = result.filter(pl.col("psi").is_not_null())["day"].to_list()
     assert scored == [first + timedelta(days=i) for i in range(5, 9)]

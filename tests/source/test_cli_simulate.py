@@ -30,6 +30,7 @@ def test_out_of_range_values_are_config_errors():
         configure(SimulatorSettings(), {}, {"cut_rate": 1.5})
 
 
+@pytest.mark.slow
 def test_bad_flag_exits_2():
     """An out-of-range flag is a usage error (exit code 2) with one line on stderr."""
     result = subprocess.run(

@@ -203,3 +203,22 @@ def test_generators_schema_is_json(server_url):
     (generator,) = httpx.get(server_url + "/generators").json()
     assert generator["description"] == "BNPL transaction generator with realistic risk patterns."
     json.dumps(generator)
+
+
+def test_injected_cut_closes_the_connection_mid_body(make_server):
+    """A cut stream ends without the chunked terminator: the HTTP client sees an incomplete body,
+    historical and real-time alike."""
+    url = make_server(cut_rate=1.0)
+    for body in (
+        {"start_date": "2024-03-12", "end_date": "2024-03-12", "base_daily_volume": 400, "seed": 4},
+        {"max_records": 4, "rate_per_second": 500, "seed": 4},
+    ):
+        received = bytearray()
+        with (
+            pytest.raises(httpx.RemoteProtocolError),
+            httpx.stream("POST", url + "/stream/bnpl", json=body, timeout=30) as response,
+        ):
+            assert response.status_code == 200
+            for chunk in response.iter_raw():
+                received += chunk
+        assert not received.endswith(b"\n\n")

@@ -11,7 +11,7 @@ import pytest
 from model_data import load, prepare
 
 from bnpl.contracts import PreparedDay
-from bnpl.models import Project, load_project
+from bnpl.models import BuildResult, Project, build_models, load_project, publish_models
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
@@ -48,6 +48,35 @@ def loaded_db(tmp_path_factory: pytest.TempPathFactory, batch_days: list[Prepare
     finally:
         warehouse.close()
     return path
+
+
+@pytest.fixture(scope="session")
+def built_db(
+    tmp_path_factory: pytest.TempPathFactory, loaded_db: Path, project: Project
+) -> tuple[Path, BuildResult]:
+    """A DuckDB file with the three batch-scoped days loaded and every model built and published
+    (read-only tests share it through :func:`built`)."""
+    path = tmp_path_factory.mktemp("models") / "built.duckdb"
+    shutil.copy(loaded_db, path)
+    warehouse = _warehouse(path)
+    try:
+        result = build_models(warehouse, project, audit=True)
+        publish_models(warehouse, result.marts)
+    finally:
+        warehouse.close()
+    return path, result
+
+
+@pytest.fixture
+def built(built_db: tuple[Path, BuildResult], tmp_path: Path) -> Iterator[DuckDBWarehouse]:
+    """This test's own copy of the fully built warehouse."""
+    path = tmp_path / "built.duckdb"
+    shutil.copy(built_db[0], path)
+    wh = _warehouse(path)
+    try:
+        yield wh
+    finally:
+        wh.close()
 
 
 @pytest.fixture

@@ -4,14 +4,17 @@ production prepares it (bnpl.contracts.prepare_day), and loaded through the ware
 from __future__ import annotations
 
 import json
+import shutil
 from collections import defaultdict
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from bnpl.calendar import DayRequest, day_type
 from bnpl.contracts import PreparedDay, prepare_day
+from bnpl.models.project import SQL_DIR
 from bnpl.normalize import IdentityScope, canonical_json
 from bnpl.warehouse.base import DayBatch, Warehouse
 
@@ -54,6 +57,27 @@ def prepare(body: bytes, scope: IdentityScope) -> list[PreparedDay]:
             )
         )
     return prepared
+
+
+def prepare_subset(body: bytes, day: date, keep: set[int], *, scope: IdentityScope) -> PreparedDay:
+    """``day`` prepared from only the records at the positions in ``keep`` (renumbered), from a
+    request of its own: a reload of the day with different content."""
+    records = [json.loads(r) for r in split_days(body)[day]]
+    chosen = [r for i, r in enumerate(records) if i in keep]
+    for index, record in enumerate(chosen):
+        record["_record_id"] = index
+        record["transaction_id"] = f"txn_{index:08d}"
+    request_body: dict[str, Any] = {"start_date": day.isoformat(), "subset": len(chosen)}
+    if scope == "source":
+        request_body["stable_customer_ids"] = True
+    request = DayRequest(day, day_type(day), request_body, len(chosen))
+    return prepare_day(
+        [json.dumps(r).encode() for r in chosen],
+        request,
+        source_identity=SOURCE_IDENTITY,
+        identity_scope=scope,
+        loaded_at=LOADED_AT,
+    )
 
 
 def drifted_day(body: bytes) -> PreparedDay:
@@ -121,13 +145,30 @@ def load(warehouse: Warehouse, days: list[PreparedDay]) -> None:
         )
 
 
+def copy_project(root: Path, edits: dict[str, tuple[str, str]]) -> Path:
+    """A copy of the repository's ``sql/`` under ``root`` with ``{file: (old, new)}`` replaced."""
+    target = root / "sql"
+    shutil.copytree(SQL_DIR, target, ignore=shutil.ignore_patterns("assertions"))
+    for name, (old, new) in edits.items():
+        path = target / name
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {name}"
+        path.write_text(text.replace(old, new))
+    return target
+
+
+FLOAT_DECIMALS = 10
+"""Float columns are compared rounded: SUM and AVG of FLOAT64 depend on the order rows are added
+in (DuckDB's threads, BigQuery's workers), so two correct builds can differ in the last bits."""
+
+
 def content(warehouse: Warehouse, name: str) -> pl.DataFrame:
-    """``dataset.table`` sorted by every column: equal frames mean equal table contents."""
-    frame = warehouse.read_table(name)
+    """``dataset.table`` with floats rounded and rows sorted: equal frames, equal contents."""
+    frame = warehouse.read_table(name).with_columns(pl.col(pl.Float64).round(FLOAT_DECIMALS))
     return frame.sort(frame.columns, nulls_last=True)
 
 
 def checksum(warehouse: Warehouse, name: str) -> tuple[int, int]:
-    """(row count, order-independent content hash) of ``dataset.table``."""
-    frame = warehouse.read_table(name)
-    return frame.height, int(frame.hash_rows(seed=7).sort().hash(seed=7).sum())
+    """(row count, order-independent hash of :func:`content`) of ``dataset.table``."""
+    frame = content(warehouse, name)
+    return frame.height, int(frame.hash_rows(seed=7).sum())

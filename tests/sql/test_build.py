@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -25,13 +26,15 @@ def raw(warehouse: DuckDBWarehouse, table: str) -> pl.DataFrame:
     return warehouse.read_table(f"bnpl_raw.{table}")
 
 
-def test_every_model_builds(loaded: DuckDBWarehouse, project: Project) -> None:
+def test_every_model_builds(
+    built: DuckDBWarehouse, built_db: tuple[Path, BuildResult], project: Project
+) -> None:
     """A build creates every model, intermediate ones in bnpl_intermediate, marts published."""
-    result = build_all(loaded, project)
+    result = built_db[1]
     assert {m.name for m in result.models} == set(project.models)
     for model in project.models.values():
-        assert loaded.table_exists(model.dataset, model.name), model.name
-        frame = loaded.read_table(f"{model.dataset}.{model.name}")
+        assert built.table_exists(model.dataset, model.name), model.name
+        frame = built.read_table(f"{model.dataset}.{model.name}")
         assert frame.columns == model.column_names, model.name
         assert frame.height > 0, model.name
 
@@ -50,37 +53,34 @@ def test_first_build_creates_then_later_builds_are_incremental(
     assert later["mart_bnpl_customers"] == "merge"
 
 
-def test_transactions_flow_through_unchanged(loaded: DuckDBWarehouse, project: Project) -> None:
-    """Every loaded transaction reaches the marts once, with its exact amount."""
-    build_all(loaded, project)
-    tx = raw(loaded, "transactions")
-    mart = loaded.read_table("bnpl_marts.mart_bnpl_transactions")
+def test_transactions_flow_through_unchanged(built: DuckDBWarehouse, project: Project) -> None:
+    """Every built transaction reaches the marts once, with its exact amount."""
+    tx = raw(built, "transactions")
+    mart = built.read_table("bnpl_marts.mart_bnpl_transactions")
     assert mart.height == tx.height == 686
     assert mart["transaction_key"].n_unique() == mart.height
     joined = mart.join(tx.select("transaction_key", "amount_cents", "amount"), on="transaction_key")
     assert (joined["amount_cents"] == joined["amount_cents_right"]).all()
     assert (joined["amount"].cast(pl.Float64) - joined["amount_right"]).abs().max() < 1e-9  # type: ignore[operator]
-    features = loaded.read_table("bnpl_marts.mart_bnpl_ml_features")
+    features = built.read_table("bnpl_marts.mart_bnpl_ml_features")
     assert set(features["transaction_key"]) == set(mart["transaction_key"])
 
 
-def test_every_transaction_has_its_customer(loaded: DuckDBWarehouse, project: Project) -> None:
+def test_every_transaction_has_its_customer(built: DuckDBWarehouse, project: Project) -> None:
     """mart_bnpl_transactions.customer_key -> mart_bnpl_customers holds, and customer keys are
     unique: the customers of the raw table, de-duplicated."""
-    build_all(loaded, project)
-    customers = loaded.read_table("bnpl_marts.mart_bnpl_customers")
-    tx = loaded.read_table("bnpl_marts.mart_bnpl_transactions")
+    customers = built.read_table("bnpl_marts.mart_bnpl_customers")
+    tx = built.read_table("bnpl_marts.mart_bnpl_transactions")
     assert customers["customer_key"].n_unique() == customers.height
     assert set(tx["customer_key"]) <= set(customers["customer_key"])
-    assert set(customers["customer_key"]) == set(raw(loaded, "customers")["customer_key"])
+    assert set(customers["customer_key"]) == set(raw(built, "customers")["customer_key"])
 
 
-def test_customer_aggregates(loaded: DuckDBWarehouse, project: Project) -> None:
+def test_customer_aggregates(built: DuckDBWarehouse, project: Project) -> None:
     """Profile aggregates equal a Polars computation over the raw transactions."""
-    build_all(loaded, project)
-    customers = loaded.read_table("bnpl_marts.mart_bnpl_customers").sort("customer_key")
+    customers = built.read_table("bnpl_marts.mart_bnpl_customers").sort("customer_key")
     expected = (
-        raw(loaded, "transactions")
+        raw(built, "transactions")
         .group_by("customer_key")
         .agg(
             pl.len().alias("transaction_count"),
@@ -98,7 +98,9 @@ def test_customer_aggregates(loaded: DuckDBWarehouse, project: Project) -> None:
     assert str(total) == f"{expected['total_amount_cents'].sum() / 100:.2f}"
 
 
-def test_attribute_drift_is_flagged(loaded: DuckDBWarehouse, project: Project, captured_body: bytes) -> None:
+def test_attribute_drift_is_flagged(
+    loaded: DuckDBWarehouse, project: Project, captured_body: bytes
+) -> None:
     """A customer id with two fingerprints in a batch is flagged on both of its keys, and only
     there."""
     load(loaded, [drifted_day(captured_body)])
@@ -109,24 +111,29 @@ def test_attribute_drift_is_flagged(loaded: DuckDBWarehouse, project: Project, c
     assert set(flagged["customer_id"]) == {"cust_000001"}
     assert flagged["customer_key"].n_unique() == 2
     assert flagged["changed_attribute_batches"].to_list() == [1, 1]
-    raw_flags = raw(loaded, "customers").group_by("customer_key").agg(pl.col("attributes_changed").any())
+    raw_flags = (
+        raw(loaded, "customers").group_by("customer_key").agg(pl.col("attributes_changed").any())
+    )
     joined = profiles.join(raw_flags, on="customer_key")
     assert joined.height == profiles.height
     assert (joined["attributes_changed"] == joined["attributes_changed_right"]).all()
 
 
-def test_daily_volume(loaded: DuckDBWarehouse, project: Project, captured_counts: dict[str, int]) -> None:
+def test_daily_volume(
+    built: DuckDBWarehouse, project: Project, captured_counts: dict[str, int]
+) -> None:
     """One row per day: counts match the capture, money is exact, day types and the ledger's
     expected volume are carried."""
-    build_all(loaded, project)
-    volume = loaded.read_table("bnpl_marts.mart_bnpl_daily_volume").sort("transaction_date")
+    volume = built.read_table("bnpl_marts.mart_bnpl_daily_volume").sort("transaction_date")
     assert volume["transaction_date"].to_list() == list(DAYS)
     assert volume["transaction_count"].to_list() == [captured_counts[d.isoformat()] for d in DAYS]
     assert volume["day_type"].to_list() == [day_type(d) for d in DAYS]
     assert volume["holiday_name"].to_list() == [holiday_name(d) for d in DAYS]
     assert volume["expected_volume"].to_list() == volume["transaction_count"].to_list()
     assert volume["is_loaded"].all()
-    cents = raw(loaded, "transactions").group_by("transaction_date").agg(pl.col("amount_cents").sum())
+    cents = (
+        raw(built, "transactions").group_by("transaction_date").agg(pl.col("amount_cents").sum())
+    )
     by_day = dict(zip(cents["transaction_date"], cents["amount_cents"], strict=True))
     assert volume["amount_cents"].to_list() == [by_day[d] for d in DAYS]
     assert isinstance(volume.schema["amount"], pl.Decimal)
@@ -142,7 +149,9 @@ def test_calendar_matches_bnpl_calendar(loaded: DuckDBWarehouse, project: Projec
     build_models(loaded, project, selection=["int_bnpl_calendar_days"])
     build_models(loaded, project, selection=["int_bnpl_calendar_days"], start=start, end=end)
     warehouse = loaded
-    calendar = warehouse.read_table("bnpl_intermediate.int_bnpl_calendar_days").sort("calendar_date")
+    calendar = warehouse.read_table("bnpl_intermediate.int_bnpl_calendar_days").sort(
+        "calendar_date"
+    )
     days = calendar["calendar_date"].to_list()
     assert days[0] == start and days[-1] == end and len(days) == 731
     assert calendar["day_type"].to_list() == [day_type(d) for d in days]
@@ -157,7 +166,12 @@ def test_calendar_matches_bnpl_calendar(loaded: DuckDBWarehouse, project: Projec
             assert row["days_to_next_holiday"] == (nxt - day).days
 
 
-def test_ml_features_equal_brute_force(loaded: DuckDBWarehouse, project: Project, source_days: list[PreparedDay], warehouse: DuckDBWarehouse) -> None:
+def test_ml_features_equal_brute_force(
+    loaded: DuckDBWarehouse,
+    project: Project,
+    source_days: list[PreparedDay],
+    warehouse: DuckDBWarehouse,
+) -> None:
     """Rolling 7/28-day customer features equal a brute-force Python computation that uses only
     transactions strictly before each timestamp (stable ids, so history spans days)."""
     load(warehouse, source_days)
@@ -168,7 +182,9 @@ def test_ml_features_equal_brute_force(loaded: DuckDBWarehouse, project: Project
     )
     history: dict[str, list[tuple[object, int]]] = {}
     for row in tx.sort("transaction_ts").iter_rows(named=True):
-        history.setdefault(row["customer_key"], []).append((row["transaction_ts"], row["amount_cents"]))
+        history.setdefault(row["customer_key"], []).append(
+            (row["transaction_ts"], row["amount_cents"])
+        )
     spans_days = 0
     for row in features.join(tx, on="transaction_key").iter_rows(named=True):
         ts = row["transaction_ts"]
@@ -186,10 +202,9 @@ def test_ml_features_equal_brute_force(loaded: DuckDBWarehouse, project: Project
     assert spans_days > 0, "the fixture must exercise history across days"
 
 
-def test_ratio_features_guard_division_by_zero(loaded: DuckDBWarehouse, project: Project) -> None:
+def test_ratio_features_guard_division_by_zero(built: DuckDBWarehouse, project: Project) -> None:
     """Ratios are NULL where the denominator is 0 and exact elsewhere."""
-    build_all(loaded, project)
-    tx = loaded.read_table("bnpl_intermediate.int_bnpl_transactions_enriched")
+    tx = built.read_table("bnpl_intermediate.int_bnpl_transactions_enriched")
     zero = tx.filter(pl.col("price_comparison_time") == 0)
     assert zero.height > 0, "the capture has impulse purchases without comparison time"
     assert zero["time_on_site_to_comparison_ratio"].is_null().all()
@@ -201,11 +216,10 @@ def test_ratio_features_guard_division_by_zero(loaded: DuckDBWarehouse, project:
 
 
 @pytest.mark.parametrize("name", ["int_bnpl_transactions_enriched", "mart_bnpl_transactions"])
-def test_tables_store_declared_types(loaded: DuckDBWarehouse, project: Project, name: str) -> None:
+def test_tables_store_declared_types(built: DuckDBWarehouse, project: Project, name: str) -> None:
     """Stored columns have the declared types on DuckDB (e.g. NUMERIC is DECIMAL(38, 9))."""
-    build_all(loaded, project)
     model = project.models[name]
-    frame = loaded.read_table(f"{model.dataset}.{name}")
+    frame = built.read_table(f"{model.dataset}.{name}")
     expected = {
         "STRING": pl.String(),
         "INT64": pl.Int64(),
@@ -218,4 +232,4 @@ def test_tables_store_declared_types(loaded: DuckDBWarehouse, project: Project, 
     for column in model.columns:
         if column.type in expected:
             assert frame.schema[column.name] == expected[column.type], column.name
-    assert isinstance(frame.schema.get("loaded_at", pl.Datetime("us", "UTC")), pl.Datetime)
+    assert isinstance(frame.schema.get("built_at", pl.Datetime("us", "UTC")), pl.Datetime)

@@ -119,7 +119,9 @@ def test_numeric_keeps_bigquery_precision(con: duckdb.DuckDBPyConnection) -> Non
     sql = duck("SELECT CAST(x AS NUMERIC) AS n FROM (SELECT 0.123456789 AS x)")
     assert "DECIMAL(38, 9)" in sql
     assert str(con.sql(sql).fetchall()[0][0]) == "0.123456789"  # type: ignore[index]
-    plain = sqlglot.transpile("SELECT CAST(0.123456789 AS NUMERIC)", read="bigquery", write="duckdb")
+    plain = sqlglot.transpile(
+        "SELECT CAST(0.123456789 AS NUMERIC)", read="bigquery", write="duckdb"
+    )
     assert str(con.sql(plain[0]).fetchall()[0][0]) == "0.123"  # type: ignore[index]
 
 
@@ -142,7 +144,9 @@ def test_parameters_become_duckdb_parameters() -> None:
     """@start_date is written $start_date for DuckDB and kept for BigQuery."""
     tree = parse("SELECT * FROM t WHERE d BETWEEN @start_date AND @end_date")
     assert to_dialect(tree, "duckdb") == "SELECT * FROM t WHERE d BETWEEN $start_date AND $end_date"
-    assert to_dialect(tree, "bigquery") == "SELECT * FROM t WHERE d BETWEEN @start_date AND @end_date"
+    assert (
+        to_dialect(tree, "bigquery") == "SELECT * FROM t WHERE d BETWEEN @start_date AND @end_date"
+    )
     assert dialect.parameters(tree) == {"start_date", "end_date"}
 
 
@@ -214,7 +218,10 @@ def test_plain_sqlglot_still_keeps_json_quotes(con: duckdb.DuckDBPyConnection) -
 
 def test_plain_sqlglot_still_leaves_lax_untranslated() -> None:
     """LAX_INT64 reaches DuckDB unchanged, where no such function exists (why it is banned)."""
-    assert "LAX_INT64" in sqlglot.transpile("SELECT LAX_INT64(j) FROM t", read="bigquery", write="duckdb")[0]
+    assert (
+        "LAX_INT64"
+        in sqlglot.transpile("SELECT LAX_INT64(j) FROM t", read="bigquery", write="duckdb")[0]
+    )
 
 
 def test_plain_sqlglot_still_keeps_three_part_names() -> None:

@@ -1,0 +1,210 @@
+"""The training set as a Polars frame: the SQL of ``mart_bnpl_ml_training_set`` run for an as-of
+date, and the list of its feature columns with their documented definitions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+import polars as pl
+from sqlglot import exp
+
+from bnpl.errors import ConfigError, ModelError
+from bnpl.models import Project, check_schema, load_project, plan_build
+from bnpl.models.dialect import to_dialect
+from bnpl.settings import Settings, load_settings
+from bnpl.warehouse import Warehouse, open_warehouse
+
+logger = logging.getLogger(__name__)
+
+TRAINING_SET = "mart_bnpl_ml_training_set"
+"""The model whose SQL is the training set."""
+FEATURES_MODEL = "mart_bnpl_ml_features"
+"""The per-transaction feature mart the training set reads."""
+KEY_COLUMNS = ("transaction_key", "customer_key", "transaction_date", "transaction_ts")
+"""Identify a row; never features (time is what the split is made of)."""
+LABEL_COLUMNS = ("will_default", "days_to_first_missed_payment")
+"""The outcomes. ``will_default`` is the label the evaluation predicts."""
+META_COLUMNS = ("identity_scope", "label_matures_ts", "as_of_date", "split")
+"""Bookkeeping: how ids are scoped, when the label matured, the as-of date, the split."""
+LABEL = "will_default"
+"""The label the evaluation predicts."""
+SPLITS = ("train", "validation", "test")
+"""Values of the ``split`` column, oldest days first."""
+ROW_ORDER = ("transaction_date", "transaction_ts", "transaction_key")
+"""The fixed row order of every frame and file (transaction_key is unique)."""
+
+FeatureKind = Literal["numeric", "boolean", "categorical"]
+_KIND: dict[str, FeatureKind] = {
+    "INT64": "numeric",
+    "FLOAT64": "numeric",
+    "NUMERIC": "numeric",
+    "BOOL": "boolean",
+    "STRING": "categorical",
+}
+_POLARS: dict[str, pl.DataType] = {
+    "STRING": pl.String(),
+    "INT64": pl.Int64(),
+    "FLOAT64": pl.Float64(),
+    "NUMERIC": pl.Decimal(38, 9),
+    "BOOL": pl.Boolean(),
+    "DATE": pl.Date(),
+    "DATETIME": pl.Datetime("us"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """One feature column of the training set.
+
+    Attributes:
+        name: the column.
+        type: its declared BigQuery type.
+        kind: how a model consumes it: ``numeric``, ``boolean`` or ``categorical``.
+        definition: the column's documentation in the model template.
+    """
+
+    name: str
+    type: str
+    kind: FeatureKind
+    definition: str
+
+
+def feature_columns(project: Project | None = None) -> tuple[Feature, ...]:
+    """The training set's feature columns in table order, with their documented definitions:
+    every column except :data:`KEY_COLUMNS`, :data:`LABEL_COLUMNS` and :data:`META_COLUMNS`."""
+    model = (project or load_project()).model(TRAINING_SET)
+    skip = {*KEY_COLUMNS, *LABEL_COLUMNS, *META_COLUMNS}
+    return tuple(
+        Feature(c.name, c.type, _KIND[c.type], c.description)
+        for c in model.columns
+        if c.name not in skip
+    )
+
+
+@contextmanager
+def opened(settings: Settings | None, warehouse: Warehouse | None) -> Iterator[Warehouse]:
+    """The given warehouse (left open), or one opened from settings (read from the environment
+    when None) and closed at the end."""
+    if warehouse is not None:
+        yield warehouse
+        return
+    fresh = open_warehouse(settings or load_settings())
+    try:
+        yield fresh
+    finally:
+        fresh.close()
+
+
+def _param(name: str) -> exp.Parameter:
+    return exp.Parameter(this=exp.var(name))
+
+
+def _table(warehouse: Warehouse, dataset: str, table: str) -> exp.Table:
+    return exp.to_table(warehouse.qualified(dataset, table), dialect=warehouse.dialect)
+
+
+def _last_day(warehouse: Warehouse, dataset: str, table: str, up_to: date | None) -> date | None:
+    """Latest ``transaction_date`` of a table, optionally among the days on or before ``up_to``."""
+    query = exp.select(exp.func("MAX", exp.column("transaction_date")).as_("last_day")).from_(
+        _table(warehouse, dataset, table)
+    )
+    params: dict[str, Any] | None = None
+    if up_to is not None:
+        query = query.where(exp.column("transaction_date").lte(_param("up_to")))
+        params = {"up_to": up_to}
+    value = warehouse.query(to_dialect(query, warehouse.dialect), params).item()
+    return value if isinstance(value, date) else None
+
+
+def last_loaded_day(warehouse: Warehouse) -> date:
+    """The newest day in the ledger.
+
+    Raises:
+        ConfigError: nothing is loaded.
+    """
+    if not warehouse.table_exists("bnpl_raw", "source_batches"):
+        raise ConfigError("nothing is loaded yet; run bnpl backfill first")
+    day = _last_day(warehouse, "bnpl_raw", "source_batches", None)
+    if day is None:
+        raise ConfigError("the ledger bnpl_raw.source_batches is empty; run bnpl backfill first")
+    return day
+
+
+def ledger_through(warehouse: Warehouse, day: date) -> pl.DataFrame:
+    """Ledger rows on or before ``day`` (day, batch, identity scope, rows loaded, content
+    hash), sorted by day and batch."""
+    columns = ["transaction_date", "batch_id", "identity_scope", "records_loaded", "content_sha256"]
+    query = (
+        exp.select(*columns)
+        .from_(_table(warehouse, "bnpl_raw", "source_batches"))
+        .where(exp.column("transaction_date").lte(_param("day")))
+    )
+    frame = warehouse.query(to_dialect(query, warehouse.dialect), {"day": day})
+    return frame.sort("transaction_date", "batch_id")
+
+
+def check_as_of(warehouse: Warehouse, as_of: date) -> None:
+    """Raise unless ``as_of`` is covered by the loaded days and by the published feature mart.
+
+    Raises:
+        ConfigError: nothing is loaded, or ``as_of`` is after the last loaded day (days up to it
+            could still arrive and change the set).
+        ModelError: the published ``mart_bnpl_ml_features`` stops before the last loaded day
+            on or before ``as_of``.
+    """
+    last = last_loaded_day(warehouse)
+    if as_of > last:
+        raise ConfigError(
+            f"as-of {as_of} is after the last loaded day {last}: days up to it could still "
+            f"arrive and change the set; load through {as_of} or use an as-of on or before {last}"
+        )
+    if not warehouse.table_exists("bnpl_marts", FEATURES_MODEL):
+        raise ModelError(f"bnpl_marts.{FEATURES_MODEL} does not exist; run bnpl build first")
+    needed = _last_day(warehouse, "bnpl_raw", "source_batches", as_of)
+    built = _last_day(warehouse, "bnpl_marts", FEATURES_MODEL, None)
+    if needed is not None and (built is None or built < needed):
+        raise ModelError(
+            f"bnpl_marts.{FEATURES_MODEL} is built through {built}, but {needed} is loaded and "
+            f"on or before the as-of {as_of}; run bnpl build first"
+        )
+
+
+def training_frame(
+    *,
+    as_of: date,
+    settings: Settings | None = None,
+    warehouse: Warehouse | None = None,
+    project: Project | None = None,
+) -> pl.DataFrame:
+    """The training set as of the end of ``as_of``, in :data:`ROW_ORDER`, with the declared
+    column types.
+
+    Runs the SQL of ``mart_bnpl_ml_training_set`` with ``@end_date = as_of`` (a bound parameter)
+    against the published marts; nothing is written. ``warehouse`` is used as given and left
+    open; without it one is opened from ``settings``.
+
+    Raises:
+        ConfigError: nothing is loaded, or ``as_of`` is after the last loaded day.
+        ModelError: the feature marts are not built through ``as_of`` (run ``bnpl build``).
+    """
+    project = project or load_project()
+    model = project.model(TRAINING_SET)
+    with opened(settings, warehouse) as wh:
+        check_as_of(wh, as_of)
+        (compiled,) = plan_build(wh, project, selection=[TRAINING_SET])
+        # the set reads nothing after @end_date; @start_date (unused today) would mean "all"
+        values = {"start_date": date(1970, 1, 1), "end_date": as_of}
+        params = {name: values[name] for name in sorted(model.parameters)}
+        frame = wh.query(compiled.query, params or None)
+    check_schema(model, frame.schema, f"the training set as of {as_of}")
+    frame = frame.select(
+        pl.col(c.name).cast(_POLARS[c.type]) if c.type in _POLARS else pl.col(c.name)
+        for c in model.columns
+    ).sort(ROW_ORDER)
+    logger.info("training set as of %s: %d rows", as_of, frame.height)
+    return frame

@@ -1,0 +1,182 @@
+"""Write, audit, publish: marts are built into bnpl_audit, refs between marts read the audit
+copies, and publishing replaces the published marts atomically (or by the adapter's copy jobs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from model_data import DAYS, content, copy_project
+
+from bnpl.errors import ModelError, QualityGateError
+from bnpl.models import (
+    BuildResult,
+    Project,
+    SupportsCopyTable,
+    build_and_publish,
+    build_models,
+    load_project,
+    publish_models,
+)
+from bnpl.warehouse.duckdb import DuckDBWarehouse
+
+MARTS = {
+    "mart_bnpl_transactions",
+    "mart_bnpl_customers",
+    "mart_bnpl_ml_features",
+    "mart_bnpl_daily_volume",
+}
+
+
+def marts(warehouse: DuckDBWarehouse) -> dict[str, Any]:
+    """The content of every published mart."""
+    return {name: content(warehouse, f"bnpl_marts.{name}") for name in sorted(MARTS)}
+
+
+def test_audit_build_writes_marts_to_the_audit_area_only(
+    loaded: DuckDBWarehouse, project: Project
+) -> None:
+    """With audit=True marts land in bnpl_audit and nothing is published until publish_models."""
+    result = build_models(loaded, project, audit=True)
+    assert set(result.marts) == MARTS
+    for name in MARTS:
+        assert loaded.table_exists("bnpl_audit", name)
+        assert not loaded.table_exists("bnpl_marts", name)
+    assert loaded.table_exists("bnpl_intermediate", "int_bnpl_transactions_enriched")
+    publish_models(loaded, result.marts)
+    for name in MARTS:
+        assert content(loaded, f"bnpl_marts.{name}").equals(content(loaded, f"bnpl_audit.{name}"))
+
+
+def test_incremental_audit_build_starts_from_the_published_marts(
+    built: DuckDBWarehouse, project: Project
+) -> None:
+    """An incremental audit build first copies each published mart, so the audit copy holds
+    every day, even when the audit area held something else."""
+    built.execute('DELETE FROM "bnpl_audit"."mart_bnpl_transactions"')
+    result = build_models(built, project, start=DAYS[2], end=DAYS[2], audit=True)
+    assert {m.action for m in result.models if m.name in MARTS} == {"replace_range", "merge"}
+    assert content(built, "bnpl_audit.mart_bnpl_transactions").equals(
+        content(built, "bnpl_marts.mart_bnpl_transactions")
+    )
+
+
+def test_refs_between_marts_read_the_audit_copies(built: DuckDBWarehouse, project: Project) -> None:
+    """A mart built in the same audited run is read from bnpl_audit; one not built in the run is
+    read from bnpl_marts."""
+    day = DAYS[1]
+    built.execute(
+        'DELETE FROM "bnpl_marts"."mart_bnpl_transactions" WHERE transaction_date = $day',
+        {"day": day},
+    )
+    build_models(
+        built, project, selection=["mart_bnpl_transactions+"], start=day, end=day, audit=True
+    )
+    audited = built.read_table("bnpl_audit.mart_bnpl_daily_volume")
+    assert audited.filter(transaction_date=day)["transaction_count"].item() == 407
+    build_models(
+        built, project, selection=["mart_bnpl_daily_volume"], start=day, end=day, audit=True
+    )
+    stale = built.read_table("bnpl_audit.mart_bnpl_daily_volume")
+    assert stale.filter(transaction_date=day)["transaction_count"].item() == 0
+
+
+def test_publish_is_all_or_nothing(built: DuckDBWarehouse) -> None:
+    """If one mart cannot be published, none is: the published marts stay as they were."""
+    built.execute('DELETE FROM "bnpl_audit"."mart_bnpl_transactions"')
+    before = marts(built)
+    with pytest.raises(ModelError, match="publishing"):
+        publish_models(built, ["mart_bnpl_transactions", "mart_bnpl_missing"])
+    after = marts(built)
+    assert all(after[name].equals(before[name]) for name in before)
+
+
+def test_failed_gate_publishes_nothing(built: DuckDBWarehouse, project: Project) -> None:
+    """A gate that raises stops publication; the audit area holds the new build."""
+    built.execute(
+        'DELETE FROM "bnpl_raw"."transactions" WHERE transaction_date = $day', {"day": DAYS[1]}
+    )
+    before = marts(built)
+    seen: list[BuildResult] = []
+
+    def gate(result: BuildResult) -> None:
+        seen.append(result)
+        raise QualityGateError("volume check failed", failed=["volume"])
+
+    with pytest.raises(QualityGateError):
+        build_and_publish(built, project, start=DAYS[1], end=DAYS[1], gate=gate)
+    assert set(seen[0].marts) == MARTS
+    after = marts(built)
+    assert all(after[name].equals(before[name]) for name in before)
+    audit = built.read_table("bnpl_audit.mart_bnpl_daily_volume")
+    assert audit.filter(transaction_date=DAYS[1])["transaction_count"].item() == 0
+
+
+class CopyingWarehouse(DuckDBWarehouse):
+    """DuckDB plus the optional copy_table capability, recording each copy."""
+
+    def __init__(self, inner: DuckDBWarehouse) -> None:
+        super().__init__(inner._settings)
+        self.copies: list[tuple[str, str, str, str]] = []
+
+    def copy_table(
+        self, src_dataset: str, src_table: str, dst_dataset: str, dst_table: str
+    ) -> None:
+        self.copies.append((src_dataset, src_table, dst_dataset, dst_table))
+        self.execute(
+            f'CREATE OR REPLACE TABLE "{dst_dataset}"."{dst_table}" AS '
+            f'SELECT * FROM "{src_dataset}"."{src_table}"'
+        )
+
+
+def test_copy_table_capability_is_used(built: DuckDBWarehouse, project: Project) -> None:
+    """An adapter with copy_table (BigQuery) clones and publishes marts with it, one copy per
+    table, instead of SQL."""
+    built.close()
+    warehouse = CopyingWarehouse(built)
+    assert isinstance(warehouse, SupportsCopyTable)
+    try:
+        result = build_and_publish(warehouse, project, start=DAYS[0], end=DAYS[0])
+    finally:
+        warehouse.close()
+    incremental = {m.name for m in result.models if m.name in MARTS}
+    clones = {(s, t) for s, t, d, _ in warehouse.copies if d == "bnpl_audit"}
+    published = {(d, t) for _, _, d, t in warehouse.copies if d == "bnpl_marts"}
+    assert clones == {("bnpl_marts", name) for name in incremental}
+    assert published == {("bnpl_marts", name) for name in MARTS}
+
+
+def test_build_failure_publishes_nothing(built: DuckDBWarehouse, tmp_path: Path) -> None:
+    """A mart whose result breaks its declared schema (here: NUMERIC / INT64, a DOUBLE on DuckDB)
+    fails the build, naming model and file; the published marts are unchanged."""
+    sql = copy_project(
+        tmp_path,
+        {
+            "marts/mart_bnpl_daily_volume.sql": (
+                "CAST(COALESCE(v.amount_cents, 0) AS NUMERIC) * NUMERIC '0.01' AS amount,",
+                "CAST(COALESCE(v.amount_cents, 0) AS NUMERIC) / 100 AS amount,",
+            )
+        },
+    )
+    before = marts(built)
+    with pytest.raises(ModelError) as caught:
+        build_and_publish(built, load_project(sql), start=DAYS[0], end=DAYS[0])
+    message = str(caught.value)
+    assert "model mart_bnpl_daily_volume (sql/marts/mart_bnpl_daily_volume.sql)" in message
+    assert "amount is FLOAT64, declared NUMERIC" in message
+    after = marts(built)
+    assert all(after[name].equals(before[name]) for name in before)
+
+
+def test_lookback_extends_the_rebuilt_days(built: DuckDBWarehouse, project: Project) -> None:
+    """Rebuilding a past day also rebuilds the windowed mart's later loaded days; other models
+    rebuild the day alone."""
+    result = build_models(built, project, start=DAYS[0], end=DAYS[0], audit=True)
+    days: Mapping[str, tuple[date | None, date | None]] = {
+        m.name: (m.start, m.end) for m in result.models
+    }
+    assert days["mart_bnpl_ml_features"] == (DAYS[0], DAYS[2])
+    assert days["mart_bnpl_transactions"] == (DAYS[0], DAYS[0])

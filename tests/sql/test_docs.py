@@ -1,0 +1,32 @@
+"""docs/models.md is generated from the templates and committed up to date."""
+
+from __future__ import annotations
+
+from bnpl.models import DOCS_PATH, Project, render_models_doc
+from bnpl.models.__main__ import main
+
+
+def test_committed_models_doc_is_current(project: Project) -> None:
+    """docs/models.md equals what `bnpl docs models` generates (regenerate it when this fails)."""
+    assert DOCS_PATH.read_text() == render_models_doc(project), (
+        "docs/models.md is stale: run `bnpl docs models` (or python -m bnpl.models docs)"
+    )
+
+
+def test_doc_lists_models_columns_and_lineage(project: Project) -> None:
+    """Every model has a section with each of its columns, and every ref is a lineage edge."""
+    text = render_models_doc(project)
+    for model in project.models.values():
+        assert f"### {model.name}\n" in text
+        section = text.split(f"### {model.name}\n", 1)[1].split("\n### ", 1)[0]
+        for column in model.columns:
+            assert f"| `{column.name}` | {column.type} |" in section, (model.name, column.name)
+        for ref in model.refs:
+            assert f"  {ref} --> {model.name}\n" in text
+        for source, table in model.sources:
+            assert f"  {source}_{table} --> {model.name}\n" in text
+
+
+def test_module_check_mode_reports_a_current_doc() -> None:
+    """python -m bnpl.models docs --check exits 0 while the committed doc is current."""
+    assert main(["docs", "--check"]) == 0
