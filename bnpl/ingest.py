@@ -472,7 +472,9 @@ def run_range(
         WarehouseLockedError: another process kept the warehouse file past the lock timeout.
     """
     started = time.monotonic()
-    workers = concurrency or session.settings.ingest.concurrency
+    workers = session.settings.ingest.concurrency if concurrency is None else concurrency
+    if workers < 1:
+        raise ConfigError(f"concurrency {workers} is not a positive number of days in parallel")
     todo, skipped = select_pending(session, plan_range(session.settings, start, end), force=force)
     logger.info(
         "ingesting %s..%s: %d days to load, %d already loaded, %d in parallel",

@@ -5,7 +5,9 @@
 * the work pool, from ``deployments/<type>-pool.json`` (process locally; Cloud Run or Kubernetes);
 * the global concurrency limit ``simtom-api``, which caps source requests across every process;
 * the prefect-gcp ``GcpCredentials`` block when a key file is given (also how credentials rotate);
-* the automations under ``deployments/automations/`` (matched by name: created or updated).
+* the automations under ``deployments/automations/`` (matched by name: created or updated), their
+  placeholder notification block (the all-zero id) replaced by the block given with ``notify``;
+  without it such an automation is skipped, since it could not notify anyone.
 
 The ``require_*`` functions are the pre-flight checks flows run before they start work, so a
 missing pool, limit, deployment or block fails the run at once with the command that fixes it.
@@ -20,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from uuid import UUID
 
 import yaml  # type: ignore[import-untyped]  # pyyaml comes with prefect; no stubs installed
 from prefect.client.orchestration import SyncPrefectClient, get_client
@@ -59,7 +62,10 @@ API_LIMIT = "simtom-api"
 
 SETUP_HINT = "run `bnpl prefect setup`"
 
-Outcome = Literal["created", "updated", "unchanged", "found"]
+Outcome = Literal["created", "updated", "unchanged", "found", "skipped"]
+
+PLACEHOLDER_BLOCK = UUID(int=0)
+"""The block id automation files carry until a real notification block is filled in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +75,15 @@ class SetupStep:
     Attributes:
         kind: ``work pool``, ``concurrency limit``, ``block type``, ``block`` or ``automation``.
         name: the object's name in Prefect.
-        outcome: ``created``, ``updated``, ``unchanged`` or ``found`` (checked, not managed).
+        outcome: ``created``, ``updated``, ``unchanged``, ``found`` (checked, not managed) or
+            ``skipped`` (see ``note``).
+        note: why a step was skipped and how to include it.
     """
 
     kind: str
     name: str
     outcome: Outcome
+    note: str = ""
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -241,6 +250,36 @@ def _load_block(block_cls: Any, name: str) -> Any:
         ) from None
 
 
+def _with_notification_block(
+    automation: AutomationCore, block_id: UUID | None
+) -> AutomationCore | None:
+    """The automation with placeholder block ids replaced; None if one remains unfilled."""
+    actions = []
+    for action in automation.actions:
+        if getattr(action, "block_document_id", None) == PLACEHOLDER_BLOCK:
+            if block_id is None:
+                return None
+            action = action.model_copy(update={"block_document_id": block_id})
+        actions.append(action)
+    return automation.model_copy(update={"actions": actions})
+
+
+def _notification_block_id(block: str) -> UUID:
+    from prefect.blocks.core import Block
+
+    try:
+        loaded: Any = Block.load(block)
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(
+            f"notification block {block!r} not found ({exc}); create it first, e.g. "
+            "`prefect block create slack-webhook`, and pass it as <block-type-slug>/<name>"
+        ) from None
+    block_id: UUID | None = loaded._block_document_id
+    if block_id is None:  # pragma: no cover - a loaded block has its document id
+        raise ConfigError(f"notification block {block!r} has no document id")
+    return block_id
+
+
 def _ensure_automation(client: SyncPrefectClient, automation: AutomationCore) -> SetupStep:
     existing = client.read_automations_by_name(automation.name)
     if not existing:
@@ -260,6 +299,7 @@ def setup_prefect(
     api_limit: int = 4,
     gcp_credentials_block: str | None = None,
     gcp_key_file: Path | None = None,
+    notify: str | None = None,
     automations_dir: Path = AUTOMATIONS_DIR,
 ) -> list[SetupStep]:
     """Create or update everything bnpl's deployments need on the configured Prefect server.
@@ -268,7 +308,8 @@ def setup_prefect(
     the number of source requests in flight across all runs (``simtom-api`` slots).
     ``gcp_credentials_block`` names the prefect-gcp block for BigQuery and Cloud Run; with
     ``gcp_key_file`` the block is created or overwritten from that service-account key (how
-    credentials rotate), without it the block must already exist.
+    credentials rotate), without it the block must already exist. ``notify`` names the
+    notification block (``slack-webhook/bnpl-alerts``) the automations send through.
 
     Raises:
         ConfigError: no server configured or reachable, a bad template or automation file, a
@@ -286,9 +327,16 @@ def setup_prefect(
             steps += _ensure_gcp_block(gcp_credentials_block, gcp_key_file, template, pool_type)
         steps.append(_ensure_pool(client, pool, pool_type, template))
         steps.append(_ensure_limit(client, api_limit))
-        steps += [_ensure_automation(client, a) for a in automations]
+        block_id = _notification_block_id(notify) if notify is not None else None
+        for automation in automations:
+            filled = _with_notification_block(automation, block_id)
+            if filled is None:
+                note = "needs a notification block: pass --notify <block-type-slug>/<name>"
+                steps.append(SetupStep("automation", automation.name, "skipped", note))
+            else:
+                steps.append(_ensure_automation(client, filled))
     for step in steps:
-        logger.info("%s %s: %s", step.kind, step.name, step.outcome)
+        logger.info("%s %s: %s %s", step.kind, step.name, step.outcome, step.note)
     return steps
 
 

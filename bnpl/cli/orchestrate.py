@@ -130,10 +130,21 @@ def register(app: typer.Typer) -> None:
                 help="Service-account key JSON to store in that block (creates or rotates it).",
             ),
         ] = None,
+        notify: Annotated[
+            str | None,
+            typer.Option(
+                "--notify",
+                help="Notification block the automations send through, e.g. "
+                "slack-webhook/bnpl-alerts (without it they are skipped).",
+            ),
+        ] = None,
     ) -> None:
-        """Create or update, idempotently, what the deployments need: the work pool, the
-        `simtom-api` global concurrency limit, the GCP credentials block when one is named, and
-        the automations in deployments/automations/. Needs PREFECT_API_URL (a server or Cloud)."""
+        """Create or update what the deployments need (idempotent).
+
+        The work pool (template from deployments/), the `simtom-api` global concurrency limit, the
+        GCP credentials block when one is named, and the automations in deployments/automations/.
+        Needs PREFECT_API_URL (a Prefect server or Cloud workspace).
+        """
         settings = load_settings()
         block = gcp_credentials_block
         if block is None and isinstance(settings.warehouse, BigQuerySettings):
@@ -146,9 +157,11 @@ def register(app: typer.Typer) -> None:
             api_limit=api_limit if api_limit is not None else settings.ingest.concurrency,
             gcp_credentials_block=block,
             gcp_key_file=gcp_key_file,
+            notify=notify,
         )
         width = max(len(f"{s.kind} {s.name}") for s in steps)
         for step in steps:
-            typer.echo(f"{f'{step.kind} {step.name}':<{width}}  {step.outcome}")
+            note = f" ({step.note})" if step.note else ""
+            typer.echo(f"{f'{step.kind} {step.name}':<{width}}  {step.outcome}{note}")
 
     app.add_typer(prefect_app)

@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 PARQUET_ROW_GROUP = 65_536
 """Rows per Parquet row group (fixed, so files are byte-identical from run to run)."""
 MATURITY_RULE = (
-    "a row is included only when transaction_ts + 14 days x installment_count <= the as-of instant"
+    "a row is included only when its label has matured: transaction_ts + 14 days x "
+    "installment_count falls on or before the as-of day"
 )
 SPLIT_RULE = (
     "by transaction_date over the n days from the first included day to the last: "
@@ -129,7 +130,7 @@ def build_card(
     return {
         "dataset": TRAINING_SET,
         "as_of": as_of.isoformat(),
-        "as_of_instant": f"{instant}T00:00:00 (the end of the as-of day, naive event time)",
+        "as_of_instant": f"before {instant}T00:00:00 (the end of the as-of day, naive event time)",
         "rows": frame.height,
         "label": LABEL,
         "positives": positives,

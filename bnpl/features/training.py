@@ -115,7 +115,7 @@ def _last_day(warehouse: Warehouse, dataset: str, table: str, up_to: date | None
     )
     params: dict[str, Any] | None = None
     if up_to is not None:
-        query = query.where(exp.column("transaction_date").lte(_param("up_to")))
+        query = query.where(exp.LTE(this=exp.column("transaction_date"), expression=_param("up_to")))
         params = {"up_to": up_to}
     value = warehouse.query(to_dialect(query, warehouse.dialect), params).item()
     return value if isinstance(value, date) else None
@@ -142,7 +142,7 @@ def ledger_through(warehouse: Warehouse, day: date) -> pl.DataFrame:
     query = (
         exp.select(*columns)
         .from_(_table(warehouse, "bnpl_raw", "source_batches"))
-        .where(exp.column("transaction_date").lte(_param("day")))
+        .where(exp.LTE(this=exp.column("transaction_date"), expression=_param("day")))
     )
     frame = warehouse.query(to_dialect(query, warehouse.dialect), {"day": day})
     return frame.sort("transaction_date", "batch_id")

@@ -57,18 +57,11 @@ from __future__ import annotations
 from bnpl.models.compile import CompiledModel, Relation
 from bnpl.models.dialect import transpile
 from bnpl.models.docs import DOCS_PATH, render_models_doc, write_models_doc
-from bnpl.models.project import ColumnDoc, Model, ModelConfig, Project, load_project
-from bnpl.models.run import (
-    AUDIT_DATASET,
-    BuildResult,
-    BuiltModel,
-    SupportsCopyTable,
-    build_and_publish,
-    build_models,
-    check_schema,
-    plan_build,
-    publish_models,
-)
+from bnpl.models.model import ColumnDoc, Model, ModelConfig, Project
+from bnpl.models.plan import check_schema, plan_build
+from bnpl.models.project import load_project
+from bnpl.models.publish import AUDIT_DATASET, SupportsCopyTable, publish_models
+from bnpl.models.run import BuildResult, BuiltModel, build_and_publish, build_models
 
 __all__ = [
     "AUDIT_DATASET",

@@ -33,7 +33,7 @@ from typing import Literal
 from sqlglot import exp
 
 from bnpl.models import dialect
-from bnpl.models.project import Model
+from bnpl.models.model import Model
 from bnpl.models.render import HOLIDAYS_PLACEHOLDER, REF_PREFIX, SOURCE_PREFIX, THIS_PLACEHOLDER
 from bnpl.warehouse.base import Dialect
 

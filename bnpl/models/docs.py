@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bnpl.models.project import LAYERS, SOURCES, Model, Project
+from bnpl.models.model import LAYERS, SOURCES, Model, Project
 
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "models.md"
 """The committed document (a test checks it is current)."""

@@ -1,75 +1,27 @@
-"""Building models into a warehouse, and write-audit-publish.
-
-A build plans every selected model first (refs, sources, parameters, SQL for the warehouse's
-dialect), so a bad template or a missing input fails before anything is written; then it runs the
-models in dependency order, checking each result's columns against the declared schema before
-writing.
-
-Days: ``start``/``end`` (inclusive) are the days an incremental build replaces, bound as
-``@start_date``/``@end_date``. Without them, and for a full refresh, a ``table`` model or an
-incremental model built for the first time, the days are every day in the ledger
-(``bnpl_raw.source_batches``).
-
-Write-audit-publish: with ``audit=True`` every selected mart is written to ``bnpl_audit`` under its
-own name (an incremental mart first gets a copy of the published table, so the run starts from the
-published state), and a ``ref()`` to a mart built in the same run reads the audit copy.
-:func:`publish_models` then replaces ``bnpl_marts.<name>`` by the audit copy: in one transaction,
-or with the adapter's ``copy_table`` where it has one (BigQuery copy jobs).
+"""Building models into a warehouse: plan every selected model first (so a bad template or a
+missing input fails before anything is written), then run them in dependency order, checking each
+result's columns against the declared schema before writing. Write-audit-publish: see
+:mod:`bnpl.models.publish`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import Any, Protocol, runtime_checkable
+from datetime import date
+from typing import Any
 
-import polars as pl
-import sqlglot.errors
-from sqlglot import exp
-
-from bnpl.calendar import check_range, holiday_name, iter_days
-from bnpl.errors import ConfigError, ModelError, WarehouseError
-from bnpl.models.compile import (
-    Action,
-    CompiledModel,
-    Relation,
-    Resolver,
-    compile_model,
-    copy_statement,
-    holiday_parameter_names,
-    select_all,
-    span_query,
-)
-from bnpl.models.project import LAYERS, SOURCES, Model, Project
+from bnpl.errors import ModelError, WarehouseError
+from bnpl.models.compile import Action, Relation, select_all
+from bnpl.models.model import Project
+from bnpl.models.plan import Step, check_schema, plan_steps, qualifier, session
+from bnpl.models.publish import AUDIT_DATASET, change_of, prepare_audit, publish_models
 from bnpl.warehouse.base import Warehouse
 from bnpl.warehouse.labels import job_labels
 
 logger = logging.getLogger(__name__)
-
-AUDIT_DATASET = "bnpl_audit"
-MARTS_DATASET = LAYERS["marts"]
-LEDGER = Relation(SOURCES["raw"], "source_batches")
-PROBE_DAY = date(1970, 1, 1)
-"""The day a view's schema probe filters its partition column on: no rows are read, but
-BigQuery's partition-filter enforcement sees a filter."""
-HOLIDAY_WINDOW = timedelta(days=366)
-"""``calendar_holidays()`` covers the built days widened by this on both sides (proximity)."""
-
-
-@runtime_checkable
-class SupportsCopyTable(Protocol):
-    """Optional adapter capability: replace ``dst`` by a copy of ``src`` atomically (BigQuery copy
-    job with WRITE_TRUNCATE). Used to publish audited marts and to seed the audit area."""
-
-    def copy_table(
-        self, src_dataset: str, src_table: str, dst_dataset: str, dst_table: str
-    ) -> None:
-        """Replace ``dst_dataset.dst_table`` by a copy of ``src_dataset.src_table``."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,315 +67,19 @@ class BuildResult:
         return tuple(m.name for m in self.models if m.target.dataset == AUDIT_DATASET)
 
 
-@dataclass(frozen=True)
-class _Step:
-    compiled: CompiledModel
-    start: date | None
-    end: date | None
-    params: Mapping[str, Any]
-    clone_from: Relation | None
-
-
-@contextmanager
-def _session(warehouse: Warehouse) -> Iterator[None]:
-    """Hold one connection for the whole build where the adapter offers it (DuckDB)."""
-    session = getattr(warehouse, "session", None)
-    if callable(session):
-        with session():
-            yield
-    else:
-        yield
-
-
-def _qualifier(warehouse: Warehouse) -> Callable[[str, str], exp.Table]:
-    def qualify(dataset: str, table: str) -> exp.Table:
-        return exp.to_table(warehouse.qualified(dataset, table), dialect=warehouse.dialect)
-
-    return qualify
-
-
-def _family(dtype: pl.DataType) -> str | None:
-    """The declared type a result column's Polars type corresponds to (None: all-null, any)."""
-    if dtype == pl.Null:
-        return None
-    if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum):
-        return "STRING"
-    if dtype.is_integer():
-        return "INT64"
-    if dtype.is_float():
-        return "FLOAT64"
-    if isinstance(dtype, pl.Decimal):
-        # DuckDB sums BIGINT into HUGEINT, which arrives as decimal(38, 0); BigQuery's INT64 sum
-        # and NUMERIC (scale 9) never look like that
-        return "INT64" if dtype.scale == 0 else "NUMERIC"
-    if dtype == pl.Boolean:
-        return "BOOL"
-    if dtype == pl.Date:
-        return "DATE"
-    if isinstance(dtype, pl.Datetime):
-        return "TIMESTAMP" if dtype.time_zone else "DATETIME"
-    return str(dtype)
-
-
-def check_schema(model: Model, schema: Mapping[str, pl.DataType], what: str) -> None:
-    """Raise :class:`ModelError` unless ``schema`` has exactly the declared columns and types."""
-    declared = {c.name: c.type for c in model.columns}
-    got = {name: _family(dtype) for name, dtype in schema.items()}
-    missing = [n for n in declared if n not in got]
-    extra = [n for n in got if n not in declared]
-    wrong = [
-        f"{n} is {got[n]}, declared {declared[n]}"
-        for n in declared
-        if n in got and got[n] is not None and got[n] != declared[n]
-    ]
-    if missing or extra or wrong:
-        problems = []
-        if missing:
-            problems.append(f"missing {missing}")
-        if extra:
-            problems.append(f"undeclared {extra}")
-        problems += wrong
-        raise ModelError(
-            f"{model.where()}: {what} break its declared schema ({'; '.join(problems)}); "
-            "change the SELECT or the column() declarations"
-        )
-
-
-def _holidays(start: date, end: date) -> list[tuple[date, str]]:
-    found = []
-    for day in iter_days(start - HOLIDAY_WINDOW, end + HOLIDAY_WINDOW):
-        name = holiday_name(day)
-        if name is not None:
-            found.append((day, name))
-    return found
-
-
-class _Planner:
-    """Decides each selected model's action, days, relations and parameters."""
-
-    def __init__(
-        self,
-        warehouse: Warehouse,
-        project: Project,
-        selected: list[Model],
-        *,
-        start: date | None,
-        end: date | None,
-        full_refresh: bool,
-        audit: bool,
-        params: Mapping[str, Any],
-    ) -> None:
-        self.warehouse = warehouse
-        self.project = project
-        self.selected = {m.name for m in selected}
-        self.start, self.end = start, end
-        self.full_refresh = full_refresh
-        self.audit = audit
-        self.params = params
-        self.qualify = _qualifier(warehouse)
-        self._exists: dict[Relation, bool] = {}
-        self._span: tuple[date, date] | None = None
-
-    def exists(self, relation: Relation) -> bool:
-        if relation not in self._exists:
-            self._exists[relation] = self.warehouse.table_exists(relation.dataset, relation.table)
-        return self._exists[relation]
-
-    def span(self, model: Model) -> tuple[date, date]:
-        """Every loaded day, from the ledger."""
-        if self._span is None:
-            if not self.exists(LEDGER):
-                raise ModelError(
-                    f"{model.where()}: the ledger {LEDGER} does not exist, so there are no loaded "
-                    "days to build; load data first (bnpl backfill)"
-                )
-            sql = span_query(self.qualify, LEDGER, self.warehouse.dialect)
-            row = self.warehouse.query(sql).row(0, named=True)
-            if row["first_day"] is None:
-                raise ModelError(
-                    f"{model.where()}: the ledger {LEDGER} is empty, so there are no loaded days "
-                    "to build; load data first (bnpl backfill)"
-                )
-            self._span = (row["first_day"], row["last_day"])
-        return self._span
-
-    def published(self, model: Model) -> Relation:
-        return Relation(model.dataset, model.name)
-
-    def target(self, model: Model) -> Relation:
-        if self.audit and model.dataset == MARTS_DATASET:
-            return Relation(AUDIT_DATASET, model.name)
-        return self.published(model)
-
-    def ref(self, model: Model, name: str) -> Relation:
-        upstream = self.project.models[name]
-        if name in self.selected:
-            return self.target(upstream)
-        relation = self.published(upstream)
-        if not self.exists(relation):
-            raise ModelError(
-                f"{model.where()}: ref({name!r}) reads {relation}, which does not exist and is not "
-                f"selected; build it too (bnpl build --select +{model.name})"
-            )
-        return relation
-
-    def source(self, model: Model, source_name: str, table: str) -> Relation:
-        relation = Relation(SOURCES[source_name], table)
-        if not self.exists(relation):
-            raise ModelError(
-                f"{model.where()}: source({source_name!r}, {table!r}) reads {relation}, which does "
-                "not exist in the warehouse; load data first (bnpl backfill)"
-            )
-        return relation
-
-    def step(self, model: Model) -> _Step:
-        published = self.published(model)
-        target = self.target(model)
-        this: Relation | None = None
-        clone_from: Relation | None = None
-        days: tuple[date, date] | None
-        action: Action
-        if model.config.materialized == "view":
-            action, days = "view", None
-        elif (
-            model.config.materialized == "table" or self.full_refresh or not self.exists(published)
-        ):
-            action, days = "create", self.span(model)
-        else:
-            action = "replace_range" if model.config.strategy == "replace_range" else "merge"
-            if self.start and self.end:
-                days = (self.start, self.end)
-                if model.config.lookback_days:
-                    # later days' windows read these days: replace them too, up to the last
-                    # loaded day (none after a daily run's day)
-                    reach = self.end + timedelta(days=model.config.lookback_days)
-                    days = (self.start, max(self.end, min(reach, self.span(model)[1])))
-            else:
-                days = self.span(model)
-            this = target
-            clone_from = published if target != published else None
-        missing = [p for p in model.config.parameters if p not in self.params]
-        if missing:
-            raise ModelError(
-                f"{model.where()}: declares parameters {missing} that the build was not given; "
-                "pass them with params={...}"
-            )
-        params: dict[str, Any] = {k: v for k, v in self.params.items() if k in model.parameters}
-        holidays: list[tuple[date, str]] = []
-        if days is not None:
-            params |= {"start_date": days[0], "end_date": days[1]}
-            if model.uses_holidays:
-                holidays = _holidays(*days)
-        elif model.config.partition_by:
-            params |= {"start_date": PROBE_DAY, "end_date": PROBE_DAY}
-        for index, (day, name) in enumerate(holidays):
-            date_name, name_name = holiday_parameter_names(index)
-            params |= {date_name: day, name_name: name}
-        resolver = Resolver(
-            dialect=self.warehouse.dialect,
-            qualify=self.qualify,
-            ref=lambda name: self.ref(model, name),
-            source=lambda source_name, table: self.source(model, source_name, table),
-            holidays=len(holidays),
-        )
-        try:
-            compiled = compile_model(model, resolver, target=target, action=action, this=this)
-        except sqlglot.errors.SqlglotError as exc:
-            raise ModelError(
-                f"{model.where()}: cannot be written for {self.warehouse.dialect}: {exc}"
-            ) from None
-        unbound = sorted(compiled.all_parameters - set(params))
-        if unbound:
-            raise ModelError(f"{model.where()}: uses parameters {unbound} that nothing binds")
-        return _Step(
-            compiled, days[0] if days else None, days[1] if days else None, params, clone_from
-        )
-
-
-def _validate_range(start: date | None, end: date | None, full_refresh: bool) -> None:
-    if (start is None) != (end is None):
-        raise ConfigError(
-            "give both start and end (inclusive days), or neither for every loaded day"
-        )
-    if start is not None and end is not None:
-        check_range(start, end)
-        if full_refresh:
-            raise ConfigError(
-                "a full refresh rebuilds every loaded day; drop --start/--end, or drop "
-                "--full-refresh to rebuild only those days"
-            )
-
-
-def plan_build(
-    warehouse: Warehouse,
-    project: Project,
-    *,
-    selection: Sequence[str] = (),
-    start: date | None = None,
-    end: date | None = None,
-    full_refresh: bool = False,
-    audit: bool = False,
-    params: Mapping[str, Any] | None = None,
-) -> list[CompiledModel]:
-    """What :func:`build_models` would run, without writing (it reads table existence and the
-    ledger). Raises the same errors."""
-    return [
-        step.compiled
-        for step in _plan(warehouse, project, selection, start, end, full_refresh, audit, params)
-    ]
-
-
-def _plan(
-    warehouse: Warehouse,
-    project: Project,
-    selection: Sequence[str],
-    start: date | None,
-    end: date | None,
-    full_refresh: bool,
-    audit: bool,
-    params: Mapping[str, Any] | None,
-) -> list[_Step]:
-    _validate_range(start, end, full_refresh)
-    selected = project.order(selection)
-    planner = _Planner(
-        warehouse,
-        project,
-        selected,
-        start=start,
-        end=end,
-        full_refresh=full_refresh,
-        audit=audit,
-        params=dict(params or {}),
-    )
-    return [planner.step(model) for model in selected]
-
-
-def _replace(warehouse: Warehouse, pairs: Sequence[tuple[Relation, Relation]]) -> None:
-    """Replace each target by a copy of its source: copy jobs, or one transaction."""
-    if not pairs:
-        return
-    if isinstance(warehouse, SupportsCopyTable):
-        for source, target in pairs:
-            with job_labels(model=target.table):
-                warehouse.copy_table(source.dataset, source.table, target.dataset, target.table)
-        return
-    qualify = _qualifier(warehouse)
-    warehouse.execute_many(
-        [copy_statement(qualify, source, target, warehouse.dialect) for source, target in pairs]
-    )
-
-
 def _bind(params: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any] | None:
     """The values of ``names`` (DuckDB refuses named parameters a statement does not use)."""
     return {name: params[name] for name in sorted(names)} or None
 
 
-def _run_step(warehouse: Warehouse, step: _Step) -> None:
+def _run_step(warehouse: Warehouse, step: Step) -> None:
     compiled = step.compiled
     model = compiled.model
-    qualify = _qualifier(warehouse)
-    if step.clone_from is not None:
-        _replace(warehouse, [(step.clone_from, compiled.target)])
+    qualify = qualifier(warehouse)
+    if step.audited:
+        change = change_of(model, compiled.action, step.start, step.end)
+        incremental = compiled.action in ("replace_range", "merge")
+        prepare_audit(warehouse, qualify, change, incremental=incremental)
     if compiled.action in ("replace_range", "merge"):
         probe = select_all(qualify, compiled.target, warehouse.dialect, limit=0)
         existing = warehouse.query(probe).schema
@@ -472,8 +128,8 @@ def build_models(
         ConfigError: bad selection or days.
     """
     results: list[BuiltModel] = []
-    with _session(warehouse):
-        steps = _plan(warehouse, project, selection, start, end, full_refresh, audit, params)
+    with session(warehouse):
+        steps = plan_steps(warehouse, project, selection, start, end, full_refresh, audit, params)
         for step in steps:
             began = time.perf_counter()
             compiled = step.compiled
@@ -506,19 +162,6 @@ def build_models(
                 )
             )
     return BuildResult(start, end, full_refresh, audit, tuple(results))
-
-
-def publish_models(warehouse: Warehouse, marts: Sequence[str]) -> None:
-    """Replace each ``bnpl_marts.<name>`` by ``bnpl_audit.<name>``: all in one transaction, or one
-    copy job per table on adapters with ``copy_table``."""
-    pairs = [(Relation(AUDIT_DATASET, name), Relation(MARTS_DATASET, name)) for name in marts]
-    with _session(warehouse):
-        try:
-            _replace(warehouse, pairs)
-        except WarehouseError as exc:
-            raise ModelError(f"publishing {', '.join(marts)} failed: {exc}") from exc
-    if marts:
-        logger.info("published %s", ", ".join(marts))
 
 
 def build_and_publish(

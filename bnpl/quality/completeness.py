@@ -16,6 +16,10 @@ from bnpl.quality.context import CheckContext
 EXAMPLES = 5
 
 
+def _n_days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
 def _days(frame: pl.DataFrame) -> str:
     days = [d.isoformat() for d in frame["day"].head(EXAMPLES).to_list()]
     more = frame.height - len(days)
@@ -76,7 +80,7 @@ class CountsMatchLedger:
             "fail",
             float(wrong.height),
             0.0,
-            f"{wrong.height} days where {self.observed} differs from the ledger's {self.ledger}: "
+            f"{_n_days(wrong.height)} where {self.observed} differs from the ledger's {self.ledger}: "
             f"{examples}; reload those days",
         )
 
@@ -95,7 +99,7 @@ def ledger_counts_add_up(ctx: CheckContext) -> Outcome:
         "fail",
         float(wrong.height),
         0.0,
-        f"{wrong.height} days where received != loaded + quarantined: {_days(wrong)}",
+        f"{_n_days(wrong.height)} where received != loaded + quarantined: {_days(wrong)}",
     )
 
 
@@ -121,7 +125,7 @@ def quarantine_rate(ctx: CheckContext) -> Outcome:
         "fail",
         top,
         limit,
-        f"{over.height} days quarantined more than {limit:.2%} of their records: {examples}; "
+        f"{_n_days(over.height)} quarantined more than {limit:.2%} of their records: {examples}; "
         "see bnpl_raw.quarantine for the reasons",
     )
 
@@ -222,5 +226,5 @@ class MartMatchesRaw:
             "fail",
             float(wrong.height),
             0.0,
-            f"{wrong.height} days where {self.model} {what} differ from bnpl_raw.transactions: {examples}",
+            f"{_n_days(wrong.height)} where {self.model} {what} differ from bnpl_raw.transactions: {examples}",
         )

@@ -294,11 +294,17 @@ class BigQueryWarehouse:
         token = uuid.uuid4().hex[:8]
         staged: dict[str, bigquery.TableReference] = {}
         try:
+            loads = []  # started together, awaited together: the jobs run in parallel
             for name, frame in frames.items():
                 if frame.height:
                     ref = self._ref("bnpl_raw", staging_name(name, batch.batch_id, token))
                     staged[name] = ref
-                    self._stage(ref, table_spec("bnpl_raw", name), frame)
+                    loads.append(self._start_stage(ref, table_spec("bnpl_raw", name), frame))
+            for job in loads:
+                try:
+                    job.result()
+                except _API_ERRORS as exc:
+                    raise self._failure(f"load into {job.destination.table_id}", exc, job) from exc
             script, params = day_script(
                 self.qualified,
                 batch.day,
@@ -322,8 +328,11 @@ class BigQueryWarehouse:
             batch.quarantine.height,
         )
 
-    def _stage(self, ref: bigquery.TableReference, spec: TableSpec, frame: pl.DataFrame) -> None:
-        """Write ``frame`` to a new staging table (all columns nullable; the INSERT enforces modes)."""
+    def _start_stage(
+        self, ref: bigquery.TableReference, spec: TableSpec, frame: pl.DataFrame
+    ) -> bigquery.LoadJob:
+        """Create a staging table (all columns nullable: the INSERT enforces the modes) and start
+        the load job that fills it. The table must exist: a load never re-creates a dropped one."""
         buffer = to_parquet(spec, frame)
         schema = schema_fields(spec, nullable=True)
         table = bigquery.Table(ref, schema=schema)
@@ -331,19 +340,18 @@ class BigQueryWarehouse:
         config = bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.PARQUET,
             schema=schema,
+            create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
             labels=self.job_labels("stage"),
         )
-        job = None
         try:
             client = self.client()
             client.create_table(table, exists_ok=True)
-            job = client.load_table_from_file(
+            return client.load_table_from_file(
                 buffer, ref, job_config=config, job_id_prefix="bnpl_stage_"
             )
-            job.result()
         except _API_ERRORS as exc:
-            raise self._failure(f"load into {ref.table_id}", exc, job) from exc
+            raise self._failure(f"load into {ref.table_id}", exc) from exc
 
     def query(
         self,

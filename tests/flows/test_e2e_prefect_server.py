@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,7 +24,6 @@ import httpx
 import polars as pl
 import psutil
 import pytest
-from conftest import free_port
 
 import bnpl
 from bnpl.calendar import plan_day
@@ -31,6 +31,15 @@ from bnpl.settings import FaultSettings, PlanSettings, SimulatorSettings
 from bnpl.source.server import serve_in_background
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect_server, pytest.mark.timeout(420)]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (tests/conftest.py has the same; this
+    directory's conftest shadows it for ``from conftest import``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from quality_data import END, LOADED, START, make_day
+from emulator import Emulator, EmulatorError, free_port, prepare
+from quality_data import BQ_DAYS, END, LOADED, START, make_day
 
 from bnpl.calendar import iter_days
 from bnpl.quality import SqlModelRunner
-from bnpl.settings import DuckDBSettings
+from bnpl.settings import BigQuerySettings, DuckDBSettings
+from bnpl.warehouse.bigquery import BigQueryWarehouse
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
 
@@ -81,3 +83,44 @@ def built_warehouse(built_db: Path, tmp_path: Path) -> Iterator[DuckDBWarehouse]
         yield wh
     finally:
         wh.close()
+
+
+@pytest.fixture(scope="session")
+def bq_quality(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQueryWarehouse]:
+    """The BigQuery adapter on a local emulator holding BQ_DAYS of clean synthetic days."""
+    try:
+        executable = prepare()
+    except EmulatorError as exc:
+        pytest.fail(f"BigQuery emulator unavailable: {exc}", pytrace=False)
+    emulator = Emulator(
+        executable=executable,
+        data_dir=tmp_path_factory.mktemp("bq-quality"),
+        port=free_port(),
+        grpc_port=free_port(),
+    )
+    emulator.start()
+    settings = BigQuerySettings(
+        project=emulator.project, dataset_prefix="q_", api_endpoint=emulator.endpoint
+    )
+    warehouse = BigQueryWarehouse(settings)
+    try:
+        warehouse.ensure_schema()
+        for day in iter_days(*BQ_DAYS):
+            warehouse.load_day(make_day(day))
+        yield warehouse
+    finally:
+        warehouse.close()
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def duck_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBWarehouse]:
+    """A DuckDB warehouse holding exactly the days of :func:`bq_quality`."""
+    path = tmp_path_factory.mktemp("quality-twin") / "twin.duckdb"
+    warehouse = DuckDBWarehouse(DuckDBSettings(path=path))
+    try:
+        for day in iter_days(*BQ_DAYS):
+            warehouse.load_day(make_day(day))
+        yield warehouse
+    finally:
+        warehouse.close()

@@ -30,6 +30,8 @@ LOADED = (date(2024, 10, 1), date(2024, 12, 31))
 """Days in the clean test warehouse: the checked range plus its 28-day drift history."""
 START, END = date(2024, 11, 1), date(2024, 12, 31)
 """The range the tests check: Thanksgiving, Black Friday, Cyber Monday and Christmas in it."""
+BQ_DAYS = (date(2024, 11, 1), date(2024, 11, 14))
+"""Days loaded into the BigQuery emulator: two weeks (a weekend dip, PSI from the 8th day)."""
 
 _CATEGORY_WEIGHTS = np.array([0.35, 0.25, 0.20, 0.12, 0.08])
 _SCENARIO_WEIGHTS = np.array([0.60, 0.20, 0.15, 0.05])
@@ -259,7 +261,17 @@ def make_day(day: date, knobs: Knobs = Knobs()) -> DayBatch:
             "failures": ["not valid JSON"] * knobs.quarantined,
             "quarantined_at": [LOADED_AT] * knobs.quarantined,
         },
-        schema_overrides={"column_name": pl.String, "record_id": pl.Int64, "line_number": pl.Int64},
+        schema={
+            "batch_id": pl.String,
+            "transaction_date": pl.Date,
+            "line_number": pl.Int64,
+            "record_id": pl.Int64,
+            "raw_line": pl.String,
+            "check_name": pl.String,
+            "column_name": pl.String,
+            "failures": pl.String,
+            "quarantined_at": pl.Datetime("us", "UTC"),
+        },
     )
     ledger = {
         "batch_id": batch_id,

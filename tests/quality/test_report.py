@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections import Counter
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
@@ -52,21 +53,28 @@ class Elements(HTMLParser):
             self.unbalanced += 1
 
 
-@pytest.fixture
-def html(warehouse: DuckDBWarehouse) -> str:
-    """The report of the clean warehouse with one half-volume day and a stored run."""
-    warehouse.load_day(make_day(BAD_DAY, Knobs(count=request(BAD_DAY).expected_volume // 2)))
-    results = run_checks(warehouse, SETTINGS, start=START, end=END, logical_date=END)
-    write_results(
-        warehouse,
-        results,
-        run_id="run-r",
-        logical_date=END,
-        start=START,
-        end=END,
-        checked_at=datetime.now(UTC),
-    )
-    return build_report(warehouse, SETTINGS)
+@pytest.fixture(scope="module")
+def html(clean_db: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The report of the clean warehouse with one half-volume day and a stored run (built once
+    for the module's read-only tests)."""
+    path = tmp_path_factory.mktemp("report") / "warehouse.duckdb"
+    shutil.copy(clean_db, path)
+    warehouse = DuckDBWarehouse(DuckDBSettings(path=path))
+    try:
+        warehouse.load_day(make_day(BAD_DAY, Knobs(count=request(BAD_DAY).expected_volume // 2)))
+        results = run_checks(warehouse, SETTINGS, start=START, end=END, logical_date=END)
+        write_results(
+            warehouse,
+            results,
+            run_id="run-r",
+            logical_date=END,
+            start=START,
+            end=END,
+            checked_at=datetime.now(UTC),
+        )
+        return build_report(warehouse, SETTINGS)
+    finally:
+        warehouse.close()
 
 
 def parse(text: str) -> Elements:

@@ -14,7 +14,7 @@ import polars as pl
 
 from bnpl.calendar import DayRequest, day_type
 from bnpl.contracts import PreparedDay, prepare_day
-from bnpl.models.project import SQL_DIR
+from bnpl.models.model import SQL_DIR
 from bnpl.normalize import IdentityScope, canonical_json
 from bnpl.warehouse.base import DayBatch, Warehouse
 

@@ -115,6 +115,44 @@ def test_failed_gate_publishes_nothing(built: DuckDBWarehouse, project: Project)
     assert audit.filter(transaction_date=DAYS[1])["transaction_count"].item() == 0
 
 
+def test_rejected_changes_never_reach_a_later_publish(
+    built: DuckDBWarehouse, project: Project
+) -> None:
+    """After a gate rejects a day, the next audited build starts again from the published marts:
+    publishing it carries its own day, not the rejected one."""
+    built.execute(
+        'DELETE FROM "bnpl_raw"."transactions" WHERE transaction_date = $day', {"day": DAYS[1]}
+    )
+    before = marts(built)
+
+    def reject(result: BuildResult) -> None:
+        raise QualityGateError("rejected", failed=["volume"])
+
+    with pytest.raises(QualityGateError):
+        build_and_publish(built, project, start=DAYS[1], end=DAYS[1], gate=reject)
+    build_and_publish(built, project, start=DAYS[2], end=DAYS[2])
+    after = marts(built)
+    assert all(after[name].equals(before[name]) for name in before)
+    for name in MARTS:
+        assert content(built, f"bnpl_audit.{name}").equals(after[name]), name
+
+
+def test_publish_copies_only_the_recorded_change(built: DuckDBWarehouse, project: Project) -> None:
+    """Publishing an incremental build replaces the built days in the published mart and nothing
+    else (no whole-table copy)."""
+    build_models(
+        built, project, selection=["mart_bnpl_transactions"], start=DAYS[2], end=DAYS[2], audit=True
+    )
+    built.execute(
+        'UPDATE "bnpl_audit"."mart_bnpl_transactions" SET risk_level = $level WHERE transaction_date = $day',
+        {"level": "edited", "day": DAYS[0]},
+    )
+    publish_models(built, ["mart_bnpl_transactions"])
+    published = built.read_table("bnpl_marts.mart_bnpl_transactions")
+    assert "edited" not in set(published["risk_level"])
+    assert published.height == 686
+
+
 class CopyingWarehouse(DuckDBWarehouse):
     """DuckDB plus the optional copy_table capability, recording each copy."""
 

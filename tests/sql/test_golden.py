@@ -13,8 +13,8 @@ from sqlglot import exp
 
 from bnpl.models import Project, load_project
 from bnpl.models.compile import Relation, Resolver, compile_model
-from bnpl.models.project import LAYERS, SOURCES
-from bnpl.models.run import _holidays
+from bnpl.models.model import LAYERS, SOURCES
+from bnpl.models.plan import holidays_for
 from bnpl.settings import BigQuerySettings, DuckDBSettings
 from bnpl.warehouse.base import Warehouse
 from bnpl.warehouse.bigquery import BigQueryWarehouse
@@ -45,7 +45,7 @@ def compiled_text(project: Project, name: str, warehouse: Warehouse) -> str:
         qualify=qualify,
         ref=lambda ref: Relation(LAYERS[project.models[ref].layer], ref),
         source=lambda source, table: Relation(SOURCES[source], table),
-        holidays=len(_holidays(DAY, DAY)) if model.uses_holidays else 0,
+        holidays=len(holidays_for(DAY, DAY)) if model.uses_holidays else 0,
     )
     target = Relation(model.dataset, name)
     strategy = model.config.strategy

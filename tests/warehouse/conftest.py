@@ -74,6 +74,22 @@ def bq_warehouse(bq_settings: BigQuerySettings) -> Iterator[BigQueryWarehouse]:
     warehouse.close()
 
 
+@pytest.fixture(scope="module")
+def bq_shared(bq_emulator: Emulator) -> Iterator[BigQueryWarehouse]:
+    """One BigQuery adapter and schema for a whole test module; tests keep to their own days and tables."""
+    warehouse = BigQueryWarehouse(
+        BigQuerySettings(
+            project=bq_emulator.project,
+            location="US",
+            dataset_prefix=f"m{uuid.uuid4().hex[:10]}_",
+            api_endpoint=bq_emulator.endpoint,
+        )
+    )
+    warehouse.ensure_schema()
+    yield warehouse
+    warehouse.close()
+
+
 def _column(type_: str, name: str, day: date, tag: str, rows: int) -> list[Any]:
     start = datetime(day.year, day.month, day.day, 9)
     return {

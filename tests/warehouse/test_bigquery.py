@@ -27,8 +27,7 @@ from bnpl.warehouse.bigquery_load import day_script, staging_name
 from bnpl.warehouse.bigquery_params import query_parameter, query_parameters
 from bnpl.warehouse.labels import job_labels, sanitise_label_key, sanitise_label_value
 
-DAY1 = date(2024, 3, 1)
-DAY2 = date(2024, 3, 2)
+DAY1, DAY2, DAY3, DAY4, DAY5, DAY6, DAY7 = (date(2024, 3, d) for d in range(1, 8))
 SECRET = "SECRET-MARKER-7f3a"
 
 
@@ -420,12 +419,12 @@ def test_load_day_is_idempotent_and_days_are_independent(
 @pytest.mark.emulator
 @pytest.mark.slow
 def test_failing_statement_rolls_back_the_whole_day(
-    bq_warehouse: BigQueryWarehouse, day_batch: Callable[..., DayBatch]
+    bq_shared: BigQueryWarehouse, day_batch: Callable[..., DayBatch]
 ) -> None:
     """A day whose third INSERT fails (NULL in a REQUIRED column) leaves the previous load intact."""
-    good = day_batch(DAY1, tx=3, cust=2, quar=1, tag="good")
-    bq_warehouse.load_day(good)
-    bad = day_batch(DAY1, tx=5, cust=3, quar=2, tag="bad")
+    good = day_batch(DAY3, tx=3, cust=2, quar=1, tag="good")
+    bq_shared.load_day(good)
+    bad = day_batch(DAY3, tx=5, cust=3, quar=2, tag="bad")
     # Transactions and customers are fine and are deleted+inserted first; quarantine then breaks
     # its NOT NULL raw_line, after the other tables were already rewritten inside the transaction.
     bad = DayBatch(
@@ -437,22 +436,23 @@ def test_failing_statement_rolls_back_the_whole_day(
         ledger=bad.ledger,
     )
     with pytest.raises(WarehouseError) as raised:
-        bq_warehouse.load_day(bad)
+        bq_shared.load_day(bad)
     message = str(raised.value)
-    assert "load of 2024-03-01" in message and "raw_line" in message
+    assert "load of 2024-03-03" in message and "raw_line" in message
     assert "(job bnpl_" in message
     for name, frame in [
         ("transactions", good.transactions),
         ("customers", good.customers),
         ("quarantine", good.quarantine),
     ]:
-        assert_frame_equal(_sorted(_raw_rows(bq_warehouse, name, DAY1)), _sorted(frame))
-    assert bq_warehouse.read_table("bnpl_raw.source_batches")["batch_id"].to_list() == [
+        assert_frame_equal(_sorted(_raw_rows(bq_shared, name, DAY3)), _sorted(frame))
+    ledger = bq_shared.read_table("bnpl_raw.source_batches")
+    assert ledger.filter(pl.col("transaction_date") == DAY3)["batch_id"].to_list() == [
         good.batch_id
     ]
     staging = [
         t.table_id
-        for t in bq_warehouse.client().list_tables(bq_warehouse.dataset_id("bnpl_raw"))
+        for t in bq_shared.client().list_tables(bq_shared.dataset_id("bnpl_raw"))
         if t.table_id.startswith("_stage_")
     ]
     assert staging == []
@@ -461,19 +461,19 @@ def test_failing_statement_rolls_back_the_whole_day(
 @pytest.mark.emulator
 @pytest.mark.slow
 def test_no_table_or_job_destination_uses_a_partition_decorator(
-    bq_warehouse: BigQueryWarehouse, day_batch: Callable[..., DayBatch]
+    bq_shared: BigQueryWarehouse, day_batch: Callable[..., DayBatch]
 ) -> None:
     """After loads, no table in any dataset and no load job's destination contains '$'."""
     run_id = f"run-{uuid.uuid4().hex[:8]}"
     since = datetime.now(UTC)
     with job_labels(run_id=run_id):
-        bq_warehouse.load_day(day_batch(DAY1))
-        bq_warehouse.load_day(day_batch(DAY2))
-    client = bq_warehouse.client()
-    names = [t.table_id for d in DATASETS for t in client.list_tables(bq_warehouse.dataset_id(d))]
+        bq_shared.load_day(day_batch(DAY4))
+        bq_shared.load_day(day_batch(DAY5))
+    client = bq_shared.client()
+    names = [t.table_id for d in DATASETS for t in client.list_tables(bq_shared.dataset_id(d))]
     assert set(RAW_DAY_TABLES) <= set(names)
     assert [n for n in names if "$" in n or n.startswith("_stage_")] == []
-    loads = [j for j in _jobs(bq_warehouse, run_id, since) if j.job_type == "load"]
+    loads = [j for j in _jobs(bq_shared, run_id, since) if j.job_type == "load"]
     assert len(loads) == 6  # three non-empty frames per day
     assert all("$" not in j.destination.table_id for j in loads)
 
@@ -481,30 +481,28 @@ def test_no_table_or_job_destination_uses_a_partition_decorator(
 @pytest.mark.emulator
 @pytest.mark.slow
 def test_partition_filter_is_enforced_and_the_adapter_satisfies_it(
-    bq_warehouse: BigQueryWarehouse, day_batch: Callable[..., DayBatch]
+    bq_shared: BigQueryWarehouse, day_batch: Callable[..., DayBatch]
 ) -> None:
     """A raw-table query without a transaction_date filter is rejected; the adapter's own jobs all pass it."""
     run_id = f"run-{uuid.uuid4().hex[:8]}"
     since = datetime.now(UTC)
     with job_labels(run_id=run_id):
-        bq_warehouse.load_day(day_batch(DAY1, tx=2))
-        bq_warehouse.load_day(day_batch(DAY1, tx=2))
-        everything = bq_warehouse.read_table("bnpl_raw.transactions")
-    assert everything.height == 2
-    jobs = _jobs(bq_warehouse, run_id, since)
+        bq_shared.load_day(day_batch(DAY6, tx=2))
+        bq_shared.load_day(day_batch(DAY6, tx=2))
+        everything = bq_shared.read_table("bnpl_raw.transactions")
+    assert everything.filter(pl.col("transaction_date") == DAY6).height == 2
+    jobs = _jobs(bq_shared, run_id, since)
     assert {j.labels["operation"] for j in jobs} == {"stage", "load_day", "query"}
     assert all(j.state == "DONE" and j.error_result is None for j in jobs)
     for table in RAW_DAY_TABLES:
         with pytest.raises(WarehouseError, match="without a filter over column"):
-            bq_warehouse.query(
-                f"SELECT count(*) AS n FROM {bq_warehouse.qualified('bnpl_raw', table)}"
-            )
+            bq_shared.query(f"SELECT count(*) AS n FROM {bq_shared.qualified('bnpl_raw', table)}")
 
 
 @pytest.mark.emulator
 @pytest.mark.slow
 def test_query_returns_polars_types_and_binds_every_parameter_type(
-    bq_warehouse: BigQueryWarehouse,
+    bq_shared: BigQueryWarehouse,
 ) -> None:
     """Each BigQuery type arrives as its Polars type; each inferred parameter type round-trips."""
     params: dict[str, Any] = {
@@ -519,7 +517,7 @@ def test_query_returns_polars_types_and_binds_every_parameter_type(
         "days": [DAY1, DAY2],
         "none": TypedParam("INT64", None),
     }
-    frame = bq_warehouse.query(
+    frame = bq_shared.query(
         "SELECT @i AS i, @f AS f, @s AS s, @b AS b, @d AS d, @dt AS dt, @ts AS ts, @n AS n, "
         "ARRAY_LENGTH(@days) AS days, @none AS none",
         params,
@@ -550,45 +548,45 @@ def test_query_returns_polars_types_and_binds_every_parameter_type(
         2,
         None,
     )
-    empty = bq_warehouse.query("SELECT 1 AS x FROM UNNEST([1]) WHERE FALSE")
+    empty = bq_shared.query("SELECT 1 AS x FROM UNNEST([1]) WHERE FALSE")
     assert (empty.height, empty.columns) == (0, ["x"])
 
 
 @pytest.mark.emulator
 @pytest.mark.slow
-def test_copy_table_replaces_the_destination(bq_warehouse: BigQueryWarehouse) -> None:
+def test_copy_table_replaces_the_destination(bq_shared: BigQueryWarehouse) -> None:
     """copy_table writes the source over the destination (WRITE_TRUNCATE), creating it if needed."""
-    audit = bq_warehouse.qualified("bnpl_audit", "mart_x")
-    bq_warehouse.execute(f"CREATE TABLE {audit} AS SELECT n FROM UNNEST([1, 2, 3]) AS n")
-    bq_warehouse.copy_table("bnpl_audit", "mart_x", "bnpl_marts", "mart_x")
-    assert sorted(bq_warehouse.read_table("bnpl_marts.mart_x")["n"].to_list()) == [1, 2, 3]
-    bq_warehouse.execute(f"CREATE OR REPLACE TABLE {audit} AS SELECT n FROM UNNEST([10, 20]) AS n")
-    bq_warehouse.copy_table("bnpl_audit", "mart_x", "bnpl_marts", "mart_x")
-    assert sorted(bq_warehouse.read_table("bnpl_marts.mart_x")["n"].to_list()) == [10, 20]
+    audit = bq_shared.qualified("bnpl_audit", "mart_x")
+    bq_shared.execute(f"CREATE TABLE {audit} AS SELECT n FROM UNNEST([1, 2, 3]) AS n")
+    bq_shared.copy_table("bnpl_audit", "mart_x", "bnpl_marts", "mart_x")
+    assert sorted(bq_shared.read_table("bnpl_marts.mart_x")["n"].to_list()) == [1, 2, 3]
+    bq_shared.execute(f"CREATE OR REPLACE TABLE {audit} AS SELECT n FROM UNNEST([10, 20]) AS n")
+    bq_shared.copy_table("bnpl_audit", "mart_x", "bnpl_marts", "mart_x")
+    assert sorted(bq_shared.read_table("bnpl_marts.mart_x")["n"].to_list()) == [10, 20]
     with pytest.raises(
         WarehouseError, match=r"copy of bnpl_audit.missing to bnpl_marts.mart_x failed \(job"
     ):
-        bq_warehouse.copy_table("bnpl_audit", "missing", "bnpl_marts", "mart_x")
-    assert sorted(bq_warehouse.read_table("bnpl_marts.mart_x")["n"].to_list()) == [10, 20]
+        bq_shared.copy_table("bnpl_audit", "missing", "bnpl_marts", "mart_x")
+    assert sorted(bq_shared.read_table("bnpl_marts.mart_x")["n"].to_list()) == [10, 20]
 
 
 @pytest.mark.emulator
 @pytest.mark.slow
 def test_every_job_carries_the_labels(
-    bq_warehouse: BigQueryWarehouse, day_batch: Callable[..., DayBatch]
+    bq_shared: BigQueryWarehouse, day_batch: Callable[..., DayBatch]
 ) -> None:
     """Load, script, query, statement and copy jobs carry pipeline, model and run_id labels."""
     run_id = f"Run {uuid.uuid4().hex[:8]}/A"
     since = datetime.now(UTC)
     expected_run = sanitise_label_value(run_id)
-    table = bq_warehouse.qualified("bnpl_audit", "labelled")
+    table = bq_shared.qualified("bnpl_audit", "labelled")
     with job_labels(model="mart_bnpl_daily_volume", run_id=run_id):
-        bq_warehouse.load_day(day_batch(DAY1))
-        bq_warehouse.execute(f"CREATE TABLE {table} AS SELECT 1 AS x")
-        bq_warehouse.execute_many([f"INSERT INTO {table} (x) VALUES (2)"])
-        bq_warehouse.query(f"SELECT * FROM {table}", labels={"step": "audit"})
-        bq_warehouse.copy_table("bnpl_audit", "labelled", "bnpl_marts", "labelled")
-    jobs = _jobs(bq_warehouse, expected_run, since)
+        bq_shared.load_day(day_batch(DAY7))
+        bq_shared.execute(f"CREATE TABLE {table} AS SELECT 1 AS x")
+        bq_shared.execute_many([f"INSERT INTO {table} (x) VALUES (2)"])
+        bq_shared.query(f"SELECT * FROM {table}", labels={"step": "audit"})
+        bq_shared.copy_table("bnpl_audit", "labelled", "bnpl_marts", "labelled")
+    jobs = _jobs(bq_shared, expected_run, since)
     assert sorted(j.labels["operation"] for j in jobs) == sorted(
         ["stage", "stage", "stage", "load_day", "execute", "execute_many", "query", "copy_table"]
     )
@@ -601,40 +599,40 @@ def test_every_job_carries_the_labels(
 
 @pytest.mark.emulator
 @pytest.mark.slow
-def test_failed_jobs_become_warehouse_errors_with_job_id(bq_warehouse: BigQueryWarehouse) -> None:
+def test_failed_jobs_become_warehouse_errors_with_job_id(bq_shared: BigQueryWarehouse) -> None:
     """A failing query is a WarehouseError naming the job and the service's message."""
     with pytest.raises(WarehouseError) as raised:
-        bq_warehouse.query("SELEC 1")
+        bq_shared.query("SELEC 1")
     message = str(raised.value)
     assert message.startswith("BigQuery query failed (job bnpl_adhoc_")
     assert "Syntax error" in message
     job_id = message.split("(job ", 1)[1].split(")", 1)[0]
-    assert bq_warehouse.client().get_job(job_id).error_result is not None
+    assert bq_shared.client().get_job(job_id).error_result is not None
 
 
 @pytest.mark.emulator
 @pytest.mark.slow
-def test_execute_many_is_all_or_nothing(bq_warehouse: BigQueryWarehouse) -> None:
+def test_execute_many_is_all_or_nothing(bq_shared: BigQueryWarehouse) -> None:
     """When the second statement fails, the first one's insert is rolled back."""
-    table = bq_warehouse.qualified("bnpl_audit", "txn")
-    bq_warehouse.execute(f"CREATE TABLE {table} (x INT64 NOT NULL)")
-    bq_warehouse.execute_many([f"INSERT INTO {table} (x) VALUES (@x)"], {"x": 1})
+    table = bq_shared.qualified("bnpl_audit", "txn")
+    bq_shared.execute(f"CREATE TABLE {table} (x INT64 NOT NULL)")
+    bq_shared.execute_many([f"INSERT INTO {table} (x) VALUES (@x)"], {"x": 1})
     with pytest.raises(WarehouseError, match="transaction failed"):
-        bq_warehouse.execute_many(
+        bq_shared.execute_many(
             [f"INSERT INTO {table} (x) VALUES (@x);", f"INSERT INTO {table} (x) VALUES (NULL)"],
             {"x": 2},
         )
-    assert bq_warehouse.read_table("bnpl_audit.txn")["x"].to_list() == [1]
+    assert bq_shared.read_table("bnpl_audit.txn")["x"].to_list() == [1]
 
 
 @pytest.mark.emulator
 @pytest.mark.slow
-def test_read_table_errors_are_actionable(bq_warehouse: BigQueryWarehouse) -> None:
+def test_read_table_errors_are_actionable(bq_shared: BigQueryWarehouse) -> None:
     """A missing table or a name outside the four datasets is a clear error."""
     with pytest.raises(WarehouseError, match=r"bnpl_marts\.nope does not exist"):
-        bq_warehouse.read_table("bnpl_marts.nope")
+        bq_shared.read_table("bnpl_marts.nope")
     with pytest.raises(ConfigError, match=r"'dataset\.table'"):
-        bq_warehouse.read_table("transactions")
+        bq_shared.read_table("transactions")
 
 
 @pytest.mark.emulator

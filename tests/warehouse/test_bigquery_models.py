@@ -117,10 +117,11 @@ def test_raw_tables_match_across_engines(engines: Engines) -> None:
     strict=True,
     raises=ModelError,
     reason=(
-        "sql/staging/stg_bnpl_*.sql are views that read bnpl_raw.{transactions,customers} without a "
-        "transaction_date filter; the runner's probe SELECT * FROM (view query) LIMIT 0 is rejected "
-        "by the enforced require_partition_filter (Cannot query over table ... without a filter over "
-        "column(s) 'transaction_date'). Remove this marker once the models satisfy the filter."
+        "the staging views sql/staging/stg_bnpl_*.sql select from bnpl_raw.{transactions,customers} "
+        "with no WHERE on transaction_date; the emulator checks require_partition_filter on a view's "
+        "body at CREATE VIEW (real BigQuery checks queries on the view), so building them fails with "
+        "'Cannot query over table ... without a filter over column(s) transaction_date'. Remove this "
+        "marker once the models build on the emulator."
     ),
 )
 def test_every_model_builds_identically_on_both_engines(engines: Engines) -> None:

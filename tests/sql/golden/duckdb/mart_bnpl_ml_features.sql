@@ -2,88 +2,240 @@
 SELECT
   *
 FROM (
-WITH history AS (
+WITH run_customers AS (
+  SELECT DISTINCT
+    e.customer_key
+  FROM "bnpl_intermediate"."int_bnpl_transactions_enriched" AS e
+  WHERE
+    e.transaction_date BETWEEN $start_date AND $end_date
+), history AS (
+  /* every transaction up to the run's last day of the customers active in the run's days: the */
+  /* all-time features need the whole history, the rows outside the run's days only feed windows */
   SELECT
-    e.*,
+    e.transaction_key,
+    e.customer_key,
+    e.device_id,
+    e.payment_method_id,
+    e.amount_cents,
+    CAST(ROUND(e.risk_score * 1000000) AS BIGINT) AS risk_score_micros,
+    CASE WHEN e.risk_scenario = 'impulse_purchase' THEN 1 ELSE 0 END AS is_impulse,
+    CASE WHEN e.risk_scenario = 'high_risk_behavior' THEN 1 ELSE 0 END AS is_high_risk,
     DATE_DIFF('SECOND', CAST('1970-01-01 00:00:00' AS TIMESTAMP), e.transaction_ts) AS ts_seconds
   FROM "bnpl_intermediate"."int_bnpl_transactions_enriched" AS e
   WHERE
-    e.transaction_date BETWEEN CAST($start_date - INTERVAL '28' DAY AS DATE) AND $end_date
-)
-SELECT
-  h.transaction_key,
-  h.customer_key,
-  h.transaction_date,
-  h.transaction_ts,
-  h.identity_scope,
-  h.amount_cents,
-  h.installment_count,
-  h.first_payment_ratio,
-  h.amount_to_credit_limit_ratio,
-  h.risk_score,
-  h.purchase_context,
-  h.checkout_speed,
-  h.cart_abandonment_count,
-  h.price_comparison_time,
-  h.time_on_site_seconds,
-  h.time_on_site_to_comparison_ratio,
-  h.customer_age_bracket,
-  h.customer_tenure_days,
-  h.customer_income_bracket,
-  h.customer_credit_score_range,
-  h.customer_verification_level,
-  h.customer_address_stability,
-  h.customer_attributes_changed,
-  h.product_category,
-  h.product_subcategory,
-  h.product_brand,
-  h.product_price,
-  h.product_bnpl_eligible,
-  h.product_risk_category,
-  h.device_type,
-  h.device_os,
-  h.device_is_trusted,
-  h.payment_provider,
-  h.payment_credit_limit,
-  h.day_type,
-  h.holiday_name,
-  h.day_of_week,
-  h.is_weekend,
-  h.days_to_next_holiday,
-  h.days_since_previous_holiday,
-  h.hour_of_day,
-  COUNT(*) OVER (
+    e.transaction_date BETWEEN CAST($start_date - INTERVAL '366' DAY AS DATE) AND $end_date
+    AND e.customer_key IN (
+      SELECT
+        r.customer_key
+      FROM run_customers AS r
+    )
+), customer_windows AS (
+  SELECT
+    h.transaction_key,
+    COUNT(*) OVER before_365d AS prior_txn_count_365d,
+    COALESCE(SUM(h.amount_cents) OVER before_365d, 0) AS prior_amount_cents_365d,
+    COUNT(*) OVER before_7d AS prior_txn_count_7d,
+    COUNT(*) OVER before_28d AS prior_txn_count_28d,
+    COALESCE(SUM(h.amount_cents) OVER before_7d, 0) AS prior_amount_cents_7d,
+    COALESCE(SUM(h.amount_cents) OVER before_28d, 0) AS prior_amount_cents_28d,
+    h.ts_seconds - MAX(h.ts_seconds) OVER before_365d AS seconds_since_previous_txn,
+    SUM(h.is_impulse) OVER before_365d AS prior_impulse_count,
+    SUM(h.is_high_risk) OVER before_365d AS prior_high_risk_count,
+    SUM(h.risk_score_micros) OVER before_365d AS prior_risk_score_micros,
+    COUNT(*) OVER (
+      PARTITION BY h.customer_key, h.device_id
+      ORDER BY h.ts_seconds NULLS FIRST
+      RANGE BETWEEN 31536000 PRECEDING AND 1 PRECEDING
+    ) AS prior_device_txn_count,
+    COUNT(*) OVER (
+      PARTITION BY h.customer_key, h.payment_method_id
+      ORDER BY h.ts_seconds NULLS FIRST
+      RANGE BETWEEN 31536000 PRECEDING AND 1 PRECEDING
+    ) AS prior_payment_method_txn_count
+  FROM history AS h
+  WINDOW before_365d AS (
+    PARTITION BY h.customer_key
+    ORDER BY h.ts_seconds NULLS FIRST
+    RANGE BETWEEN 31536000 PRECEDING AND 1 PRECEDING
+  ), before_7d AS (
     PARTITION BY h.customer_key
     ORDER BY h.ts_seconds NULLS FIRST
     RANGE BETWEEN 604800 PRECEDING AND 1 PRECEDING
-  ) AS prior_txn_count_7d,
-  COUNT(*) OVER (
+  ), before_28d AS (
     PARTITION BY h.customer_key
     ORDER BY h.ts_seconds NULLS FIRST
     RANGE BETWEEN 2419200 PRECEDING AND 1 PRECEDING
-  ) AS prior_txn_count_28d,
-  COALESCE(
-    SUM(h.amount_cents) OVER (
-      PARTITION BY h.customer_key
-      ORDER BY h.ts_seconds NULLS FIRST
-      RANGE BETWEEN 604800 PRECEDING AND 1 PRECEDING
-    ),
-    0
-  ) AS prior_amount_cents_7d,
-  COALESCE(
-    SUM(h.amount_cents) OVER (
-      PARTITION BY h.customer_key
-      ORDER BY h.ts_seconds NULLS FIRST
-      RANGE BETWEEN 2419200 PRECEDING AND 1 PRECEDING
-    ),
-    0
-  ) AS prior_amount_cents_28d,
-  h.ts_seconds - MAX(h.ts_seconds) OVER (
-    PARTITION BY h.customer_key
-    ORDER BY h.ts_seconds NULLS FIRST
-    RANGE BETWEEN 2419200 PRECEDING AND 1 PRECEDING
-  ) AS seconds_since_previous_txn
-FROM history AS h
+  )
+), market_days AS (
+  SELECT
+    e.transaction_date,
+    COUNT(*) AS txn_count,
+    SUM(e.amount_cents) AS amount_cents
+  FROM "bnpl_intermediate"."int_bnpl_transactions_enriched" AS e
+  WHERE
+    e.transaction_date BETWEEN CAST($start_date - INTERVAL '28' DAY AS DATE) AND $end_date
+  GROUP BY
+    e.transaction_date
+), run_days AS (
+  SELECT DISTINCT
+    e.transaction_date
+  FROM "bnpl_intermediate"."int_bnpl_transactions_enriched" AS e
+  WHERE
+    e.transaction_date BETWEEN $start_date AND $end_date
+), market AS (
+  /* the loaded days strictly before each run day: never the day itself */
+  SELECT
+    d.transaction_date,
+    SUM(
+      CASE
+        WHEN m.transaction_date = CAST(d.transaction_date - INTERVAL '1' DAY AS DATE)
+        THEN m.txn_count
+        ELSE NULL
+      END
+    ) AS txn_count_prev_day,
+    SUM(
+      CASE
+        WHEN m.transaction_date >= CAST(d.transaction_date - INTERVAL '7' DAY AS DATE)
+        THEN m.txn_count
+        ELSE NULL
+      END
+    ) AS txn_count_7d,
+    COUNT_IF(m.transaction_date >= CAST(d.transaction_date - INTERVAL '7' DAY AS DATE)) AS loaded_days_7d,
+    SUM(m.txn_count) AS txn_count_28d,
+    SUM(m.amount_cents) AS amount_cents_28d,
+    COUNT(m.transaction_date) AS loaded_days_28d
+  FROM run_days AS d
+  LEFT JOIN market_days AS m
+    ON m.transaction_date BETWEEN CAST(d.transaction_date - INTERVAL '28' DAY AS DATE) AND CAST(d.transaction_date - INTERVAL '1' DAY AS DATE)
+  GROUP BY
+    d.transaction_date
+), market_features AS (
+  SELECT
+    m.transaction_date,
+    m.txn_count_prev_day,
+    CASE WHEN m.loaded_days_7d <> 0 THEN m.txn_count_7d / m.loaded_days_7d ELSE NULL END AS avg_daily_txn_7d,
+    CASE
+      WHEN m.loaded_days_28d <> 0
+      THEN m.txn_count_28d / m.loaded_days_28d
+      ELSE NULL
+    END AS avg_daily_txn_28d,
+    CASE
+      WHEN m.txn_count_28d <> 0
+      THEN m.amount_cents_28d / m.txn_count_28d
+      ELSE NULL
+    END AS avg_amount_cents_28d
+  FROM market AS m
+)
+SELECT
+  e.transaction_key,
+  e.customer_key,
+  e.transaction_date,
+  e.transaction_ts,
+  e.identity_scope,
+  e.amount_cents,
+  e.installment_count,
+  e.risk_score,
+  e.purchase_context,
+  e.checkout_speed,
+  e.cart_abandonment_count,
+  e.price_comparison_time,
+  e.time_on_site_seconds,
+  e.customer_age_bracket,
+  e.customer_tenure_days,
+  e.customer_income_bracket,
+  e.customer_credit_score_range,
+  e.customer_verification_level,
+  e.customer_address_stability,
+  e.product_category,
+  e.product_subcategory,
+  e.product_brand,
+  e.product_price,
+  e.product_bnpl_eligible,
+  e.product_risk_category,
+  e.device_type,
+  e.device_os,
+  e.device_is_trusted,
+  e.payment_provider,
+  e.payment_credit_limit,
+  e.day_type,
+  e.holiday_name,
+  e.day_of_week,
+  e.is_weekend,
+  e.days_to_next_holiday,
+  e.days_since_previous_holiday,
+  e.hour_of_day,
+  w.prior_txn_count_365d,
+  w.prior_amount_cents_365d,
+  w.prior_txn_count_7d,
+  w.prior_txn_count_28d,
+  w.prior_amount_cents_7d,
+  w.prior_amount_cents_28d,
+  w.seconds_since_previous_txn,
+  CASE
+    WHEN w.prior_txn_count_365d <> 0
+    THEN w.prior_impulse_count / w.prior_txn_count_365d
+    ELSE NULL
+  END AS prior_impulse_share,
+  CASE
+    WHEN w.prior_txn_count_365d <> 0
+    THEN w.prior_high_risk_count / w.prior_txn_count_365d
+    ELSE NULL
+  END AS prior_high_risk_share,
+  ROUND(
+    CASE
+      WHEN w.prior_txn_count_365d <> 0
+      THEN w.prior_risk_score_micros / w.prior_txn_count_365d
+      ELSE NULL
+    END
+  ) / 1000000 AS prior_avg_risk_score,
+  w.prior_device_txn_count = 0 AS is_new_device,
+  w.prior_payment_method_txn_count = 0 AS is_new_payment_method,
+  mf.txn_count_prev_day AS market_txn_count_prev_day,
+  mf.avg_daily_txn_7d AS market_avg_daily_txn_7d,
+  mf.avg_daily_txn_28d AS market_avg_daily_txn_28d,
+  CASE
+    WHEN mf.avg_daily_txn_28d <> 0
+    THEN mf.avg_daily_txn_7d / mf.avg_daily_txn_28d
+    ELSE NULL
+  END AS market_volume_trend,
+  mf.avg_amount_cents_28d AS market_avg_amount_cents_28d,
+  e.product_risk_category || '/' || CASE WHEN e.device_is_trusted THEN 'trusted' ELSE 'untrusted' END AS product_device_risk,
+  e.product_category || '/' || e.product_risk_category AS category_risk,
+  e.device_type || '/' || e.device_os AS device_platform,
+  e.product_risk_category = 'high' AND NOT e.device_is_trusted AS high_risk_product_on_untrusted_device,
+  e.first_payment_ratio,
+  e.amount_to_credit_limit_ratio,
+  e.time_on_site_to_comparison_ratio,
+  CASE
+    WHEN w.prior_amount_cents_365d <> 0
+    THEN (
+      e.amount_cents * w.prior_txn_count_365d
+    ) / w.prior_amount_cents_365d
+    ELSE NULL
+  END AS amount_to_prior_avg_ratio,
+  CASE
+    WHEN (
+      e.payment_credit_limit * 100
+    ) <> 0
+    THEN (
+      w.prior_amount_cents_28d + e.amount_cents
+    ) / (
+      e.payment_credit_limit * 100
+    )
+    ELSE NULL
+  END AS exposure_28d_to_credit_limit_ratio,
+  CASE
+    WHEN mf.avg_amount_cents_28d <> 0
+    THEN e.amount_cents / mf.avg_amount_cents_28d
+    ELSE NULL
+  END AS amount_to_market_avg_ratio
+FROM "bnpl_intermediate"."int_bnpl_transactions_enriched" AS e
+INNER JOIN customer_windows AS w
+  ON w.transaction_key = e.transaction_key
+LEFT JOIN market_features AS mf
+  ON mf.transaction_date = e.transaction_date
+WHERE
+  e.transaction_date BETWEEN $start_date AND $end_date
 ) AS _m
 WHERE
   _m.transaction_date BETWEEN $start_date AND $end_date
@@ -102,22 +254,18 @@ INSERT INTO "bnpl_marts"."mart_bnpl_ml_features" (
   identity_scope,
   amount_cents,
   installment_count,
-  first_payment_ratio,
-  amount_to_credit_limit_ratio,
   risk_score,
   purchase_context,
   checkout_speed,
   cart_abandonment_count,
   price_comparison_time,
   time_on_site_seconds,
-  time_on_site_to_comparison_ratio,
   customer_age_bracket,
   customer_tenure_days,
   customer_income_bracket,
   customer_credit_score_range,
   customer_verification_level,
   customer_address_stability,
-  customer_attributes_changed,
   product_category,
   product_subcategory,
   product_brand,
@@ -136,11 +284,33 @@ INSERT INTO "bnpl_marts"."mart_bnpl_ml_features" (
   days_to_next_holiday,
   days_since_previous_holiday,
   hour_of_day,
+  prior_txn_count_365d,
+  prior_amount_cents_365d,
   prior_txn_count_7d,
   prior_txn_count_28d,
   prior_amount_cents_7d,
   prior_amount_cents_28d,
-  seconds_since_previous_txn
+  seconds_since_previous_txn,
+  prior_impulse_share,
+  prior_high_risk_share,
+  prior_avg_risk_score,
+  is_new_device,
+  is_new_payment_method,
+  market_txn_count_prev_day,
+  market_avg_daily_txn_7d,
+  market_avg_daily_txn_28d,
+  market_volume_trend,
+  market_avg_amount_cents_28d,
+  product_device_risk,
+  category_risk,
+  device_platform,
+  high_risk_product_on_untrusted_device,
+  first_payment_ratio,
+  amount_to_credit_limit_ratio,
+  time_on_site_to_comparison_ratio,
+  amount_to_prior_avg_ratio,
+  exposure_28d_to_credit_limit_ratio,
+  amount_to_market_avg_ratio
 )
 SELECT
   CAST(_m.transaction_key AS TEXT) AS transaction_key,
@@ -150,22 +320,18 @@ SELECT
   CAST(_m.identity_scope AS TEXT) AS identity_scope,
   CAST(_m.amount_cents AS BIGINT) AS amount_cents,
   CAST(_m.installment_count AS BIGINT) AS installment_count,
-  CAST(_m.first_payment_ratio AS DOUBLE) AS first_payment_ratio,
-  CAST(_m.amount_to_credit_limit_ratio AS DOUBLE) AS amount_to_credit_limit_ratio,
   CAST(_m.risk_score AS DOUBLE) AS risk_score,
   CAST(_m.purchase_context AS TEXT) AS purchase_context,
   CAST(_m.checkout_speed AS TEXT) AS checkout_speed,
   CAST(_m.cart_abandonment_count AS BIGINT) AS cart_abandonment_count,
   CAST(_m.price_comparison_time AS BIGINT) AS price_comparison_time,
   CAST(_m.time_on_site_seconds AS BIGINT) AS time_on_site_seconds,
-  CAST(_m.time_on_site_to_comparison_ratio AS DOUBLE) AS time_on_site_to_comparison_ratio,
   CAST(_m.customer_age_bracket AS TEXT) AS customer_age_bracket,
   CAST(_m.customer_tenure_days AS BIGINT) AS customer_tenure_days,
   CAST(_m.customer_income_bracket AS TEXT) AS customer_income_bracket,
   CAST(_m.customer_credit_score_range AS TEXT) AS customer_credit_score_range,
   CAST(_m.customer_verification_level AS TEXT) AS customer_verification_level,
   CAST(_m.customer_address_stability AS TEXT) AS customer_address_stability,
-  CAST(_m.customer_attributes_changed AS BOOLEAN) AS customer_attributes_changed,
   CAST(_m.product_category AS TEXT) AS product_category,
   CAST(_m.product_subcategory AS TEXT) AS product_subcategory,
   CAST(_m.product_brand AS TEXT) AS product_brand,
@@ -184,94 +350,268 @@ SELECT
   CAST(_m.days_to_next_holiday AS BIGINT) AS days_to_next_holiday,
   CAST(_m.days_since_previous_holiday AS BIGINT) AS days_since_previous_holiday,
   CAST(_m.hour_of_day AS BIGINT) AS hour_of_day,
+  CAST(_m.prior_txn_count_365d AS BIGINT) AS prior_txn_count_365d,
+  CAST(_m.prior_amount_cents_365d AS BIGINT) AS prior_amount_cents_365d,
   CAST(_m.prior_txn_count_7d AS BIGINT) AS prior_txn_count_7d,
   CAST(_m.prior_txn_count_28d AS BIGINT) AS prior_txn_count_28d,
   CAST(_m.prior_amount_cents_7d AS BIGINT) AS prior_amount_cents_7d,
   CAST(_m.prior_amount_cents_28d AS BIGINT) AS prior_amount_cents_28d,
-  CAST(_m.seconds_since_previous_txn AS BIGINT) AS seconds_since_previous_txn
+  CAST(_m.seconds_since_previous_txn AS BIGINT) AS seconds_since_previous_txn,
+  CAST(_m.prior_impulse_share AS DOUBLE) AS prior_impulse_share,
+  CAST(_m.prior_high_risk_share AS DOUBLE) AS prior_high_risk_share,
+  CAST(_m.prior_avg_risk_score AS DOUBLE) AS prior_avg_risk_score,
+  CAST(_m.is_new_device AS BOOLEAN) AS is_new_device,
+  CAST(_m.is_new_payment_method AS BOOLEAN) AS is_new_payment_method,
+  CAST(_m.market_txn_count_prev_day AS BIGINT) AS market_txn_count_prev_day,
+  CAST(_m.market_avg_daily_txn_7d AS DOUBLE) AS market_avg_daily_txn_7d,
+  CAST(_m.market_avg_daily_txn_28d AS DOUBLE) AS market_avg_daily_txn_28d,
+  CAST(_m.market_volume_trend AS DOUBLE) AS market_volume_trend,
+  CAST(_m.market_avg_amount_cents_28d AS DOUBLE) AS market_avg_amount_cents_28d,
+  CAST(_m.product_device_risk AS TEXT) AS product_device_risk,
+  CAST(_m.category_risk AS TEXT) AS category_risk,
+  CAST(_m.device_platform AS TEXT) AS device_platform,
+  CAST(_m.high_risk_product_on_untrusted_device AS BOOLEAN) AS high_risk_product_on_untrusted_device,
+  CAST(_m.first_payment_ratio AS DOUBLE) AS first_payment_ratio,
+  CAST(_m.amount_to_credit_limit_ratio AS DOUBLE) AS amount_to_credit_limit_ratio,
+  CAST(_m.time_on_site_to_comparison_ratio AS DOUBLE) AS time_on_site_to_comparison_ratio,
+  CAST(_m.amount_to_prior_avg_ratio AS DOUBLE) AS amount_to_prior_avg_ratio,
+  CAST(_m.exposure_28d_to_credit_limit_ratio AS DOUBLE) AS exposure_28d_to_credit_limit_ratio,
+  CAST(_m.amount_to_market_avg_ratio AS DOUBLE) AS amount_to_market_avg_ratio
 FROM (
-WITH history AS (
+WITH run_customers AS (
+  SELECT DISTINCT
+    e.customer_key
+  FROM "bnpl_intermediate"."int_bnpl_transactions_enriched" AS e
+  WHERE
+    e.transaction_date BETWEEN $start_date AND $end_date
+), history AS (
+  /* every transaction up to the run's last day of the customers active in the run's days: the */
+  /* all-time features need the whole history, the rows outside the run's days only feed windows */
   SELECT
-    e.*,
+    e.transaction_key,
+    e.customer_key,
+    e.device_id,
+    e.payment_method_id,
+    e.amount_cents,
+    CAST(ROUND(e.risk_score * 1000000) AS BIGINT) AS risk_score_micros,
+    CASE WHEN e.risk_scenario = 'impulse_purchase' THEN 1 ELSE 0 END AS is_impulse,
+    CASE WHEN e.risk_scenario = 'high_risk_behavior' THEN 1 ELSE 0 END AS is_high_risk,
     DATE_DIFF('SECOND', CAST('1970-01-01 00:00:00' AS TIMESTAMP), e.transaction_ts) AS ts_seconds
   FROM "bnpl_intermediate"."int_bnpl_transactions_enriched" AS e
   WHERE
-    e.transaction_date BETWEEN CAST($start_date - INTERVAL '28' DAY AS DATE) AND $end_date
-)
-SELECT
-  h.transaction_key,
-  h.customer_key,
-  h.transaction_date,
-  h.transaction_ts,
-  h.identity_scope,
-  h.amount_cents,
-  h.installment_count,
-  h.first_payment_ratio,
-  h.amount_to_credit_limit_ratio,
-  h.risk_score,
-  h.purchase_context,
-  h.checkout_speed,
-  h.cart_abandonment_count,
-  h.price_comparison_time,
-  h.time_on_site_seconds,
-  h.time_on_site_to_comparison_ratio,
-  h.customer_age_bracket,
-  h.customer_tenure_days,
-  h.customer_income_bracket,
-  h.customer_credit_score_range,
-  h.customer_verification_level,
-  h.customer_address_stability,
-  h.customer_attributes_changed,
-  h.product_category,
-  h.product_subcategory,
-  h.product_brand,
-  h.product_price,
-  h.product_bnpl_eligible,
-  h.product_risk_category,
-  h.device_type,
-  h.device_os,
-  h.device_is_trusted,
-  h.payment_provider,
-  h.payment_credit_limit,
-  h.day_type,
-  h.holiday_name,
-  h.day_of_week,
-  h.is_weekend,
-  h.days_to_next_holiday,
-  h.days_since_previous_holiday,
-  h.hour_of_day,
-  COUNT(*) OVER (
+    e.transaction_date BETWEEN CAST($start_date - INTERVAL '366' DAY AS DATE) AND $end_date
+    AND e.customer_key IN (
+      SELECT
+        r.customer_key
+      FROM run_customers AS r
+    )
+), customer_windows AS (
+  SELECT
+    h.transaction_key,
+    COUNT(*) OVER before_365d AS prior_txn_count_365d,
+    COALESCE(SUM(h.amount_cents) OVER before_365d, 0) AS prior_amount_cents_365d,
+    COUNT(*) OVER before_7d AS prior_txn_count_7d,
+    COUNT(*) OVER before_28d AS prior_txn_count_28d,
+    COALESCE(SUM(h.amount_cents) OVER before_7d, 0) AS prior_amount_cents_7d,
+    COALESCE(SUM(h.amount_cents) OVER before_28d, 0) AS prior_amount_cents_28d,
+    h.ts_seconds - MAX(h.ts_seconds) OVER before_365d AS seconds_since_previous_txn,
+    SUM(h.is_impulse) OVER before_365d AS prior_impulse_count,
+    SUM(h.is_high_risk) OVER before_365d AS prior_high_risk_count,
+    SUM(h.risk_score_micros) OVER before_365d AS prior_risk_score_micros,
+    COUNT(*) OVER (
+      PARTITION BY h.customer_key, h.device_id
+      ORDER BY h.ts_seconds NULLS FIRST
+      RANGE BETWEEN 31536000 PRECEDING AND 1 PRECEDING
+    ) AS prior_device_txn_count,
+    COUNT(*) OVER (
+      PARTITION BY h.customer_key, h.payment_method_id
+      ORDER BY h.ts_seconds NULLS FIRST
+      RANGE BETWEEN 31536000 PRECEDING AND 1 PRECEDING
+    ) AS prior_payment_method_txn_count
+  FROM history AS h
+  WINDOW before_365d AS (
+    PARTITION BY h.customer_key
+    ORDER BY h.ts_seconds NULLS FIRST
+    RANGE BETWEEN 31536000 PRECEDING AND 1 PRECEDING
+  ), before_7d AS (
     PARTITION BY h.customer_key
     ORDER BY h.ts_seconds NULLS FIRST
     RANGE BETWEEN 604800 PRECEDING AND 1 PRECEDING
-  ) AS prior_txn_count_7d,
-  COUNT(*) OVER (
+  ), before_28d AS (
     PARTITION BY h.customer_key
     ORDER BY h.ts_seconds NULLS FIRST
     RANGE BETWEEN 2419200 PRECEDING AND 1 PRECEDING
-  ) AS prior_txn_count_28d,
-  COALESCE(
-    SUM(h.amount_cents) OVER (
-      PARTITION BY h.customer_key
-      ORDER BY h.ts_seconds NULLS FIRST
-      RANGE BETWEEN 604800 PRECEDING AND 1 PRECEDING
-    ),
-    0
-  ) AS prior_amount_cents_7d,
-  COALESCE(
-    SUM(h.amount_cents) OVER (
-      PARTITION BY h.customer_key
-      ORDER BY h.ts_seconds NULLS FIRST
-      RANGE BETWEEN 2419200 PRECEDING AND 1 PRECEDING
-    ),
-    0
-  ) AS prior_amount_cents_28d,
-  h.ts_seconds - MAX(h.ts_seconds) OVER (
-    PARTITION BY h.customer_key
-    ORDER BY h.ts_seconds NULLS FIRST
-    RANGE BETWEEN 2419200 PRECEDING AND 1 PRECEDING
-  ) AS seconds_since_previous_txn
-FROM history AS h
+  )
+), market_days AS (
+  SELECT
+    e.transaction_date,
+    COUNT(*) AS txn_count,
+    SUM(e.amount_cents) AS amount_cents
+  FROM "bnpl_intermediate"."int_bnpl_transactions_enriched" AS e
+  WHERE
+    e.transaction_date BETWEEN CAST($start_date - INTERVAL '28' DAY AS DATE) AND $end_date
+  GROUP BY
+    e.transaction_date
+), run_days AS (
+  SELECT DISTINCT
+    e.transaction_date
+  FROM "bnpl_intermediate"."int_bnpl_transactions_enriched" AS e
+  WHERE
+    e.transaction_date BETWEEN $start_date AND $end_date
+), market AS (
+  /* the loaded days strictly before each run day: never the day itself */
+  SELECT
+    d.transaction_date,
+    SUM(
+      CASE
+        WHEN m.transaction_date = CAST(d.transaction_date - INTERVAL '1' DAY AS DATE)
+        THEN m.txn_count
+        ELSE NULL
+      END
+    ) AS txn_count_prev_day,
+    SUM(
+      CASE
+        WHEN m.transaction_date >= CAST(d.transaction_date - INTERVAL '7' DAY AS DATE)
+        THEN m.txn_count
+        ELSE NULL
+      END
+    ) AS txn_count_7d,
+    COUNT_IF(m.transaction_date >= CAST(d.transaction_date - INTERVAL '7' DAY AS DATE)) AS loaded_days_7d,
+    SUM(m.txn_count) AS txn_count_28d,
+    SUM(m.amount_cents) AS amount_cents_28d,
+    COUNT(m.transaction_date) AS loaded_days_28d
+  FROM run_days AS d
+  LEFT JOIN market_days AS m
+    ON m.transaction_date BETWEEN CAST(d.transaction_date - INTERVAL '28' DAY AS DATE) AND CAST(d.transaction_date - INTERVAL '1' DAY AS DATE)
+  GROUP BY
+    d.transaction_date
+), market_features AS (
+  SELECT
+    m.transaction_date,
+    m.txn_count_prev_day,
+    CASE WHEN m.loaded_days_7d <> 0 THEN m.txn_count_7d / m.loaded_days_7d ELSE NULL END AS avg_daily_txn_7d,
+    CASE
+      WHEN m.loaded_days_28d <> 0
+      THEN m.txn_count_28d / m.loaded_days_28d
+      ELSE NULL
+    END AS avg_daily_txn_28d,
+    CASE
+      WHEN m.txn_count_28d <> 0
+      THEN m.amount_cents_28d / m.txn_count_28d
+      ELSE NULL
+    END AS avg_amount_cents_28d
+  FROM market AS m
+)
+SELECT
+  e.transaction_key,
+  e.customer_key,
+  e.transaction_date,
+  e.transaction_ts,
+  e.identity_scope,
+  e.amount_cents,
+  e.installment_count,
+  e.risk_score,
+  e.purchase_context,
+  e.checkout_speed,
+  e.cart_abandonment_count,
+  e.price_comparison_time,
+  e.time_on_site_seconds,
+  e.customer_age_bracket,
+  e.customer_tenure_days,
+  e.customer_income_bracket,
+  e.customer_credit_score_range,
+  e.customer_verification_level,
+  e.customer_address_stability,
+  e.product_category,
+  e.product_subcategory,
+  e.product_brand,
+  e.product_price,
+  e.product_bnpl_eligible,
+  e.product_risk_category,
+  e.device_type,
+  e.device_os,
+  e.device_is_trusted,
+  e.payment_provider,
+  e.payment_credit_limit,
+  e.day_type,
+  e.holiday_name,
+  e.day_of_week,
+  e.is_weekend,
+  e.days_to_next_holiday,
+  e.days_since_previous_holiday,
+  e.hour_of_day,
+  w.prior_txn_count_365d,
+  w.prior_amount_cents_365d,
+  w.prior_txn_count_7d,
+  w.prior_txn_count_28d,
+  w.prior_amount_cents_7d,
+  w.prior_amount_cents_28d,
+  w.seconds_since_previous_txn,
+  CASE
+    WHEN w.prior_txn_count_365d <> 0
+    THEN w.prior_impulse_count / w.prior_txn_count_365d
+    ELSE NULL
+  END AS prior_impulse_share,
+  CASE
+    WHEN w.prior_txn_count_365d <> 0
+    THEN w.prior_high_risk_count / w.prior_txn_count_365d
+    ELSE NULL
+  END AS prior_high_risk_share,
+  ROUND(
+    CASE
+      WHEN w.prior_txn_count_365d <> 0
+      THEN w.prior_risk_score_micros / w.prior_txn_count_365d
+      ELSE NULL
+    END
+  ) / 1000000 AS prior_avg_risk_score,
+  w.prior_device_txn_count = 0 AS is_new_device,
+  w.prior_payment_method_txn_count = 0 AS is_new_payment_method,
+  mf.txn_count_prev_day AS market_txn_count_prev_day,
+  mf.avg_daily_txn_7d AS market_avg_daily_txn_7d,
+  mf.avg_daily_txn_28d AS market_avg_daily_txn_28d,
+  CASE
+    WHEN mf.avg_daily_txn_28d <> 0
+    THEN mf.avg_daily_txn_7d / mf.avg_daily_txn_28d
+    ELSE NULL
+  END AS market_volume_trend,
+  mf.avg_amount_cents_28d AS market_avg_amount_cents_28d,
+  e.product_risk_category || '/' || CASE WHEN e.device_is_trusted THEN 'trusted' ELSE 'untrusted' END AS product_device_risk,
+  e.product_category || '/' || e.product_risk_category AS category_risk,
+  e.device_type || '/' || e.device_os AS device_platform,
+  e.product_risk_category = 'high' AND NOT e.device_is_trusted AS high_risk_product_on_untrusted_device,
+  e.first_payment_ratio,
+  e.amount_to_credit_limit_ratio,
+  e.time_on_site_to_comparison_ratio,
+  CASE
+    WHEN w.prior_amount_cents_365d <> 0
+    THEN (
+      e.amount_cents * w.prior_txn_count_365d
+    ) / w.prior_amount_cents_365d
+    ELSE NULL
+  END AS amount_to_prior_avg_ratio,
+  CASE
+    WHEN (
+      e.payment_credit_limit * 100
+    ) <> 0
+    THEN (
+      w.prior_amount_cents_28d + e.amount_cents
+    ) / (
+      e.payment_credit_limit * 100
+    )
+    ELSE NULL
+  END AS exposure_28d_to_credit_limit_ratio,
+  CASE
+    WHEN mf.avg_amount_cents_28d <> 0
+    THEN e.amount_cents / mf.avg_amount_cents_28d
+    ELSE NULL
+  END AS amount_to_market_avg_ratio
+FROM "bnpl_intermediate"."int_bnpl_transactions_enriched" AS e
+INNER JOIN customer_windows AS w
+  ON w.transaction_key = e.transaction_key
+LEFT JOIN market_features AS mf
+  ON mf.transaction_date = e.transaction_date
+WHERE
+  e.transaction_date BETWEEN $start_date AND $end_date
 ) AS _m
 WHERE
   _m.transaction_date BETWEEN $start_date AND $end_date;

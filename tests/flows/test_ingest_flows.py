@@ -1,0 +1,155 @@
+"""flows.ingest: the backfill and ingest-day flows on the ephemeral API with the bundled simulator."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import polars as pl
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+from prefect.client.schemas.objects import State
+from prefect.exceptions import ParameterTypeError
+
+import bnpl
+from bnpl.errors import IngestError
+from bnpl.ingest import IngestSummary
+from flows.ingest import backfill, ingest_day
+
+pytestmark = pytest.mark.slow
+
+VOLUME = 50
+START = date(2024, 5, 6)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh DuckDB file and a small plan, set through the environment as in production."""
+    path = tmp_path / "bnpl.duckdb"
+    monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(path))
+    for kind in ("WEEKDAY", "WEEKEND", "HOLIDAY"):
+        monkeypatch.setenv(f"BNPL_PLAN__{kind}_BASE_VOLUME", str(VOLUME))
+    return path
+
+
+def _run_id(state: State[Any]) -> UUID:
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    return run_id
+
+
+def _days(n: int) -> list[date]:
+    return [START + timedelta(days=i) for i in range(n)]
+
+
+def test_backfill_fans_out_one_task_per_day_and_publishes_a_summary(warehouse):
+    """Each day is a fetch task; all days load; the ledger names the run; a summary artifact exists."""
+    days = _days(3)
+    state = backfill(days[0], days[-1], concurrency=2, return_state=True)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    assert isinstance(summary, IngestSummary)
+    assert [d.day for d in summary.loaded] == days
+    run_id = _run_id(state)
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+        )
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ingest-summary"])),
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])),
+        )
+    assert sorted(r.name for r in task_runs) == [f"fetch-{d}" for d in days]
+    assert len(artifacts) == 1
+    assert f"{summary.rows_loaded:,}" in str(artifacts[0].data)
+    ledger = bnpl.read_table("bnpl_raw.source_batches")
+    assert set(ledger["flow_run_id"]) == {str(run_id)}
+    assert bnpl.read_table("bnpl_raw.transactions").height == summary.rows_loaded
+
+
+def test_a_failed_day_fails_the_flow_after_every_good_day_is_loaded(warehouse, monkeypatch):
+    """Days over the quarantine threshold fail; the others load; the flow ends Failed naming them."""
+    monkeypatch.setenv("BNPL_INGEST__QUARANTINE_THRESHOLD", "0")
+    monkeypatch.setenv("BNPL_SIMULATOR__FAULTS__MALFORMED_RATE", "0.01")
+    monkeypatch.setenv("BNPL_SIMULATOR__FAULTS__SEED", "3")
+    days = _days(6)
+    state = backfill(days[0], days[-1], return_state=True)
+    assert state.is_failed()
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, IngestError)
+    failed = {date.fromisoformat(d) for d in error.failed}
+    loaded = set(bnpl.read_table("bnpl_raw.source_batches")["transaction_date"])
+    assert failed and loaded, "the fault seed must give both failing and clean days"
+    assert failed | loaded == set(days) and not failed & loaded
+    tx = bnpl.read_table("bnpl_raw.transactions")
+    assert set(tx["transaction_date"]) == loaded
+    assert "QuarantineThresholdError" in error.summary
+    assert all(str(d) in str(error) for d in failed)
+
+
+def test_ingest_day_loads_once_then_skips(warehouse):
+    """ingest-day loads its day; a second run skips it and rewrites nothing."""
+    day = _days(1)[0]
+    first = ingest_day(day, return_state=True)
+    assert first.is_completed(), first.message
+    assert [d.day for d in first.result().loaded] == [day]
+    second = ingest_day(day, return_state=True)
+    assert list(second.result().skipped) == [day]
+    ledger = bnpl.read_table("bnpl_raw.source_batches")
+    assert ledger["flow_run_id"].to_list() == [str(_run_id(first))]
+
+
+def test_forced_ingest_day_reloads_the_same_rows(warehouse):
+    """force=True reloads the day: same transaction keys, no duplicates, a new ledger run id."""
+    day = _days(1)[0]
+    first = ingest_day(day, return_state=True)
+    keys = bnpl.read_table("bnpl_raw.transactions")["transaction_key"].sort()
+    forced = ingest_day(day, force=True, return_state=True)
+    assert forced.is_completed()
+    again = bnpl.read_table("bnpl_raw.transactions")["transaction_key"].sort()
+    assert again.to_list() == keys.to_list()
+    ledger = bnpl.read_table("bnpl_raw.source_batches")
+    assert ledger["flow_run_id"].to_list() == [str(_run_id(forced))] != [str(_run_id(first))]
+
+
+def test_bnpl_logs_reach_the_flow_run(warehouse):
+    """The engine's INFO logs (bnpl.ingest) are in the flow run's logs."""
+    state = ingest_day(_days(1)[0], return_state=True)
+    run_id = _run_id(state)
+    names: set[str] = set()
+    deadline = time.monotonic() + 20
+    with get_client(sync_client=True) as client:
+        while "bnpl.ingest" not in names and time.monotonic() < deadline:
+            logs = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id]))
+            )
+            names = {log.name for log in logs}
+            time.sleep(0.2)
+    assert "bnpl.ingest" in names
+
+
+def test_day_parameters_are_validated_before_the_run():
+    """A start that is not YYYY-MM-DD is rejected by parameter validation, saying so."""
+    with pytest.raises(ParameterTypeError, match="YYYY-MM-DD"):
+        backfill.validate_parameters({"start": "yesterday", "end": "2024-01-02"})
+    params = backfill.validate_parameters({"start": "2024-01-01", "end": "2024-01-02"})
+    assert params["start"] == date(2024, 1, 1)
+
+
+def test_reversed_range_fails_the_flow_without_writing(warehouse):
+    """end before start fails the run with the ConfigError's advice; no table is written."""
+    state = backfill(date(2024, 5, 2), date(2024, 5, 1), return_state=True)
+    assert state.is_failed()
+    assert "swap" in (state.message or "")
+    assert bnpl.read_table("bnpl_raw.transactions").filter(pl.lit(True)).is_empty()

@@ -1,0 +1,125 @@
+"""Helpers of the integration tests: run ``bnpl`` in subprocesses, make reference runs, compare
+tables."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bnpl import ingest
+from bnpl.settings import Settings, load_settings
+from bnpl.warehouse.duckdb import DuckDBWarehouse
+
+BNPL = Path(sys.executable).with_name("bnpl")
+
+RUN_COLUMNS = {
+    "transactions": ["loaded_at"],
+    "customers": ["loaded_at"],
+    "quarantine": ["quarantined_at"],
+    "source_batches": ["started_at", "fetched_at", "finished_at", "flow_run_id", "attempts"],
+}
+"""Columns that say when, by which run or after how many attempts a row was written; every other
+column must come out identical from any run over the same days."""
+
+PREFECT_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_API_ENABLE_HTTP2": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+}
+
+
+def bnpl_env(**bnpl: object) -> dict[str, str]:
+    """``BNPL_<NAME>=value`` for each keyword (``plan__seed=7`` is ``BNPL_PLAN__SEED=7``)."""
+    return {f"BNPL_{k.upper()}": str(v) for k, v in bnpl.items()}
+
+
+def base_env() -> dict[str, str]:
+    """This process's environment without BNPL_ and PREFECT_ variables."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("BNPL_", "PREFECT_"))}
+
+
+@dataclass
+class Cli:
+    """Runs ``bnpl`` in subprocesses, each with its own PREFECT_HOME copy."""
+
+    root: Path
+    template: Path
+    _homes: int = 0
+
+    def env(self, **bnpl: object) -> dict[str, str]:
+        """A subprocess environment: no BNPL_/PREFECT_ from outside, a fresh PREFECT_HOME, and
+        ``BNPL_<NAME>=value`` for each keyword."""
+        self._homes += 1
+        home = self.root / f"prefect-{self._homes}"
+        shutil.copytree(self.template, home)
+        env = {**base_env(), **PREFECT_ENV, "PREFECT_HOME": str(home)}
+        env.update(bnpl_env(**bnpl))
+        return env
+
+    def run(
+        self, args: list[str], env: Mapping[str, str], timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BNPL), *args],
+            env=dict(env),
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def popen(self, args: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
+        """Start ``bnpl`` in its own process group (so it can be killed with its children)."""
+        return subprocess.Popen(
+            [str(BNPL), *args],
+            env=dict(env),
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+
+@pytest.fixture
+def cli(tmp_path: Path, migrated_prefect_home: Path) -> Cli:
+    return Cli(tmp_path, migrated_prefect_home)
+
+
+def settings_from(
+    env: Mapping[str, str], monkeypatch: pytest.MonkeyPatch, **overrides: object
+) -> Settings:
+    """The Settings a subprocess with ``env`` reads (BNPL_ variables only)."""
+    for name, value in env.items():
+        if name.startswith("BNPL_"):
+            monkeypatch.setenv(name, value)
+    try:
+        return load_settings(**overrides)
+    finally:
+        for name in env:
+            if name.startswith("BNPL_"):
+                monkeypatch.delenv(name)
+
+
+def reference_run(settings: Settings, start: date, end: date) -> None:
+    """A clean in-process run of the engine (no Prefect) into ``settings``' warehouse."""
+    with ingest.open_session(settings) as session:
+        summary = ingest.run_range(session, start, end)
+    assert not summary.failures, summary
+
+
+def fingerprints(path: Path) -> dict[str, tuple[int, str]]:
+    """Row count and content checksum of every raw table of the DuckDB file at ``path``."""
+    wh = DuckDBWarehouse(load_settings(warehouse={"path": path}).warehouse)  # type: ignore[arg-type]
+    try:
+        return {t: wh.content_checksum("bnpl_raw", t, exclude=c) for t, c in RUN_COLUMNS.items()}
+    finally:
+        wh.close()

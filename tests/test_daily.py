@@ -1,0 +1,138 @@
+"""The daily run's plain pieces: which day, raw-schema validation, fault rates, reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bnpl.daily import (
+    RunOutcome,
+    StepTiming,
+    check_processable_day,
+    previous_day,
+    render_daily_summary,
+    request_fault_settings,
+    summarize_simulation,
+    validate_raw_records,
+)
+from bnpl.errors import ConfigError, QuarantineThresholdError
+from bnpl.source.faults import request_faults
+from bnpl.source.framing import frame_all
+
+
+def test_previous_day_is_the_utc_day_before() -> None:
+    """02:00 UTC on March 5 processes March 4, whatever the moment's own time zone says."""
+    assert previous_day(datetime(2024, 3, 5, 2, 0, tzinfo=UTC)) == date(2024, 3, 4)
+    east = timezone(timedelta(hours=9))
+    assert previous_day(datetime(2024, 3, 5, 8, 0, tzinfo=east)) == date(2024, 3, 3)
+    assert previous_day(datetime(2024, 3, 1, 0, 0)) == date(2024, 2, 29)  # naive means UTC
+
+
+def test_only_complete_days_are_processable() -> None:
+    """Yesterday is fine; today and later have not ended and are refused with the last valid day."""
+    today = date(2024, 3, 5)
+    check_processable_day(date(2024, 3, 4), today=today)
+    for day in (today, date(2030, 1, 1)):
+        with pytest.raises(ConfigError, match=r"has not ended yet .* use 2024-03-04 or earlier"):
+            check_processable_day(day, today=today)
+
+
+@given(st.floats(min_value=0.0, max_value=1.0))
+def test_fault_rate_is_the_chance_that_an_attempt_fails(rate: float) -> None:
+    """5xx, 429 and cut, drawn one after the other, combine to exactly the requested rate."""
+    faults = request_fault_settings(rate)
+    each = faults.error_rate
+    assert faults.rate_limit_rate == faults.cut_rate == each
+    assert 1 - (1 - each) ** 3 == pytest.approx(rate, abs=1e-12)
+    assert faults.malformed_rate == faults.missing_field_rate == 0
+
+
+def test_injected_fault_share_matches_the_rate() -> None:
+    """Over many request attempts the simulator fails about the requested share of them."""
+    faults = request_fault_settings(0.05, seed=3)
+    attempts = [
+        request_faults(faults, i.to_bytes(8, "big"), attempt)
+        for i in range(2000)
+        for attempt in (1, 2)
+    ]
+    failed = sum(f.status is not None or f.cut_at is not None for f in attempts)
+    assert 0.04 < failed / len(attempts) < 0.06
+
+
+def test_fault_rate_outside_zero_to_one_is_refused() -> None:
+    """A rate of 5 (meant as 5 %) is a ConfigError, not 100 % faults."""
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        request_fault_settings(5)
+
+
+def test_raw_schema_counts_broken_records_by_check(captured_body: bytes) -> None:
+    """Two broken lines among the captured records are counted under their checks."""
+    records = frame_all(captured_body)
+    broken = [*records[:50], b'{"transaction_id": "txn_1"', b"[1, 2]"]
+    report = validate_raw_records(date(2024, 11, 28), broken, threshold=0.5)
+    assert (report.records, report.rejected) == (52, 2)
+    assert sum(report.by_check.values()) == 2
+    assert report.rejected_share == pytest.approx(2 / 52)
+
+
+def test_raw_schema_over_threshold_fails_the_day(captured_body: bytes) -> None:
+    """More broken records than the threshold allows is a QuarantineThresholdError saying what
+    to do."""
+    records = frame_all(captured_body)[:20] + [b"not json"] * 5
+    with pytest.raises(
+        QuarantineThresholdError, match=r"5 of 25 raw records .*BNPL_INGEST__QUARANTINE_THRESHOLD"
+    ):
+        validate_raw_records(date(2024, 11, 28), records, threshold=0.01)
+
+
+def test_clean_records_pass_the_raw_schema(captured_body: bytes) -> None:
+    """The real simtom capture has no broken record; an empty day has a zero share."""
+    assert (
+        validate_raw_records(date(2024, 11, 28), frame_all(captured_body), threshold=0).rejected
+        == 0
+    )
+    assert validate_raw_records(date(2024, 11, 28), [], threshold=0).rejected_share == 0
+
+
+def _outcome(day: int, attempts: int, completed: bool) -> RunOutcome:
+    return RunOutcome(date(2024, 3, day), attempts, completed, "" if attempts == 1 else "boom", 1.0)
+
+
+def test_simulation_report_counts_recovered_and_failed_runs() -> None:
+    """First-attempt failures split into recovered (completed on retry) and failed (not)."""
+    report = summarize_simulation(
+        [_outcome(3, 2, False), _outcome(1, 1, True), _outcome(2, 2, True), _outcome(4, 1, True)],
+        fault_rate=0.05,
+        retries=1,
+    )
+    assert [o.day.day for o in report.outcomes] == [1, 2, 3, 4]
+    assert [o.status for o in report.outcomes] == ["completed", "recovered", "failed", "completed"]
+    assert (report.runs, report.failed_first, report.recovered, report.failed) == (4, 2, 1, 1)
+    assert report.failure_rate == 0.25
+    assert report.first_attempt_failure_rate == 0.5
+    text = report.render()
+    assert "| 4 | 2 (50.0%) | 1 | 1 | 25.0% |" in text
+    assert "| 2024-03-02 | recovered | 2 | boom |" in text
+    assert "2024-03-01" not in text
+
+
+def test_empty_simulation_has_no_failure_rate() -> None:
+    """No runs means a zero rate, not a division error."""
+    report = summarize_simulation([], fault_rate=0.0, retries=0)
+    assert report.failure_rate == report.first_attempt_failure_rate == 0.0
+
+
+def test_daily_summary_lists_steps_and_failed_checks() -> None:
+    """The summary names every step with its time and, when blocked, the failing checks."""
+    steps = [StepTiming("extract_daily_batch", 1.25, "10 records"), StepTiming("x", 0.5, "a|b")]
+    text = render_daily_summary(
+        date(2024, 3, 4), steps, outcome="failed", failed_checks=["quarantine_rate"]
+    )
+    assert "# bnpl daily run for 2024-03-04" in text
+    assert "| extract_daily_batch | 1.25 | 10 records |" in text
+    assert "a\\|b" in text  # a pipe in a detail does not break the table
+    assert "1 error-level check(s) failed (quarantine_rate)" in text
+    assert "**Wall time:** 1.8 s" in text

@@ -1,0 +1,439 @@
+"""bnpl.ingest: plan, skip, fetch ‖ prepare, single-writer load and the run summary.
+
+The source is a fake :class:`bnpl.source.client.DaySource` serving the captured simtom response
+(2024-11-28..30), so these tests need no HTTP; the real client and simulator are exercised in
+tests/integration and tests/flows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import bnpl
+from bnpl import ingest
+from bnpl.calendar import DayRequest
+from bnpl.errors import ConfigError, QuarantineThresholdError, TransientSourceError
+from bnpl.normalize import batch_id, canonical_json
+from bnpl.settings import Settings, load_settings
+from bnpl.source import SIMULATOR_IDENTITY
+from bnpl.source.client import FetchedDay
+from bnpl.source.framing import frame_all
+from bnpl.warehouse.duckdb import DuckDBWarehouse
+
+DAYS = [date(2024, 11, 28), date(2024, 11, 29), date(2024, 11, 30)]
+RUN_COLUMNS = {
+    "transactions": ["loaded_at"],
+    "customers": ["loaded_at"],
+    "quarantine": ["quarantined_at"],
+    "source_batches": ["started_at", "fetched_at", "finished_at", "flow_run_id"],
+}
+"""Columns that record when or by which run a row was written: left out of content checksums."""
+
+
+@pytest.fixture(scope="module")
+def records_by_day(captured_body: bytes) -> dict[date, list[bytes]]:
+    """The captured response's records, split by the day of their _timestamp."""
+    days: dict[date, list[bytes]] = {}
+    for rec in frame_all(captured_body):
+        day = date.fromisoformat(json.loads(rec)["_timestamp"][:10])
+        days.setdefault(day, []).append(bytes(rec))
+    assert sorted(days) == DAYS
+    return days
+
+
+@dataclass
+class FakeSource:
+    """A DaySource serving fixed records per day; can fail or corrupt chosen days."""
+
+    records: dict[date, list[bytes]]
+    fail: dict[date, Exception] = field(default_factory=dict)
+    calls: list[date] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fetch_day(self, request: DayRequest) -> FetchedDay:
+        with self.lock:
+            self.calls.append(request.day)
+        if request.day in self.fail:
+            raise self.fail[request.day]
+        records = self.records[request.day]
+        now = datetime.now(UTC)
+        body = b"".join(b"data: " + r + b"\n\n" for r in records)
+        return FetchedDay(
+            day=request.day,
+            records=list(records),
+            content_sha256=hashlib.sha256(body).hexdigest(),
+            attempts=1,
+            started_at=now,
+            fetched_at=now,
+            url="http://fake/stream/bnpl",
+        )
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(warehouse={"path": tmp_path / "bnpl.duckdb"})
+
+
+@pytest.fixture
+def source(records_by_day: dict[date, list[bytes]]) -> FakeSource:
+    return FakeSource(dict(records_by_day))
+
+
+@pytest.fixture
+def session(settings: Settings, source: FakeSource) -> Iterator[ingest.IngestSession]:
+    with ingest.open_session(settings, client=source) as s:
+        yield s
+
+
+def fingerprints(settings: Settings) -> dict[str, tuple[int, str]]:
+    """Row count and content checksum of every raw table, run-specific columns left out."""
+    wh = DuckDBWarehouse(settings.warehouse)
+    try:
+        return {
+            t: wh.content_checksum("bnpl_raw", t, exclude=cols) for t, cols in RUN_COLUMNS.items()
+        }
+    finally:
+        wh.close()
+
+
+def corrupt(records: list[bytes], every: int) -> list[bytes]:
+    """Replace every ``every``-th record by a line that is not JSON."""
+    return [b'{"broken' if i % every == 0 else r for i, r in enumerate(records)]
+
+
+# --- plan and identity ---------------------------------------------------------------------------
+
+
+def test_plan_range_is_one_request_per_day_inclusive(settings):
+    """start..end inclusive gives one single-day request per day, in order."""
+    plan = ingest.plan_range(settings, date(2024, 2, 27), date(2024, 3, 1))
+    assert [r.day for r in plan] == [date(2024, 2, 27) + timedelta(days=i) for i in range(4)]
+    assert all(r.body["start_date"] == r.body["end_date"] == r.day.isoformat() for r in plan)
+
+
+def test_plan_range_rejects_a_reversed_range(settings):
+    """end before start is a ConfigError that says to swap them."""
+    with pytest.raises(ConfigError, match="swap"):
+        ingest.plan_range(settings, date(2024, 3, 2), date(2024, 3, 1))
+
+
+def test_a_range_longer_than_the_source_limit_is_split_into_days(settings):
+    """simtom's 366-day limit is per request; a two-year backfill is 731 one-day requests."""
+    plan = ingest.plan_range(settings, date(2023, 1, 1), date(2024, 12, 31))
+    assert len(plan) == 731
+    assert {r.body["start_date"] for r in plan} == {r.day.isoformat() for r in plan}
+
+
+def test_stable_customer_ids_go_into_the_request(tmp_path):
+    """BNPL_SOURCE__STABLE_CUSTOMER_IDS asks the source for stable ids in every request."""
+    settings = load_settings(
+        warehouse={"path": tmp_path / "w.duckdb"}, source={"stable_customer_ids": True}
+    )
+    assert all(
+        r.body["stable_customer_ids"] is True for r in ingest.plan_range(settings, *DAYS[:2])
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "identity"),
+    [
+        ("http://simtom:8000", "http://simtom:8000"),
+        ("HTTP://User:Secret@SimTom:80/", "http://simtom"),
+        ("https://api.example.com:443/v1/?token=x#frag", "https://api.example.com/v1"),
+        ("http://127.0.0.1:9000/base/", "http://127.0.0.1:9000/base"),
+    ],
+)
+def test_source_identity_drops_credentials_and_normalises(url, identity):
+    """A configured URL's identity is the normalised URL, never its credentials or query."""
+    assert ingest.source_identity_of_url(url) == identity
+
+
+@pytest.mark.parametrize("url", ["ftp://simtom", "simtom:8000", "http://"])
+def test_source_identity_rejects_non_http_urls(url):
+    """A URL that is not http(s) with a host is a ConfigError naming BNPL_SOURCE__URL."""
+    with pytest.raises(ConfigError, match="BNPL_SOURCE__URL"):
+        ingest.source_identity_of_url(url)
+
+
+def test_session_identity_follows_the_settings(tmp_path, source):
+    """No URL: the simulator identity; a URL: its normalised form (also in the ledger)."""
+    base = {"warehouse": {"path": tmp_path / "w.duckdb"}}
+    with ingest.open_session(load_settings(**base), client=source) as s:
+        assert s.source_identity == SIMULATOR_IDENTITY
+        assert s.identity_scope == "batch"
+    url = load_settings(**base, source={"url": "http://u:p@Simtom:8000/"})
+    with ingest.open_session(url, client=source) as s:
+        assert s.source_identity == "http://simtom:8000"
+
+
+def test_unusable_warehouse_fails_before_the_source_is_touched(tmp_path, source):
+    """An unwritable warehouse path is a ConfigError raised before any fetch."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    settings = load_settings(warehouse={"path": blocker / "w.duckdb"})
+    with (
+        pytest.raises(ConfigError, match="BNPL_WAREHOUSE__PATH"),
+        ingest.open_session(settings, client=source),
+    ):
+        pass  # pragma: no cover
+    assert source.calls == []
+
+
+# --- a run ---------------------------------------------------------------------------------------
+
+
+def test_run_loads_every_day_and_the_ledger_adds_up(session, settings, records_by_day):
+    """Each day is loaded with its ledger row; received = loaded + quarantined per day."""
+    summary = ingest.run_range(session, DAYS[0], DAYS[-1])
+    assert [d.day for d in summary.loaded] == DAYS
+    assert summary.failures == () and summary.skipped == ()
+    total = sum(len(records_by_day[d]) for d in DAYS)
+    assert summary.records_received == total
+    tx = bnpl.read_table("bnpl_raw.transactions", settings)
+    assert tx.height == summary.rows_loaded
+    assert tx["transaction_key"].n_unique() == tx.height
+    ledger = bnpl.read_table("bnpl_raw.source_batches", settings).sort("transaction_date")
+    assert ledger["transaction_date"].to_list() == DAYS
+    assert ledger["records_received"].to_list() == [len(records_by_day[d]) for d in DAYS]
+    assert (
+        ledger["records_received"] == ledger["records_loaded"] + ledger["records_quarantined"]
+    ).all()
+    counts = tx.group_by("transaction_date").len().sort("transaction_date")["len"].to_list()
+    assert counts == ledger["records_loaded"].to_list()
+
+
+def test_ledger_row_describes_the_request_and_the_fetch(session, settings, source):
+    """The ledger row holds the canonical request, the source identity, the batch id and the fetch."""
+    ingest.run_range(session, DAYS[1], DAYS[1], flow_run_id="run-123")
+    row = bnpl.read_table("bnpl_raw.source_batches", settings).row(0, named=True)
+    request = ingest.plan_range(settings, DAYS[1], DAYS[1])[0]
+    assert row["batch_id"] == batch_id(SIMULATOR_IDENTITY, request.body)
+    assert row["source_url"] == SIMULATOR_IDENTITY
+    assert json.loads(row["request_body"]) == request.body
+    assert row["request_body"] == canonical_json(request.body)
+    assert row["request_seed"] == request.body["seed"]
+    assert row["expected_records"] == request.expected_volume
+    assert row["status"] == "loaded"
+    assert row["flow_run_id"] == "run-123"
+    assert row["attempts"] == 1
+    body = b"".join(b"data: " + r + b"\n\n" for r in source.records[DAYS[1]])
+    assert row["content_sha256"] == hashlib.sha256(body).hexdigest()
+    assert row["started_at"] <= row["fetched_at"] <= row["finished_at"]
+    assert row["bnpl_version"] == bnpl.__version__
+
+
+def test_rerun_skips_loaded_days_and_changes_nothing(session, settings, source):
+    """A second run fetches nothing, skips every day and leaves identical tables."""
+    ingest.run_range(session, DAYS[0], DAYS[-1])
+    before = fingerprints(settings)
+    source.calls.clear()
+    summary = ingest.run_range(session, DAYS[0], DAYS[-1])
+    assert source.calls == []
+    assert list(summary.skipped) == DAYS and summary.loaded == ()
+    assert fingerprints(settings) == before
+
+
+def test_forced_rerun_reloads_and_leaves_identical_tables(session, settings, source):
+    """--force fetches and reloads every day; the tables come out identical."""
+    ingest.run_range(session, DAYS[0], DAYS[-1])
+    before = fingerprints(settings)
+    source.calls.clear()
+    summary = ingest.run_range(session, DAYS[0], DAYS[-1], force=True)
+    assert sorted(source.calls) == DAYS
+    assert [d.day for d in summary.loaded] == DAYS
+    assert fingerprints(settings) == before
+
+
+def test_rerunning_one_day_leaves_identical_tables(session, settings):
+    """Reloading a single day of a loaded range changes no row of any table."""
+    ingest.run_range(session, DAYS[0], DAYS[-1])
+    before = fingerprints(settings)
+    ingest.run_range(session, DAYS[1], DAYS[1], force=True)
+    assert fingerprints(settings) == before
+
+
+def test_a_changed_request_is_not_skipped(session, settings, tmp_path, source):
+    """A day loaded with another plan (other batch id) is fetched again and replaced."""
+    ingest.run_range(session, DAYS[0], DAYS[0])
+    other = load_settings(warehouse={"path": tmp_path / "bnpl.duckdb"}, plan={"seed": 7})
+    source.calls.clear()
+    with ingest.open_session(other, client=source) as s:
+        summary = ingest.run_range(s, DAYS[0], DAYS[0])
+    assert source.calls == [DAYS[0]] and len(summary.loaded) == 1
+    ledger = bnpl.read_table("bnpl_raw.source_batches", settings)
+    assert ledger.height == 1
+    assert ledger["batch_id"][0] == batch_id(
+        SIMULATOR_IDENTITY, ingest.plan_range(other, DAYS[0], DAYS[0])[0].body
+    )
+
+
+def test_a_failing_day_does_not_stop_the_others(session, settings, source):
+    """A source failure on one day is reported; every other day is loaded."""
+    source.fail[DAYS[1]] = TransientSourceError("POST failed after 5 attempt(s); last error: 503")
+    summary = ingest.run_range(session, DAYS[0], DAYS[-1])
+    assert [d.day for d in summary.loaded] == [DAYS[0], DAYS[2]]
+    assert [f.day for f in summary.failures] == [DAYS[1]]
+    assert "TransientSourceError" in summary.failures[0].error
+    assert "503" in summary.failures[0].error
+    ledger = bnpl.read_table("bnpl_raw.source_batches", settings)
+    assert sorted(ledger["transaction_date"].to_list()) == [DAYS[0], DAYS[2]]
+    message = ingest.failure_message(summary)
+    assert str(DAYS[1]) in message and "1 of 3 days failed" in message
+    del source.fail[DAYS[1]]
+    source.calls.clear()
+    again = ingest.run_range(session, DAYS[0], DAYS[-1])
+    assert source.calls == [DAYS[1]]
+    assert [d.day for d in again.loaded] == [DAYS[1]]
+
+
+def test_a_bug_in_one_day_is_reported_not_raised(session, source):
+    """Even an unexpected exception in one day's work is recorded as that day's failure."""
+    source.fail[DAYS[0]] = RuntimeError("unexpected")
+    summary = ingest.run_range(session, DAYS[0], DAYS[1])
+    assert [f.day for f in summary.failures] == [DAYS[0]]
+    assert summary.failures[0].error == "RuntimeError: unexpected"
+    assert [d.day for d in summary.loaded] == [DAYS[1]]
+
+
+def test_quarantine_over_threshold_fails_the_day_and_writes_nothing(
+    session, settings, source, records_by_day
+):
+    """A day above the quarantine threshold raises, naming day, rate and checks; it writes nothing."""
+    source.records[DAYS[1]] = corrupt(records_by_day[DAYS[1]], every=10)
+    summary = ingest.run_range(session, DAYS[0], DAYS[-1])
+    assert [f.day for f in summary.failures] == [DAYS[1]]
+    error = summary.failures[0].error
+    assert error.startswith("QuarantineThresholdError")
+    assert str(DAYS[1]) in error and "json_parse" in error and "10.07%" in error
+    for table in ("transactions", "customers", "quarantine", "source_batches"):
+        rows = bnpl.read_table(f"bnpl_raw.{table}", settings)
+        assert DAYS[1] not in rows["transaction_date"].to_list(), table
+    assert [d.day for d in summary.loaded] == [DAYS[0], DAYS[2]]
+
+
+def test_check_quarantine_names_the_top_checks(session, source, records_by_day):
+    """The threshold error lists the most frequent failing checks first."""
+    source.records[DAYS[0]] = corrupt(records_by_day[DAYS[0]], every=2)
+    ready = ingest.fetch_and_prepare(
+        session, ingest.plan_range(session.settings, DAYS[0], DAYS[0])[0]
+    )
+    with pytest.raises(QuarantineThresholdError, match=r"top checks: json_parse \(20\)"):
+        ingest.check_quarantine(ready.prepared, 0.01)
+    ingest.check_quarantine(ready.prepared, 0.6)  # under a looser threshold it passes
+
+
+def test_malformed_lines_under_the_threshold_are_quarantined_with_a_reason(
+    tmp_path, source, records_by_day
+):
+    """Below the threshold, malformed lines land in quarantine with their check and raw text."""
+    settings = load_settings(
+        warehouse={"path": tmp_path / "w.duckdb"}, ingest={"quarantine_threshold": 0.2}
+    )
+    source.records[DAYS[2]] = corrupt(records_by_day[DAYS[2]], every=20)
+    with ingest.open_session(settings, client=source) as s:
+        summary = ingest.run_range(s, DAYS[2], DAYS[2])
+    bad = len(range(0, len(records_by_day[DAYS[2]]), 20))
+    assert summary.rows_quarantined == bad
+    assert summary.rows_loaded == len(records_by_day[DAYS[2]]) - bad
+    quarantine = bnpl.read_table("bnpl_raw.quarantine", settings)
+    assert quarantine.height == bad
+    assert set(quarantine["check_name"]) == {"json_parse"}
+    assert set(quarantine["raw_line"]) == {'{"broken'}
+    assert sorted(quarantine["line_number"].to_list()) == [i + 1 for i in range(0, 240, 20)]
+
+
+def test_concurrency_must_be_positive(session):
+    """A concurrency below 1 is a ConfigError."""
+    with pytest.raises(ConfigError, match="concurrency"):
+        ingest.run_range(session, DAYS[0], DAYS[0], concurrency=0)
+
+
+# --- the fan-out -----------------------------------------------------------------------------------
+
+
+def _requests(settings: Settings, n: int) -> list[DayRequest]:
+    return ingest.plan_range(settings, date(2024, 1, 1), date(2024, 1, n))
+
+
+def test_iter_completed_bounds_the_work_in_flight(settings):
+    """No more than ``window`` requests are submitted and not yet consumed."""
+    futures: list[Future[object]] = []
+    outstanding = {"now": 0, "max": 0}
+
+    def submit(request: DayRequest) -> Future[object]:
+        outstanding["now"] += 1
+        outstanding["max"] = max(outstanding["max"], outstanding["now"])
+        future: Future[object] = Future()
+        futures.append(future)
+        future.set_result(request.day)
+        return future
+
+    seen = []
+    for request, outcome in ingest.iter_completed(_requests(settings, 10), submit, window=3):
+        outstanding["now"] -= 1
+        seen.append(outcome)
+        assert outcome == request.day
+    assert len(seen) == 10
+    assert outstanding["max"] == 3
+
+
+def test_iter_completed_yields_in_completion_order_with_errors(settings):
+    """Outcomes come as futures finish; a failed future yields its exception."""
+    requests = _requests(settings, 3)
+    pending: dict[date, Future[object]] = {}
+
+    def submit(request: DayRequest) -> Future[object]:
+        pending[request.day] = Future()
+        return pending[request.day]
+
+    it = ingest.iter_completed(requests, submit, window=3)
+    boom = ValueError("boom")
+    threading.Timer(0.05, lambda: pending[requests[2].day].set_result("third")).start()
+    assert next(it) == (requests[2], "third")
+    pending[requests[0].day].set_exception(boom)
+    assert next(it) == (requests[0], boom)
+    pending[requests[1].day].set_result("second")
+    assert next(it) == (requests[1], "second")
+    assert next(it, None) is None
+
+
+# --- the summary -------------------------------------------------------------------------------------
+
+
+def test_summary_reports_counts_failures_and_time():
+    """The summary text and table hold the counts, each failure and the wall time."""
+    loaded = tuple(ingest.DayResult(d, f"b{i}", 10, 9, 1, 4, 1) for i, d in enumerate(DAYS[:2]))
+    summary = ingest.IngestSummary(
+        DAYS[0], DAYS[-1], loaded, (), (ingest.DayFailure(DAYS[2], "SourceError: down"),), 2.0
+    )
+    assert (summary.days_planned, summary.rows_loaded, summary.rows_quarantined) == (3, 18, 2)
+    text = str(summary)
+    assert "rows loaded" in text and "18" in text
+    assert f"failed {DAYS[2]}: SourceError: down" in text
+    assert "9 rows/s" in text
+    table = summary.table()
+    assert {"metric": "days failed", "value": "1"} in table
+    assert {"metric": f"failed {DAYS[2]}", "value": "SourceError: down"} in table
+
+
+def test_read_table_returns_the_loaded_rows_as_polars(session, settings):
+    """bnpl.read_table gives the raw table with its declared columns after a run."""
+    summary = ingest.run_range(session, DAYS[0], DAYS[0])
+    frame = bnpl.read_table("bnpl_raw.transactions", settings)
+    assert isinstance(frame, pl.DataFrame)
+    assert frame.height == summary.rows_loaded
+    assert frame.schema["transaction_ts"] == pl.Datetime("us")
+    assert frame["transaction_date"].unique().to_list() == [DAYS[0]]
