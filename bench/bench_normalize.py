@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -82,6 +83,7 @@ def best_of(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, tup
 
 
 def main() -> str:
+    load_before = os.getloadavg()[0]
     records = make_day(RECORDS)
     typical = records[:TYPICAL]
     size_mb = sum(map(len, records)) / 1e6
@@ -107,11 +109,14 @@ def main() -> str:
             f"{n / wall:,.0f} | {ratio} |"
         )
 
+    load_after = os.getloadavg()[0]
     full = base_wall / t["prepare_day"][0]
     verdict = "met" if full >= TARGET else "NOT met"
     return f"""
 Command: `.venv/bin/python -m bench normalize` (best of {ROUNDS} alternating runs in one process;
 wall time and CPU time of all threads, so a busy machine shows in wall, not in CPU).
+1-minute load average {load_before:.1f} before, {load_after:.1f} after (2 cores: above 2, other
+processes were competing and wall times are inflated; CPU times much less so).
 Day: {RECORDS:,} real simtom records ({size_mb:.1f} MB) on {DAY}, the captured response repeated
 and renumbered; all {RECORDS:,} load, none quarantined.
 

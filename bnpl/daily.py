@@ -27,7 +27,8 @@ from bnpl import normalize
 from bnpl.calendar import DayRequest
 from bnpl.contracts import prepare_day
 from bnpl.errors import ConfigError, QuarantineThresholdError
-from bnpl.ingest import DayResult, FetchInfo, IngestSession, ReadyDay, load_prepared
+from bnpl.ingest import FetchInfo, IngestSession, ReadyDay, load_prepared
+from bnpl.ingest_summary import DayResult
 from bnpl.quality.base import Check, GateResult
 from bnpl.quality.checks import declared_checks
 from bnpl.quality.context import AUDIT_DATASET, CheckContext
@@ -212,18 +213,22 @@ def publish_day(
     return replace(gate, published=gate.built)
 
 
-def request_fault_settings(fault_rate: float, *, seed: int = 0) -> FaultSettings:
+def request_fault_settings(
+    fault_rate: float, *, seed: int = 0, base: FaultSettings | None = None
+) -> FaultSettings:
     """Simulator faults where one request attempt fails with probability ``fault_rate``.
 
     The rate is shared evenly by a 5xx answer, a 429 and a cut stream: each is injected with
     probability ``r`` such that ``1 - (1 - r)**3 == fault_rate`` (the simulator decides them one
-    after the other). Record-level faults stay off: they are data problems that quarantine rows,
-    not transport failures a retry could cure.
+    after the other). Every other field comes from ``base`` (default: no other fault), so
+    ``Retry-After``, latency and record-level faults configured in the settings still apply;
+    record-level faults are data problems that quarantine rows, not failures a retry could cure.
     """
     if not 0 <= fault_rate <= 1:
         raise ConfigError(f"fault rate {fault_rate} is not between 0 and 1")
     each = 1 - (1 - fault_rate) ** (1 / 3)
-    return FaultSettings(seed=seed, **dict.fromkeys(REQUEST_FAULT_KINDS, each))
+    update: dict[str, float | int] = {"seed": seed, **dict.fromkeys(REQUEST_FAULT_KINDS, each)}
+    return (base or FaultSettings()).model_copy(update=update)
 
 
 RunStatus = Literal["completed", "recovered", "failed"]
@@ -307,7 +312,7 @@ class SimulationReport:
         ]
         troubled = [o for o in self.outcomes if o.status != "completed"]
         if troubled:
-            lines += ["", "| day | status | attempts | last error |", "|---|---|---:|---|"]
+            lines += ["", "| day | status | attempts | error |", "|---|---|---:|---|"]
             lines += [
                 f"| {o.day} | {o.status} | {o.attempts} | {_one_line(o.error)} |" for o in troubled
             ]

@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
@@ -45,6 +44,8 @@ from bnpl.errors import (
     QuarantineThresholdError,
     WarehouseLockedError,
 )
+from bnpl.fanout import Handoff, Pending, iter_completed
+from bnpl.ingest_summary import DayFailure, DayResult, IngestSummary, failure_message
 from bnpl.normalize import IdentityScope, canonical_json
 from bnpl.normalize import batch_id as compute_batch_id
 from bnpl.settings import Settings
@@ -52,6 +53,31 @@ from bnpl.source import SIMULATOR_IDENTITY
 from bnpl.source.client import DaySource, SourceClient
 from bnpl.timeutil import utc_now
 from bnpl.warehouse import DayBatch, Warehouse, open_warehouse
+
+__all__ = [
+    "DayFailure",
+    "DayFuture",
+    "DayResult",
+    "FetchInfo",
+    "Handoff",
+    "IngestSession",
+    "IngestSummary",
+    "ReadyDay",
+    "Submit",
+    "check_quarantine",
+    "failure_message",
+    "fetch_and_prepare",
+    "iter_completed",
+    "ledger_row",
+    "load_prepared",
+    "open_session",
+    "plan_range",
+    "preflight",
+    "read_ledger",
+    "run_range",
+    "select_pending",
+    "source_identity_of_url",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +103,22 @@ def source_identity_of_url(url: str) -> str:
     if parts.port is not None and parts.port != default_port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def preflight(settings: Settings) -> None:
+    """Check what a run needs before it starts anything: the source URL, if one is set, and the
+    warehouse (created with its tables if missing).
+
+    Raises:
+        ConfigError: naming the ``BNPL_`` variable to fix.
+    """
+    if settings.source.url is not None:
+        source_identity_of_url(settings.source.url)
+    warehouse = open_warehouse(settings)
+    try:
+        warehouse.ensure_schema()
+    finally:
+        warehouse.close()
 
 
 @dataclass(frozen=True)
@@ -170,8 +212,10 @@ def select_pending(
     todo: list[DayRequest] = []
     skipped: list[date] = []
     for request in requests:
-        same = held.get(request.day) == compute_batch_id(session.source_identity, request.body)
-        (skipped.append(request.day) if same else todo.append(request))
+        if held.get(request.day) == compute_batch_id(session.source_identity, request.body):
+            skipped.append(request.day)
+        else:
+            todo.append(request)
     return todo, skipped
 
 
@@ -195,19 +239,6 @@ class ReadyDay:
     request: DayRequest
     prepared: PreparedDay
     fetch: FetchInfo
-
-
-@dataclass(frozen=True)
-class DayResult:
-    """One loaded day."""
-
-    day: date
-    batch_id: str
-    records_received: int
-    records_loaded: int
-    records_quarantined: int
-    customers_loaded: int
-    attempts: int
 
 
 def fetch_and_prepare(session: IngestSession, request: DayRequest) -> ReadyDay:
@@ -327,123 +358,11 @@ def _bnpl_version() -> str:
 # --- the run ------------------------------------------------------------------------------------
 
 
-class DayFuture(Protocol):
-    """A pending :func:`fetch_and_prepare` (a ``concurrent.futures.Future`` or a Prefect future)."""
-
-    def result(self) -> ReadyDay: ...
-    def add_done_callback(self, fn: Callable[[Any], None]) -> None: ...
-
+DayFuture = Pending[ReadyDay | Handoff[ReadyDay]]
+"""A pending :func:`fetch_and_prepare`: the day, or a :class:`~bnpl.fanout.Handoff` of it."""
 
 Submit = Callable[[DayRequest], DayFuture]
 """Starts :func:`fetch_and_prepare` for one request somewhere else and returns its future."""
-
-
-def iter_completed(
-    requests: Iterable[DayRequest], submit: Submit, *, window: int
-) -> Iterator[tuple[DayRequest, ReadyDay | Exception]]:
-    """Yield each request with its prepared day (or its error) in completion order.
-
-    At most ``window`` requests are submitted and not yet yielded, which bounds the memory held
-    by prepared days waiting for the writer.
-    """
-    pending = iter(requests)
-    done: queue.SimpleQueue[tuple[DayRequest, DayFuture]] = queue.SimpleQueue()
-
-    def launch() -> bool:
-        request = next(pending, None)
-        if request is None:
-            return False
-        future = submit(request)
-
-        def on_done(finished: DayFuture, request: DayRequest = request) -> None:
-            done.put((request, finished))
-
-        future.add_done_callback(on_done)
-        return True
-
-    in_flight = 0
-    while in_flight < window and launch():
-        in_flight += 1
-    while in_flight:
-        request, future = done.get()
-        in_flight -= 1
-        outcome: ReadyDay | Exception
-        try:
-            outcome = future.result()
-        except Exception as exc:
-            outcome = exc
-        del future
-        yield request, outcome
-        if launch():
-            in_flight += 1
-
-
-@dataclass(frozen=True)
-class DayFailure:
-    """A day that was not loaded, and why."""
-
-    day: date
-    error: str
-
-
-@dataclass(frozen=True)
-class IngestSummary:
-    """What a run did. ``str(summary)`` is the console report."""
-
-    start: date
-    end: date
-    loaded: tuple[DayResult, ...]
-    skipped: tuple[date, ...]
-    failures: tuple[DayFailure, ...]
-    wall_s: float
-
-    @property
-    def days_planned(self) -> int:
-        return len(self.loaded) + len(self.skipped) + len(self.failures)
-
-    @property
-    def rows_loaded(self) -> int:
-        return sum(d.records_loaded for d in self.loaded)
-
-    @property
-    def rows_quarantined(self) -> int:
-        return sum(d.records_quarantined for d in self.loaded)
-
-    @property
-    def records_received(self) -> int:
-        return sum(d.records_received for d in self.loaded)
-
-    @property
-    def customers_loaded(self) -> int:
-        return sum(d.customers_loaded for d in self.loaded)
-
-    def metrics(self) -> list[tuple[str, str]]:
-        """(metric, value) pairs, in report order."""
-        rate = self.rows_loaded / self.wall_s if self.wall_s > 0 else 0.0
-        return [
-            ("range", f"{self.start} .. {self.end}"),
-            ("days planned", f"{self.days_planned:,}"),
-            ("days loaded", f"{len(self.loaded):,}"),
-            ("days skipped (already loaded)", f"{len(self.skipped):,}"),
-            ("days failed", f"{len(self.failures):,}"),
-            ("records received", f"{self.records_received:,}"),
-            ("rows loaded", f"{self.rows_loaded:,}"),
-            ("rows quarantined", f"{self.rows_quarantined:,}"),
-            ("customers loaded", f"{self.customers_loaded:,}"),
-            ("wall time", f"{self.wall_s:.1f} s ({rate:,.0f} rows/s)"),
-        ]
-
-    def table(self) -> list[dict[str, str]]:
-        """Rows for a table artifact: the metrics, then one row per failed day."""
-        rows = [{"metric": m, "value": v} for m, v in self.metrics()]
-        rows += [{"metric": f"failed {f.day}", "value": f.error} for f in self.failures]
-        return rows
-
-    def __str__(self) -> str:
-        width = max(len(m) for m, _ in self.metrics())
-        lines = [f"{m:<{width}}  {v}" for m, v in self.metrics()]
-        lines += [f"failed {f.day}: {f.error}" for f in self.failures]
-        return "\n".join(lines)
 
 
 def _describe(exc: BaseException) -> str:
@@ -538,13 +457,3 @@ def run_range(
         summary.wall_s,
     )
     return summary
-
-
-def failure_message(summary: IngestSummary) -> str:
-    """One line naming the failed days, for the error a run ends with."""
-    days = ", ".join(str(f.day) for f in summary.failures[:10])
-    more = f" and {len(summary.failures) - 10} more" if len(summary.failures) > 10 else ""
-    return (
-        f"{len(summary.failures)} of {summary.days_planned} days failed ({days}{more}); the other "
-        "days were loaded. Fix the cause and run the same command again: loaded days are skipped"
-    )

@@ -31,7 +31,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from bnpl.calendar import check_range, iter_days
 from bnpl.errors import ConfigError, IngestError
-from bnpl.ingest import IngestSummary
+from bnpl.ingest_summary import IngestSummary
 from flows import infra
 from flows._runtime import Day, forward_bnpl_logs
 from flows.ingest import backfill as ingest_backfill

@@ -44,7 +44,8 @@ from bnpl import daily
 from bnpl.calendar import DayRequest
 from bnpl.daily import RawSchemaReport, StepTiming
 from bnpl.errors import BnplError
-from bnpl.ingest import DayResult, IngestSession, open_session, plan_range
+from bnpl.ingest import IngestSession, open_session, plan_range
+from bnpl.ingest_summary import DayResult
 from bnpl.quality.base import GateResult
 from bnpl.quality.gate import gate_error
 from bnpl.settings import BigQuerySettings, Settings, load_settings

@@ -26,7 +26,7 @@ from prefect.utilities.annotations import quote
 from bnpl import ingest
 from bnpl.calendar import DayRequest
 from bnpl.errors import IngestError
-from bnpl.ingest import DayFuture, IngestSession, IngestSummary, ReadyDay
+from bnpl.ingest import DayFuture, Handoff, IngestSession, IngestSummary, ReadyDay
 from bnpl.settings import load_settings
 from flows._runtime import Day, forward_bnpl_logs
 
@@ -37,9 +37,13 @@ from flows._runtime import Day, forward_bnpl_logs
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def fetch_and_prepare(session: IngestSession, request: DayRequest) -> ReadyDay:
-    """Fetch one day from the source and prepare its frames (no retries here: the client retries)."""
-    return ingest.fetch_and_prepare(session, request)
+def fetch_and_prepare(session: IngestSession, request: DayRequest) -> Handoff[ReadyDay]:
+    """Fetch one day from the source and prepare its frames (no retries here: the client retries).
+
+    The day comes back in a :class:`~bnpl.ingest.Handoff`, so the writer's taking it frees the
+    frames at once instead of when the garbage collector breaks the Prefect future's cycle.
+    """
+    return Handoff(ingest.fetch_and_prepare(session, request))
 
 
 def _ingest(start: date, end: date, concurrency: int | None, force: bool) -> IngestSummary:
@@ -49,7 +53,7 @@ def _ingest(start: date, end: date, concurrency: int | None, force: bool) -> Ing
     run_id = flow_run.get_id()
     with (
         ingest.open_session(settings) as session,
-        ThreadPoolTaskRunner[ReadyDay](max_workers=workers) as runner,
+        ThreadPoolTaskRunner[Handoff[ReadyDay]](max_workers=workers) as runner,
     ):
 
         def submit(request: DayRequest) -> DayFuture:

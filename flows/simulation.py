@@ -73,8 +73,8 @@ def simulate_days(
     check_range(start, end, max_days=MAX_SIMULATED_DAYS)
     if retries < 0:
         raise ConfigError(f"--retries {retries} is negative; use 0 or more")
-    faults = request_fault_settings(fault_rate, seed=fault_seed)
     settings = load_settings()
+    faults = request_fault_settings(fault_rate, seed=fault_seed, base=settings.simulator.faults)
     if settings.source.url is not None:
         raise ConfigError(
             "simulate-days injects faults with the bundled simulator; unset BNPL_SOURCE__URL"
@@ -94,7 +94,9 @@ def simulate_days(
             assert flow_run_id is not None
             attempts, first_error = _attempts_and_first_error(flow_run_id)
             completed = state.is_completed()
-            error = first_error if completed else (state.message or first_error)
+            error = (first_error if completed else (state.message or first_error)).removeprefix(
+                "Flow run encountered an exception: "
+            )
             outcome = RunOutcome(day, attempts, completed, error, seconds)
             outcomes.append(outcome)
             logger.info(

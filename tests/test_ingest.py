@@ -11,7 +11,6 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -359,55 +358,6 @@ def test_concurrency_must_be_positive(session):
     """A concurrency below 1 is a ConfigError."""
     with pytest.raises(ConfigError, match="concurrency"):
         ingest.run_range(session, DAYS[0], DAYS[0], concurrency=0)
-
-
-# --- the fan-out -----------------------------------------------------------------------------------
-
-
-def _requests(settings: Settings, n: int) -> list[DayRequest]:
-    return ingest.plan_range(settings, date(2024, 1, 1), date(2024, 1, n))
-
-
-def test_iter_completed_bounds_the_work_in_flight(settings):
-    """No more than ``window`` requests are submitted and not yet consumed."""
-    futures: list[Future[object]] = []
-    outstanding = {"now": 0, "max": 0}
-
-    def submit(request: DayRequest) -> Future[object]:
-        outstanding["now"] += 1
-        outstanding["max"] = max(outstanding["max"], outstanding["now"])
-        future: Future[object] = Future()
-        futures.append(future)
-        future.set_result(request.day)
-        return future
-
-    seen = []
-    for request, outcome in ingest.iter_completed(_requests(settings, 10), submit, window=3):
-        outstanding["now"] -= 1
-        seen.append(outcome)
-        assert outcome == request.day
-    assert len(seen) == 10
-    assert outstanding["max"] == 3
-
-
-def test_iter_completed_yields_in_completion_order_with_errors(settings):
-    """Outcomes come as futures finish; a failed future yields its exception."""
-    requests = _requests(settings, 3)
-    pending: dict[date, Future[object]] = {}
-
-    def submit(request: DayRequest) -> Future[object]:
-        pending[request.day] = Future()
-        return pending[request.day]
-
-    it = ingest.iter_completed(requests, submit, window=3)
-    boom = ValueError("boom")
-    threading.Timer(0.05, lambda: pending[requests[2].day].set_result("third")).start()
-    assert next(it) == (requests[2], "third")
-    pending[requests[0].day].set_exception(boom)
-    assert next(it) == (requests[0], boom)
-    pending[requests[1].day].set_result("second")
-    assert next(it) == (requests[1], "second")
-    assert next(it, None) is None
 
 
 # --- the summary -------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ never imports Prefect at module level.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Annotated
@@ -15,24 +17,31 @@ import typer
 
 from bnpl.calendar import check_range, parse_day
 from bnpl.errors import ConfigError, IngestError
-from bnpl.settings import Settings, load_settings
-from bnpl.warehouse import open_warehouse
+from bnpl.settings import load_settings
 
 if TYPE_CHECKING:
     from bnpl.ingest import IngestSummary
 
 
-def _preflight(settings: Settings) -> None:
-    """Fail fast on an unusable warehouse (a ConfigError names BNPL_WAREHOUSE__PATH)."""
-    warehouse = open_warehouse(settings)
-    try:
-        warehouse.ensure_schema()
-    finally:
-        warehouse.close()
+_EPHEMERAL_API_STARTUP_S = "180"
+"""Prefect's temporary API migrates a fresh PREFECT_HOME's database on first start; on a busy
+2-core machine that can outlast Prefect's 20 s default, failing a first ``make demo``."""
+
+
+def _prepare_prefect() -> None:
+    """Defaults for Prefect's environment, set before Prefect is imported (the user's win)."""
+    os.environ.setdefault(
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", _EPHEMERAL_API_STARTUP_S
+    )
 
 
 def _echo_summary(run: Callable[[], IngestSummary]) -> None:
-    """Run a flow and echo its summary on stdout, also when some days failed."""
+    """Run a flow and echo its summary on stdout, also when some days failed.
+
+    The engine logs one line per day; Prefect's "Finished in state Completed()" per task would
+    double them on the console without saying which day, so task runs log warnings and up here.
+    """
+    logging.getLogger("prefect.task_runs").setLevel(logging.WARNING)
     try:
         summary = run()
     except IngestError as exc:
@@ -73,7 +82,10 @@ def register(app: typer.Typer) -> None:
         check_range(first, last)
         workers = _checked_concurrency(concurrency)
         settings = load_settings()
-        _preflight(settings)
+        from bnpl.ingest import preflight  # pandera and polars load only for ingest commands
+
+        preflight(settings)
+        _prepare_prefect()
         from flows import ingest as flows  # Prefect is imported only when a flow runs
 
         _echo_summary(lambda: flows.backfill(first, last, workers, force))
@@ -88,7 +100,10 @@ def register(app: typer.Typer) -> None:
         """Ingest one day into the warehouse, then print a summary."""
         the_day = parse_day(day, name="--date")
         settings = load_settings()
-        _preflight(settings)
+        from bnpl.ingest import preflight  # pandera and polars load only for ingest commands
+
+        preflight(settings)
+        _prepare_prefect()
         from flows import ingest as flows  # Prefect is imported only when a flow runs
 
         _echo_summary(lambda: flows.ingest_day(the_day, force))

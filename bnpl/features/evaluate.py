@@ -88,14 +88,20 @@ def _sklearn() -> dict[str, Any]:
         ConfigError: scikit-learn is not installed.
     """
     try:
-        from sklearn import compose, ensemble, impute, linear_model, metrics, pipeline, preprocessing
+        from sklearn import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            ensemble,
+            impute,
+            linear_model,
+            metrics,
+            pipeline,
+            preprocessing,
+        )
     except ImportError as exc:
         raise ConfigError(
             "bnpl features evaluate needs scikit-learn, an optional extra: "
             "pip install 'bnpl[ml]' (or pip install scikit-learn)"
         ) from exc
     modules: dict[str, ModuleType] = {
-        "compose": compose,
         "ensemble": ensemble,
         "impute": impute,
         "linear_model": linear_model,

@@ -115,7 +115,9 @@ def _last_day(warehouse: Warehouse, dataset: str, table: str, up_to: date | None
     )
     params: dict[str, Any] | None = None
     if up_to is not None:
-        query = query.where(exp.LTE(this=exp.column("transaction_date"), expression=_param("up_to")))
+        query = query.where(
+            exp.LTE(this=exp.column("transaction_date"), expression=_param("up_to"))
+        )
         params = {"up_to": up_to}
     value = warehouse.query(to_dialect(query, warehouse.dialect), params).item()
     return value if isinstance(value, date) else None

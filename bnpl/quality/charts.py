@@ -172,8 +172,8 @@ def _holidays(frame: _Frame, holidays: Sequence[str | None]) -> str:
         if not name:
             continue
         x = frame.x(i)
-        # labels of holidays a few days apart would overprint: push the next one down
-        shift = shift + 95 if x - last_x < 14 else 0.0
+        # labels of holidays a few days apart would overprint: alternate them up and down
+        shift = (95.0 if shift == 0 else 0.0) if x - last_x < 14 else 0.0
         last_x = x
         y = _TOP + 10 + shift
         out.append(

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -54,6 +56,20 @@ _TYPES = {
     "NUMERIC": "DECIMAL(38, 9)",
     "JSON": "JSON",
 }
+
+_POLARS_TYPES: dict[str, pl.DataType] = {
+    "STRING": pl.String(),
+    "INT64": pl.Int64(),
+    "INTEGER": pl.Int64(),
+    "FLOAT64": pl.Float64(),
+    "FLOAT": pl.Float64(),
+    "BOOL": pl.Boolean(),
+    "BOOLEAN": pl.Boolean(),
+    "DATE": pl.Date(),
+    "DATETIME": pl.Datetime("us"),
+    "TIMESTAMP": pl.Datetime("us", "UTC"),
+}
+"""Polars type of each BigQuery type a ledger column can have (the ledger row is typed by it)."""
 
 _YIELD_PAUSE_S = 0.25
 """Pause after a busy process releases the file at ``max_hold_s``: longer than a waiting
@@ -243,6 +259,11 @@ class DuckDBWarehouse:
     def load_day(self, batch: DayBatch) -> None:
         """Replace ``batch.day`` in every raw day table and write its ledger row, in one transaction.
 
+        The frames are written to Parquet files first and DuckDB reads them itself. Scanning a
+        Polars frame through Arrow instead needs Python's GIL many times per table; while fetch
+        threads run Python, every hand-off waits up to the 5 ms switch interval, and a 5,000-row
+        day took 25× longer (measured: 74 ms alone, 2.1 s beside two busy Python threads).
+
         Raises:
             WarehouseError: a frame does not match its table's declared columns, holds rows of
                 another day, or the transaction failed (it is rolled back: nothing is written).
@@ -256,30 +277,16 @@ class DuckDBWarehouse:
         for name, frame in frames.items():
             _check_frame(name, frame, batch)
         self.ensure_schema()
-        with self.connection() as con:
-            con.sql("BEGIN TRANSACTION")
-            try:
-                for name in (*RAW_DAY_TABLES, "source_batches"):
-                    target = self.qualified("bnpl_raw", name)
-                    con.sql(
-                        f"DELETE FROM {target} WHERE transaction_date = $day",  # noqa: S608 - name from schemas/
-                        params={"day": batch.day},
-                    )
-                    if frames[name].height:
-                        view = f"_bnpl_load_{name}"
-                        con.register(view, frames[name])
-                        try:
-                            con.sql(f"INSERT INTO {target} BY NAME SELECT * FROM {view}")  # noqa: S608
-                        finally:
-                            con.unregister(view)
-                con.sql("COMMIT")
-            except BaseException as exc:
-                _rollback(con)
-                if not isinstance(exc, Exception):
-                    raise
-                raise WarehouseError(
-                    f"loading {batch.day} (batch {batch.batch_id}) failed and was rolled back: {exc}"
-                ) from exc
+        staging = Path(tempfile.mkdtemp(prefix="bnpl-load-"))
+        try:
+            files: dict[str, str] = {}
+            for name, frame in frames.items():
+                if frame.height:
+                    files[name] = str(staging / f"{name}.parquet")
+                    frame.write_parquet(files[name], compression="uncompressed", statistics=False)
+            self._replace_day(batch, files)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         logger.debug(
             "loaded %s: %d transactions, %d customers, %d quarantined",
             batch.day,
@@ -287,6 +294,35 @@ class DuckDBWarehouse:
             batch.customers.height,
             batch.quarantine.height,
         )
+
+    def _replace_day(self, batch: DayBatch, files: Mapping[str, str]) -> None:
+        """One transaction: delete the day from every raw day table and the ledger, insert the
+        staged files. The day and the file names are bound as a session variable."""
+        load = {"day": batch.day, **files}
+        fields = ", ".join(f"'{name}': ${name}" for name in load)
+        script = ["BEGIN TRANSACTION"]
+        for name in (*RAW_DAY_TABLES, "source_batches"):
+            target = self.qualified("bnpl_raw", name)
+            script.append(
+                f"DELETE FROM {target} WHERE transaction_date = getvariable('bnpl_load').day"  # noqa: S608
+            )
+            if name in files:
+                script.append(
+                    f"INSERT INTO {target} BY NAME "  # noqa: S608
+                    f"SELECT * FROM read_parquet(getvariable('bnpl_load').{name})"
+                )
+        script.append("COMMIT")
+        with self.connection() as con:
+            try:
+                con.execute(f"SET VARIABLE bnpl_load = {{{fields}}}", load)
+                con.execute(";\n".join(script))
+            except BaseException as exc:
+                _rollback(con)
+                if not isinstance(exc, Exception):
+                    raise
+                raise WarehouseError(
+                    f"loading {batch.day} (batch {batch.batch_id}) failed and was rolled back: {exc}"
+                ) from exc
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
         with self.connection() as con:
@@ -378,7 +414,10 @@ def _ledger_frame(ledger: Mapping[str, Any]) -> pl.DataFrame:
             "ledger row does not match schemas/bnpl_raw/source_batches.json "
             f"(missing {missing}, unexpected {extra})"
         )
-    return pl.DataFrame([{c: ledger[c] for c in expected}])
+    schema = {
+        c.name: _POLARS_TYPES[c.type] for c in table_spec("bnpl_raw", "source_batches").columns
+    }
+    return pl.DataFrame([{c: ledger[c] for c in expected}], schema=schema)
 
 
 def _check_frame(name: str, frame: pl.DataFrame, batch: DayBatch) -> None:

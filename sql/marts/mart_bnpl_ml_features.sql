@@ -71,12 +71,12 @@
 {{ column('payment_provider', 'STRING', "'affirm', 'klarna', 'afterpay' or 'sezzle'", nullable=False) }}
 {{ column('payment_credit_limit', 'INT64', 'Credit limit of the payment method in USD', nullable=False) }}
 {{ columns_from('int_bnpl_transactions_enriched', only=['day_type', 'holiday_name', 'day_of_week', 'is_weekend', 'days_to_next_holiday', 'days_since_previous_holiday', 'hour_of_day']) }}
-{{ column('prior_txn_count_365d', 'INT64', "The customer's transactions in the 365 days before transaction_ts, excluding it and its second", nullable=False) }}
-{{ column('prior_amount_cents_365d', 'INT64', "The customer's spend in integer cents in the 365 days before transaction_ts", nullable=False) }}
 {{ column('prior_txn_count_7d', 'INT64', "The customer's transactions in the 7 days (604,800 s) before transaction_ts, excluding it and its second", nullable=False) }}
 {{ column('prior_txn_count_28d', 'INT64', "The customer's transactions in the 28 days (2,419,200 s) before transaction_ts, excluding it and its second", nullable=False) }}
+{{ column('prior_txn_count_365d', 'INT64', "The customer's transactions in the 365 days before transaction_ts, excluding it and its second", nullable=False) }}
 {{ column('prior_amount_cents_7d', 'INT64', "The customer's spend in cents in the 7 days before transaction_ts", nullable=False) }}
 {{ column('prior_amount_cents_28d', 'INT64', "The customer's spend in cents in the 28 days before transaction_ts", nullable=False) }}
+{{ column('prior_amount_cents_365d', 'INT64', "The customer's spend in integer cents in the 365 days before transaction_ts", nullable=False) }}
 {{ column('seconds_since_previous_txn', 'INT64', "Seconds since the customer's latest earlier transaction within 365 days; NULL when there is none") }}
 {{ column('prior_impulse_share', 'FLOAT64', "Share of the customer's transactions in the 365 days before with risk_scenario 'impulse_purchase' (known once those checkouts ended); NULL without one") }}
 {{ column('prior_high_risk_share', 'FLOAT64', "Share of the customer's transactions in the 365 days before with risk_scenario 'high_risk_behavior'; NULL without one") }}
@@ -104,8 +104,8 @@ WITH run_customers AS (
 ),
 
 history AS (
-  -- every transaction up to the run's last day of the customers active in the run's days: the
-  -- all-time features need the whole history, the rows outside the run's days only feed windows
+  -- the transactions of the customers active in the run's days, from 366 days before its first
+  -- day to its last: the rows outside the run's days only feed the windows
   SELECT
     e.transaction_key,
     e.customer_key,
@@ -239,12 +239,12 @@ SELECT
   e.days_to_next_holiday,
   e.days_since_previous_holiday,
   e.hour_of_day,
-  w.prior_txn_count_365d,
-  w.prior_amount_cents_365d,
   w.prior_txn_count_7d,
   w.prior_txn_count_28d,
+  w.prior_txn_count_365d,
   w.prior_amount_cents_7d,
   w.prior_amount_cents_28d,
+  w.prior_amount_cents_365d,
   w.seconds_since_previous_txn,
   SAFE_DIVIDE(w.prior_impulse_count, w.prior_txn_count_365d) AS prior_impulse_share,
   SAFE_DIVIDE(w.prior_high_risk_count, w.prior_txn_count_365d) AS prior_high_risk_share,

@@ -47,7 +47,7 @@ WITH matured AS (
     t.days_to_first_missed_payment,
     DATETIME_ADD(f.transaction_ts, INTERVAL 14 * f.installment_count DAY) AS label_matures_ts
   FROM {{ ref('mart_bnpl_ml_features') }} AS f
-  INNER JOIN {{ ref('mart_bnpl_transactions') }} AS t
+  INNER JOIN {{ ref('int_bnpl_transactions_enriched') }} AS t
     ON t.transaction_key = f.transaction_key
     AND t.transaction_date = f.transaction_date
   WHERE f.transaction_date <= @end_date

@@ -86,7 +86,7 @@ purchases AS (
       DATETIME_ADD(t.transaction_ts, INTERVAL t.days_to_first_missed_payment DAY),
       NULL
     ) AS missed_payment_ts
-  FROM {{ ref('mart_bnpl_transactions') }} AS t
+  FROM {{ ref('int_bnpl_transactions_enriched') }} AS t
   CROSS JOIN as_of AS a
   WHERE t.transaction_date <= @end_date
 ),

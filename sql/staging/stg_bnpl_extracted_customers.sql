@@ -6,10 +6,14 @@
   the attribute fingerprint, so an id that reappears with new attributes is a new key, and
   attributes_changed flags the id. With stable ids (identity_scope = 'source') a key recurs across
   days; int_bnpl_customer_profiles folds them into one row per key.
+
+  A table filtered on the run's days, like stg_bnpl_raw_transactions: bnpl_raw.customers requires
+  a partition filter.
 #}
 {{ config(
-    materialized='view',
+    materialized='incremental',
     partition_by='transaction_date',
+    cluster_by=['customer_key'],
     description='Customers as extracted from each loaded day, one row per customer key per batch, with the within-batch attribute-change flag.',
     grain='one row per customer_key per batch (per loaded day)',
     unique_key=['customer_key', 'batch_id'],
@@ -36,3 +40,4 @@ SELECT
   c.attributes_changed,
   c.loaded_at
 FROM {{ source('raw', 'customers') }} AS c
+WHERE c.transaction_date BETWEEN @start_date AND @end_date

@@ -3,12 +3,16 @@
 
   Reads bnpl_raw.transactions (one partition per loaded day). Adds first_payment_cents so money
   can be summed exactly; drops simtom's bookkeeping strings (_timestamp is transaction_ts,
-  _generator is a constant) and keeps _record_id as record_id. A view: no copy of raw is stored,
-  and filters on transaction_date reach the partitioned raw table.
+  _generator is a constant) and keeps _record_id as record_id.
+
+  A table, not a view: bnpl_raw.transactions requires a partition filter (BigQuery
+  require_partition_filter), and this model is where that filter is applied, with the run's days;
+  everything downstream reads staging. The copy costs one day per daily run.
 #}
 {{ config(
-    materialized='view',
+    materialized='incremental',
     partition_by='transaction_date',
+    cluster_by=['customer_key'],
     description='Loaded transactions, one typed row per record: the raw table minus bookkeeping fields, plus exact money in cents. Everything downstream reads transactions through this view.',
     grain='one row per loaded transaction (transaction_key)',
     unique_key='transaction_key',
@@ -71,3 +75,4 @@ SELECT
   CAST(ROUND(t.first_payment_amount * 100) AS INT64) AS first_payment_cents,
   t._record_id AS record_id
 FROM {{ source('raw', 'transactions') }} AS t
+WHERE t.transaction_date BETWEEN @start_date AND @end_date

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import polars as pl
 
 from bnpl.calendar import DayRequest, plan_day
 from bnpl.contracts import PreparedDay, prepare_day
@@ -106,6 +104,12 @@ def ledger_row(day: PreparedDay) -> dict[str, Any]:
 def load_records(path: Path, records: Records) -> DuckDBWarehouse:
     """A DuckDB warehouse at ``path`` with every day of ``records`` prepared and loaded."""
     warehouse = DuckDBWarehouse(DuckDBSettings(path=path))
+    load_into(warehouse, records)
+    return warehouse
+
+
+def load_into(warehouse: DuckDBWarehouse, records: Records) -> None:
+    """Prepare and load every day of ``records`` (each replaces its day)."""
     warehouse.ensure_schema()
     for day in sorted(records):
         prepared = prepare(day, records[day])
@@ -120,7 +124,6 @@ def load_records(path: Path, records: Records) -> DuckDBWarehouse:
                 ledger=ledger_row(prepared),
             )
         )
-    return warehouse
 
 
 def build(warehouse: DuckDBWarehouse, project: Project, selection: Sequence[str] = ()) -> None:
@@ -142,7 +145,9 @@ def renumber(records: Sequence[bytes], first: int = 0) -> list[bytes]:
     requires ``txn_%08d`` of a gapless ``_record_id``), everything else byte for byte."""
     out = []
     for i, record in enumerate(records, start=first):
-        record = re.sub(rb'"transaction_id": "txn_\d{8}"', f'"transaction_id": "txn_{i:08d}"'.encode(), record)
+        record = re.sub(
+            rb'"transaction_id": "txn_\d{8}"', f'"transaction_id": "txn_{i:08d}"'.encode(), record
+        )
         out.append(re.sub(rb'"_record_id": \d+', f'"_record_id": {i}'.encode(), record))
     return out
 
@@ -178,11 +183,3 @@ def flip_labels(records: Records) -> Records:
         )
 
     return {day: [flip(r) for r in rs] for day, rs in records.items()}
-
-
-def sorted_frame(frame: pl.DataFrame, key: str = "transaction_key") -> pl.DataFrame:
-    """``frame`` in a canonical order, for equality checks."""
-    return frame.sort(key)
-
-
-Mutation = Callable[[Records], Records]

@@ -159,7 +159,7 @@ def test_transport_faults_and_malformed_lines_lose_nothing(cli: Cli, tmp_path, m
     assert {check for _, _, check, _, _ in quarantined} == {"json_parse"}
     assert all(json.loads(failures)[0]["check"] == "json_parse" for *_, failures in quarantined)
     dup = con.sql("SELECT count(*) - count(DISTINCT transaction_key) FROM f.bnpl_raw.transactions")
-    assert dup.fetchone() == (0,)
+    assert dup.fetchall() == [(0,)]
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

@@ -36,7 +36,8 @@ def test_every_model_builds(
         assert built.table_exists(model.dataset, model.name), model.name
         frame = built.read_table(f"{model.dataset}.{model.name}")
         assert frame.columns == model.column_names, model.name
-        assert frame.height > 0, model.name
+        # no label matures within the three captured days, so the training set is empty
+        assert frame.height > 0 or model.name == "mart_bnpl_ml_training_set", model.name
 
 
 def test_first_build_creates_then_later_builds_are_incremental(
@@ -47,8 +48,9 @@ def test_first_build_creates_then_later_builds_are_incremental(
     again = build_all(loaded, project)
     actions = {m.name: m.action for m in first.models}
     assert actions["mart_bnpl_transactions"] == "create"
-    assert actions["stg_bnpl_raw_transactions"] == "view"
+    assert actions["stg_bnpl_raw_transactions"] == "create"
     later = {m.name: m.action for m in again.models}
+    assert later["stg_bnpl_raw_transactions"] == "replace_range"
     assert later["mart_bnpl_transactions"] == "replace_range"
     assert later["mart_bnpl_customers"] == "merge"
 

@@ -162,3 +162,23 @@ def test_plan_writes_nothing(loaded: DuckDBWarehouse, project: Project) -> None:
     assert [c.model.name for c in compiled] == list(project.models)
     assert compiled[-1].target.dataset == "bnpl_audit"
     assert not loaded.table_exists("bnpl_intermediate", "int_bnpl_calendar_days")
+
+
+VIEW = """
+    {{ config(materialized='view', partition_by='transaction_date', description='test',
+              grain='one row per loaded day') }}
+    {{ column('transaction_date', 'DATE', 'the day') }}
+    {{ column('records', 'INT64', 'records loaded') }}
+    SELECT b.transaction_date, b.records_loaded AS records
+    FROM {{ source('raw', 'source_batches') }} AS b
+"""
+
+
+def test_views_are_probed_and_created(loaded: DuckDBWarehouse, tmp_path: Path) -> None:
+    """A view (its schema probe filtered on its partition column) is created and reads its source;
+    a view breaking its declared schema fails like a table."""
+    build_models(loaded, project_of(tmp_path / "ok", {"staging/days.sql": VIEW}))
+    assert loaded.read_table("bnpl_intermediate.days").height == 3
+    broken = VIEW.replace("b.records_loaded AS records", "b.batch_id AS records")
+    with pytest.raises(ModelError, match="records is STRING, declared INT64"):
+        build_models(loaded, project_of(tmp_path / "bad", {"staging/days.sql": broken}))

@@ -30,7 +30,8 @@ def assert_same_tables(a: DuckDBWarehouse, b: DuckDBWarehouse, project: Project)
     for model in project.models.values():
         name = f"{model.dataset}.{model.name}"
         left, right = content(a, name), content(b, name)
-        assert left.height > 0, name
+        # no label matures within the three captured days, so the training set is empty
+        assert left.height > 0 or model.name == "mart_bnpl_ml_training_set", name
         assert left.equals(right), f"{name} differs: {left.height} vs {right.height} rows"
 
 
@@ -68,7 +69,10 @@ def test_rebuilding_a_day_changes_nothing(built: DuckDBWarehouse, project: Proje
     before = {m.name: content(built, f"{m.dataset}.{m.name}") for m in project.models.values()}
     day = before["mart_bnpl_daily_volume"]["transaction_date"][1]
     result = build_and_publish(built, project, start=day, end=day)
-    assert {m.action for m in result.models} == {"view", "replace_range", "merge"}
+    incremental = [
+        m for m in result.models if project.models[m.name].config.materialized != "table"
+    ]
+    assert {m.action for m in incremental} == {"replace_range", "merge"}
     for model in project.models.values():
         after = content(built, f"{model.dataset}.{model.name}")
         assert after.equals(before[model.name]), model.name
@@ -124,7 +128,7 @@ def test_full_refresh_rebuilds_every_loaded_day(built: DuckDBWarehouse, project:
     """A full refresh recreates each table from every day in the ledger."""
     built.execute('DELETE FROM "bnpl_marts"."mart_bnpl_transactions"')
     result = build_and_publish(built, project, full_refresh=True)
-    assert {m.action for m in result.models} == {"view", "create"}
+    assert {m.action for m in result.models} == {"create"}
     assert {(m.start, m.end) for m in result.models if m.action == "create"} == {
         (result.models[0].start, result.models[0].end)
     }

@@ -7,21 +7,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from model_data import ISSUE_4_MODELS
 
 from bnpl.errors import ConfigError, ModelError
 from bnpl.models import Project, load_project
-
-EXPECTED_MODELS = {
-    "stg_bnpl_raw_transactions",
-    "stg_bnpl_extracted_customers",
-    "int_bnpl_calendar_days",
-    "int_bnpl_transactions_enriched",
-    "int_bnpl_customer_profiles",
-    "mart_bnpl_transactions",
-    "mart_bnpl_customers",
-    "mart_bnpl_ml_features",
-    "mart_bnpl_daily_volume",
-}
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -56,7 +45,7 @@ def load_error(tmp_path: Path, files: dict[str, str]) -> str:
 
 def test_repository_models_load(project: Project) -> None:
     """Every model of issue 4 is discovered, with the layer its folder names."""
-    assert set(project.models) >= EXPECTED_MODELS
+    assert set(project.models) >= ISSUE_4_MODELS
     assert project.models["stg_bnpl_raw_transactions"].layer == "staging"
     assert project.models["mart_bnpl_daily_volume"].dataset == "bnpl_marts"
 
@@ -99,24 +88,66 @@ def test_ml_features_carry_no_labels(project: Project) -> None:
 
 # --- selection -------------------------------------------------------------------------------------
 
+GRAPH = {
+    "staging/a.sql": "SELECT 1 AS a",
+    "intermediate/b.sql": "SELECT x.a FROM {{ ref('a') }} AS x",
+    "intermediate/d.sql": "SELECT x.a FROM {{ ref('a') }} AS x",
+    "marts/c.sql": "SELECT x.a FROM {{ ref('b') }} AS x",
+}
+"""a -> b -> c and a -> d."""
 
-def test_select_one_model(project: Project) -> None:
+
+@pytest.fixture
+def graph(tmp_path: Path) -> Project:
+    """A small project with a known graph."""
+    files = {
+        name: model(body, config="materialized='table'" if "ref" in body else "materialized='view'")
+        for name, body in GRAPH.items()
+    }
+    return load_project(write(tmp_path, files))
+
+
+def names(project: Project, selectors: list[str]) -> list[str]:
+    return [m.name for m in project.order(selectors)]
+
+
+def test_no_selector_selects_everything(graph: Project) -> None:
+    """No selector builds every model, parents first."""
+    assert names(graph, []) == ["a", "b", "c", "d"]
+
+
+def test_select_one_model(graph: Project) -> None:
     """A bare name selects just that model."""
-    assert [m.name for m in project.order(["int_bnpl_customer_profiles"])] == [
-        "int_bnpl_customer_profiles"
-    ]
+    assert names(graph, ["b"]) == ["b"]
 
 
-def test_select_downstream(project: Project) -> None:
-    """name+ adds every model that depends on it."""
-    names = {m.name for m in project.order(["int_bnpl_customer_profiles+"])}
-    assert names == {"int_bnpl_customer_profiles", "mart_bnpl_customers"}
+def test_select_downstream(graph: Project) -> None:
+    """name+ adds every model that depends on it, directly or not."""
+    assert names(graph, ["a+"]) == ["a", "b", "c", "d"]
+    assert names(graph, ["b+"]) == ["b", "c"]
 
 
-def test_select_upstream(project: Project) -> None:
+def test_select_upstream(graph: Project) -> None:
     """+name adds every model it depends on, in dependency order."""
-    names = [m.name for m in project.order(["+mart_bnpl_daily_volume"])]
-    assert set(names) == {
+    assert names(graph, ["+c"]) == ["a", "b", "c"]
+
+
+def test_select_both_ways_and_several(graph: Project) -> None:
+    """+name+ and several selectors combine."""
+    assert names(graph, ["+b+"]) == ["a", "b", "c"]
+    assert names(graph, ["c", "d"]) == ["c", "d"]
+
+
+def test_select_unknown_model(graph: Project) -> None:
+    """A selector naming no model is a ConfigError listing the models."""
+    with pytest.raises(ConfigError, match=r"names no model.*a, b, c, d"):
+        graph.order(["nope+"])
+
+
+def test_repository_selection(project: Project) -> None:
+    """In the repository, +mart_bnpl_daily_volume is the volume mart and its inputs."""
+    chosen = names(project, ["+mart_bnpl_daily_volume"])
+    assert set(chosen) == {
         "mart_bnpl_daily_volume",
         "mart_bnpl_transactions",
         "int_bnpl_transactions_enriched",
@@ -124,22 +155,7 @@ def test_select_upstream(project: Project) -> None:
         "stg_bnpl_raw_transactions",
         "stg_bnpl_extracted_customers",
     }
-    assert names[-1] == "mart_bnpl_daily_volume"
-
-
-def test_select_both_ways_and_several(project: Project) -> None:
-    """+name+ and several selectors combine."""
-    names = {
-        m.name for m in project.order(["+int_bnpl_customer_profiles+", "int_bnpl_calendar_days"])
-    }
-    assert "mart_bnpl_customers" in names and "stg_bnpl_raw_transactions" in names
-    assert "int_bnpl_calendar_days" in names and "mart_bnpl_ml_features" not in names
-
-
-def test_select_unknown_model(project: Project) -> None:
-    """A selector naming no model is a ConfigError listing the models."""
-    with pytest.raises(ConfigError, match=r"names no model.*mart_bnpl_customers"):
-        project.order(["mart_nope+"])
+    assert chosen[-1] == "mart_bnpl_daily_volume"
 
 
 # --- bad templates ---------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 from emulator import Emulator
 
-from bnpl.errors import ModelError
 from bnpl.ingest import fetch_and_prepare, load_prepared, open_session, plan_range
 from bnpl.models import BuildResult, build_models, load_project, publish_models
 from bnpl.settings import BigQuerySettings, DuckDBSettings, PlanSettings, Settings
@@ -113,17 +112,6 @@ def test_raw_tables_match_across_engines(engines: Engines) -> None:
     assert_same_table("bnpl_raw.source_batches", engines, drop=LOAD_TIME_COLUMNS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ModelError,
-    reason=(
-        "the staging views sql/staging/stg_bnpl_*.sql select from bnpl_raw.{transactions,customers} "
-        "with no WHERE on transaction_date; the emulator checks require_partition_filter on a view's "
-        "body at CREATE VIEW (real BigQuery checks queries on the view), so building them fails with "
-        "'Cannot query over table ... without a filter over column(s) transaction_date'. Remove this "
-        "marker once the models build on the emulator."
-    ),
-)
 def test_every_model_builds_identically_on_both_engines(engines: Engines) -> None:
     """Building every model (audit, then publish by copy job) gives the same tables on both engines."""
     project = load_project()

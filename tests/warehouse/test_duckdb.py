@@ -417,10 +417,12 @@ def test_keeps_the_file_between_operations_then_releases_it(tmp_path):
 
 
 def test_a_busy_process_lets_go_after_max_hold(tmp_path):
-    """Once a connection is older than max_hold_s, the next operation closes it afterwards."""
-    wh = DuckDBWarehouse(DuckDBSettings(path=tmp_path / "w.duckdb", max_hold_s=0.01))
+    """Once the connection is older than max_hold_s, the next operation closes it afterwards."""
+    wh = DuckDBWarehouse(DuckDBSettings(path=tmp_path / "w.duckdb", max_hold_s=60))
     wh.ensure_schema()
-    time.sleep(0.02)
+    wh.query("SELECT 1")
+    assert wh._con is not None
+    wh._opened_at -= 61  # as if the file had been held for a minute
     wh.query("SELECT 1")
     assert wh._con is None
 

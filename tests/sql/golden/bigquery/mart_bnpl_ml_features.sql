@@ -9,8 +9,8 @@ WITH run_customers AS (
   WHERE
     e.transaction_date BETWEEN @start_date AND @end_date
 ), history AS (
-  /* every transaction up to the run's last day of the customers active in the run's days: the */
-  /* all-time features need the whole history, the rows outside the run's days only feed windows */
+  /* the transactions of the customers active in the run's days, from 366 days before its first */
+  /* day to its last: the rows outside the run's days only feed the windows */
   SELECT
     e.transaction_key,
     e.customer_key,
@@ -156,12 +156,12 @@ SELECT
   e.days_to_next_holiday,
   e.days_since_previous_holiday,
   e.hour_of_day,
-  w.prior_txn_count_365d,
-  w.prior_amount_cents_365d,
   w.prior_txn_count_7d,
   w.prior_txn_count_28d,
+  w.prior_txn_count_365d,
   w.prior_amount_cents_7d,
   w.prior_amount_cents_28d,
+  w.prior_amount_cents_365d,
   w.seconds_since_previous_txn,
   SAFE_DIVIDE(w.prior_impulse_count, w.prior_txn_count_365d) AS prior_impulse_share,
   SAFE_DIVIDE(w.prior_high_risk_count, w.prior_txn_count_365d) AS prior_high_risk_share,
@@ -238,12 +238,12 @@ INSERT INTO `proj.dev_bnpl_marts.mart_bnpl_ml_features` (
   days_to_next_holiday,
   days_since_previous_holiday,
   hour_of_day,
-  prior_txn_count_365d,
-  prior_amount_cents_365d,
   prior_txn_count_7d,
   prior_txn_count_28d,
+  prior_txn_count_365d,
   prior_amount_cents_7d,
   prior_amount_cents_28d,
+  prior_amount_cents_365d,
   seconds_since_previous_txn,
   prior_impulse_share,
   prior_high_risk_share,
@@ -304,12 +304,12 @@ SELECT
   CAST(_m.days_to_next_holiday AS INT64) AS days_to_next_holiday,
   CAST(_m.days_since_previous_holiday AS INT64) AS days_since_previous_holiday,
   CAST(_m.hour_of_day AS INT64) AS hour_of_day,
-  CAST(_m.prior_txn_count_365d AS INT64) AS prior_txn_count_365d,
-  CAST(_m.prior_amount_cents_365d AS INT64) AS prior_amount_cents_365d,
   CAST(_m.prior_txn_count_7d AS INT64) AS prior_txn_count_7d,
   CAST(_m.prior_txn_count_28d AS INT64) AS prior_txn_count_28d,
+  CAST(_m.prior_txn_count_365d AS INT64) AS prior_txn_count_365d,
   CAST(_m.prior_amount_cents_7d AS INT64) AS prior_amount_cents_7d,
   CAST(_m.prior_amount_cents_28d AS INT64) AS prior_amount_cents_28d,
+  CAST(_m.prior_amount_cents_365d AS INT64) AS prior_amount_cents_365d,
   CAST(_m.seconds_since_previous_txn AS INT64) AS seconds_since_previous_txn,
   CAST(_m.prior_impulse_share AS FLOAT64) AS prior_impulse_share,
   CAST(_m.prior_high_risk_share AS FLOAT64) AS prior_high_risk_share,
@@ -339,8 +339,8 @@ WITH run_customers AS (
   WHERE
     e.transaction_date BETWEEN @start_date AND @end_date
 ), history AS (
-  /* every transaction up to the run's last day of the customers active in the run's days: the */
-  /* all-time features need the whole history, the rows outside the run's days only feed windows */
+  /* the transactions of the customers active in the run's days, from 366 days before its first */
+  /* day to its last: the rows outside the run's days only feed the windows */
   SELECT
     e.transaction_key,
     e.customer_key,
@@ -486,12 +486,12 @@ SELECT
   e.days_to_next_holiday,
   e.days_since_previous_holiday,
   e.hour_of_day,
-  w.prior_txn_count_365d,
-  w.prior_amount_cents_365d,
   w.prior_txn_count_7d,
   w.prior_txn_count_28d,
+  w.prior_txn_count_365d,
   w.prior_amount_cents_7d,
   w.prior_amount_cents_28d,
+  w.prior_amount_cents_365d,
   w.seconds_since_previous_txn,
   SAFE_DIVIDE(w.prior_impulse_count, w.prior_txn_count_365d) AS prior_impulse_share,
   SAFE_DIVIDE(w.prior_high_risk_count, w.prior_txn_count_365d) AS prior_high_risk_share,

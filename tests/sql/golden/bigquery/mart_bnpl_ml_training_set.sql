@@ -9,7 +9,7 @@ WITH matured AS (
     t.days_to_first_missed_payment,
     DATETIME_ADD(f.transaction_ts, INTERVAL (14 * f.installment_count) DAY) AS label_matures_ts
   FROM `proj.dev_bnpl_marts.mart_bnpl_ml_features` AS f
-  INNER JOIN `proj.dev_bnpl_marts.mart_bnpl_transactions` AS t
+  INNER JOIN `proj.dev_bnpl_intermediate.int_bnpl_transactions_enriched` AS t
     ON t.transaction_key = f.transaction_key AND t.transaction_date = f.transaction_date
   WHERE
     f.transaction_date <= @end_date
@@ -85,12 +85,12 @@ SELECT
   CAST(_m.days_to_next_holiday AS INT64) AS days_to_next_holiday,
   CAST(_m.days_since_previous_holiday AS INT64) AS days_since_previous_holiday,
   CAST(_m.hour_of_day AS INT64) AS hour_of_day,
-  CAST(_m.prior_txn_count_365d AS INT64) AS prior_txn_count_365d,
-  CAST(_m.prior_amount_cents_365d AS INT64) AS prior_amount_cents_365d,
   CAST(_m.prior_txn_count_7d AS INT64) AS prior_txn_count_7d,
   CAST(_m.prior_txn_count_28d AS INT64) AS prior_txn_count_28d,
+  CAST(_m.prior_txn_count_365d AS INT64) AS prior_txn_count_365d,
   CAST(_m.prior_amount_cents_7d AS INT64) AS prior_amount_cents_7d,
   CAST(_m.prior_amount_cents_28d AS INT64) AS prior_amount_cents_28d,
+  CAST(_m.prior_amount_cents_365d AS INT64) AS prior_amount_cents_365d,
   CAST(_m.seconds_since_previous_txn AS INT64) AS seconds_since_previous_txn,
   CAST(_m.prior_impulse_share AS FLOAT64) AS prior_impulse_share,
   CAST(_m.prior_high_risk_share AS FLOAT64) AS prior_high_risk_share,
@@ -125,7 +125,7 @@ WITH matured AS (
     t.days_to_first_missed_payment,
     DATETIME_ADD(f.transaction_ts, INTERVAL (14 * f.installment_count) DAY) AS label_matures_ts
   FROM `proj.dev_bnpl_marts.mart_bnpl_ml_features` AS f
-  INNER JOIN `proj.dev_bnpl_marts.mart_bnpl_transactions` AS t
+  INNER JOIN `proj.dev_bnpl_intermediate.int_bnpl_transactions_enriched` AS t
     ON t.transaction_key = f.transaction_key AND t.transaction_date = f.transaction_date
   WHERE
     f.transaction_date <= @end_date

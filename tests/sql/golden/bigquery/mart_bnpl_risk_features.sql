@@ -26,7 +26,7 @@ WITH as_of AS (
       DATETIME_ADD(t.transaction_ts, INTERVAL t.days_to_first_missed_payment DAY),
       NULL
     ) AS missed_payment_ts
-  FROM `proj.dev_bnpl_marts.mart_bnpl_transactions` AS t
+  FROM `proj.dev_bnpl_intermediate.int_bnpl_transactions_enriched` AS t
   CROSS JOIN as_of AS a
   WHERE
     t.transaction_date <= @end_date
@@ -185,7 +185,7 @@ WITH as_of AS (
       DATETIME_ADD(t.transaction_ts, INTERVAL t.days_to_first_missed_payment DAY),
       NULL
     ) AS missed_payment_ts
-  FROM `proj.dev_bnpl_marts.mart_bnpl_transactions` AS t
+  FROM `proj.dev_bnpl_intermediate.int_bnpl_transactions_enriched` AS t
   CROSS JOIN as_of AS a
   WHERE
     t.transaction_date <= @end_date

@@ -56,13 +56,126 @@ SELECT
   CAST(ROUND(t.first_payment_amount * 100) AS INT64) AS first_payment_cents,
   t._record_id AS record_id
 FROM `proj.dev_bnpl_raw.transactions` AS t
+WHERE
+  t.transaction_date BETWEEN @start_date AND @end_date
 ) AS _m
 WHERE
   _m.transaction_date BETWEEN @start_date AND @end_date
 LIMIT 0;
 
--- view bnpl_intermediate.stg_bnpl_raw_transactions
-CREATE OR REPLACE VIEW `proj.dev_bnpl_intermediate.stg_bnpl_raw_transactions` AS
+-- replace_range bnpl_intermediate.stg_bnpl_raw_transactions
+DELETE FROM `proj.dev_bnpl_intermediate.stg_bnpl_raw_transactions`
+WHERE
+  transaction_date BETWEEN @start_date AND @end_date;
+
+INSERT INTO `proj.dev_bnpl_intermediate.stg_bnpl_raw_transactions` (
+  transaction_key,
+  transaction_date,
+  transaction_ts,
+  batch_id,
+  customer_key,
+  amount_cents,
+  transaction_id,
+  customer_id,
+  product_id,
+  device_id,
+  payment_method_id,
+  amount,
+  currency,
+  status,
+  credit_utilization,
+  risk_scenario,
+  risk_score,
+  risk_level,
+  installment_count,
+  first_payment_amount,
+  payment_frequency,
+  purchase_context,
+  checkout_speed,
+  cart_abandonment_count,
+  price_comparison_time,
+  time_on_site_seconds,
+  economic_stress_factor,
+  will_default,
+  days_to_first_missed_payment,
+  customer_age_bracket,
+  customer_tenure_days,
+  customer_income_bracket,
+  customer_credit_score_range,
+  customer_verification_level,
+  customer_address_stability,
+  customer_state,
+  product_category,
+  product_subcategory,
+  product_brand,
+  product_price,
+  product_bnpl_eligible,
+  product_risk_category,
+  device_type,
+  device_os,
+  device_is_trusted,
+  payment_provider,
+  payment_type,
+  payment_credit_limit,
+  extra,
+  loaded_at,
+  first_payment_cents,
+  record_id
+)
+SELECT
+  CAST(_m.transaction_key AS STRING) AS transaction_key,
+  CAST(_m.transaction_date AS DATE) AS transaction_date,
+  CAST(_m.transaction_ts AS DATETIME) AS transaction_ts,
+  CAST(_m.batch_id AS STRING) AS batch_id,
+  CAST(_m.customer_key AS STRING) AS customer_key,
+  CAST(_m.amount_cents AS INT64) AS amount_cents,
+  CAST(_m.transaction_id AS STRING) AS transaction_id,
+  CAST(_m.customer_id AS STRING) AS customer_id,
+  CAST(_m.product_id AS STRING) AS product_id,
+  CAST(_m.device_id AS STRING) AS device_id,
+  CAST(_m.payment_method_id AS STRING) AS payment_method_id,
+  CAST(_m.amount AS FLOAT64) AS amount,
+  CAST(_m.currency AS STRING) AS currency,
+  CAST(_m.status AS STRING) AS status,
+  CAST(_m.credit_utilization AS FLOAT64) AS credit_utilization,
+  CAST(_m.risk_scenario AS STRING) AS risk_scenario,
+  CAST(_m.risk_score AS FLOAT64) AS risk_score,
+  CAST(_m.risk_level AS STRING) AS risk_level,
+  CAST(_m.installment_count AS INT64) AS installment_count,
+  CAST(_m.first_payment_amount AS FLOAT64) AS first_payment_amount,
+  CAST(_m.payment_frequency AS STRING) AS payment_frequency,
+  CAST(_m.purchase_context AS STRING) AS purchase_context,
+  CAST(_m.checkout_speed AS STRING) AS checkout_speed,
+  CAST(_m.cart_abandonment_count AS INT64) AS cart_abandonment_count,
+  CAST(_m.price_comparison_time AS INT64) AS price_comparison_time,
+  CAST(_m.time_on_site_seconds AS INT64) AS time_on_site_seconds,
+  CAST(_m.economic_stress_factor AS FLOAT64) AS economic_stress_factor,
+  CAST(_m.will_default AS BOOL) AS will_default,
+  CAST(_m.days_to_first_missed_payment AS INT64) AS days_to_first_missed_payment,
+  CAST(_m.customer_age_bracket AS STRING) AS customer_age_bracket,
+  CAST(_m.customer_tenure_days AS INT64) AS customer_tenure_days,
+  CAST(_m.customer_income_bracket AS STRING) AS customer_income_bracket,
+  CAST(_m.customer_credit_score_range AS STRING) AS customer_credit_score_range,
+  CAST(_m.customer_verification_level AS STRING) AS customer_verification_level,
+  CAST(_m.customer_address_stability AS STRING) AS customer_address_stability,
+  CAST(_m.customer_state AS STRING) AS customer_state,
+  CAST(_m.product_category AS STRING) AS product_category,
+  CAST(_m.product_subcategory AS STRING) AS product_subcategory,
+  CAST(_m.product_brand AS STRING) AS product_brand,
+  CAST(_m.product_price AS FLOAT64) AS product_price,
+  CAST(_m.product_bnpl_eligible AS BOOL) AS product_bnpl_eligible,
+  CAST(_m.product_risk_category AS STRING) AS product_risk_category,
+  CAST(_m.device_type AS STRING) AS device_type,
+  CAST(_m.device_os AS STRING) AS device_os,
+  CAST(_m.device_is_trusted AS BOOL) AS device_is_trusted,
+  CAST(_m.payment_provider AS STRING) AS payment_provider,
+  CAST(_m.payment_type AS STRING) AS payment_type,
+  CAST(_m.payment_credit_limit AS INT64) AS payment_credit_limit,
+  CAST(_m.extra AS STRING) AS extra,
+  CAST(_m.loaded_at AS TIMESTAMP) AS loaded_at,
+  CAST(_m.first_payment_cents AS INT64) AS first_payment_cents,
+  CAST(_m.record_id AS INT64) AS record_id
+FROM (
 SELECT
   t.transaction_key,
   t.transaction_date,
@@ -116,4 +229,9 @@ SELECT
   t.loaded_at,
   CAST(ROUND(t.first_payment_amount * 100) AS INT64) AS first_payment_cents,
   t._record_id AS record_id
-FROM `proj.dev_bnpl_raw.transactions` AS t;
+FROM `proj.dev_bnpl_raw.transactions` AS t
+WHERE
+  t.transaction_date BETWEEN @start_date AND @end_date
+) AS _m
+WHERE
+  _m.transaction_date BETWEEN @start_date AND @end_date;

@@ -9,8 +9,8 @@ WITH run_customers AS (
   WHERE
     e.transaction_date BETWEEN $start_date AND $end_date
 ), history AS (
-  /* every transaction up to the run's last day of the customers active in the run's days: the */
-  /* all-time features need the whole history, the rows outside the run's days only feed windows */
+  /* the transactions of the customers active in the run's days, from 366 days before its first */
+  /* day to its last: the rows outside the run's days only feed the windows */
   SELECT
     e.transaction_key,
     e.customer_key,
@@ -164,12 +164,12 @@ SELECT
   e.days_to_next_holiday,
   e.days_since_previous_holiday,
   e.hour_of_day,
-  w.prior_txn_count_365d,
-  w.prior_amount_cents_365d,
   w.prior_txn_count_7d,
   w.prior_txn_count_28d,
+  w.prior_txn_count_365d,
   w.prior_amount_cents_7d,
   w.prior_amount_cents_28d,
+  w.prior_amount_cents_365d,
   w.seconds_since_previous_txn,
   CASE
     WHEN w.prior_txn_count_365d <> 0
@@ -284,12 +284,12 @@ INSERT INTO "bnpl_marts"."mart_bnpl_ml_features" (
   days_to_next_holiday,
   days_since_previous_holiday,
   hour_of_day,
-  prior_txn_count_365d,
-  prior_amount_cents_365d,
   prior_txn_count_7d,
   prior_txn_count_28d,
+  prior_txn_count_365d,
   prior_amount_cents_7d,
   prior_amount_cents_28d,
+  prior_amount_cents_365d,
   seconds_since_previous_txn,
   prior_impulse_share,
   prior_high_risk_share,
@@ -350,12 +350,12 @@ SELECT
   CAST(_m.days_to_next_holiday AS BIGINT) AS days_to_next_holiday,
   CAST(_m.days_since_previous_holiday AS BIGINT) AS days_since_previous_holiday,
   CAST(_m.hour_of_day AS BIGINT) AS hour_of_day,
-  CAST(_m.prior_txn_count_365d AS BIGINT) AS prior_txn_count_365d,
-  CAST(_m.prior_amount_cents_365d AS BIGINT) AS prior_amount_cents_365d,
   CAST(_m.prior_txn_count_7d AS BIGINT) AS prior_txn_count_7d,
   CAST(_m.prior_txn_count_28d AS BIGINT) AS prior_txn_count_28d,
+  CAST(_m.prior_txn_count_365d AS BIGINT) AS prior_txn_count_365d,
   CAST(_m.prior_amount_cents_7d AS BIGINT) AS prior_amount_cents_7d,
   CAST(_m.prior_amount_cents_28d AS BIGINT) AS prior_amount_cents_28d,
+  CAST(_m.prior_amount_cents_365d AS BIGINT) AS prior_amount_cents_365d,
   CAST(_m.seconds_since_previous_txn AS BIGINT) AS seconds_since_previous_txn,
   CAST(_m.prior_impulse_share AS DOUBLE) AS prior_impulse_share,
   CAST(_m.prior_high_risk_share AS DOUBLE) AS prior_high_risk_share,
@@ -385,8 +385,8 @@ WITH run_customers AS (
   WHERE
     e.transaction_date BETWEEN $start_date AND $end_date
 ), history AS (
-  /* every transaction up to the run's last day of the customers active in the run's days: the */
-  /* all-time features need the whole history, the rows outside the run's days only feed windows */
+  /* the transactions of the customers active in the run's days, from 366 days before its first */
+  /* day to its last: the rows outside the run's days only feed the windows */
   SELECT
     e.transaction_key,
     e.customer_key,
@@ -540,12 +540,12 @@ SELECT
   e.days_to_next_holiday,
   e.days_since_previous_holiday,
   e.hour_of_day,
-  w.prior_txn_count_365d,
-  w.prior_amount_cents_365d,
   w.prior_txn_count_7d,
   w.prior_txn_count_28d,
+  w.prior_txn_count_365d,
   w.prior_amount_cents_7d,
   w.prior_amount_cents_28d,
+  w.prior_amount_cents_365d,
   w.seconds_since_previous_txn,
   CASE
     WHEN w.prior_txn_count_365d <> 0

@@ -30,7 +30,7 @@ WITH as_of AS (
       THEN t.transaction_ts + INTERVAL (t.days_to_first_missed_payment) DAY
       ELSE NULL
     END AS missed_payment_ts
-  FROM "bnpl_marts"."mart_bnpl_transactions" AS t
+  FROM "bnpl_intermediate"."int_bnpl_transactions_enriched" AS t
   CROSS JOIN as_of AS a
   WHERE
     t.transaction_date <= $end_date
@@ -213,7 +213,7 @@ WITH as_of AS (
       THEN t.transaction_ts + INTERVAL (t.days_to_first_missed_payment) DAY
       ELSE NULL
     END AS missed_payment_ts
-  FROM "bnpl_marts"."mart_bnpl_transactions" AS t
+  FROM "bnpl_intermediate"."int_bnpl_transactions_enriched" AS t
   CROSS JOIN as_of AS a
   WHERE
     t.transaction_date <= $end_date

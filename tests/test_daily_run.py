@@ -1,4 +1,4 @@
-"""The daily run's plain pieces: which day, raw-schema validation, fault rates, reports."""
+"""bnpl.daily: which day a run processes, raw-schema validation, fault rates, reports."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from bnpl.daily import (
     validate_raw_records,
 )
 from bnpl.errors import ConfigError, QuarantineThresholdError
+from bnpl.settings import FaultSettings
 from bnpl.source.faults import request_faults
 from bnpl.source.framing import frame_all
 
@@ -60,6 +61,14 @@ def test_injected_fault_share_matches_the_rate() -> None:
     ]
     failed = sum(f.status is not None or f.cut_at is not None for f in attempts)
     assert 0.04 < failed / len(attempts) < 0.06
+
+
+def test_other_fault_settings_are_kept() -> None:
+    """Retry-After and record-level faults of the base settings survive; the seed is replaced."""
+    base = FaultSettings(seed=9, retry_after_s=0.2, malformed_rate=0.01, error_rate=0.9)
+    faults = request_fault_settings(0.1, seed=4, base=base)
+    assert (faults.seed, faults.retry_after_s, faults.malformed_rate) == (4, 0.2, 0.01)
+    assert faults.error_rate < 0.1
 
 
 def test_fault_rate_outside_zero_to_one_is_refused() -> None:

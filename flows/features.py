@@ -1,0 +1,75 @@
+"""The training-set export as a Prefect flow: ``bnpl-features``.
+
+Wiring only. The flow reads the settings once, (re)builds the as-of snapshot marts
+(``mart_bnpl_ml_training_set``, ``mart_bnpl_risk_features``: tables whose every row depends on the
+as-of date) from the published upstream marts, exports the training set as of ``as_of`` (default:
+the last loaded day) with :func:`bnpl.features.export`, and attaches the data card as the markdown
+artifact ``training-set-card``. The upstream marts are built by the daily flow or ``bnpl build``;
+when they stop before the as-of date the export fails with :class:`bnpl.errors.ModelError`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from bnpl import features
+from bnpl.models import build_and_publish, load_project
+from bnpl.settings import load_settings
+from bnpl.warehouse import open_warehouse
+from flows._runtime import Day, forward_bnpl_logs
+
+SNAPSHOT_MARTS = ["mart_bnpl_ml_training_set", "mart_bnpl_risk_features"]
+"""The marts rebuilt whole as of the last loaded day before an export."""
+DEFAULT_OUT = Path(".bnpl/features")
+"""Exports go to ``<out>/as-of-YYYY-MM-DD`` unless ``out`` is given."""
+
+
+@task(name="build-snapshot-marts", cache_policy=NO_CACHE, persist_result=False)
+def build_snapshot_marts() -> list[str]:
+    """Rebuild the as-of snapshot marts as of the last loaded day and publish them."""
+    warehouse = open_warehouse(load_settings())
+    try:
+        return list(build_and_publish(warehouse, load_project(), selection=SNAPSHOT_MARTS).marts)
+    finally:
+        warehouse.close()
+
+
+@task(name="export-training-set", cache_policy=NO_CACHE, persist_result=False)
+def export_training_set(as_of: date | None, out: str | None) -> dict[str, Any]:
+    """Export the training set as of ``as_of`` (default: the last loaded day) to ``out``
+    (default: ``.bnpl/features/as-of-<date>``); returns its data card."""
+    settings = load_settings()
+    if as_of is None:
+        warehouse = open_warehouse(settings)
+        try:
+            as_of = features.last_loaded_day(warehouse)
+        finally:
+            warehouse.close()
+    out_dir = Path(out) if out else DEFAULT_OUT / f"as-of-{as_of.isoformat()}"
+    card = dict(features.export(as_of, out_dir, settings=settings).card)
+    return card | {"out_dir": str(out_dir)}
+
+
+@flow(name="bnpl-features")
+def bnpl_features(
+    as_of: Day | None = None, out: str | None = None, build: bool = True
+) -> dict[str, int]:
+    """Export the training set as of ``as_of`` (default: the last loaded day) to ``out``
+    (default ``.bnpl/features/as-of-<date>``), after rebuilding the snapshot marts when
+    ``build``. Returns the rows per split."""
+    forward_bnpl_logs()
+    if build:
+        build_snapshot_marts()
+    card = export_training_set(as_of, out)
+    create_markdown_artifact(
+        key="training-set-card",
+        markdown=features.card_markdown(card),
+        description=f"Training set as of {card['as_of']} ({card['rows']:,} rows) in {card['out_dir']}",
+    )
+    return {name: split["rows"] for name, split in card["splits"].items()}
