@@ -182,6 +182,36 @@ def check_range(start: date, end: date, *, max_days: int | None = None) -> None:
         raise ConfigError(f"range {start}..{end} has {days} days; the limit is {max_days}")
 
 
+def check_processable_day(day: date, *, today: date) -> None:
+    """Raise :class:`ConfigError` unless ``day`` has ended: ``today`` is the current UTC day.
+
+    A day that has not ended (``today`` or later) has no complete data: the source would answer
+    with a partial or synthetic future day, and the ledger would then hold it as loaded.
+    """
+    if day >= today:
+        raise ConfigError(
+            f"day {day} has not ended yet (today is {today} UTC); only complete days are "
+            f"processed: use {today - timedelta(days=1)} or earlier"
+        )
+
+
+def check_ingest_range(start: date, end: date, *, today: date) -> None:
+    """Raise :class:`ConfigError` unless one ingestion run may request ``start..end``: not
+    reversed, at most :data:`MAX_SOURCE_RANGE_DAYS` days (the source's limit for one range, kept
+    for a run so that a typo such as 2204 for 2024 fails before it sends thousands of requests),
+    and every day ended before ``today`` (UTC)."""
+    check_range(start, end)
+    days = (end - start).days + 1
+    if days > MAX_SOURCE_RANGE_DAYS:
+        last = start + timedelta(days=MAX_SOURCE_RANGE_DAYS - 1)
+        raise ConfigError(
+            f"range {start}..{end} has {days} days; one run covers at most "
+            f"{MAX_SOURCE_RANGE_DAYS} (the source's limit for a range): split it, e.g. "
+            f"--start {start} --end {last}, then --start {last + timedelta(days=1)}"
+        )
+    check_processable_day(end, today=today)
+
+
 def parse_day(value: str, *, name: str = "date") -> date:
     """Parse ``YYYY-MM-DD`` or raise :class:`ConfigError` naming the argument."""
     try:

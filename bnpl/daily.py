@@ -50,19 +50,6 @@ def previous_day(moment: datetime) -> date:
     return aware.astimezone(UTC).date() - timedelta(days=1)
 
 
-def check_processable_day(day: date, *, today: date) -> None:
-    """Raise :class:`ConfigError` unless ``day`` is a complete day the source can serve.
-
-    ``today`` is the current UTC day. A day that has not ended yet (``today`` or later) has no
-    complete data: the source would answer with a partial or synthetic future day.
-    """
-    if day >= today:
-        raise ConfigError(
-            f"day {day} has not ended yet (today is {today} UTC); the daily run processes "
-            f"complete days: use {today - timedelta(days=1)} or earlier"
-        )
-
-
 # --- the steps ------------------------------------------------------------------------------------
 
 
@@ -245,6 +232,8 @@ class RunOutcome:
         error: why it failed: the first failure of a recovered run, the last of a failed one,
             '' for a run that completed at once.
         seconds: wall time of all attempts.
+        source_attempts: requests the client sent for the day in the run's last attempt (more
+            than 1: the client's retries absorbed a fault); None when the run failed.
     """
 
     day: date
@@ -252,6 +241,7 @@ class RunOutcome:
     completed: bool
     error: str
     seconds: float
+    source_attempts: int | None = None
 
     @property
     def status(self) -> RunStatus:
@@ -265,8 +255,10 @@ class RunOutcome:
 class SimulationReport:
     """Per-run failure figures of a replay of the daily flow over a range.
 
-    A run is one day. ``failed_first`` counts runs whose first attempt failed; ``recovered``
-    those of them that a retry completed; ``failed`` those still failed after every retry.
+    A run is one day. ``client_retried`` counts completed runs whose source request the client
+    retried (faults absorbed without failing the run); ``failed_first`` runs whose first attempt
+    failed; ``recovered`` those of them that a run retry completed; ``failed`` those still failed
+    after every retry.
     """
 
     outcomes: tuple[RunOutcome, ...]
@@ -276,6 +268,11 @@ class SimulationReport:
     @property
     def runs(self) -> int:
         return len(self.outcomes)
+
+    @property
+    def client_retried(self) -> int:
+        """Completed runs whose source request the client had to retry (a fault absorbed)."""
+        return sum((o.source_attempts or 1) > 1 for o in self.outcomes if o.completed)
 
     @property
     def failed_first(self) -> int:
@@ -304,10 +301,12 @@ class SimulationReport:
         lines = [
             f"# Daily run simulation: {self.runs} days, source fault rate {self.fault_rate:.1%}",
             "",
-            "| runs | failed on first attempt | recovered by retry | failed after "
+            "| runs | source faults absorbed by the client | failed on first attempt "
+            "| recovered by retry | failed after "
             f"{self.retries} retr{'y' if self.retries == 1 else 'ies'} | failure rate |",
-            "|---:|---:|---:|---:|---:|",
-            f"| {self.runs} | {self.failed_first} ({self.first_attempt_failure_rate:.1%}) "
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {self.runs} | {self.client_retried} "
+            f"| {self.failed_first} ({self.first_attempt_failure_rate:.1%}) "
             f"| {self.recovered} | {self.failed} | {self.failure_rate:.1%} |",
         ]
         troubled = [o for o in self.outcomes if o.status != "completed"]

@@ -29,9 +29,10 @@ from prefect.deployments import run_deployment
 from prefect.runtime import deployment as current_deployment
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from bnpl.calendar import check_range, iter_days
+from bnpl.calendar import check_ingest_range, iter_days
 from bnpl.errors import ConfigError, IngestError
 from bnpl.ingest_summary import IngestSummary
+from bnpl.timeutil import utc_now
 from flows import infra
 from flows._runtime import Day, forward_bnpl_logs
 from flows.ingest import backfill as ingest_backfill
@@ -153,12 +154,13 @@ def bnpl_backfill(start: Day, end: Day, force: bool = False) -> Any:
     Days the ledger already holds for the same request are skipped unless ``force``.
 
     Raises:
-        ConfigError: ``end`` before ``start``; under a deployment, a missing ``bnpl-ingest-day``
+        ConfigError: ``end`` before ``start``, more than 366 days, or a day that has not ended;
+            under a deployment, a missing ``bnpl-ingest-day``
             deployment, work pool, worker or ``simtom-api`` limit (checked before any launch).
         IngestError: some days failed; the others were loaded.
     """
     forward_bnpl_logs()
-    check_range(start, end)
+    check_ingest_range(start, end, today=utc_now().date())
     if current_deployment.get_id() is None:
         summary: IngestSummary = ingest_backfill(start, end, None, force)
         return summary

@@ -15,10 +15,13 @@ Retries, and why only where they are:
 * The other tasks are deterministic (parsing, contracts, SQL, checks) or already wait for what is
   transient (the DuckDB file lock; BigQuery's client retries its jobs): a task retry would repeat
   the same failure.
-* The **flow** retries once, 15 minutes later. Every step is idempotent (the day's partition is
-  replaced whole, models rebuild the day, the gate re-checks it), so re-running the day is safe;
-  this covers a source outage longer than the client's retry budget. A deterministic failure
-  (quarantine threshold, a model, the gate) fails again on the retry and stays Failed.
+* The **flow** has no automatic retry either. Prefect 3 flow retries cannot tell a source outage
+  from a deterministic failure (flows take no retry condition), so one would hold a fail-fast
+  error (a day that has not ended, a missing block) for the retry delay, fetch the day a second
+  time and send the quality alert twice. A run that is still Failed after the client's retries
+  is repaired by retrying that same flow run (UI, or ``prefect flow-run retry <id>``): every step
+  is idempotent (the day's partition is replaced whole, models rebuild the day, the gate
+  re-checks it), so re-running the day is safe.
 
 Failure states say what failed and what to do: the failing task's state message, and the flow's
 exception (``QualityGateError`` lists the failing checks). Whatever the outcome, the run gets a
@@ -41,7 +44,7 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 
 from bnpl import daily
-from bnpl.calendar import DayRequest
+from bnpl.calendar import DayRequest, check_processable_day
 from bnpl.daily import RawSchemaReport, StepTiming
 from bnpl.errors import BnplError
 from bnpl.ingest import IngestSession, open_session, plan_range
@@ -58,9 +61,6 @@ from flows.quality import publish_gate_outcome
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-RETRY_DELAY_S = 900
-"""Seconds before the one automatic retry of a failed daily run."""
 
 
 @task(name="extract_daily_batch", cache_policy=NO_CACHE, persist_result=False)
@@ -169,12 +169,7 @@ def _describe_gate(gate: GateResult) -> str:
     return ", ".join(f"{n} {status}" for status, n in counts.items() if n)
 
 
-@flow(
-    name="bnpl-daily",
-    persist_result=False,
-    retries=1,
-    retry_delay_seconds=RETRY_DELAY_S,
-)
+@flow(name="bnpl-daily", persist_result=False)
 def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
     """Process one day end to end: extract, validate, normalise and load, build, check, publish.
 
@@ -196,7 +191,7 @@ def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
     outcome = "failed"
     gate: GateResult | None = None
     try:
-        daily.check_processable_day(day, today=utc_now().date())
+        check_processable_day(day, today=utc_now().date())
         settings = load_settings()
         _preflight(settings)
         (request,) = plan_range(settings, day, day)
@@ -246,6 +241,7 @@ def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
         outcome = "completed"
         return {
             "logical_date": day.isoformat(),
+            "source_attempts": fetched.attempts,
             "records_loaded": loaded.records_loaded,
             "records_quarantined": loaded.records_quarantined,
             "models_built": len(built),

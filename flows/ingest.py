@@ -24,10 +24,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from bnpl import ingest
-from bnpl.calendar import DayRequest
+from bnpl.calendar import DayRequest, check_ingest_range
 from bnpl.errors import IngestError
 from bnpl.ingest import DayFuture, Handoff, IngestSession, IngestSummary, ReadyDay
 from bnpl.settings import load_settings
+from bnpl.timeutil import utc_now
 from flows._runtime import Day, forward_bnpl_logs
 
 
@@ -48,6 +49,7 @@ def fetch_and_prepare(session: IngestSession, request: DayRequest) -> Handoff[Re
 
 def _ingest(start: date, end: date, concurrency: int | None, force: bool) -> IngestSummary:
     forward_bnpl_logs()
+    check_ingest_range(start, end, today=utc_now().date())
     settings = load_settings()
     workers = concurrency or settings.ingest.concurrency
     run_id = flow_run.get_id()

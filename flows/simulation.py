@@ -2,8 +2,8 @@
 
 Each day is one run of :func:`flows.daily.daily_bnpl_processing`, in day order, as if that day
 were "today" (its logical date is the day; every model and check sees only what was loaded up to
-it). A failed run is retried once, in the same flow run, as ``prefect flow-run retry`` or the
-deployment's automatic retry would; ``--retries`` changes how many times.
+it). A run that fails after the client's own retries is retried once, in the same flow run, as
+``prefect flow-run retry`` from the UI would; ``--retries`` changes how many times.
 
 One simulator serves the whole replay, so it counts attempts per request across runs: a retried
 run sends attempt 6, 7, ... of its day's request, not attempt 1 again, and may succeed where the
@@ -97,7 +97,9 @@ def simulate_days(
             error = (first_error if completed else (state.message or first_error)).removeprefix(
                 "Flow run encountered an exception: "
             )
-            outcome = RunOutcome(day, attempts, completed, error, seconds)
+            figures = state.result(raise_on_failure=False) if completed else None
+            source_attempts = figures.get("source_attempts") if isinstance(figures, dict) else None
+            outcome = RunOutcome(day, attempts, completed, error, seconds, source_attempts)
             outcomes.append(outcome)
             logger.info(
                 "%s: %s after %d attempt(s) in %.1f s", day, outcome.status, attempts, seconds

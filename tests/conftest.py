@@ -11,9 +11,25 @@ from pathlib import Path
 
 import pytest
 import stamina
+from emulator import Emulator, EmulatorError, prepare
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SIMTOM_CAPTURE = FIXTURES / "simtom" / "hist_2024-11-28_3days_base200_seed42"
+
+
+GROUPS = {"emulator": "bigquery-emulator"}
+"""Markers whose tests run on one xdist worker: they share one costly server (one emulator)."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the emulator's tests on one worker, and start the slow tests first so that the
+    two workers finish together (the order of tests within each group is kept)."""
+    for item in items:
+        for marker, group in GROUPS.items():
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +42,40 @@ def _hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     stamina.set_testing(True, attempts=3)
     yield
     stamina.set_testing(False)
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One temporary Prefect API for the session (Prefect's test harness: its own SQLite database,
+    a throw-away PREFECT_HOME, no analytics, no flow heartbeats); yields its URL, so subprocesses
+    can use it too (``PREFECT_API_URL``). Starting one costs 10-25 s, so tests share it; they
+    find their own runs and artifacts by flow run id."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        PREFECT_HOME,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+    from prefect.testing.utilities import prefect_test_harness
+
+    with (
+        temporary_settings(
+            updates={
+                PREFECT_HOME: tmp_path_factory.mktemp("prefect-home"),
+                # each heartbeat costs a flow run up to 1 s at exit
+                PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
+                PREFECT_SERVER_ANALYTICS_ENABLED: False,
+                # a fresh database migrates on first start; a busy 2-core box needs more than 20 s
+                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 180,
+            }
+        ),
+        prefect_test_harness(server_startup_timeout=180),
+    ):
+        url = PREFECT_API_URL.value()
+        assert url, "the Prefect test harness set no API URL"
+        yield str(url)
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +95,34 @@ def captured_counts() -> dict[str, int]:
     """Per-day record counts of the captured response."""
     lines = SIMTOM_CAPTURE.with_suffix(".counts.csv").read_text().split()[1:]
     return {d: int(n) for d, n in (line.split(",") for line in lines)}
+
+
+@pytest.fixture(scope="session")
+def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """A running local-bigquery on 127.0.0.1, shared by the session; fails (never skips) if it cannot start."""
+    try:
+        executable = prepare()
+    except EmulatorError as exc:
+        pytest.fail(f"BigQuery emulator unavailable: {exc}", pytrace=False)
+    last: EmulatorError | None = None
+    for _ in range(3):  # a free port can be taken between picking and binding
+        emulator = Emulator(
+            executable=executable,
+            data_dir=tmp_path_factory.mktemp("bq-emulator"),
+            port=free_port(),
+            grpc_port=free_port(),
+        )
+        try:
+            emulator.start()
+        except EmulatorError as exc:
+            last = exc
+            continue
+        try:
+            yield emulator
+        finally:
+            emulator.stop()
+        return
+    pytest.fail(f"BigQuery emulator did not start: {last}", pytrace=False)
 
 
 def free_port() -> int:

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bnpl.calendar import check_processable_day
 from bnpl.daily import (
     RunOutcome,
     StepTiming,
-    check_processable_day,
     previous_day,
     render_daily_summary,
     request_fault_settings,
@@ -106,24 +106,32 @@ def test_clean_records_pass_the_raw_schema(captured_body: bytes) -> None:
     assert validate_raw_records(date(2024, 11, 28), [], threshold=0).rejected_share == 0
 
 
-def _outcome(day: int, attempts: int, completed: bool) -> RunOutcome:
-    return RunOutcome(date(2024, 3, day), attempts, completed, "" if attempts == 1 else "boom", 1.0)
+def _outcome(day: int, attempts: int, completed: bool, source: int | None = 1) -> RunOutcome:
+    error = "" if attempts == 1 else "boom"
+    return RunOutcome(date(2024, 3, day), attempts, completed, error, 1.0, source)
 
 
 def test_simulation_report_counts_recovered_and_failed_runs() -> None:
-    """First-attempt failures split into recovered (completed on retry) and failed (not)."""
+    """First-attempt failures split into recovered (completed on retry) and failed (not); runs
+    whose request the client retried are counted apart."""
     report = summarize_simulation(
-        [_outcome(3, 2, False), _outcome(1, 1, True), _outcome(2, 2, True), _outcome(4, 1, True)],
+        [
+            _outcome(3, 2, False, None),
+            _outcome(1, 1, True, 3),
+            _outcome(2, 2, True),
+            _outcome(4, 1, True),
+        ],
         fault_rate=0.05,
         retries=1,
     )
     assert [o.day.day for o in report.outcomes] == [1, 2, 3, 4]
     assert [o.status for o in report.outcomes] == ["completed", "recovered", "failed", "completed"]
     assert (report.runs, report.failed_first, report.recovered, report.failed) == (4, 2, 1, 1)
+    assert report.client_retried == 1
     assert report.failure_rate == 0.25
     assert report.first_attempt_failure_rate == 0.5
     text = report.render()
-    assert "| 4 | 2 (50.0%) | 1 | 1 | 25.0% |" in text
+    assert "| 4 | 1 | 2 (50.0%) | 1 | 1 | 25.0% |" in text
     assert "| 2024-03-02 | recovered | 2 | boom |" in text
     assert "2024-03-01" not in text
 

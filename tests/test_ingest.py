@@ -20,7 +20,7 @@ import pytest
 
 import bnpl
 from bnpl import ingest
-from bnpl.calendar import DayRequest
+from bnpl.calendar import DayRequest, check_ingest_range
 from bnpl.errors import ConfigError, QuarantineThresholdError, TransientSourceError
 from bnpl.normalize import batch_id, canonical_json
 from bnpl.settings import Settings, load_settings
@@ -129,11 +129,16 @@ def test_plan_range_rejects_a_reversed_range(settings):
         ingest.plan_range(settings, date(2024, 3, 2), date(2024, 3, 1))
 
 
-def test_a_range_longer_than_the_source_limit_is_split_into_days(settings):
-    """simtom's 366-day limit is per request; a two-year backfill is 731 one-day requests."""
-    plan = ingest.plan_range(settings, date(2023, 1, 1), date(2024, 12, 31))
-    assert len(plan) == 731
-    assert {r.body["start_date"] for r in plan} == {r.day.isoformat() for r in plan}
+def test_a_run_covers_at_most_the_source_limit_and_only_ended_days():
+    """366 days ending yesterday pass; 367 days, or a range reaching today, fail naming the fix."""
+    today = date(2025, 1, 1)
+    check_ingest_range(date(2024, 1, 1), date(2024, 12, 31), today=today)
+    with pytest.raises(ConfigError, match=r"367 days; .* --start 2023-12-31 --end 2024-12-30"):
+        check_ingest_range(date(2023, 12, 31), date(2024, 12, 31), today=today)
+    with pytest.raises(ConfigError, match=r"has not ended yet .* use 2024-12-31 or earlier"):
+        check_ingest_range(date(2024, 12, 30), date(2025, 1, 1), today=today)
+    with pytest.raises(ConfigError, match="swap"):
+        check_ingest_range(date(2024, 3, 2), date(2024, 3, 1), today=today)
 
 
 def test_stable_customer_ids_go_into_the_request(tmp_path):

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bnpl.calendar import check_range, parse_day
+from bnpl.calendar import check_ingest_range, parse_day
 from bnpl.errors import ConfigError, IngestError
 from bnpl.settings import load_settings
+from bnpl.timeutil import utc_now
 
 if TYPE_CHECKING:
     from bnpl.ingest import IngestSummary
@@ -73,13 +74,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Ingest every day from --start to --end into the warehouse, then print a summary.
 
-        One request per day; days already loaded for the same request are skipped unless --force.
+        At most 366 days, all before today (UTC). One request per day; days already loaded for the same request are skipped unless --force.
         Exit code 0 when every day loaded, 1 when some failed (the rest are loaded), 2 for bad
         input.
         """
         first: date = parse_day(start, name="--start")
         last: date = parse_day(end, name="--end")
-        check_range(first, last)
+        check_ingest_range(first, last, today=utc_now().date())
         workers = _checked_concurrency(concurrency)
         settings = load_settings()
         from bnpl.ingest import preflight  # pandera and polars load only for ingest commands
@@ -99,6 +100,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Ingest one day into the warehouse, then print a summary."""
         the_day = parse_day(day, name="--date")
+        check_ingest_range(the_day, the_day, today=utc_now().date())
         settings = load_settings()
         from bnpl.ingest import preflight  # pandera and polars load only for ingest commands
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlglot
 import sqlglot.errors
@@ -221,10 +222,13 @@ def to_dialect(tree: exp.Expr, dialect: Dialect, *, pretty: bool = False, copy: 
     return fixed.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE, pretty=pretty)
 
 
+@lru_cache(maxsize=1024)
 def transpile(sql: str, dialect: Dialect) -> str:
     """One BigQuery statement (no runner placeholders) in ``dialect``, traps handled or refused.
 
-    For SQL outside the model runner (assertions, ad hoc queries). Tables are not checked.
+    For SQL outside the model runner (assertions, ad hoc queries). Tables are not checked. A pure
+    function of its arguments, so results are cached: the quality gate transpiles the same
+    assertion texts (values are bound parameters) in every run of a process.
 
     Raises:
         ValueError: the SQL uses a banned construct (the message lists them).

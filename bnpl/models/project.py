@@ -77,13 +77,42 @@ class _Draft:
         return ModelError(f"model {self.name} ({where}): {message}")
 
 
+_LOADED: dict[Path, tuple[tuple[tuple[str, int, int], ...], Project]] = {}
+"""The last project loaded from each directory, with the file snapshot it was loaded from."""
+
+
+def _snapshot(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """Path, modification time and size of every file under ``root``."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            found.append((path.as_posix(), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
 def load_project(sql_dir: Path | None = None) -> Project:
     """Discover, render, parse and validate every model under ``sql_dir`` (default: the repo's).
+
+    Loading takes about a second; a process that builds repeatedly (a backfill of daily runs, a
+    notebook) gets the same :class:`Project` back until a file under ``sql_dir`` changes (its
+    path, modification time or size). The project is shared: copy a model's ``tree`` before
+    changing it.
 
     Raises:
         ModelError: naming the model and file (and line when known) of the first problem.
     """
     root = (sql_dir or SQL_DIR).resolve()
+    snapshot = _snapshot(root)
+    cached = _LOADED.get(root)
+    if cached is not None and cached[0] == snapshot:
+        return cached[1]
+    project = _load(root)
+    _LOADED[root] = (snapshot, project)
+    return project
+
+
+def _load(root: Path) -> Project:
     drafts: dict[str, _Draft] = {}
     for layer in LAYERS:
         for path in sorted((root / layer).rglob("*.sql")):

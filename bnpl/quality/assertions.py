@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -85,11 +85,14 @@ class CompiledSql:
         return {name: values[name] for name in sorted(self.params)}
 
 
+@lru_cache(maxsize=1024)
 def compile_sql(sql: str, dialect: Dialect, *, template: str) -> CompiledSql:
     """Parse one BigQuery statement, find its ``@parameters`` and write it in ``dialect``.
 
     Uses the model runner's parser and transpiler (:mod:`bnpl.models.dialect`), so assertions and
-    models take one SQL path: the same handled traps, the same banned constructs.
+    models take one SQL path: the same handled traps, the same banned constructs. Cached: the
+    rendered text holds no values (they are bound parameters), so every gate run of a process
+    compiles the same texts.
 
     Raises:
         ModelError: the SQL does not parse or uses a banned construct; names the template.

@@ -5,40 +5,21 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from feature_data import DAYS
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-from prefect.settings import (
-    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-    PREFECT_HOME,
-    PREFECT_SERVER_ANALYTICS_ENABLED,
-    temporary_settings,
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterId,
 )
-from prefect.testing.utilities import prefect_test_harness
 
 from flows.features import bnpl_features
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A temporary Prefect API, database and PREFECT_HOME for this module's flow runs."""
-    with (
-        temporary_settings(
-            updates={
-                PREFECT_HOME: tmp_path_factory.mktemp("prefect-home"),
-                PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
-                PREFECT_SERVER_ANALYTICS_ENABLED: False,
-            }
-        ),
-        prefect_test_harness(server_startup_timeout=180),
-    ):
-        yield
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 
 def test_flow_exports_and_attaches_the_card(
@@ -50,13 +31,17 @@ def test_flow_exports_and_attaches_the_card(
     shutil.copy(built_db, path)
     monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(path))
     out = tmp_path / "export"
-    rows = bnpl_features(out=str(out))
+    state = bnpl_features(out=str(out), return_state=True)
+    rows = state.result()
     card = json.loads((out / "card.json").read_text())
     assert card["as_of"] == DAYS[-1].isoformat()
     assert rows == {name: split["rows"] for name, split in card["splits"].items()}
     assert sum(rows.values()) == card["rows"] > 0
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["training-set-card"]))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["training-set-card"])),
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+            ),
         )
     assert artifacts and artifacts[0].data == (out / "card.md").read_text()

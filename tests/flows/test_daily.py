@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.exceptions import ParameterTypeError
-from prefect.testing.utilities import prefect_test_harness
 
 import bnpl
 from bnpl.calendar import plan_day
@@ -41,14 +39,7 @@ DAG = [
     "publish_quality_metrics",
 ]
 VOLUME = 60
-run_once = daily_bnpl_processing.with_options(retries=0)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def prefect_api() -> Iterator[None]:
-    """A temporary Prefect API and database for this module's flow runs."""
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
+run_once = daily_bnpl_processing  # no automatic retry: each call is one run
 
 
 @pytest.fixture

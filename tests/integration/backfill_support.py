@@ -4,7 +4,6 @@ tables."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -48,19 +47,28 @@ def base_env() -> dict[str, str]:
 
 @dataclass
 class Cli:
-    """Runs ``bnpl`` in subprocesses, each with its own PREFECT_HOME copy."""
+    """Runs ``bnpl`` in subprocesses, each with a PREFECT_HOME of its own.
+
+    Attributes:
+        root: working directory of the subprocesses.
+        api_url: the session's temporary Prefect API; subprocesses use it instead of each
+            starting a temporary API of its own (10-25 s each), unless ``ephemeral``.
+    """
 
     root: Path
-    template: Path
+    api_url: str
     _homes: int = 0
 
-    def env(self, **bnpl: object) -> dict[str, str]:
-        """A subprocess environment: no BNPL_/PREFECT_ from outside, a fresh PREFECT_HOME, and
-        ``BNPL_<NAME>=value`` for each keyword."""
+    def env(self, *, ephemeral: bool = False, **bnpl: object) -> dict[str, str]:
+        """A subprocess environment: no BNPL_/PREFECT_ from outside, a fresh PREFECT_HOME, the
+        session's Prefect API (or none: ``ephemeral`` runs start Prefect's temporary API, as
+        ``make demo`` does) and ``BNPL_<NAME>=value`` for each keyword."""
         self._homes += 1
         home = self.root / f"prefect-{self._homes}"
-        shutil.copytree(self.template, home)
+        home.mkdir()
         env = {**base_env(), **PREFECT_ENV, "PREFECT_HOME": str(home)}
+        if not ephemeral:
+            env["PREFECT_API_URL"] = self.api_url
         env.update(bnpl_env(**bnpl))
         return env
 
@@ -87,11 +95,6 @@ class Cli:
             text=True,
             start_new_session=True,
         )
-
-
-@pytest.fixture
-def cli(tmp_path: Path, migrated_prefect_home: Path) -> Cli:
-    return Cli(tmp_path, migrated_prefect_home)
 
 
 def settings_from(

@@ -1,7 +1,7 @@
 """``bnpl backfill`` end to end: idempotent re-runs, a SIGKILL and resume, faults, drift, two at once.
 
-Every run is a real ``bnpl`` subprocess (Prefect's ephemeral API, the bundled simulator on a free
-port, a DuckDB file); the reference tables come from a clean in-process run of the engine over
+Every run is a real ``bnpl`` subprocess (the session's Prefect API, or Prefect's temporary one,
+the bundled simulator on a free port, a DuckDB file); the reference tables come from a clean in-process run of the engine over
 the same days. Small base volumes keep each run to a few seconds.
 """
 
@@ -52,11 +52,13 @@ def _assert_ok(proc: subprocess.CompletedProcess[str]) -> None:
 
 
 def test_reruns_leave_identical_tables_equal_to_a_clean_run(cli: Cli, tmp_path, monkeypatch):
-    """A backfill, its re-run (all skipped) and a reference run give the same tables."""
+    """A backfill on Prefect's temporary API (as ``make demo`` runs it), its re-run (all
+    skipped) and a reference run give the same tables."""
     path = tmp_path / "cli.duckdb"
     env = cli.env(warehouse__path=path, **PLAN)
-    first = cli.run(_backfill(6), env)
+    first = cli.run(_backfill(6), cli.env(ephemeral=True, warehouse__path=path, **PLAN))
     _assert_ok(first)
+    assert "Starting temporary server" in first.stderr
     assert "days loaded                    6" in first.stdout
     loaded = fingerprints(path)
     second = cli.run(_backfill(6), env)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from emulator import Emulator, EmulatorError, free_port, prepare
+from emulator import Emulator
 from quality_data import BQ_DAYS, END, LOADED, START, make_day
 
 from bnpl.calendar import iter_days
@@ -86,21 +86,10 @@ def built_warehouse(built_db: Path, tmp_path: Path) -> Iterator[DuckDBWarehouse]
 
 
 @pytest.fixture(scope="session")
-def bq_quality(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQueryWarehouse]:
-    """The BigQuery adapter on a local emulator holding BQ_DAYS of clean synthetic days."""
-    try:
-        executable = prepare()
-    except EmulatorError as exc:
-        pytest.fail(f"BigQuery emulator unavailable: {exc}", pytrace=False)
-    emulator = Emulator(
-        executable=executable,
-        data_dir=tmp_path_factory.mktemp("bq-quality"),
-        port=free_port(),
-        grpc_port=free_port(),
-    )
-    emulator.start()
+def bq_quality(bq_emulator: Emulator) -> Iterator[BigQueryWarehouse]:
+    """The BigQuery adapter on the session's emulator holding BQ_DAYS of clean synthetic days."""
     settings = BigQuerySettings(
-        project=emulator.project, dataset_prefix="q_", api_endpoint=emulator.endpoint
+        project=bq_emulator.project, dataset_prefix="q_", api_endpoint=bq_emulator.endpoint
     )
     warehouse = BigQueryWarehouse(settings)
     try:
@@ -110,7 +99,6 @@ def bq_quality(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQueryWar
         yield warehouse
     finally:
         warehouse.close()
-        emulator.stop()
 
 
 @pytest.fixture(scope="session")

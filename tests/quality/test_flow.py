@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-from prefect.testing.utilities import prefect_test_harness
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
 from quality_data import END, START, Knobs, make_day, request
 
 import flows.quality
@@ -18,14 +22,10 @@ from bnpl.errors import QualityGateError
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
-pytestmark = pytest.mark.slow  # a temporary Prefect API, and the project's models are built
-
-
-@pytest.fixture(scope="module", autouse=True)
-def prefect_api() -> Iterator[None]:
-    """A temporary Prefect API and database for this module's flow runs."""
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
+pytestmark = [
+    pytest.mark.slow,  # the project's models are built
+    pytest.mark.usefixtures("prefect_api"),
+]
 
 
 @pytest.fixture
@@ -36,10 +36,13 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return sent
 
 
-def artifacts(key: str) -> list[Any]:
+def artifacts(key: str, flow_run_id: UUID | None) -> list[Any]:
+    """The artifacts with ``key`` of one flow run (the Prefect API is shared by the session)."""
+    assert flow_run_id is not None
     with get_client(sync_client=True) as client:
         return client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
         )
 
 
@@ -54,16 +57,18 @@ def test_blocked_gate_emits_the_failure_event_and_creates_artifacts(
     warehouse.close()
     monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(db_path))
 
+    state = flows.quality.quality_gate(START, END, return_state=True)
     with pytest.raises(QualityGateError, match="volume_vs_expected"):
-        flows.quality.quality_gate(START, END)
+        state.result()
+    run_id = state.state_details.flow_run_id
 
     assert [e["event"] for e in events] == ["bnpl.quality.failed"]
     payload = events[0]["payload"]
     assert payload["failed_check_names"] == ["volume_vs_expected"]
     assert str(bad) in payload["failed_checks"][0]["details"]
     assert events[0]["related"][0]["prefect.resource.role"] == "flow-run"
-    table = artifacts("quality-results")
+    table = artifacts("quality-results", run_id)
     assert table and table[0].type == "table"
     assert "volume_vs_expected" in str(table[0].data)
-    summary = artifacts("quality-summary")
+    summary = artifacts("quality-summary", run_id)
     assert summary and "**blocked**" in str(summary[0].data)

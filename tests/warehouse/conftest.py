@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from emulator import Emulator, EmulatorError, free_port, prepare
+from emulator import Emulator
 
 from bnpl.settings import BigQuerySettings
 from bnpl.warehouse import DayBatch, table_spec
@@ -24,34 +24,6 @@ _DTYPES: dict[str, pl.DataType] = {
     "DATETIME": pl.Datetime("us"),
     "TIMESTAMP": pl.Datetime("us", "UTC"),
 }
-
-
-@pytest.fixture(scope="session")
-def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """A running local-bigquery on 127.0.0.1, shared by the session; fails (never skips) if it cannot start."""
-    try:
-        executable = prepare()
-    except EmulatorError as exc:
-        pytest.fail(f"BigQuery emulator unavailable: {exc}", pytrace=False)
-    last: EmulatorError | None = None
-    for _ in range(3):  # a free port can be taken between picking and binding
-        emulator = Emulator(
-            executable=executable,
-            data_dir=tmp_path_factory.mktemp("bq-emulator"),
-            port=free_port(),
-            grpc_port=free_port(),
-        )
-        try:
-            emulator.start()
-        except EmulatorError as exc:
-            last = exc
-            continue
-        try:
-            yield emulator
-        finally:
-            emulator.stop()
-        return
-    pytest.fail(f"BigQuery emulator did not start: {last}", pytrace=False)
 
 
 @pytest.fixture
