@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,ml]'
 	touch $(STAMP)
 
-## demo: ingest all of 2024 into the embedded DuckDB warehouse and print the summary
+## demo: ingest all of 2024 into the embedded DuckDB warehouse, then build, check and publish the models
 demo: $(STAMP)
 	$(BIN)/bnpl backfill --start 2024-01-01 --end 2024-12-31
+	$(BIN)/bnpl build
 
 ## test: lint, type-check and the whole test suite (what CI runs)
 test: $(STAMP) lint typecheck

@@ -42,7 +42,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pandera.backends.polars.builtin_checks  # noqa: F401  (Polars versions of built-in checks)
@@ -377,20 +377,85 @@ class Quarantine(pa.DataFrameModel):
         ordered = True
 
 
+class SourceBatches(pa.DataFrameModel):
+    """``bnpl_raw.source_batches``: the ledger, one row per loaded day (batch)."""
+
+    batch_id: str = pa.Field(str_matches=_HEX_KEY)
+    transaction_date: pl.Date
+    source_url: str = pa.Field(str_length={"min_value": 1})
+    generator: str = pa.Field(str_length={"min_value": 1})
+    request_body: str = pa.Field(str_startswith="{")
+    request_seed: int = pa.Field(nullable=True)
+    identity_scope: str = pa.Field(isin=("batch", "source"))
+    expected_records: int = pa.Field(nullable=True, ge=0)
+    records_received: int = pa.Field(ge=0)
+    records_loaded: int = pa.Field(ge=0)
+    records_quarantined: int = pa.Field(ge=0)
+    customers_loaded: int = pa.Field(ge=0)
+    customers_changed_attributes: int = pa.Field(ge=0)
+    unknown_fields: str = pa.Field(nullable=True, str_startswith="[")
+    content_sha256: str = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    status: str = pa.Field(eq="loaded")
+    attempts: int = pa.Field(ge=1)
+    started_at: DateTime = pa.Field(dtype_kwargs=_UTC)
+    fetched_at: DateTime = pa.Field(dtype_kwargs=_UTC)
+    finished_at: DateTime = pa.Field(dtype_kwargs=_UTC)
+    flow_run_id: str = pa.Field(nullable=True)
+    bnpl_version: str = pa.Field(str_length={"min_value": 1})
+
+    @pa.dataframe_check(name="received_is_loaded_plus_quarantined")
+    def _received_adds_up(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            pl.col("records_received") == pl.col("records_loaded") + pl.col("records_quarantined")
+        )
+
+    @pa.dataframe_check(name="timestamps_in_order")
+    def _in_order(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            (pl.col("started_at") <= pl.col("fetched_at"))
+            & (pl.col("fetched_at") <= pl.col("finished_at"))
+        )
+
+    class Config:
+        name = "bnpl_raw.source_batches"
+        strict = True
+        ordered = True
+
+
+def check_ledger_row(row: Mapping[str, Any]) -> None:
+    """Validate one ``source_batches`` row (built by bnpl) against :class:`SourceBatches`.
+
+    Raises:
+        ContractError: the row breaks the ledger's contract: a bug in bnpl, nothing is loaded.
+    """
+    schema = polars_schema("source_batches")
+    frame = pl.DataFrame([{name: row.get(name) for name in schema}], schema=schema)
+    _check_or_raise(frame, SourceBatches)
+
+
 # --- validation ------------------------------------------------------------------------------------
 
 
-@cache
-def transactions_schema(day: date) -> pa.DataFrameSchema:
-    """:class:`Transactions` plus ``timestamp_on_requested_day`` for ``day``."""
-    schema = Transactions.to_schema()
-    column = schema.columns["_timestamp"]
+def _on_day(day: date) -> pa.Check:
+    """``timestamp_on_requested_day``: ``_timestamp`` falls on ``day``."""
     prefix = f"{day.isoformat()}T"
-    on_day = pa.Check(
+    return pa.Check(
         lambda data: _rule(data, pl.col(data.key).str.starts_with(prefix)),
         name="timestamp_on_requested_day",
     )
-    return schema.update_column("_timestamp", checks=[*column.checks, on_day])
+
+
+@lru_cache(maxsize=32)
+def transactions_schema(day: date) -> pa.DataFrameSchema:
+    """:class:`Transactions` plus ``timestamp_on_requested_day`` for ``day``.
+
+    Building it copies the whole schema (~30 ms), so clean days are screened with
+    :class:`Transactions` and :func:`_on_day` instead (see :func:`prepare_day`); this full
+    schema names the failures of a day that does not pass.
+    """
+    schema = Transactions.to_schema()
+    column = schema.columns["_timestamp"]
+    return schema.update_column("_timestamp", checks=[*column.checks, _on_day(day)])
 
 
 @dataclass(frozen=True)
@@ -410,20 +475,30 @@ class _Capture:
         return expr
 
 
-def passes(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> bool:
-    """True when every row of ``frame`` passes every check of ``schema``, in one Polars pass.
+_SCREENS: dict[int, tuple[pa.DataFrameSchema, tuple[pl.Schema, list[pl.Expr]] | None]] = {}
+""":func:`_screen` of each schema seen, by ``id`` (the schema is kept, so the id stays its own)."""
 
-    Pandera runs each check as its own query (a few collects per check, ~80 checks), a fixed
-    cost of the order of 100 ms per day whatever its size. Most days are clean, so this screen
-    evaluates the schema's own check expressions (its built-in and custom checks, null and
-    uniqueness rules, with Pandera's null handling) in a single ``select``; only a day that
-    fails it is validated by Pandera, which then decides every row and names every failure.
-    False also means "cannot screen" (a check that is not a plain expression, a dtype or column
-    mismatch): Pandera then validates and reports.
+
+def _screen(schema: pa.DataFrameSchema) -> tuple[pl.Schema, list[pl.Expr]] | None:
+    """The dtypes ``schema`` expects and one boolean expression per rule (None: not screenable).
+
+    Built once per schema: calling Pandera's check functions to get their expressions costs
+    about as much as evaluating them on a day.
     """
+    cached = _SCREENS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    screen = _build_screen(schema)
+    if len(_SCREENS) >= 1024:
+        _SCREENS.clear()
+    _SCREENS[id(schema)] = (schema, screen)
+    return screen
+
+
+def _build_screen(schema: pa.DataFrameSchema) -> tuple[pl.Schema, list[pl.Expr]] | None:
     expected = pl.Schema({name: column.dtype.type for name, column in schema.columns.items()})
-    if frame.schema != expected or schema.checks:
-        return False
+    if schema.checks:
+        return None
     exprs: list[pl.Expr] = []
     for name, column in schema.columns.items():
         value = pl.col(name)
@@ -433,26 +508,73 @@ def passes(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> bool:
         if column.unique:
             exprs.append(~value.is_duplicated())
         for check in column.checks:
-            if check.element_wise:
-                return False
-            # pandera's polars checks are ``data.lazyframe.select(<expr>)``: capture the expr
-            out = check._check_fn(PolarsData(_Capture(), name), **check._check_kwargs)  # type: ignore[arg-type]
-            if not isinstance(out, pl.Expr):
-                return False
-            exprs.append(out.fill_null(check.ignore_na))
-    if frame.is_empty() or not exprs:
+            expr = _check_expr(check, name)
+            if expr is None:
+                return None
+            exprs.append(expr)
+    return expected, [_screen_rule(e, i) for i, e in enumerate(exprs)]
+
+
+def _screen_rule(expr: pl.Expr, index: int) -> pl.Expr:
+    # one output column per rule: Polars evaluates them in parallel, where one all_horizontal
+    # over ~70 rules runs as a single expression (measured 12 ms vs 35 ms for a 5,000-row day)
+    return expr.all().alias(f"_rule_{index}")
+
+
+def _check_expr(check: pa.Check, column: str) -> pl.Expr | None:
+    """The row-wise boolean expression of a Pandera check on ``column`` (None: not a plain
+    expression). Pandera's polars checks are ``data.lazyframe.select(<expr>)``: capture it."""
+    if check.element_wise:
+        return None
+    out = check._check_fn(PolarsData(_Capture(), column), **check._check_kwargs)  # type: ignore[arg-type]
+    if not isinstance(out, pl.Expr):
+        return None
+    return out.fill_null(check.ignore_na)
+
+
+def passes(
+    frame: pl.DataFrame,
+    schema: pa.DataFrameSchema,
+    *,
+    extra: Sequence[tuple[pa.Check, str]] = (),
+) -> bool:
+    """True when every row of ``frame`` passes every check of ``schema``, in one Polars pass.
+
+    Pandera runs each check as its own query (a few collects per check, ~80 checks), a fixed
+    cost of the order of 100 ms per day whatever its size. Most days are clean, so this screen
+    evaluates the schema's own check expressions (its built-in and custom checks, null and
+    uniqueness rules, with Pandera's null handling) in a single ``select``; only a day that
+    fails it is validated by Pandera, which then decides every row and names every failure.
+    False also means "cannot screen" (a check that is not a plain expression, a dtype or column
+    mismatch): Pandera then validates and reports. ``extra`` are more ``(check, column)`` pairs
+    (a day's own rule on top of a shared schema, without copying the schema).
+    """
+    screen = _screen(schema)
+    if screen is None:
+        return False
+    expected, rules = screen
+    if frame.schema != expected:
+        return False
+    more = [_check_expr(check, column) for check, column in extra]
+    if any(expr is None for expr in more):
+        return False
+    rules = [*rules, *(_screen_rule(e, -1 - i) for i, e in enumerate(more) if e is not None)]
+    if frame.is_empty() or not rules:
         return True
-    return bool(frame.select(pl.all_horizontal(exprs)).to_series().all())
+    return all(frame.select(rules).row(0))
 
 
-def _failures(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> list[Failure]:
+def _failures(
+    frame: pl.DataFrame, schema: pa.DataFrameSchema, *, screened: bool = False
+) -> list[Failure]:
     """Every row-level failure of ``frame`` under ``schema`` (empty when it is valid).
+    ``screened``: the caller's :func:`passes` already failed, go straight to Pandera.
 
     Raises:
         ContractError: on a failure that is not about a row (a missing column, a wrong dtype):
             the frame was built wrong, which no quarantine can fix.
     """
-    if passes(frame, schema):
+    if not screened and passes(frame, schema):
         return []
     try:
         schema.validate(frame, lazy=True)
@@ -574,7 +696,11 @@ def prepare_day(
     shaped = normalize.shape_transactions(
         parsed.frame, batch_id=batch, customer_scope=scope, loaded_at=loaded_at, columns=columns
     )
-    failures = _failures(shaped.select(columns), transactions_schema(request.day))
+    table = shaped.select(columns)
+    if passes(table, Transactions.to_schema(), extra=[(_on_day(request.day), "_timestamp")]):
+        failures: list[Failure] = []
+    else:
+        failures = _failures(table, transactions_schema(request.day), screened=True)
     failed_rows = sorted({f.row for f in failures})
     if failed_rows:
         keep = pl.Series(range(shaped.height)).is_in(failed_rows).not_()

@@ -30,11 +30,7 @@ from bnpl.errors import ConfigError, QuarantineThresholdError
 from bnpl.ingest import FetchInfo, IngestSession, ReadyDay, load_prepared
 from bnpl.ingest_summary import DayResult
 from bnpl.quality.base import Check, GateResult
-from bnpl.quality.checks import declared_checks
-from bnpl.quality.context import AUDIT_DATASET, CheckContext
-from bnpl.quality.gate import ModelRunner, SqlModelRunner
-from bnpl.quality.runner import evaluate_checks
-from bnpl.quality.store import write_results
+from bnpl.quality.gate import ModelRunner, SqlModelRunner, audit_built
 from bnpl.settings import FaultSettings, Settings
 from bnpl.source.client import FetchedDay
 from bnpl.timeutil import utc_now
@@ -167,26 +163,7 @@ def check_day(
     ``checks`` defaults to every declared check. The logical date is ``day`` itself: freshness
     asks whether ``day`` is loaded.
     """
-    ctx = CheckContext(
-        warehouse,
-        settings.quality,
-        start=day,
-        end=day,
-        logical_date=day,
-        marts_dataset=AUDIT_DATASET,
-    )
-    checked_at = datetime.now(UTC)
-    results = evaluate_checks(ctx, declared_checks(settings.quality) if checks is None else checks)
-    write_results(
-        warehouse,
-        results,
-        run_id=run_id,
-        logical_date=day,
-        start=day,
-        end=day,
-        checked_at=checked_at,
-    )
-    return GateResult(run_id, day, day, day, results, built=built)
+    return audit_built(warehouse, settings, day, day, day, run_id, built=built, checks=checks)
 
 
 def publish_day(

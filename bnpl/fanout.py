@@ -65,8 +65,27 @@ def iter_completed(
 ) -> Iterator[tuple[I, R | Exception]]:
     """Yield each item with its result (or its error) in completion order.
 
-    At most ``window`` items are submitted and not yet yielded, which bounds the memory held by
-    results waiting for the consumer. A :class:`Handoff` result is taken out of its box.
+    At most ``window`` items are in flight or waiting besides the one being consumed, which
+    bounds the memory held by results. A :class:`Handoff` result is taken out of its box.
+    """
+    for group in iter_completed_groups(items, submit, window=window):
+        yield from group
+
+
+def iter_completed_groups(
+    items: Iterable[I],
+    submit: Callable[[I], Pending[R | Handoff[R]]],
+    *,
+    window: int,
+    max_group: int | None = None,
+) -> Iterator[list[tuple[I, R | Exception]]]:
+    """Yield, in completion order, every item that has completed since the last group (at least
+    one, at most ``max_group``), each with its result or its error.
+
+    A consumer slower than the producers gets larger groups, so it can handle several results at
+    once (the ingestion writer loads them in one transaction); a fast one gets single items.
+    Replacements are submitted before a group is yielded, so at most ``window`` items are in
+    flight or waiting, besides the group being consumed. A :class:`Handoff` is unboxed.
     """
     pending = iter(items)
     done: queue.SimpleQueue[tuple[I, Pending[R | Handoff[R]]]] = queue.SimpleQueue()
@@ -81,15 +100,24 @@ def iter_completed(
     while in_flight < window and launch():
         in_flight += 1
     while in_flight:
-        item, future = done.get()
-        in_flight -= 1
-        outcome: R | Exception
-        try:
-            value = future.result()
-            outcome = value.take() if isinstance(value, Handoff) else value
-        except Exception as exc:
-            outcome = exc
-        del future
-        yield item, outcome
-        if launch():
-            in_flight += 1
+        finished = [done.get()]
+        while max_group is None or len(finished) < max_group:
+            try:
+                finished.append(done.get_nowait())
+            except queue.Empty:
+                break
+        in_flight -= len(finished)
+        group: list[tuple[I, R | Exception]] = []
+        for item, future in finished:
+            outcome: R | Exception
+            try:
+                value = future.result()
+                outcome = value.take() if isinstance(value, Handoff) else value
+            except Exception as exc:
+                outcome = exc
+            group.append((item, outcome))
+        del finished
+        for _ in group:  # refill before the consumer works on the group, so fetching goes on
+            if launch():
+                in_flight += 1
+        yield group

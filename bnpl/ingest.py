@@ -6,17 +6,18 @@ Plain functions, no orchestrator. A run is::
         summary = run_range(session, start, end)          # plan, skip, fetch ‖ prepare, load
 
 * :func:`plan_range` — one :class:`~bnpl.calendar.DayRequest` per day (``start``..``end``,
-  inclusive). simtom accepts at most 366 days per request; a backfill sends one request per day,
-  so a range of any length is valid.
+  inclusive; entry points cap a run at 366 days, see :func:`bnpl.calendar.check_ingest_range`).
 * :func:`select_pending` — days whose ledger row (``bnpl_raw.source_batches``) already holds the
   same ``batch_id`` are skipped unless ``force``.
 * :func:`fetch_and_prepare` — I/O then pure work for one day; safe to run in parallel threads.
-* :func:`load_prepared` — the quarantine threshold check, then one atomic
-  :meth:`~bnpl.warehouse.base.Warehouse.load_day` (delete day D in every raw table, insert, write
-  the ledger row). Called from one thread only: the single writer.
+* :func:`load_group` — the quarantine threshold check of each day, then one
+  :meth:`~bnpl.warehouse.base.Warehouse.load_days` for the days that passed (each day replaced
+  whole: delete day D in every raw table, insert, write the ledger row; on DuckDB the group is one
+  transaction). Called from one thread only: the single writer. :func:`load_prepared` is the same
+  for one day.
 * :func:`run_range` — the loop: fetch in parallel (a thread pool here, Prefect tasks in
-  ``flows/ingest.py``), load each day as it arrives, keep going when a day fails, and return an
-  :class:`IngestSummary`.
+  ``flows/ingest.py``), load the days that completed while the writer was busy as one group, keep
+  going when a day fails, and return an :class:`IngestSummary`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -37,14 +38,14 @@ from urllib.parse import urlsplit, urlunsplit
 import polars as pl
 
 from bnpl.calendar import DayRequest, plan_requests
-from bnpl.contracts import PreparedDay, prepare_day
+from bnpl.contracts import PreparedDay, check_ledger_row, prepare_day
 from bnpl.errors import (
     BnplError,
     ConfigError,
     QuarantineThresholdError,
     WarehouseLockedError,
 )
-from bnpl.fanout import Handoff, Pending, iter_completed
+from bnpl.fanout import Handoff, Pending, iter_completed, iter_completed_groups
 from bnpl.ingest_summary import DayFailure, DayResult, IngestSummary, failure_message
 from bnpl.normalize import IdentityScope, canonical_json
 from bnpl.normalize import batch_id as compute_batch_id
@@ -69,6 +70,7 @@ __all__ = [
     "fetch_and_prepare",
     "iter_completed",
     "ledger_row",
+    "load_group",
     "load_prepared",
     "open_session",
     "plan_range",
@@ -80,6 +82,15 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+GROUP_DAYS = 32
+"""Most days one warehouse load takes at once: the days that completed while the writer was
+busy with the previous load."""
+
+GROUP_WINDOW = 16
+"""Days in flight or waiting for the writer, at least (twice the concurrency if that is more),
+besides the group being loaded: room for groups to form, bounded memory (a 5,000-row day is a
+few MB of frames)."""
 
 
 # --- the source seam ----------------------------------------------------------------------------
@@ -308,14 +319,11 @@ def ledger_row(
     }
 
 
-def load_prepared(
-    session: IngestSession, ready: ReadyDay, *, flow_run_id: str | None = None
-) -> DayResult:
-    """Check the quarantine threshold, then replace the day and write its ledger row atomically.
+def _day_batch(session: IngestSession, ready: ReadyDay, *, flow_run_id: str | None) -> DayBatch:
+    """The warehouse batch of a ready day, after its quarantine threshold check.
 
     Raises:
-        QuarantineThresholdError: too many rows quarantined; nothing is written for the day.
-        WarehouseError: the load failed and was rolled back.
+        QuarantineThresholdError: too many rows quarantined; the day must not be written.
     """
     prepared, stats = ready.prepared, ready.prepared.stats
     check_quarantine(prepared, session.settings.ingest.quarantine_threshold)
@@ -326,25 +334,97 @@ def load_prepared(
             stats.records_received,
             ready.request.expected_volume,
         )
-    session.warehouse.load_day(
-        DayBatch(
-            day=ready.request.day,
-            batch_id=prepared.batch_id,
-            transactions=prepared.transactions,
-            customers=prepared.customers,
-            quarantine=prepared.quarantine,
-            ledger=ledger_row(session, ready, flow_run_id=flow_run_id),
-        )
-    )
-    return DayResult(
+    ledger = ledger_row(session, ready, flow_run_id=flow_run_id)
+    check_ledger_row(ledger)
+    return DayBatch(
         day=ready.request.day,
         batch_id=prepared.batch_id,
+        transactions=prepared.transactions,
+        customers=prepared.customers,
+        quarantine=prepared.quarantine,
+        ledger=ledger,
+    )
+
+
+def _result(ready: ReadyDay) -> DayResult:
+    stats = ready.prepared.stats
+    return DayResult(
+        day=ready.request.day,
+        batch_id=ready.prepared.batch_id,
         records_received=stats.records_received,
         records_loaded=stats.records_loaded,
         records_quarantined=stats.records_quarantined,
         customers_loaded=stats.customers_loaded,
         attempts=ready.fetch.attempts,
     )
+
+
+def load_prepared(
+    session: IngestSession, ready: ReadyDay, *, flow_run_id: str | None = None
+) -> DayResult:
+    """Check the quarantine threshold, then replace the day and write its ledger row atomically.
+
+    Raises:
+        QuarantineThresholdError: too many rows quarantined; nothing is written for the day.
+        WarehouseError: the load failed and was rolled back.
+    """
+    session.warehouse.load_day(_day_batch(session, ready, flow_run_id=flow_run_id))
+    return _result(ready)
+
+
+def load_group(
+    session: IngestSession, readies: Sequence[ReadyDay], *, flow_run_id: str | None = None
+) -> tuple[list[DayResult], list[DayFailure]]:
+    """Load several ready days with one :meth:`~bnpl.warehouse.base.Warehouse.load_days` call
+    (one transaction on DuckDB) and report each day's outcome.
+
+    A day over its quarantine threshold fails alone and is not written. If the group's load
+    fails, each day is loaded on its own, so that one day's problem fails that day only.
+
+    Raises:
+        WarehouseLockedError: another process kept the warehouse file past the lock timeout.
+    """
+    failures: list[DayFailure] = []
+    accepted: list[tuple[ReadyDay, DayBatch]] = []
+    for ready in readies:
+        try:
+            accepted.append((ready, _day_batch(session, ready, flow_run_id=flow_run_id)))
+        except Exception as exc:
+            _log_failure(ready.request.day, exc)
+            failures.append(DayFailure(ready.request.day, _describe(exc)))
+    if not accepted:
+        return [], failures
+    try:
+        session.warehouse.load_days([batch for _, batch in accepted])
+    except WarehouseLockedError:
+        raise
+    except Exception as exc:
+        if len(accepted) == 1:
+            _log_failure(accepted[0][0].request.day, exc)
+            return [], [*failures, DayFailure(accepted[0][0].request.day, _describe(exc))]
+        logger.warning(
+            "loading %d days at once failed (%s); loading them one by one", len(accepted), exc
+        )
+        loaded: list[DayResult] = []
+        for ready, batch in accepted:
+            more, failed = _load_alone(session, ready, batch)
+            loaded += more
+            failures += failed
+        return loaded, failures
+    return [_result(ready) for ready, _ in accepted], failures
+
+
+def _load_alone(
+    session: IngestSession, ready: ReadyDay, batch: DayBatch
+) -> tuple[list[DayResult], list[DayFailure]]:
+    try:
+        session.warehouse.load_days([batch])
+    except WarehouseLockedError:
+        raise
+    except Exception as exc:
+        _log_failure(ready.request.day, exc)
+        return [], [DayFailure(ready.request.day, _describe(exc))]
+    return [_result(ready)], []
 
 
 @cache
@@ -367,6 +447,14 @@ Submit = Callable[[DayRequest], DayFuture]
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def _log_failure(day: date, exc: Exception) -> None:
+    """One line for bnpl's own errors; the traceback for anything else (a bug)."""
+    if isinstance(exc, BnplError):
+        logger.error("%s failed: %s", day, _describe(exc))
+    else:
+        logger.error("%s failed unexpectedly", day, exc_info=exc)
 
 
 def run_range(
@@ -412,31 +500,30 @@ def run_range(
             def submit(request: DayRequest) -> DayFuture:
                 return pool.submit(fetch_and_prepare, session, request)
 
-        for request, outcome in iter_completed(todo, submit, window=2 * workers):
-            try:
+        window = max(2 * workers, GROUP_WINDOW)
+        for group in iter_completed_groups(todo, submit, window=window, max_group=GROUP_DAYS):
+            ready: list[ReadyDay] = []
+            for request, outcome in group:
                 if isinstance(outcome, Exception):
-                    raise outcome
-                result = load_prepared(session, outcome, flow_run_id=flow_run_id)
-            except WarehouseLockedError:
-                raise
-            except Exception as exc:
-                if isinstance(exc, BnplError):
-                    logger.error("%s failed: %s", request.day, _describe(exc))
+                    _log_failure(request.day, outcome)
+                    failures.append(DayFailure(request.day, _describe(outcome)))
                 else:
-                    logger.exception("%s failed unexpectedly", request.day)
-                failures.append(DayFailure(request.day, _describe(exc)))
-                continue
-            finally:
-                del outcome  # let the day's frames go before waiting for the next one
-            loaded.append(result)
-            logger.info(
-                "%s loaded: %d rows, %d quarantined (%d/%d days)",
-                result.day,
-                result.records_loaded,
-                result.records_quarantined,
-                len(loaded) + len(failures),
-                len(todo),
-            )
+                    ready.append(outcome)
+            del group
+            results, failed = load_group(session, ready, flow_run_id=flow_run_id)
+            del ready  # let the days' frames go before waiting for the next group
+            done = len(loaded) + len(failures)
+            loaded += results
+            failures += failed
+            for n, result in enumerate(results, start=done + 1):
+                logger.info(
+                    "%s loaded: %d rows, %d quarantined (%d/%d days done)",
+                    result.day,
+                    result.records_loaded,
+                    result.records_quarantined,
+                    n,
+                    len(todo),
+                )
     summary = IngestSummary(
         start,
         end,

@@ -54,6 +54,7 @@ from bnpl.quality.gate import gate_error
 from bnpl.settings import BigQuerySettings, Settings, load_settings
 from bnpl.source.client import FetchedDay
 from bnpl.timeutil import utc_now
+from bnpl.warehouse.labels import job_labels
 from flows import infra
 from flows._runtime import Day, forward_bnpl_logs
 from flows.quality import publish_gate_outcome
@@ -196,7 +197,7 @@ def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
         _preflight(settings)
         (request,) = plan_range(settings, day, day)
         logger.info("daily run for %s (run %s)", day, run_id)
-        with open_session(settings) as session:
+        with open_session(settings) as session, job_labels(run_id=run_id or "adhoc"):
             fetched = steps.run(
                 "extract_daily_batch",
                 lambda: extract_daily_batch(session, request),

@@ -29,6 +29,7 @@ from bnpl.errors import IngestError
 from bnpl.ingest import DayFuture, Handoff, IngestSession, IngestSummary, ReadyDay
 from bnpl.settings import load_settings
 from bnpl.timeutil import utc_now
+from bnpl.warehouse.labels import job_labels
 from flows._runtime import Day, forward_bnpl_logs
 
 
@@ -56,6 +57,7 @@ def _ingest(start: date, end: date, concurrency: int | None, force: bool) -> Ing
     with (
         ingest.open_session(settings) as session,
         ThreadPoolTaskRunner[Handoff[ReadyDay]](max_workers=workers) as runner,
+        job_labels(run_id=run_id or "adhoc"),  # BigQuery jobs carry the flow run id
     ):
 
         def submit(request: DayRequest) -> DayFuture:

@@ -37,6 +37,7 @@ from bnpl.quality import (
 )
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
+from bnpl.warehouse.labels import job_labels
 from flows._runtime import Day, forward_bnpl_logs
 
 ALERT_FILE = (
@@ -80,15 +81,16 @@ def run_quality_gate(start: date, end: date, logical_date: date, run_id: str) ->
     settings = load_settings()
     warehouse = open_warehouse(settings)
     try:
-        return run_gate(
-            warehouse,
-            settings,
-            start,
-            end,
-            logical_date,
-            run_id,
-            on_result=publish_gate_outcome,
-        )
+        with job_labels(run_id=run_id):
+            return run_gate(
+                warehouse,
+                settings,
+                start,
+                end,
+                logical_date,
+                run_id,
+                on_result=publish_gate_outcome,
+            )
     finally:
         warehouse.close()
 

@@ -19,9 +19,14 @@ import polars as pl
 import pytest
 
 import bnpl
-from bnpl import ingest
+from bnpl import contracts, ingest
 from bnpl.calendar import DayRequest, check_ingest_range
-from bnpl.errors import ConfigError, QuarantineThresholdError, TransientSourceError
+from bnpl.errors import (
+    ConfigError,
+    ContractError,
+    QuarantineThresholdError,
+    TransientSourceError,
+)
 from bnpl.normalize import batch_id, canonical_json
 from bnpl.settings import Settings, load_settings
 from bnpl.source import SIMULATOR_IDENTITY
@@ -237,6 +242,19 @@ def test_ledger_row_describes_the_request_and_the_fetch(session, settings, sourc
     assert row["content_sha256"] == hashlib.sha256(body).hexdigest()
     assert row["started_at"] <= row["fetched_at"] <= row["finished_at"]
     assert row["bnpl_version"] == bnpl.__version__
+
+
+def test_the_ledger_row_is_checked_against_its_contract(session, settings):
+    """A loaded ledger row passes the SourceBatches contract; one whose counts do not add up, or
+    with an unknown status, is a ContractError naming the rule (a bug: nothing is loaded)."""
+    ingest.run_range(session, DAYS[1], DAYS[1])
+    row = bnpl.read_table("bnpl_raw.source_batches", settings).row(0, named=True)
+    contracts.check_ledger_row(row)
+    broken = {**row, "records_loaded": row["records_loaded"] + 1}
+    with pytest.raises(ContractError, match="received_is_loaded_plus_quarantined"):
+        contracts.check_ledger_row(broken)
+    with pytest.raises(ContractError, match="status"):
+        contracts.check_ledger_row({**row, "status": "maybe"})
 
 
 def test_rerun_skips_loaded_days_and_changes_nothing(session, settings, source):

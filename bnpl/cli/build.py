@@ -1,18 +1,21 @@
 """``bnpl build`` (the SQL models, write-audit-publish) and ``bnpl docs models``.
 
 ``bnpl build`` builds the selected models: staging and intermediate into ``bnpl_intermediate``,
-marts into ``bnpl_audit``, then publishes the marts to ``bnpl_marts``. ``bnpl check`` runs the
-same build with the quality gate between the two steps.
+marts into ``bnpl_audit``, runs the quality checks on what it built, and publishes the marts to
+``bnpl_marts`` only when no error-level check failed (write, audit, publish). ``bnpl check`` is
+the same for every model over a range, with a logical date.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Annotated
 
 import typer
 
 from bnpl.calendar import parse_day
+from bnpl.cli.quality import echo_results
 from bnpl.models import (
     DOCS_PATH,
     build_and_publish,
@@ -22,6 +25,8 @@ from bnpl.models import (
     write_models_doc,
 )
 from bnpl.models.compile import statements_text
+from bnpl.models.run import BuildResult
+from bnpl.quality import audit_built, gate_error, gate_range
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
 
@@ -62,15 +67,17 @@ def register(app: typer.Typer) -> None:
             typer.Option("--dry-run", help="Print the SQL each model would run; write nothing."),
         ] = False,
     ) -> None:
-        """Build the SQL models and publish the marts.
+        """Build the SQL models, check them, and publish the marts if the checks pass.
 
         Incremental models rebuild only --start..--end (both or neither); a full refresh, and the
-        first build of a model, use every loaded day. Exit code 0 on success, 1 when a model
-        fails (nothing is published), 2 for bad input.
+        first build of a model, use every loaded day. The quality checks run on the built days
+        before publishing. Exit code 0 on success, 1 when a model or an error-level check fails
+        (nothing is published), 2 for bad input.
         """
         first, last = _day(start, "--start"), _day(end, "--end")
         project = load_project()
-        warehouse = open_warehouse(load_settings())
+        settings = load_settings()
+        warehouse = open_warehouse(settings)
         try:
             if dry_run:
                 compiled = plan_build(
@@ -84,6 +91,18 @@ def register(app: typer.Typer) -> None:
                 )
                 typer.echo(statements_text(compiled))
                 return
+            run_id = uuid.uuid4().hex
+
+            def gate(built: BuildResult) -> None:
+                """The quality gate on the built days, before anything is published."""
+                if not built.marts:
+                    return
+                days = gate_range(warehouse, first, last)
+                outcome = audit_built(warehouse, settings, *days, run_id, built=built.marts)
+                if not outcome.passed:
+                    echo_results(outcome)
+                    raise gate_error(outcome)
+
             result = build_and_publish(
                 warehouse,
                 project,
@@ -91,6 +110,7 @@ def register(app: typer.Typer) -> None:
                 start=first,
                 end=last,
                 full_refresh=full_refresh,
+                gate=gate,
             )
         finally:
             warehouse.close()

@@ -21,7 +21,14 @@ from bnpl.quality.events import (
     results_table,
     summary_markdown,
 )
-from bnpl.quality.gate import ModelRunner, SqlModelRunner, gate_error, gate_range, run_gate
+from bnpl.quality.gate import (
+    ModelRunner,
+    SqlModelRunner,
+    audit_built,
+    gate_error,
+    gate_range,
+    run_gate,
+)
 from bnpl.quality.report import build_report, write_report
 from bnpl.quality.runner import evaluate_checks, run_checks
 from bnpl.quality.store import read_results, write_results
@@ -39,6 +46,7 @@ __all__ = [
     "Severity",
     "SqlModelRunner",
     "Status",
+    "audit_built",
     "build_report",
     "declared_checks",
     "evaluate_checks",

@@ -241,6 +241,11 @@ CHECKS: tuple[Check, ...] = (
     ),
     # --- freshness and volume ------------------------------------------------------------------
     Check(
+        "earlier_blocks_resolved", "completeness", "bnpl_audit.dq_results", "error",
+        "no day outside the range is still blocked by its latest gate run",
+        completeness.earlier_blocks_resolved,
+    ),
+    Check(
         "freshness", "freshness", LEDGER, "error",
         "the newest loaded day is at most freshness_max_lag_days before the logical date",
         completeness.freshness,

@@ -130,6 +130,47 @@ def quarantine_rate(ctx: CheckContext) -> Outcome:
     )
 
 
+def earlier_blocks_resolved(ctx: CheckContext) -> Outcome:
+    """No day outside the range is still blocked: a day whose latest gate run failed an
+    error-level check (this one included: a day that could not publish is not in the marts
+    either) keeps every later gate from publishing until a run that covers it passes.
+
+    Without this, a rejected day D stays in the raw and intermediate tables, and the next day's
+    passing run would publish it inside the marts rebuilt from every day (training set, risk
+    features), although no passing check ever covered D.
+    """
+    runs = ctx.query("results/gate_runs")
+    if runs.is_empty():
+        return Outcome("pass", 0.0, 0.0, "no earlier gate runs")
+    latest = (
+        runs.with_columns(
+            day=pl.date_ranges(pl.col("range_start"), pl.col("range_end"), interval="1d")
+        )
+        .explode("day")
+        .sort("checked_at", "run_id")
+        .group_by("day")
+        .agg(pl.col("run_id", "blocked").last())
+    )
+    blocked = latest.filter(pl.col("blocked") & ~pl.col("day").is_between(ctx.start, ctx.end)).sort(
+        "day"
+    )
+    if blocked.is_empty():
+        return Outcome("pass", 0.0, 0.0, "no day outside the range is blocked by an earlier run")
+    runs_named = ", ".join(sorted(set(blocked["run_id"].head(EXAMPLES).to_list())))
+    days = blocked["day"].to_list()
+    first, last = min(days[0], ctx.start), max(days[-1], ctx.end)
+    return Outcome(
+        "fail",
+        float(blocked.height),
+        0.0,
+        f"{_n_days(blocked.height)} outside {ctx.start}..{ctx.end} failed their latest gate run "
+        f"({runs_named}) and have not passed since: {_days(blocked)}. Their rows are in the "
+        "tables every mart is rebuilt from, so nothing is published until they pass: fix them "
+        "(reload with `bnpl backfill --force`), then gate them with this run's days: "
+        f"`bnpl check --start {first} --end {last}`",
+    )
+
+
 def freshness(ctx: CheckContext) -> Outcome:
     """The newest loaded day is at most ``freshness_max_lag_days`` before the logical date."""
     limit = float(ctx.settings.freshness_max_lag_days)

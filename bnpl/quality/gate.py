@@ -110,33 +110,15 @@ def run_gate(
     warehouse.ensure_schema()
     built = runner.build(warehouse, start=start, end=end)
     logger.info("built %d models into %s for %s..%s", len(built), AUDIT_DATASET, start, end)
-    ctx = CheckContext(
-        warehouse,
-        settings.quality,
-        start=start,
-        end=end,
-        logical_date=logical_date,
-        marts_dataset=AUDIT_DATASET,
-        built=built,
+    gate = audit_built(
+        warehouse, settings, start, end, logical_date, run_id, built=built, checks=checks
     )
-    checked_at = datetime.now(UTC)
-    results = evaluate_checks(ctx, declared_checks(settings.quality) if checks is None else checks)
-    write_results(
-        warehouse,
-        results,
-        run_id=run_id,
-        logical_date=logical_date,
-        start=start,
-        end=end,
-        checked_at=checked_at,
-    )
-    gate = GateResult(run_id, logical_date, start, end, results, built=built)
     if gate.passed:
         runner.publish(warehouse, built)
         gate = replace(gate, published=built)
         logger.info(
             "quality gate passed (%d checks, %d warnings); published %d models",
-            len(results),
+            len(gate.results),
             len(gate.warnings),
             len(built),
         )
@@ -150,6 +132,42 @@ def run_gate(
     if not gate.passed:
         raise gate_error(gate)
     return gate
+
+
+def audit_built(
+    warehouse: Warehouse,
+    settings: Settings,
+    start: date,
+    end: date,
+    logical_date: date,
+    run_id: str,
+    *,
+    built: Sequence[str],
+    checks: Sequence[Check] | None = None,
+) -> GateResult:
+    """Run the checks on what a build wrote to the audit area for ``start..end`` and store every
+    result in ``bnpl_audit.dq_results``; publish nothing (the caller publishes if it passed)."""
+    ctx = CheckContext(
+        warehouse,
+        settings.quality,
+        start=start,
+        end=end,
+        logical_date=logical_date,
+        marts_dataset=AUDIT_DATASET,
+        built=tuple(built),
+    )
+    checked_at = datetime.now(UTC)
+    results = evaluate_checks(ctx, declared_checks(settings.quality) if checks is None else checks)
+    write_results(
+        warehouse,
+        results,
+        run_id=run_id,
+        logical_date=logical_date,
+        start=start,
+        end=end,
+        checked_at=checked_at,
+    )
+    return GateResult(run_id, logical_date, start, end, results, built=tuple(built))
 
 
 def gate_range(

@@ -18,4 +18,8 @@ SIMULATOR_IDENTITY = f"simulator:bnpl/{_VERSION}"
 SIMULATOR = SIMULATOR_IDENTITY
 """Alias of :data:`SIMULATOR_IDENTITY`."""
 
-__all__ = ["SIMULATOR", "SIMULATOR_IDENTITY"]
+STABLE_IDS_HEADER = "x-bnpl-stable-customer-ids"
+"""Response header by which a source confirms it honoured ``stable_customer_ids`` (the bundled
+simulator sends it; simtom ignores unknown request fields and does not)."""
+
+__all__ = ["SIMULATOR", "SIMULATOR_IDENTITY", "STABLE_IDS_HEADER"]

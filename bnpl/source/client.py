@@ -31,10 +31,12 @@ from bnpl.calendar import DayRequest
 from bnpl.errors import (
     ConfigError,
     SourceRequestError,
+    TerminalSourceError,
     TransientSourceError,
     TruncatedStreamError,
 )
 from bnpl.settings import SourceSettings
+from bnpl.source import STABLE_IDS_HEADER
 from bnpl.source.framing import Framer
 from bnpl.source.resilience import CircuitBreaker, Clock, RateLimiter, Sleep
 
@@ -203,6 +205,7 @@ class SourceClient:
                 and the last error.
         """
         content = json.dumps(request.body, separators=(",", ":")).encode()
+        stable = request.body.get("stable_customer_ids") is True
         started_at = datetime.now(UTC)
         attempts = 0
         try:
@@ -215,7 +218,7 @@ class SourceClient:
             ):
                 with attempt:
                     attempts = attempt.num
-                    records, digest = self._send(content)
+                    records, digest = self._send(content, stable=stable)
         except TransientSourceError as exc:
             raise TransientSourceError(
                 f"POST {self.stream_url} for {request.day} failed after {attempts} attempt(s); "
@@ -235,12 +238,12 @@ class SourceClient:
             off_day_records=off_day,
         )
 
-    def _send(self, content: bytes) -> tuple[list[bytes], str]:
+    def _send(self, content: bytes, *, stable: bool = False) -> tuple[list[bytes], str]:
         """One request: the breaker, the rate limit, then the stream."""
         self.breaker.before_request(self.stream_url)
         self.limiter.acquire()
         try:
-            result = self._stream(content)
+            result = self._stream(content, stable=stable)
         except TransientSourceError:
             self.breaker.record_failure()
             raise
@@ -250,7 +253,7 @@ class SourceClient:
         self.breaker.record_success()
         return result
 
-    def _stream(self, content: bytes) -> tuple[list[bytes], str]:
+    def _stream(self, content: bytes, *, stable: bool = False) -> tuple[list[bytes], str]:
         url = self.stream_url
         headers = {"content-type": "application/json"}
         started = False
@@ -259,6 +262,14 @@ class SourceClient:
                 started = True
                 if response.status_code != 200:
                     self._raise_for_status(response)
+                if stable and response.headers.get(STABLE_IDS_HEADER) != "true":
+                    # simtom ignores unknown fields: its ids would restart in every response
+                    # while the ledger called them stable, merging different people by id
+                    raise TerminalSourceError(
+                        f"POST {url} asked for stable_customer_ids, but the source did not "
+                        f"confirm it (no {STABLE_IDS_HEADER} header): only the bundled simulator "
+                        "offers stable ids. Unset BNPL_SOURCE__STABLE_CUSTOMER_IDS for this source"
+                    )
                 framer = Framer()
                 hasher = hashlib.sha256()
                 records: list[bytes] = []

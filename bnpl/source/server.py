@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from bnpl.errors import ConfigError, SourceError
 from bnpl.settings import SimulatorSettings
-from bnpl.source import _VERSION, SIMULATOR_IDENTITY, faults, realtime
+from bnpl.source import _VERSION, SIMULATOR_IDENTITY, STABLE_IDS_HEADER, faults, realtime
 from bnpl.source.realtime import InjectedStreamCut
 from bnpl.source.records import SIMTOM_CAPS, PoolCaps
 from bnpl.source.render import join_lines
@@ -252,7 +252,10 @@ def create_app(
         else:
             lines = functools.partial(faulty_lines, settings=settings, digest=digest)
             body = realtime.realtime_body(simulation, lines, fault.cut_at)
-        return StreamingResponse(body, media_type=_MEDIA_TYPE, headers=_STREAM_HEADERS)
+        headers = dict(_STREAM_HEADERS)
+        if parsed.stable_customer_ids:
+            headers[STABLE_IDS_HEADER] = "true"  # the extension was honoured (the client checks)
+        return StreamingResponse(body, media_type=_MEDIA_TYPE, headers=headers)
 
     return app
 

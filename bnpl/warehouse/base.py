@@ -141,6 +141,13 @@ class Warehouse(Protocol):
         """Replace ``batch.day`` in every raw day table and write its ledger row, atomically."""
         ...
 
+    def load_days(self, batches: Sequence[DayBatch]) -> None:
+        """:meth:`load_day` for several days (distinct ``day`` each). Every day is replaced
+        atomically; an adapter may commit the group as one unit (DuckDB does: one transaction,
+        larger writes), so on failure either none or, with BigQuery, the days before the failing
+        one are loaded."""
+        ...
+
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """Run a query in this dialect and return its result as a Polars frame."""
         ...

@@ -281,6 +281,11 @@ class BigQueryWarehouse:
             table.clustering_fields = list(spec.clustering)
         return table
 
+    def load_days(self, batches: Sequence[DayBatch]) -> None:
+        """Each day in its own transaction, in order (see :meth:`load_day`)."""
+        for batch in batches:
+            self.load_day(batch)
+
     def load_day(self, batch: DayBatch) -> None:
         frames = {
             "transactions": batch.transactions,

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -257,7 +258,16 @@ class DuckDBWarehouse:
         self._schema_ready = True
 
     def load_day(self, batch: DayBatch) -> None:
-        """Replace ``batch.day`` in every raw day table and write its ledger row, in one transaction.
+        """Replace ``batch.day`` in every raw day table and write its ledger row, in one transaction
+        (:meth:`load_days` of one day)."""
+        self.load_days([batch])
+
+    def load_days(self, batches: Sequence[DayBatch]) -> None:
+        """Replace each batch's day in every raw day table and write its ledger row: the whole
+        group in one transaction.
+
+        A group costs one transaction, one Parquet file and one statement per table instead of
+        one per day.
 
         The frames are written to Parquet files first and DuckDB reads them itself. Scanning a
         Polars frame through Arrow instead needs Python's GIL many times per table; while fetch
@@ -266,45 +276,59 @@ class DuckDBWarehouse:
 
         Raises:
             WarehouseError: a frame does not match its table's declared columns, holds rows of
-                another day, or the transaction failed (it is rolled back: nothing is written).
+                another day, two batches are for one day, or the transaction failed (it is rolled
+                back: nothing of the group is written).
         """
-        frames = {
-            "transactions": batch.transactions,
-            "customers": batch.customers,
-            "quarantine": batch.quarantine,
-            "source_batches": _ledger_frame(batch.ledger),
+        if not batches:
+            return
+        days = [batch.day for batch in batches]
+        if len(set(days)) != len(days):
+            twice = sorted({str(d) for d in days if days.count(d) > 1})
+            raise WarehouseError(f"one load holds two batches for {', '.join(twice)}")
+        frames: dict[str, list[pl.DataFrame]] = {
+            name: [] for name in (*RAW_DAY_TABLES, "source_batches")
         }
-        for name, frame in frames.items():
-            _check_frame(name, frame, batch)
+        for batch in batches:
+            day_frames = {
+                "transactions": batch.transactions,
+                "customers": batch.customers,
+                "quarantine": batch.quarantine,
+                "source_batches": _ledger_frame(batch.ledger),
+            }
+            for name, frame in day_frames.items():
+                _check_frame(name, frame, batch)
+                frames[name].append(frame)
         self.ensure_schema()
         staging = Path(tempfile.mkdtemp(prefix="bnpl-load-"))
         try:
             files: dict[str, str] = {}
-            for name, frame in frames.items():
+            for name, parts in frames.items():
+                frame = pl.concat(parts, rechunk=False)
                 if frame.height:
                     files[name] = str(staging / f"{name}.parquet")
                     frame.write_parquet(files[name], compression="uncompressed", statistics=False)
-            self._replace_day(batch, files)
+            self._replace_days(days, files)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         logger.debug(
             "loaded %s: %d transactions, %d customers, %d quarantined",
-            batch.day,
-            batch.transactions.height,
-            batch.customers.height,
-            batch.quarantine.height,
+            ", ".join(str(d) for d in days),
+            sum(b.transactions.height for b in batches),
+            sum(b.customers.height for b in batches),
+            sum(b.quarantine.height for b in batches),
         )
 
-    def _replace_day(self, batch: DayBatch, files: Mapping[str, str]) -> None:
-        """One transaction: delete the day from every raw day table and the ledger, insert the
-        staged files. The day and the file names are bound as a session variable."""
-        load = {"day": batch.day, **files}
+    def _replace_days(self, days: Sequence[date], files: Mapping[str, str]) -> None:
+        """One transaction: delete the days from every raw day table and the ledger, insert the
+        staged files. The days and the file names are bound as a session variable."""
+        load: dict[str, Any] = {"days": list(days), **files}
         fields = ", ".join(f"'{name}': ${name}" for name in load)
         script = ["BEGIN TRANSACTION"]
         for name in (*RAW_DAY_TABLES, "source_batches"):
             target = self.qualified("bnpl_raw", name)
             script.append(
-                f"DELETE FROM {target} WHERE transaction_date = getvariable('bnpl_load').day"  # noqa: S608
+                f"DELETE FROM {target} "  # noqa: S608
+                "WHERE list_contains(getvariable('bnpl_load').days, transaction_date)"
             )
             if name in files:
                 script.append(
@@ -320,9 +344,8 @@ class DuckDBWarehouse:
                 _rollback(con)
                 if not isinstance(exc, Exception):
                     raise
-                raise WarehouseError(
-                    f"loading {batch.day} (batch {batch.batch_id}) failed and was rolled back: {exc}"
-                ) from exc
+                listed = ", ".join(str(d) for d in days)
+                raise WarehouseError(f"loading {listed} failed and was rolled back: {exc}") from exc
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
         with self.connection() as con:

@@ -55,9 +55,9 @@ def instants(base_records: Records) -> list[datetime]:
 
 @pytest.mark.slow
 @settings(
-    max_examples=6,
+    max_examples=8,  # each example rebuilds the feature marts of a changed world (~2 s)
     deadline=None,
-    derandomize=True,
+    database=None,  # a fresh random draw of t every run; a failure prints its example
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(position=st.floats(0.0, 1.0), nudge=st.sampled_from([-1, 0, 1]), delete=st.booleans())
@@ -93,7 +93,7 @@ def test_features_ignore_everything_after_t(
     expected = base_features.filter(past)
     assert expected.height > 0 or t < instants[0]
     assert after.filter(past).equals(expected)
-    if not delete:
+    if not delete and base_features.filter(~past).height:
         assert not after.filter(~past).equals(base_features.filter(~past)), "the future changed"
     if sets is not None:
         original = DuckDBWarehouse(DuckDBSettings(path=built_db))

@@ -131,3 +131,31 @@ def test_rerunning_a_run_id_replaces_its_results(
     stored = read_results(warehouse, "same")
     assert stored.height == len(gate.results)
     assert stored["check_name"].n_unique() == stored.height
+
+
+def test_a_blocked_day_blocks_later_gates_until_a_run_covering_it_passes(
+    warehouse: DuckDBWarehouse, db_path: Path, runner: SqlModelRunner
+) -> None:
+    """A day that failed its gate keeps the next day's gate from publishing (its rows would
+    reach the marts rebuilt from every day), naming the day and the command; once it is fixed
+    and a run covering it passes, later gates publish again."""
+    bad_day, next_day = date(2024, 12, 4), date(2024, 12, 5)
+    good = make_day(bad_day)
+    warehouse.load_day(make_day(bad_day, Knobs(count=request(bad_day).expected_volume // 2)))
+    with pytest.raises(QualityGateError, match="volume_vs_expected"):
+        run_gate(warehouse, settings(db_path), bad_day, bad_day, bad_day, "bad", runner=runner)
+
+    with pytest.raises(QualityGateError, match="earlier_blocks_resolved") as blocked:
+        run_gate(warehouse, settings(db_path), next_day, next_day, next_day, "next", runner=runner)
+    assert "bnpl check --start 2024-12-04 --end 2024-12-05" in str(blocked.value)
+    assert blocked.value.failed == ["earlier_blocks_resolved"]
+
+    warehouse.load_day(good)  # the day reloaded with its full volume
+    fixed = run_gate(
+        warehouse, settings(db_path), bad_day, next_day, next_day, "fix", runner=runner
+    )
+    assert fixed.passed
+    later = run_gate(
+        warehouse, settings(db_path), next_day, next_day, next_day, "later", runner=runner
+    )
+    assert later.passed and later.published == (MART,)

@@ -17,6 +17,7 @@ from bnpl.errors import (
     CircuitOpenError,
     FramingError,
     SourceRequestError,
+    TerminalSourceError,
     TransientSourceError,
     TruncatedStreamError,
 )
@@ -334,3 +335,25 @@ def test_retry_after_header_forms():
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after("Thu, 01 Jan 2026 00:00:30 GMT", now=now) == 30.0
     assert parse_retry_after(None) == 1.0 and parse_retry_after("soon") == 1.0
+
+
+def test_stable_ids_are_used_only_when_the_source_confirms_them(captured_body: bytes) -> None:
+    """The bundled simulator confirms ``stable_customer_ids``; a source that ignores the field
+    (the real simtom, here a transport answering with its captured body and headers) fails the
+    day at once with a message that says which setting to unset."""
+    request = plan_day(date(2024, 3, 5), PLAN, extra={"stable_customer_ids": True})
+    with (
+        running_server(SimulatorSettings(port=0)) as url,
+        SourceClient(SourceSettings(), base_url=url) as client,
+    ):
+        assert len(client.fetch_day(request).records) == request.expected_volume
+    sent: list[bytes] = []
+
+    def simtom(req: httpx.Request) -> httpx.Response:
+        sent.append(req.content)
+        return httpx.Response(200, content=captured_body, headers={"content-type": "text/plain"})
+
+    http = httpx.Client(transport=httpx.MockTransport(simtom))
+    with pytest.raises(TerminalSourceError, match="BNPL_SOURCE__STABLE_CUSTOMER_IDS"):
+        SourceClient(SourceSettings(), base_url="http://simtom.test", http=http).fetch_day(request)
+    assert len(sent) == 1, "a terminal error is not retried"

@@ -125,7 +125,12 @@ def ledger_row(day: PreparedDay, *, expected: int | None = None) -> dict[str, An
         "transaction_date": day.day,
         "source_url": SOURCE_IDENTITY,
         "generator": "bnpl",
-        "request_body": canonical_json({"day": day.day.isoformat()}),
+        # the captured response's request (base 200, seed 42): the quality gate's volume check
+        # recomputes each day's count from it (contract 3.1: the count of a day does not depend
+        # on the range it was requested in)
+        "request_body": canonical_json(
+            {"day": day.day.isoformat(), "base_daily_volume": 200, "seed": 42}
+        ),
         "request_seed": 42,
         "identity_scope": day.identity_scope,
         "expected_records": stats.records_received if expected is None else expected,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from model_data import DAYS, checksum, drifted_day, load
 
 from bnpl.cli import main
 from bnpl.settings import DuckDBSettings
@@ -112,3 +113,27 @@ def test_docs_models_check(capsys: pytest.CaptureFixture[str]) -> None:
     """`bnpl docs models --check` passes on the committed document."""
     assert run(["docs", "models", "--check"]) == 0
     assert "is current" in capsys.readouterr().out
+
+
+def test_build_publishes_nothing_that_fails_the_gate(
+    db: Path, captured_body: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A build whose days fail an error-level check (Thanksgiving with a record more than the
+    source's volume model allows) exits 1 naming the check; the published marts are unchanged."""
+    assert run(["build"]) == 0
+    warehouse = DuckDBWarehouse(DuckDBSettings(path=db))
+    try:
+        before = checksum(warehouse, "bnpl_marts.mart_bnpl_transactions")
+        load(warehouse, [drifted_day(captured_body)])
+    finally:
+        warehouse.close()
+    capsys.readouterr()
+    assert run(["build", "--start", str(DAYS[0]), "--end", str(DAYS[0])]) == 1
+    captured = capsys.readouterr()
+    assert "volume_vs_expected" in captured.out and "quality gate blocked" in captured.err
+    warehouse = DuckDBWarehouse(DuckDBSettings(path=db))
+    try:
+        assert checksum(warehouse, "bnpl_marts.mart_bnpl_transactions") == before
+        assert checksum(warehouse, "bnpl_audit.mart_bnpl_transactions") != before
+    finally:
+        warehouse.close()
