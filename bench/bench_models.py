@@ -3,9 +3,11 @@ touch only the day's partitions (and the keys it changes).
 
 The daily run is what the daily deployment does for one day: ingest it (the bundled simulator over
 loopback HTTP, normalise, validate, load; ``bnpl.ingest.run_range``) and build every incremental
-model (and view) for that day with write-audit-publish (``bnpl.models.build_and_publish``).
-Models materialised as ``table`` are rebuilt from every loaded day by design; their cost is timed
-and reported separately (it grows with the history). It is measured on the same three
+model (and view) for that day into the audit area, then publish (the selection of
+``bnpl.daily.build_day``). The two models materialised as ``table`` (as-of snapshots) are not
+part of the daily run: they are rebuilt from every loaded day by the weekly ``bnpl-features``
+flow, ``bnpl build`` and ``bnpl check``; their cost is timed and reported separately (it grows
+with the history). It is measured on the same three
 days (2024-12-02..04) after 30 and after 365 days of history were ingested and fully built, in
 DuckDB files of their own; the figure is the median of the three. The 30-day history is the
 baseline. Target (issue 4): 365 days cost at most 1.5x the 30 days.
@@ -35,7 +37,7 @@ def measure(history: int, workdir: Path, project: Any) -> dict[str, Any]:
     """Ingest and build ``history`` days before MEASURED, then time the daily run of each
     MEASURED day (and, apart, the rebuild of the ``table`` models)."""
     from bnpl.ingest import open_session, run_range
-    from bnpl.models import build_and_publish
+    from bnpl.models import build_and_publish, build_models, publish_models
     from bnpl.settings import load_settings
 
     settings = load_settings(
@@ -63,9 +65,11 @@ def measure(history: int, workdir: Path, project: Any) -> dict[str, Any]:
             if daily.failures:
                 raise RuntimeError(f"daily ingest of {day} failed: {daily}")
             ingested = time.perf_counter()
-            result = build_and_publish(
-                session.warehouse, project, selection=incremental, start=day, end=day
+            # what the daily DAG's run_sql_pipeline and publish steps run (bnpl.daily)
+            result = build_models(
+                session.warehouse, project, selection=incremental, start=day, end=day, audit=True
             )
+            publish_models(session.warehouse, result.marts)
             built = time.perf_counter()
             models = {m.name: m.seconds for m in result.models}
             if tables:

@@ -139,13 +139,16 @@ def normalize_and_load(
 def build_day(
     warehouse: Warehouse, day: date, *, runner: ModelRunner | None = None
 ) -> tuple[str, ...]:
-    """Build every SQL model for ``day`` into the audit area (incremental models: that day only).
+    """Build the SQL models for ``day`` into the audit area: incremental models for that day only,
+    views, and not the as-of snapshot marts (``table`` models, rebuilt whole from every loaded
+    day by ``bnpl build``, ``bnpl check`` and the ``bnpl-features`` flow), so that a daily run
+    costs the same whatever the length of the history.
 
     Raises:
         ModelError: a model did not render, parse or build.
     """
     warehouse.ensure_schema()
-    return (runner or SqlModelRunner()).build(warehouse, start=day, end=day)
+    return (runner or SqlModelRunner(snapshots=False)).build(warehouse, start=day, end=day)
 
 
 def check_day(

@@ -10,6 +10,7 @@ when they stop before the as-of date the export fails with :class:`bnpl.errors.M
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,16 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 
 from bnpl import features
 from bnpl.models import build_and_publish, load_project
+from bnpl.quality import build_gate
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
+from bnpl.warehouse.labels import job_labels
 from flows._runtime import Day, forward_bnpl_logs
+from flows.quality import publish_gate_outcome
 
 SNAPSHOT_MARTS = ["mart_bnpl_ml_training_set", "mart_bnpl_risk_features"]
 """The marts rebuilt whole as of the last loaded day before an export."""
@@ -32,10 +37,18 @@ DEFAULT_OUT = Path(".bnpl/features")
 
 @task(name="build-snapshot-marts", cache_policy=NO_CACHE, persist_result=False)
 def build_snapshot_marts() -> list[str]:
-    """Rebuild the as-of snapshot marts as of the last loaded day and publish them."""
-    warehouse = open_warehouse(load_settings())
+    """Rebuild the as-of snapshot marts as of the last loaded day, check them (the quality gate:
+    results stored, artifacts, the failure event) and publish them if they pass."""
+    settings = load_settings()
+    warehouse = open_warehouse(settings)
+    run_id = flow_run.get_id() or uuid.uuid4().hex
+    gate = build_gate(warehouse, settings, run_id=run_id, on_result=publish_gate_outcome)
     try:
-        return list(build_and_publish(warehouse, load_project(), selection=SNAPSHOT_MARTS).marts)
+        with job_labels(run_id=run_id):
+            result = build_and_publish(
+                warehouse, load_project(), selection=SNAPSHOT_MARTS, gate=gate
+            )
+        return list(result.marts)
     finally:
         warehouse.close()
 

@@ -25,8 +25,7 @@ from bnpl.models import (
     write_models_doc,
 )
 from bnpl.models.compile import statements_text
-from bnpl.models.run import BuildResult
-from bnpl.quality import audit_built, gate_error, gate_range
+from bnpl.quality import GateResult, build_gate
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
 
@@ -91,18 +90,19 @@ def register(app: typer.Typer) -> None:
                 )
                 typer.echo(statements_text(compiled))
                 return
-            run_id = uuid.uuid4().hex
 
-            def gate(built: BuildResult) -> None:
-                """The quality gate on the built days, before anything is published."""
-                if not built.marts:
-                    return
-                days = gate_range(warehouse, first, last)
-                outcome = audit_built(warehouse, settings, *days, run_id, built=built.marts)
-                if not outcome.passed:
-                    echo_results(outcome)
-                    raise gate_error(outcome)
+            def show_failures(gate: GateResult) -> None:
+                if not gate.passed:
+                    echo_results(gate)
 
+            gate = build_gate(
+                warehouse,
+                settings,
+                run_id=uuid.uuid4().hex,
+                start=first,
+                end=last,
+                on_result=show_failures,
+            )
             result = build_and_publish(
                 warehouse,
                 project,

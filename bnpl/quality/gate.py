@@ -47,13 +47,24 @@ class SqlModelRunner:
 
     Attributes:
         sql_dir: the project's ``sql/`` directory; None for the repository's.
+        snapshots: also build the ``table`` models (the as-of snapshot marts, rebuilt whole from
+            every loaded day); the daily run leaves them out so that its cost stays flat in the
+            history (they are rebuilt by ``bnpl build``, ``bnpl check`` and ``bnpl-features``).
     """
 
     sql_dir: Path | None = None
+    snapshots: bool = True
 
     def build(self, warehouse: Warehouse, *, start: date, end: date) -> tuple[str, ...]:
         project = models.load_project(self.sql_dir)
-        return models.build_models(warehouse, project, start=start, end=end, audit=True).marts
+        selection = [
+            m.name
+            for m in project.models.values()
+            if self.snapshots or m.config.materialized != "table"
+        ]
+        return models.build_models(
+            warehouse, project, selection=selection, start=start, end=end, audit=True
+        ).marts
 
     def publish(self, warehouse: Warehouse, names: Sequence[str]) -> None:
         models.publish_models(warehouse, names)
@@ -168,6 +179,34 @@ def audit_built(
         checked_at=checked_at,
     )
     return GateResult(run_id, logical_date, start, end, results, built=tuple(built))
+
+
+def build_gate(
+    warehouse: Warehouse,
+    settings: Settings,
+    *,
+    run_id: str,
+    start: date | None = None,
+    end: date | None = None,
+    on_result: Callable[[GateResult], None] | None = None,
+) -> Callable[[models.BuildResult], None]:
+    """The gate for :func:`bnpl.models.build_and_publish`: after the build, before publishing, run
+    the checks on the built marts over ``start..end`` (default: every loaded day) and store the
+    results; ``on_result`` sees the outcome. Raises :class:`QualityGateError` to stop
+    publication when an error-level check fails. A build without marts publishes nothing and
+    is not checked."""
+
+    def gate(result: models.BuildResult) -> None:
+        if not result.marts:
+            return
+        first, last, logical = gate_range(warehouse, start, end)
+        outcome = audit_built(warehouse, settings, first, last, logical, run_id, built=result.marts)
+        if on_result is not None:
+            on_result(outcome)
+        if not outcome.passed:
+            raise gate_error(outcome)
+
+    return gate
 
 
 def gate_range(

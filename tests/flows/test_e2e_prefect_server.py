@@ -239,7 +239,10 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     _phase(began, "bnpl prefect setup, twice")
 
     deployed = _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env, REPO)
-    assert all(name in deployed for name in ("bnpl-daily", "bnpl-ingest-day", "bnpl-backfill"))
+    assert all(
+        name in deployed
+        for name in ("bnpl-daily", "bnpl-ingest-day", "bnpl-backfill", "bnpl-features")
+    )
     _phase(began, "prefect deploy --all")
 
     worker_env = dict(env)

@@ -42,15 +42,20 @@ def _deployment(name: str) -> dict[str, Any]:
     return found
 
 
-def test_prefect_yaml_declares_the_three_deployments_on_the_process_pool() -> None:
-    """bnpl-daily, bnpl-ingest-day and bnpl-backfill exist, all on the bnpl-process pool."""
+def test_prefect_yaml_declares_the_deployments_on_the_process_pool() -> None:
+    """bnpl-daily, bnpl-ingest-day, bnpl-backfill and bnpl-features exist, all on the
+    bnpl-process pool; the features run is weekly, after the daily runs."""
     deployments = _prefect_yaml()["deployments"]
     assert sorted(d["name"] for d in deployments) == [
         "bnpl-backfill",
         "bnpl-daily",
+        "bnpl-features",
         "bnpl-ingest-day",
     ]
     assert {d["work_pool"]["name"] for d in deployments} == {infra.DEFAULT_POOL}
+    assert _deployment("bnpl-features")["schedules"] == [
+        {"cron": "0 4 * * 1", "timezone": "UTC", "active": True}
+    ]
 
 
 def test_every_entrypoint_names_a_flow() -> None:
