@@ -327,8 +327,9 @@ def _odd_keys(records: Sequence[bytes], frame: pl.DataFrame) -> list[int]:
 
     A clean line has one ``":`` per key (44, plus ``credit_utilization`` when it is not null)
     and the text ``"<name>":`` of each nullable required key. Every non-null typed value proves
-    its key present, so a line passing both, whose non-nullable fields are not null, has exactly
-    the required keys, no unknown key and no repeated key. (Inside a JSON string every ``"`` is
+    its key present, so a line passing both whose non-nullable fields are not null has exactly
+    the required keys, no unknown key and no repeated key; a line with a null non-nullable field
+    goes to the exact check too (a missing key and an unknown one would balance the count). (Inside a JSON string every ``"`` is
     escaped, so ``"<name>":`` there is impossible; an escaped quote before a colon in a string
     value only adds to the count and sends the line to the exact check.) Rows with a null
     non-nullable field are rejected by the contract anyway.
@@ -343,6 +344,11 @@ def _odd_keys(records: Sequence[bytes], frame: pl.DataFrame) -> list[int]:
     ok = text.str.count_matches(_KEY_MARK, literal=True) == expected
     for name in sorted(record.NULLABLE - record.OPTIONAL):
         ok = ok & text.str.contains(f'"{name}":', literal=True)
+    # a missing key read as null can hide an unknown key in the count: check such lines exactly
+    present = pl.all_horizontal(
+        pl.col(sorted(set(record.REQUIRED) - record.NULLABLE)).is_not_null()
+    )
+    ok = ok & frame.select(present.alias("present")).to_series()
     return frame.filter(~ok.fill_null(False))[LINE].to_list()
 
 

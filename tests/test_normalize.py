@@ -191,6 +191,18 @@ def test_renamed_nullable_field_is_missing_not_null(records: list[bytes]):
     assert parsed.unknown_fields == ("days_to_default",)
 
 
+def test_a_renamed_required_field_is_missing_and_unknown(records: list[bytes]):
+    """A non-nullable field under a new name (one key missing, one unknown: the key count still
+    matches) is rejected as required_field, and the new name is reported as unknown."""
+    obj = json.loads(records[0])
+    obj["currency_code"] = obj.pop("currency")
+    parsed = normalize.parse_records([dumps(obj), records[1]])
+    (rejection,) = parsed.rejections
+    assert (rejection.line, rejection.check, rejection.column) == (0, "required_field", "currency")
+    assert parsed.unknown_fields == ("currency_code",)
+    assert parsed.frame.height == 1
+
+
 def test_escaped_quote_in_a_string_value_does_not_lose_the_row(records: list[bytes]):
     """A string value holding an escaped quote and a colon is checked exactly and still loads."""
     raw = edit(records[0], product_brand='Sephora ":x')
