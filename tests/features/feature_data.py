@@ -159,8 +159,7 @@ def future_changed(base: Records, alt: Records, t: datetime, *, delete: bool) ->
     for day, records in base.items():
         past = [r for r in records if timestamp(r) <= t]
         if delete:
-            if past:
-                changed[day] = past
+            changed[day] = past  # a day emptied by the cut is still a loaded (empty) day
             continue
         future = [r for r in alt[day] if timestamp(r) > t]
         changed[day] = past + renumber(future, first=len(past))

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from feature_data import Records, build, flip_labels, future_changed, load_records, timestamp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 from sqlglot.lineage import lineage
@@ -61,6 +61,7 @@ def instants(base_records: Records) -> list[datetime]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(position=st.floats(0.0, 1.0), nudge=st.sampled_from([-1, 0, 1]), delete=st.booleans())
+@example(position=0.0, nudge=-1, delete=True)  # t before every purchase: every day emptied
 def test_features_ignore_everything_after_t(
     position: float,
     nudge: int,
