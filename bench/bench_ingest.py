@@ -14,6 +14,7 @@ separately).
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,7 @@ class Measured:
     """One timed subprocess."""
 
     wall_s: float
+    cpu_s: float
     peak_rss: int
     peak_main_rss: int
     returncode: int
@@ -68,8 +70,15 @@ def _tree_rss(proc: psutil.Process) -> tuple[int, int]:
     return total, main
 
 
+def _children_cpu() -> float:
+    """CPU seconds of every waited-for descendant so far (the tree: each process waits for its
+    own children, the simulator and the temporary Prefect API included)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _measure(cmd: list[str], env: dict[str, str], cwd: Path, warehouse: Path) -> Measured:
-    began = time.perf_counter()
+    began, cpu_before = time.perf_counter(), _children_cpu()
     proc = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -87,6 +96,7 @@ def _measure(cmd: list[str], env: dict[str, str], cwd: Path, warehouse: Path) ->
     sampler.start()
     out, err = proc.communicate()
     wall = time.perf_counter() - began
+    cpu = _children_cpu() - cpu_before
     done.set()
     sampler.join()
     rows = 0
@@ -97,7 +107,7 @@ def _measure(cmd: list[str], env: dict[str, str], cwd: Path, warehouse: Path) ->
             rows = int(found.fetchall()[0][0])
         finally:
             con.close()
-    return Measured(wall, peaks[0], peaks[1], proc.returncode, rows, out, err)
+    return Measured(wall, cpu, peaks[0], peaks[1], proc.returncode, rows, out, err)
 
 
 def _env(home: Path, warehouse: Path) -> dict[str, str]:
@@ -155,10 +165,12 @@ Command: `bnpl backfill --start {START} --end {END}` (default plan, bundled simu
 DuckDB file, Prefect ephemeral API, PREFECT_HOME migrated beforehand). Load average before the
 run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.
 
-| run | wall | rows | rows/s | peak RSS (process tree) | peak RSS (main process) |
-|---|---|---|---|---|---|
-| `bnpl backfill` | {cli.wall_s:.1f} s | {cli.rows:,} | {cli.rows / cli.wall_s:,.0f} | {_gib(cli.peak_rss)} | {_gib(cli.peak_main_rss)} |
-| baseline: `bnpl.ingest.run_range`, no Prefect | {engine.wall_s:.1f} s | {engine.rows:,} | {engine.rows / engine.wall_s:,.0f} | {_gib(engine.peak_rss)} | {_gib(engine.peak_main_rss)} |
+| run | wall | CPU (process tree) | rows | rows/s | peak RSS (process tree) | peak RSS (main process) |
+|---|---|---|---|---|---|---|
+| `bnpl backfill` | {cli.wall_s:.1f} s | {cli.cpu_s:.1f} s | {cli.rows:,} | {cli.rows / cli.wall_s:,.0f} | {_gib(cli.peak_rss)} | {_gib(cli.peak_main_rss)} |
+| baseline: `bnpl.ingest.run_range`, no Prefect | {engine.wall_s:.1f} s | {engine.cpu_s:.1f} s | {engine.rows:,} | {engine.rows / engine.wall_s:,.0f} | {_gib(engine.peak_rss)} | {_gib(engine.peak_main_rss)} |
+
+CPU over wall above 1.8 means both cores were busy most of the run: the run is CPU-bound.
 
 Targets: wall ≤ {TARGET_WALL_S:.0f} s — {_verdict(cli.wall_s <= TARGET_WALL_S)}; peak RSS ≤
 {_gib(TARGET_RSS)} — {_verdict(cli.peak_rss <= TARGET_RSS)}. Warehouse file: {size / 1e6:.0f} MB.
