@@ -497,9 +497,12 @@ def _screen(schema: pa.DataFrameSchema) -> tuple[pl.Schema, list[pl.Expr]] | Non
 
 def _build_screen(schema: pa.DataFrameSchema) -> tuple[pl.Schema, list[pl.Expr]] | None:
     expected = pl.Schema({name: column.dtype.type for name, column in schema.columns.items()})
-    if schema.checks:
-        return None
     exprs: list[pl.Expr] = []
+    for check in schema.checks:  # row-wise rules over several columns (the ledger's)
+        expr = _check_expr(check, "*")
+        if expr is None:
+            return None
+        exprs.append(expr)
     for name, column in schema.columns.items():
         value = pl.col(name)
         if not column.nullable:
@@ -522,8 +525,9 @@ def _screen_rule(expr: pl.Expr, index: int) -> pl.Expr:
 
 
 def _check_expr(check: pa.Check, column: str) -> pl.Expr | None:
-    """The row-wise boolean expression of a Pandera check on ``column`` (None: not a plain
-    expression). Pandera's polars checks are ``data.lazyframe.select(<expr>)``: capture it."""
+    """The row-wise boolean expression of a Pandera check on ``column`` (``"*"``: a
+    dataframe-level check; None: not a plain expression). Pandera's polars checks are
+    ``data.lazyframe.select(<expr>)``: capture it."""
     if check.element_wise:
         return None
     out = check._check_fn(PolarsData(_Capture(), column), **check._check_kwargs)  # type: ignore[arg-type]

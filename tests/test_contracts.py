@@ -13,6 +13,7 @@ import pytest
 
 from bnpl import contracts, normalize, record
 from bnpl.calendar import DayRequest
+from bnpl.errors import ContractError
 from bnpl.warehouse.base import table_spec
 
 LOADED_AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -456,6 +457,44 @@ def test_one_pass_screen_rejects_what_pandera_rejects(day_records: list[bytes]):
     assert not contracts.passes(bad, schema)
     with pytest.raises(pandera.errors.SchemaErrors):
         schema.validate(bad, lazy=True)
+
+
+def _ledger_row() -> dict[str, object]:
+    """A clean ledger row, as :func:`bnpl.ingest.ledger_row` writes one."""
+    at = datetime(2024, 11, 29, 12, tzinfo=UTC)
+    return {
+        "batch_id": "b" * normalize.KEY_HEX_DIGITS, "transaction_date": DAY,
+        "source_url": "http://127.0.0.1:1", "generator": "bnpl", "request_body": "{}",
+        "request_seed": 42, "identity_scope": "batch", "expected_records": 3,
+        "records_received": 3, "records_loaded": 2, "records_quarantined": 1,
+        "customers_loaded": 2, "customers_changed_attributes": 0, "unknown_fields": None,
+        "content_sha256": "0" * 64, "status": "loaded", "attempts": 1, "started_at": at,
+        "fetched_at": at, "finished_at": at + timedelta(seconds=1), "flow_run_id": None,
+        "bnpl_version": "1",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        ({"records_loaded": 3}, "received_is_loaded_plus_quarantined"),
+        ({"started_at": datetime(2024, 11, 30, tzinfo=UTC)}, "timestamps_in_order"),
+    ],
+)
+def test_one_pass_screen_covers_dataframe_level_checks(change: dict[str, object], rule: str):
+    """The ledger's rules over several columns are screened in the same pass (a clean row is not
+    validated check by check) and a row breaking one fails the screen and names the rule."""
+    schema = contracts.SourceBatches.to_schema()
+    columns = contracts.polars_schema("source_batches")
+    row = _ledger_row()
+    assert set(row) == set(columns)
+    clean = pl.DataFrame([row], schema=columns)
+    assert contracts.passes(clean, schema)
+    contracts.check_ledger_row(row)
+    broken = {**row, **change}
+    assert not contracts.passes(pl.DataFrame([broken], schema=columns), schema)
+    with pytest.raises(ContractError, match=rule):
+        contracts.check_ledger_row(broken)
 
 
 def test_every_parse_problem_of_a_line_is_listed(day_records: list[bytes]):
