@@ -471,8 +471,10 @@ class Failure:
 class _Capture:
     """Stands in for the LazyFrame a Pandera check selects from, and hands back the expression."""
 
-    def select(self, expr: pl.Expr) -> pl.Expr:
-        return expr
+    def select(self, *exprs: object) -> object:
+        # one expression is the rule; anything else (several columns folded by Pandera, a
+        # selector) is not captured and the schema is left to Pandera
+        return exprs[0] if len(exprs) == 1 and isinstance(exprs[0], pl.Expr) else None
 
 
 _SCREENS: dict[int, tuple[pa.DataFrameSchema, tuple[pl.Schema, list[pl.Expr]] | None]] = {}

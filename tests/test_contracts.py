@@ -509,3 +509,19 @@ def test_every_parse_problem_of_a_line_is_listed(day_records: list[bytes]):
         ("type", "installment_count"),
     ]
     assert (row["check_name"], row["column_name"]) == ("required_field", "currency")
+
+
+def test_a_check_over_several_expressions_is_left_to_pandera():
+    """A dataframe-level check that selects more than one expression is not captured: the screen
+    answers "cannot screen" (False) and Pandera, which folds the columns, decides."""
+    import pandera.polars as pa
+
+    schema = pa.DataFrameSchema(
+        {"a": pa.Column(int), "b": pa.Column(int)},
+        checks=[pa.Check(lambda data: data.lazyframe.select(pl.col("a") > 0, pl.col("b") > 0))],
+    )
+    frame = pl.DataFrame({"a": [1, 2], "b": [3, 4]})
+    assert not contracts.passes(frame, schema)
+    schema.validate(frame)
+    with pytest.raises(pandera.errors.SchemaError):
+        schema.validate(frame.with_columns(b=pl.Series([3, -4])))
