@@ -138,11 +138,16 @@ def run_gate(
             "quality gate failed: %s; nothing published",
             ", ".join(r.check_name for r in gate.failed),
         )
+    _settle(gate, on_result)
+    return gate
+
+
+def _settle(gate: GateResult, on_result: Callable[[GateResult], None] | None) -> None:
+    """Hand the outcome to ``on_result``, then raise :func:`gate_error` if the gate blocked."""
     if on_result is not None:
         on_result(gate)
     if not gate.passed:
         raise gate_error(gate)
-    return gate
 
 
 def audit_built(
@@ -201,10 +206,7 @@ def build_gate(
             return
         first, last, logical = gate_range(warehouse, start, end)
         outcome = audit_built(warehouse, settings, first, last, logical, run_id, built=result.marts)
-        if on_result is not None:
-            on_result(outcome)
-        if not outcome.passed:
-            raise gate_error(outcome)
+        _settle(outcome, on_result)
 
     return gate
 
