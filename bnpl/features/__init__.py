@@ -11,7 +11,7 @@ as of the last loaded day. See ``docs/features.md``::
     from bnpl import features
     frame = features.training_frame(as_of=date(2024, 12, 31))
     features.export(date(2024, 12, 31), Path("out/training-2024-12-31"))
-    print(features.evaluation_markdown(features.evaluate(as_of=date(2024, 12, 31))))
+    report = features.evaluation_markdown(features.evaluate(as_of=date(2024, 12, 31)))
 
 Modules: :mod:`~bnpl.features.training` (the frame, the feature list), :mod:`~bnpl.features.export`
 (Parquet and the data card), :mod:`~bnpl.features.evaluate` (scikit-learn, optional extra).

@@ -11,31 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache, lru_cache
-from pathlib import Path
+from functools import lru_cache
 from typing import Any
 
-import jinja2
 import sqlglot.errors
 
 from bnpl.errors import ModelError
 from bnpl.models import dialect as sql_dialect
+from bnpl.sqltext import render_sql
 from bnpl.warehouse.base import Dialect, Warehouse
-
-ASSERTIONS_DIR = Path(__file__).resolve().parents[2] / "sql" / "assertions"
-"""BigQuery-dialect assertion and metric templates."""
-
-
-@cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(ASSERTIONS_DIR),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def relation_name(warehouse: Warehouse, dataset: str, table: str) -> str:
@@ -55,15 +39,7 @@ def render_assertion(template: str, variables: Mapping[str, Any]) -> str:
     Raises:
         ModelError: the template is missing or does not render (names the file).
     """
-    path = f"{template}.sql"
-    try:
-        return _environment().get_template(path).render(**variables)
-    except jinja2.TemplateNotFound:
-        raise ModelError(f"assertion template sql/assertions/{path} does not exist") from None
-    except jinja2.TemplateError as exc:
-        line = getattr(exc, "lineno", None)
-        where = f"sql/assertions/{path}" + (f":{line}" if line else "")
-        raise ModelError(f"{where}: {exc}; fix the template") from exc
+    return render_sql("assertions", f"{template}.sql", variables)
 
 
 @dataclass(frozen=True, slots=True)

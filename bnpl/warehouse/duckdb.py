@@ -31,6 +31,7 @@ import stamina
 
 from bnpl.errors import ConfigError, WarehouseError, WarehouseLockedError
 from bnpl.settings import DuckDBSettings
+from bnpl.sqltext import render_sql
 from bnpl.warehouse.base import (
     DATASETS,
     RAW_DAY_TABLES,
@@ -86,17 +87,21 @@ with the default threshold re-compresses the same rows many times (36 vs 23 CPU-
 year). The file is also checkpointed whenever this process lets it go."""
 
 
+_STATEMENTS = "warehouse/duckdb"
+"""The adapter's own statements (``sql/warehouse/duckdb/``): identifiers only, values bound."""
+
+
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
 def create_table_sql(spec: TableSpec, qualified: str) -> str:
     """``CREATE TABLE IF NOT EXISTS`` for a declared table, in DuckDB types."""
-    cols = ",\n  ".join(
-        f"{_quote(c.name)} {_TYPES[c.type]}{'' if c.nullable else ' NOT NULL'}"
+    columns = [
+        {"name": _quote(c.name), "type": _TYPES[c.type], "nullable": c.nullable}
         for c in spec.columns
-    )
-    return f"CREATE TABLE IF NOT EXISTS {qualified} (\n  {cols}\n)"
+    ]
+    return render_sql(_STATEMENTS, "create_table.sql", {"table": qualified, "columns": columns})
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -252,7 +257,7 @@ class DuckDBWarehouse:
             return
         with self.connection() as con:
             for dataset in DATASETS:
-                con.sql(f"CREATE SCHEMA IF NOT EXISTS {_quote(dataset)}")
+                con.sql(render_sql(_STATEMENTS, "create_schema.sql", {"schema": _quote(dataset)}))
             for spec in declared_tables():
                 con.sql(create_table_sql(spec, self.qualified(spec.dataset, spec.name)))
         self._schema_ready = True
@@ -322,24 +327,16 @@ class DuckDBWarehouse:
         """One transaction: delete the days from every raw day table and the ledger, insert the
         staged files. The days and the file names are bound as a session variable."""
         load: dict[str, Any] = {"days": list(days), **files}
-        fields = ", ".join(f"'{name}': ${name}" for name in load)
-        script = ["BEGIN TRANSACTION"]
-        for name in (*RAW_DAY_TABLES, "source_batches"):
-            target = self.qualified("bnpl_raw", name)
-            script.append(
-                f"DELETE FROM {target} "  # noqa: S608
-                "WHERE list_contains(getvariable('bnpl_load').days, transaction_date)"
-            )
-            if name in files:
-                script.append(
-                    f"INSERT INTO {target} BY NAME "  # noqa: S608
-                    f"SELECT * FROM read_parquet(getvariable('bnpl_load').{name})"
-                )
-        script.append("COMMIT")
+        tables = [
+            {"target": self.qualified("bnpl_raw", name), "file": name if name in files else None}
+            for name in (*RAW_DAY_TABLES, "source_batches")
+        ]
+        script = render_sql(_STATEMENTS, "replace_days.sql", {"tables": tables})
+        set_load = render_sql(_STATEMENTS, "set_load.sql", {"names": list(load)})
         with self.connection() as con:
             try:
-                con.execute(f"SET VARIABLE bnpl_load = {{{fields}}}", load)
-                con.execute(";\n".join(script))
+                con.execute(set_load, load)
+                con.execute(script)
             except BaseException as exc:
                 _rollback(con)
                 if not isinstance(exc, Exception):
