@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -46,6 +46,7 @@ from bnpl.errors import (
     WarehouseLockedError,
 )
 from bnpl.fanout import Handoff, Pending, iter_completed, iter_completed_groups
+from bnpl.ingest_failures import FailedDay, write_failures
 from bnpl.ingest_summary import DayFailure, DayResult, IngestSummary, failure_message
 from bnpl.normalize import IdentityScope, canonical_json
 from bnpl.normalize import batch_id as compute_batch_id
@@ -76,6 +77,8 @@ __all__ = [
     "plan_range",
     "preflight",
     "read_ledger",
+    "record_failed_day",
+    "record_failures",
     "run_range",
     "select_pending",
     "source_identity_of_url",
@@ -391,7 +394,7 @@ def load_group(
             accepted.append((ready, _day_batch(session, ready, flow_run_id=flow_run_id)))
         except Exception as exc:
             _log_failure(ready.request.day, exc)
-            failures.append(DayFailure(ready.request.day, _describe(exc)))
+            failures.append(_failure(ready.request.day, exc))
     if not accepted:
         return [], failures
     try:
@@ -401,7 +404,7 @@ def load_group(
     except Exception as exc:
         if len(accepted) == 1:
             _log_failure(accepted[0][0].request.day, exc)
-            return [], [*failures, DayFailure(accepted[0][0].request.day, _describe(exc))]
+            return [], [*failures, _failure(accepted[0][0].request.day, exc)]
         logger.warning(
             "loading %d days at once failed (%s); loading them one by one", len(accepted), exc
         )
@@ -423,7 +426,7 @@ def _load_alone(
         raise
     except Exception as exc:
         _log_failure(ready.request.day, exc)
-        return [], [DayFailure(ready.request.day, _describe(exc))]
+        return [], [_failure(ready.request.day, exc)]
     return [_result(ready)], []
 
 
@@ -447,6 +450,59 @@ Submit = Callable[[DayRequest], DayFuture]
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def _failure(day: date, exc: BaseException) -> DayFailure:
+    return DayFailure(day, _describe(exc), type(exc).__name__)
+
+
+def record_failed_day(
+    session: IngestSession, request: DayRequest, exc: BaseException, *, flow_run_id: str | None
+) -> None:
+    """:func:`record_failures` for one day that a run outside :func:`run_range` (the daily flow)
+    could not load."""
+    failure = _failure(request.day, exc)
+    record_failures(session, [failure], {request.day: request}, flow_run_id=flow_run_id)
+
+
+def record_failures(
+    session: IngestSession,
+    failures: Sequence[DayFailure],
+    requests: Mapping[date, DayRequest],
+    *,
+    flow_run_id: str | None,
+) -> None:
+    """Append failed days to ``bnpl_audit.ingest_failures`` (see :mod:`bnpl.ingest_failures`).
+
+    Best effort: the failures are already logged and in the run's summary, so a warehouse that
+    cannot take the rows (the reason a day failed, often) is logged, not raised.
+    """
+    rows = [
+        FailedDay(
+            day=f.day,
+            batch_id=compute_batch_id(session.source_identity, requests[f.day].body),
+            request_body=canonical_json(requests[f.day].body),
+            error_type=f.error_type or f.error.partition(":")[0],
+            error=f.error,
+        )
+        for f in failures
+        if f.day in requests
+    ]
+    try:
+        write_failures(
+            session.warehouse,
+            rows,
+            source_url=session.source_identity,
+            failed_at=utc_now(),
+            flow_run_id=flow_run_id,
+            bnpl_version=_bnpl_version(),
+        )
+    except Exception as exc:
+        logger.error(
+            "could not record %d failed day(s) in bnpl_audit.ingest_failures: %s",
+            len(rows),
+            _describe(exc),
+        )
 
 
 def _log_failure(day: date, exc: Exception) -> None:
@@ -493,6 +549,7 @@ def run_range(
     )
     loaded: list[DayResult] = []
     failures: list[DayFailure] = []
+    by_day = {request.day: request for request in todo}
     with ExitStack() as stack:
         if submit is None:
             pool = stack.enter_context(ThreadPoolExecutor(workers, thread_name_prefix="fetch"))
@@ -503,17 +560,20 @@ def run_range(
         window = max(2 * workers, GROUP_WINDOW)
         for group in iter_completed_groups(todo, submit, window=window, max_group=GROUP_DAYS):
             ready: list[ReadyDay] = []
+            fetch_failed: list[DayFailure] = []
             for request, outcome in group:
                 if isinstance(outcome, Exception):
                     _log_failure(request.day, outcome)
-                    failures.append(DayFailure(request.day, _describe(outcome)))
+                    fetch_failed.append(_failure(request.day, outcome))
                 else:
                     ready.append(outcome)
             del group
             results, failed = load_group(session, ready, flow_run_id=flow_run_id)
             del ready  # let the days' frames go before waiting for the next group
-            done = len(loaded) + len(failures)
+            done = len(loaded) + len(failures) + len(fetch_failed)
             loaded += results
+            failed = [*fetch_failed, *failed]
+            record_failures(session, failed, by_day, flow_run_id=flow_run_id)
             failures += failed
             for n, result in enumerate(results, start=done + 1):
                 logger.info(

@@ -21,10 +21,11 @@ class DayResult:
 
 @dataclass(frozen=True)
 class DayFailure:
-    """A day that was not loaded, and why."""
+    """A day that was not loaded, and why (``error`` is ``"<error_type>: <message>"``)."""
 
     day: date
     error: str
+    error_type: str = ""
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from bnpl import daily
 from bnpl.calendar import DayRequest, check_processable_day
 from bnpl.daily import RawSchemaReport, StepTiming
 from bnpl.errors import BnplError
-from bnpl.ingest import IngestSession, open_session, plan_range
+from bnpl.ingest import IngestSession, open_session, plan_range, record_failed_day
 from bnpl.ingest_summary import DayResult
 from bnpl.quality.base import GateResult
 from bnpl.quality.gate import gate_error
@@ -198,24 +198,28 @@ def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
         (request,) = plan_range(settings, day, day)
         logger.info("daily run for %s (run %s)", day, run_id)
         with open_session(settings) as session, job_labels(run_id=run_id or "adhoc"):
-            fetched = steps.run(
-                "extract_daily_batch",
-                lambda: extract_daily_batch(session, request),
-                lambda f: f"{len(f.records):,} records in {f.attempts} attempt(s)",
-            )
-            steps.run(
-                "validate_raw_schema",
-                lambda: validate_raw_schema(fetched, settings.ingest.quarantine_threshold),
-                lambda r: f"{r.rejected:,} of {r.records:,} records fail the record schema",
-            )
-            loaded = steps.run(
-                "normalize_entities",
-                lambda: normalize_entities(session, request, fetched, run_id),
-                lambda d: (
-                    f"{d.records_loaded:,} transactions, {d.customers_loaded:,} customers, "
-                    f"{d.records_quarantined:,} quarantined"
-                ),
-            )
+            try:
+                fetched = steps.run(
+                    "extract_daily_batch",
+                    lambda: extract_daily_batch(session, request),
+                    lambda f: f"{len(f.records):,} records in {f.attempts} attempt(s)",
+                )
+                steps.run(
+                    "validate_raw_schema",
+                    lambda: validate_raw_schema(fetched, settings.ingest.quarantine_threshold),
+                    lambda r: f"{r.rejected:,} of {r.records:,} records fail the record schema",
+                )
+                loaded = steps.run(
+                    "normalize_entities",
+                    lambda: normalize_entities(session, request, fetched, run_id),
+                    lambda d: (
+                        f"{d.records_loaded:,} transactions, {d.customers_loaded:,} customers, "
+                        f"{d.records_quarantined:,} quarantined"
+                    ),
+                )
+            except Exception as exc:  # the day was not loaded: keep it in the failure log
+                record_failed_day(session, request, exc, flow_run_id=run_id)
+                raise
             built = steps.run(
                 "run_sql_pipeline",
                 lambda: run_sql_pipeline(session, day),

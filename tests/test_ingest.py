@@ -26,6 +26,7 @@ from bnpl.errors import (
     ContractError,
     QuarantineThresholdError,
     TransientSourceError,
+    WarehouseError,
 )
 from bnpl.normalize import batch_id, canonical_json
 from bnpl.settings import Settings, load_settings
@@ -319,6 +320,59 @@ def test_a_failing_day_does_not_stop_the_others(session, settings, source):
     again = ingest.run_range(session, DAYS[0], DAYS[-1])
     assert source.calls == [DAYS[1]]
     assert [d.day for d in again.loaded] == [DAYS[1]]
+    # the failure stays in the failure log as history; the successful rerun adds nothing to it
+    log = bnpl.read_table("bnpl_audit.ingest_failures", settings)
+    assert log["transaction_date"].to_list() == [DAYS[1]]
+
+
+def test_failed_days_are_recorded_in_the_failure_log(session, settings, source, records_by_day):
+    """Every day a run could not load, whatever the stage, is a row of
+    bnpl_audit.ingest_failures naming its request and error; loaded days are not."""
+    source.fail[DAYS[0]] = TransientSourceError("POST failed after 5 attempt(s); last error: 503")
+    source.records[DAYS[2]] = corrupt(records_by_day[DAYS[2]], every=10)  # over the threshold
+    before = datetime.now(UTC)
+    summary = ingest.run_range(session, DAYS[0], DAYS[-1], flow_run_id="run-1")
+    log = bnpl.read_table("bnpl_audit.ingest_failures", settings).sort("transaction_date")
+    assert log["transaction_date"].to_list() == [DAYS[0], DAYS[2]]
+    assert log["error_type"].to_list() == ["TransientSourceError", "QuarantineThresholdError"]
+    assert log["error"].to_list() == [f.error for f in summary.failures]
+    requests = {r.day: r for r in ingest.plan_range(settings, DAYS[0], DAYS[-1])}
+    assert log["batch_id"].to_list() == [
+        batch_id(SIMULATOR_IDENTITY, requests[d].body) for d in (DAYS[0], DAYS[2])
+    ]
+    assert log["request_body"].to_list() == [
+        canonical_json(requests[d].body) for d in (DAYS[0], DAYS[2])
+    ]
+    assert set(log["source_url"]) == {SIMULATOR_IDENTITY}
+    assert set(log["flow_run_id"]) == {"run-1"}
+    assert all(before <= t <= datetime.now(UTC) for t in log["failed_at"])
+    ledger = bnpl.read_table("bnpl_raw.source_batches", settings)
+    assert ledger["transaction_date"].to_list() == [DAYS[1]]
+
+
+def test_a_run_outside_prefect_logs_failures_without_a_flow_run_id(session, settings, source):
+    source.fail[DAYS[0]] = RuntimeError("unexpected")
+    ingest.run_range(session, DAYS[0], DAYS[0])
+    log = bnpl.read_table("bnpl_audit.ingest_failures", settings)
+    assert log.select("error_type", "error", "flow_run_id").rows() == [
+        ("RuntimeError", "RuntimeError: unexpected", None)
+    ]
+
+
+def test_a_failure_log_the_warehouse_refuses_does_not_fail_the_run(
+    session, settings, source, monkeypatch, caplog
+):
+    """Recording failures is best effort: the run still reports and loads every other day."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise WarehouseError("disk full")
+
+    monkeypatch.setattr(ingest, "write_failures", refuse)
+    source.fail[DAYS[0]] = RuntimeError("unexpected")
+    summary = ingest.run_range(session, DAYS[0], DAYS[1])
+    assert [f.day for f in summary.failures] == [DAYS[0]]
+    assert [d.day for d in summary.loaded] == [DAYS[1]]
+    assert "could not record 1 failed day(s)" in caplog.text and "disk full" in caplog.text
 
 
 def test_a_bug_in_one_day_is_reported_not_raised(session, source):

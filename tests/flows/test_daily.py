@@ -183,6 +183,10 @@ def test_source_outage_fails_the_extract_task_only(
     assert [_task_name(r) for r in runs] == ["extract_daily_batch"]
     assert runs[0].state is not None and runs[0].state.is_failed()
     assert _day_rows("bnpl_raw.transactions", day).is_empty()
+    failures = _day_rows("bnpl_audit.ingest_failures", day)
+    assert failures.select("error_type", "flow_run_id").rows() == [
+        ("TransientSourceError", str(_run_id(state)))
+    ]
 
 
 def test_failed_gate_reports_checks_and_keeps_the_marts(

@@ -19,6 +19,7 @@ from google.cloud import bigquery
 from polars.testing import assert_frame_equal
 
 from bnpl.errors import ConfigError, WarehouseError
+from bnpl.ingest_failures import FailedDay, write_failures
 from bnpl.settings import BigQuerySettings, load_settings
 from bnpl.warehouse import DayBatch, open_warehouse
 from bnpl.warehouse.base import DATASETS, RAW_DAY_TABLES, SCHEMAS_DIR
@@ -623,6 +624,38 @@ def test_execute_many_is_all_or_nothing(bq_shared: BigQueryWarehouse) -> None:
             {"x": 2},
         )
     assert bq_shared.read_table("bnpl_audit.txn")["x"].to_list() == [1]
+
+
+@pytest.mark.emulator
+@pytest.mark.slow
+def test_failure_log_rows_round_trip_through_bigquery(bq_shared: BigQueryWarehouse) -> None:
+    """The failure log's insert, in BigQuery's dialect with bound parameters, appends its rows."""
+    failed_at = datetime(2024, 3, 8, 6, 30, tzinfo=UTC)
+    failures = [
+        FailedDay(
+            DAY6, "a" * 32, '{"seed":6}', "TransientSourceError", "TransientSourceError: 503"
+        ),
+        FailedDay(DAY7, "b" * 32, '{"seed":7}', "WarehouseError", "WarehouseError: it's full"),
+    ]
+    for flow_run_id in ("run-1", None):
+        write_failures(
+            bq_shared,
+            failures,
+            source_url="http://simtom",
+            failed_at=failed_at,
+            flow_run_id=flow_run_id,
+            bnpl_version="1.0",
+        )
+    log = bq_shared.read_table("bnpl_audit.ingest_failures").sort("flow_run_id", "transaction_date")
+    assert log.select(
+        "transaction_date", "batch_id", "request_body", "error_type", "error", "flow_run_id"
+    ).rows() == [
+        (f.day, f.batch_id, f.request_body, f.error_type, f.error, run)
+        for run in (None, "run-1")
+        for f in failures
+    ]
+    assert set(log["failed_at"]) == {failed_at}
+    assert set(log["source_url"]) == {"http://simtom"}
 
 
 @pytest.mark.emulator
