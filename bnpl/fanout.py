@@ -1,13 +1,17 @@
 """Bounded fan-out: submit work elsewhere, consume results in one thread as they complete.
 
-The ingestion engine submits one day at a time to a thread pool (or to Prefect tasks, from
-``flows/``) and loads each prepared day in the calling thread, its single writer.
+The ingestion engine submits days to a thread pool (or to Prefect tasks, from ``flows/``) a
+slice at a time (:class:`SlicedSubmit`), gets each day back as soon as it is prepared, and loads
+it in the calling thread, its single writer.
 """
 
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, InvalidStateError
+from contextlib import suppress
 from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -121,3 +125,70 @@ def iter_completed_groups(
             if launch():
                 in_flight += 1
         yield group
+
+
+Deliver = Callable[[int, R | Exception], None]
+"""Called by a slice's worker with each item's position in the slice and its result or error."""
+
+Launch = Callable[[Sequence[I], Deliver[R]], Pending[object]]
+"""Starts the work on a slice of items somewhere else; returns the slice's own future."""
+
+
+class SlicedSubmit(Generic[I, R]):
+    """A per-item ``submit`` for :func:`iter_completed_groups` over work launched a slice at a
+    time: one launch (one thread-pool job or one Prefect task) for up to ``size`` consecutive
+    items, each item's future resolved as soon as the worker delivers it.
+
+    Items must be submitted in the order of ``items`` (as :func:`iter_completed_groups` does);
+    submitting an item launches its whole slice. When a slice's own future finishes, every item
+    it did not deliver fails with the slice's error, so a crashed worker cannot leave an item
+    waiting forever. Up to ``size - 1`` items beyond the caller's window may be in flight.
+    """
+
+    def __init__(self, items: Sequence[I], launch: Launch[I, R], *, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"slice size {size} is not a positive number of items")
+        self._items = list(items)
+        self._launch = launch
+        self._size = size
+        self._next = 0
+        self._ready: deque[Future[R]] = deque()
+
+    def __call__(self, item: I) -> Future[R]:
+        if not self._ready:
+            chunk = self._items[self._next : self._next + self._size]
+            if not chunk or chunk[0] is not item:
+                raise ValueError("items must be submitted once each, in the order given")
+            self._next += len(chunk)
+            futures: list[Future[R]] = [Future() for _ in chunk]
+            self._launch(chunk, _deliver_to(futures)).add_done_callback(_settle_rest(futures))
+            self._ready.extend(futures)
+        return self._ready.popleft()
+
+
+def _deliver_to(futures: list[Future[R]]) -> Deliver[R]:
+    def deliver(position: int, outcome: R | Exception) -> None:
+        with suppress(InvalidStateError):  # the first outcome of an item stands
+            if isinstance(outcome, Exception):
+                futures[position].set_exception(outcome)
+            else:
+                futures[position].set_result(outcome)
+
+    return deliver
+
+
+def _settle_rest(futures: list[Future[R]]) -> Callable[[Pending[object]], None]:
+    """A done-callback for a slice: fail the items its worker did not deliver."""
+
+    def settle(finished: Pending[object]) -> None:
+        try:
+            finished.result()
+        except Exception as exc:
+            reason: Exception = exc
+        else:
+            reason = RuntimeError("the slice's worker ended without delivering this item")
+        for future in futures:
+            with suppress(InvalidStateError):  # delivered already
+                future.set_exception(reason)
+
+    return settle

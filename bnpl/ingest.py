@@ -10,14 +10,16 @@ Plain functions, no orchestrator. A run is::
 * :func:`select_pending` — days whose ledger row (``bnpl_raw.source_batches``) already holds the
   same ``batch_id`` are skipped unless ``force``.
 * :func:`fetch_and_prepare` — I/O then pure work for one day; safe to run in parallel threads.
+  :func:`fetch_and_prepare_days` does a slice of consecutive days one after the other and hands
+  each day over as soon as it is ready (one thread-pool job or one Prefect task per slice).
 * :func:`load_group` — the quarantine threshold check of each day, then one
   :meth:`~bnpl.warehouse.base.Warehouse.load_days` for the days that passed (each day replaced
   whole: delete day D in every raw table, insert, write the ledger row; on DuckDB the group is one
   transaction). Called from one thread only: the single writer. :func:`load_prepared` is the same
   for one day.
-* :func:`run_range` — the loop: fetch in parallel (a thread pool here, Prefect tasks in
-  ``flows/ingest.py``), load the days that completed while the writer was busy as one group, keep
-  going when a day fails, and return an :class:`IngestSummary`.
+* :func:`run_range` — the loop: fetch in parallel, a slice of days per job (a thread pool here,
+  Prefect tasks in ``flows/ingest.py``), load the days that completed while the writer was busy
+  as one group, keep going when a day fails, and return an :class:`IngestSummary`.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -45,7 +47,14 @@ from bnpl.errors import (
     QuarantineThresholdError,
     WarehouseLockedError,
 )
-from bnpl.fanout import Handoff, Pending, iter_completed, iter_completed_groups
+from bnpl.fanout import (
+    Deliver,
+    Handoff,
+    Launch,
+    SlicedSubmit,
+    iter_completed,
+    iter_completed_groups,
+)
 from bnpl.ingest_failures import FailedDay, write_failures
 from bnpl.ingest_summary import DayFailure, DayResult, IngestSummary, failure_message
 from bnpl.normalize import IdentityScope, canonical_json
@@ -58,17 +67,17 @@ from bnpl.warehouse import DayBatch, Warehouse, open_warehouse
 
 __all__ = [
     "DayFailure",
-    "DayFuture",
     "DayResult",
     "FetchInfo",
     "Handoff",
     "IngestSession",
     "IngestSummary",
+    "LaunchDays",
     "ReadyDay",
-    "Submit",
     "check_quarantine",
     "failure_message",
     "fetch_and_prepare",
+    "fetch_and_prepare_days",
     "iter_completed",
     "ledger_row",
     "load_group",
@@ -275,6 +284,25 @@ def fetch_and_prepare(session: IngestSession, request: DayRequest) -> ReadyDay:
     return ReadyDay(request, prepared, info)
 
 
+def fetch_and_prepare_days(
+    session: IngestSession, requests: Sequence[DayRequest], deliver: Deliver[ReadyDay]
+) -> list[DayFailure]:
+    """:func:`fetch_and_prepare` each day of ``requests`` in turn, handing each one to
+    ``deliver(position, ready day or error)`` as soon as it is done; one day's failure does not
+    stop the others. Returns the days that failed (also delivered)."""
+    failed: list[DayFailure] = []
+    for position, request in enumerate(requests):
+        try:
+            ready = fetch_and_prepare(session, request)
+        except Exception as exc:
+            failed.append(_failure(request.day, exc))
+            deliver(position, exc)
+        else:
+            deliver(position, ready)
+            del ready  # the writer owns the day now
+    return failed
+
+
 def check_quarantine(prepared: PreparedDay, threshold: float) -> None:
     """Raise if the day's quarantined share of received records exceeds ``threshold``."""
     stats = prepared.stats
@@ -441,11 +469,9 @@ def _bnpl_version() -> str:
 # --- the run ------------------------------------------------------------------------------------
 
 
-DayFuture = Pending[ReadyDay | Handoff[ReadyDay]]
-"""A pending :func:`fetch_and_prepare`: the day, or a :class:`~bnpl.fanout.Handoff` of it."""
-
-Submit = Callable[[DayRequest], DayFuture]
-"""Starts :func:`fetch_and_prepare` for one request somewhere else and returns its future."""
+LaunchDays = Launch[DayRequest, ReadyDay]
+"""Starts :func:`fetch_and_prepare_days` for a slice of requests somewhere else (a thread pool,
+a Prefect task) with the given ``deliver``, and returns the slice's future."""
 
 
 def _describe(exc: BaseException) -> str:
@@ -520,15 +546,18 @@ def run_range(
     *,
     force: bool = False,
     concurrency: int | None = None,
-    submit: Submit | None = None,
+    days_per_task: int | None = None,
+    launch: LaunchDays | None = None,
     flow_run_id: str | None = None,
 ) -> IngestSummary:
     """Ingest every day from ``start`` to ``end`` inclusive and summarise.
 
     Days are fetched and prepared ``concurrency`` at a time (default
-    ``settings.ingest.concurrency``) by ``submit`` (default: a thread pool) and loaded one by one
-    in this thread as they complete. A day that fails (source, contract, quarantine threshold)
-    is recorded and the others go on; the summary lists every failure.
+    ``settings.ingest.concurrency``), in slices of ``days_per_task`` consecutive days (default
+    ``settings.ingest.days_per_task``) started by ``launch`` (default: a thread pool of
+    ``concurrency`` workers), and loaded in this thread as they complete. A day that fails
+    (source, contract, quarantine threshold) is recorded and the others go on; the summary lists
+    every failure.
 
     Raises:
         ConfigError: ``end`` is before ``start``.
@@ -538,6 +567,9 @@ def run_range(
     workers = session.settings.ingest.concurrency if concurrency is None else concurrency
     if workers < 1:
         raise ConfigError(f"concurrency {workers} is not a positive number of days in parallel")
+    per_task = session.settings.ingest.days_per_task if days_per_task is None else days_per_task
+    if per_task < 1:
+        raise ConfigError(f"days per task {per_task} is not a positive number of days")
     todo, skipped = select_pending(session, plan_range(session.settings, start, end), force=force)
     logger.info(
         "ingesting %s..%s: %d days to load, %d already loaded, %d in parallel",
@@ -551,13 +583,17 @@ def run_range(
     failures: list[DayFailure] = []
     by_day = {request.day: request for request in todo}
     with ExitStack() as stack:
-        if submit is None:
+        if launch is None:
             pool = stack.enter_context(ThreadPoolExecutor(workers, thread_name_prefix="fetch"))
 
-            def submit(request: DayRequest) -> DayFuture:
-                return pool.submit(fetch_and_prepare, session, request)
+            def launch(
+                requests: Sequence[DayRequest], deliver: Deliver[ReadyDay]
+            ) -> Future[list[DayFailure]]:
+                return pool.submit(fetch_and_prepare_days, session, requests, deliver)
 
-        window = max(2 * workers, GROUP_WINDOW)
+        submit = SlicedSubmit(todo, launch, size=per_task)
+        # every worker needs a slice of its own within the window
+        window = max(2 * workers, GROUP_WINDOW, workers * per_task)
         for group in iter_completed_groups(todo, submit, window=window, max_group=GROUP_DAYS):
             ready: list[ReadyDay] = []
             fetch_failed: list[DayFailure] = []

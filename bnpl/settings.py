@@ -73,6 +73,9 @@ class IngestSettings(BaseModel):
 
     concurrency: int = Field(default=4, ge=1, le=64)
     """Days fetched and normalised in parallel."""
+    days_per_task: int = Field(default=4, ge=1, le=31)
+    """Consecutive days one worker (one Prefect task) fetches in turn; each day still reaches the
+    writer as soon as it is ready. Fewer, longer tasks cost Prefect less per day."""
     quarantine_threshold: float = Field(default=0.01, ge=0, le=1)
     """A day whose quarantined share of received records exceeds this fails loudly."""
 

@@ -7,7 +7,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from bnpl.fanout import Handoff, iter_completed, iter_completed_groups
+from bnpl.fanout import Handoff, SlicedSubmit, iter_completed, iter_completed_groups
 
 
 def test_iter_completed_bounds_the_work_in_flight():
@@ -93,3 +93,77 @@ def test_groups_hold_everything_completed_so_far():
     assert next(groups) == [(3, 30), (4, 40), (5, 50)]
     assert next(groups) == [(6, 60)]
     assert next(groups, None) is None
+
+
+# --- slices --------------------------------------------------------------------------------------
+
+
+def test_sliced_submit_launches_one_job_per_slice_and_resolves_items_as_delivered():
+    """Submitting a slice's first item launches the slice; each item resolves when delivered,
+    before the slice's job ends."""
+    launched: list[list[str]] = []
+    delivers = []
+    jobs: list[Future[None]] = []
+
+    def launch(items, deliver):
+        launched.append(list(items))
+        delivers.append(deliver)
+        jobs.append(Future())
+        return jobs[-1]
+
+    items = ["a", "b", "c", "d", "e"]
+    submit = SlicedSubmit(items, launch, size=2)
+    a, b = submit("a"), submit("b")
+    assert launched == [["a", "b"]]
+    c = submit("c")
+    assert launched == [["a", "b"], ["c", "d"]]
+    delivers[0](1, "B")
+    assert b.result(timeout=0) == "B" and not a.done()
+    error = ValueError("bad a")
+    delivers[0](0, error)
+    assert a.exception(timeout=0) is error
+    delivers[0](0, "late")  # the first outcome stands
+    assert a.exception(timeout=0) is error
+    d, e = submit("d"), submit("e")
+    assert launched[-1] == ["e"]
+    delivers[1](0, "C")
+    assert c.result(timeout=0) == "C"
+    jobs[1].set_exception(RuntimeError("worker died"))  # d was never delivered
+    assert str(d.exception(timeout=0)) == "worker died"
+    assert c.result(timeout=0) == "C"
+    jobs[2].set_result(None)  # e's job ended without delivering it
+    assert "without delivering" in str(e.exception(timeout=0))
+
+
+def test_sliced_submit_refuses_items_out_of_order_and_bad_sizes():
+    def launch(items, deliver):
+        return Future()
+
+    submit = SlicedSubmit(["a", "b"], launch, size=1)
+    with pytest.raises(ValueError, match="in the order given"):
+        submit("b")
+    with pytest.raises(ValueError, match="positive"):
+        SlicedSubmit(["a"], launch, size=0)
+
+
+@pytest.mark.parametrize("size", [1, 3, 7])
+def test_sliced_submit_with_a_thread_pool_yields_every_item_once(size):
+    """Slices on real threads, through iter_completed_groups: each item comes back once, with
+    its own result."""
+    items = list(range(100))
+
+    def work(chunk, deliver):
+        for position, item in enumerate(chunk):
+            deliver(position, ValueError(item) if item % 10 == 0 else item * 2)
+
+    with ThreadPoolExecutor(3) as pool:
+        submit = SlicedSubmit(
+            items, lambda chunk, deliver: pool.submit(work, chunk, deliver), size=size
+        )
+        got = [pair for group in iter_completed_groups(items, submit, window=9) for pair in group]
+    assert sorted(i for i, _ in got) == items
+    for item, outcome in got:
+        if item % 10 == 0:
+            assert isinstance(outcome, ValueError) and outcome.args == (item,)
+        else:
+            assert outcome == item * 2

@@ -11,6 +11,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -429,6 +430,28 @@ def test_malformed_lines_under_the_threshold_are_quarantined_with_a_reason(
     assert set(quarantine["check_name"]) == {"json_parse"}
     assert set(quarantine["raw_line"]) == {'{"broken'}
     assert sorted(quarantine["line_number"].to_list()) == [i + 1 for i in range(0, 240, 20)]
+
+
+def test_days_are_fetched_a_slice_per_job_and_a_failed_day_fails_alone(session, source):
+    """With days_per_task=2, one job per 2 consecutive days; a day failing inside a slice does
+    not keep the slice's other day from loading."""
+    launched: list[list[date]] = []
+    source.fail[DAYS[0]] = TransientSourceError("down")
+    with ThreadPoolExecutor(2) as pool:
+
+        def launch(requests, deliver):
+            launched.append([r.day for r in requests])
+            return pool.submit(ingest.fetch_and_prepare_days, session, requests, deliver)
+
+        summary = ingest.run_range(session, DAYS[0], DAYS[-1], days_per_task=2, launch=launch)
+    assert launched == [[DAYS[0], DAYS[1]], [DAYS[2]]]
+    assert [d.day for d in summary.loaded] == [DAYS[1], DAYS[2]]
+    assert [(f.day, f.error_type) for f in summary.failures] == [(DAYS[0], "TransientSourceError")]
+
+
+def test_days_per_task_must_be_positive(session):
+    with pytest.raises(ConfigError, match="days per task 0"):
+        ingest.run_range(session, DAYS[0], DAYS[0], days_per_task=0)
 
 
 def test_concurrency_must_be_positive(session):

@@ -53,9 +53,13 @@ def _days(n: int) -> list[date]:
     return [START + timedelta(days=i) for i in range(n)]
 
 
-def test_backfill_fans_out_one_task_per_day_and_publishes_a_summary(warehouse):
-    """Each day is a fetch task; all days load; the ledger names the run; a summary artifact exists."""
-    days = _days(3)
+def test_backfill_fans_out_one_task_per_slice_of_days_and_publishes_a_summary(
+    warehouse, monkeypatch
+):
+    """Each slice of BNPL_INGEST__DAYS_PER_TASK consecutive days is one fetch task named after
+    its days; all days load; the ledger names the run; a summary artifact exists."""
+    monkeypatch.setenv("BNPL_INGEST__DAYS_PER_TASK", "2")
+    days = _days(5)
     state = backfill(days[0], days[-1], concurrency=2, return_state=True)
     assert state.is_completed(), state.message
     summary = state.result()
@@ -70,7 +74,11 @@ def test_backfill_fans_out_one_task_per_day_and_publishes_a_summary(warehouse):
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ingest-summary"])),
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])),
         )
-    assert sorted(r.name for r in task_runs) == [f"fetch-{d}" for d in days]
+    assert sorted(r.name for r in task_runs) == [
+        f"fetch-{days[0]}..{days[1]}",
+        f"fetch-{days[2]}..{days[3]}",
+        f"fetch-{days[4]}..{days[4]}",
+    ]
     assert len(artifacts) == 1
     assert f"{summary.rows_loaded:,}" in str(artifacts[0].data)
     ledger = bnpl.read_table("bnpl_raw.source_batches")
@@ -96,6 +104,45 @@ def test_a_failed_day_fails_the_flow_after_every_good_day_is_loaded(warehouse, m
     assert set(tx["transaction_date"]) == loaded
     assert "QuarantineThresholdError" in error.summary
     assert all(str(d) in str(error) for d in failed)
+    # the days failed at the writer (threshold), not while fetching: their tasks completed
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[_run_id(state)]))
+        )
+    assert len(task_runs) == 2  # 6 days, 4 a task
+    assert all(r.state is not None and r.state.is_completed() for r in task_runs)
+    log = bnpl.read_table("bnpl_audit.ingest_failures")
+    assert set(log["transaction_date"]) == failed
+    assert set(log["flow_run_id"]) == {str(_run_id(state))}
+
+
+def test_a_slice_whose_day_fails_to_fetch_ends_failed_naming_it(warehouse, monkeypatch):
+    """A source outage fails every day; each slice task ends Failed naming its days, and the
+    failures are in bnpl_audit.ingest_failures."""
+    monkeypatch.setenv("BNPL_SIMULATOR__FAULTS__ERROR_RATE", "1.0")
+    monkeypatch.setenv("BNPL_SOURCE__MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("BNPL_INGEST__DAYS_PER_TASK", "2")
+    days = _days(3)
+    state = backfill(days[0], days[-1], return_state=True)
+    assert state.is_failed()
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[_run_id(state)]))
+        )
+    messages = {r.name: (r.state.type.value, r.state.message or "") for r in task_runs if r.state}
+    assert sorted(messages) == [f"fetch-{days[0]}..{days[1]}", f"fetch-{days[2]}..{days[2]}"]
+    assert all(kind == "FAILED" for kind, _ in messages.values()), messages
+    first, last = (
+        messages[f"fetch-{days[0]}..{days[1]}"][1],
+        messages[f"fetch-{days[2]}..{days[2]}"][1],
+    )
+    assert f"2 of 2 days failed: {days[0]} (TransientSourceError" in first and str(days[1]) in first
+    assert f"1 of 1 days failed: {days[2]} (" in last
+    log = bnpl.read_table("bnpl_audit.ingest_failures")
+    assert sorted(log["transaction_date"]) == days
+    # after repeated failures the client's breaker stops calling: the later days say so
+    assert "TransientSourceError" in set(log["error_type"])
+    assert set(log["error_type"]) <= {"TransientSourceError", "CircuitOpenError"}
 
 
 def test_ingest_day_loads_once_then_skips(warehouse):
