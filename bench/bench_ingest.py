@@ -5,14 +5,17 @@ DuckDB file, with the bundled simulator and Prefect's ephemeral API, and records
 and the peak RSS of the whole process tree (bnpl, the simulator, the temporary Prefect API),
 sampled every 50 ms with psutil. Targets: ≤ 90 s wall, ≤ 2 GiB peak RSS on 2 cores.
 
-Baseline, in the same run: the same year through the plain engine (``bnpl.ingest.run_range``,
-no Prefect) in a subprocess, so the orchestration's share is visible. PREFECT_HOME is a temporary
+In the same run, for comparison: the command with one Prefect task per day
+(``BNPL_INGEST__DAYS_PER_TASK=1``), and the same year through the plain engine
+(``bnpl.ingest.run_range``, no Prefect) in a subprocess, so the orchestration's share is visible;
+CPU is broken down by process (bnpl, the temporary Prefect API, the simulator). PREFECT_HOME is a temporary
 directory migrated before timing (a first run on a fresh home adds the migration, reported
 separately).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -56,15 +59,29 @@ class Measured:
     rows: int
     stdout: str
     stderr: str
+    cpu_by_role: dict[str, float]
 
 
-def _tree_rss(proc: psutil.Process) -> tuple[int, int]:
+def _role(proc: psutil.Process, main: psutil.Process) -> str:
+    """What a process of the tree is: bnpl itself, the simulator, or the Prefect API."""
+    if proc.pid == main.pid:
+        return "bnpl"
+    return "simulator" if "bnpl.source.server" in " ".join(proc.cmdline()) else "Prefect API"
+
+
+def _sample(proc: psutil.Process, cpu: dict[int, tuple[str, float]]) -> tuple[int, int]:
+    """Peak-RSS figures (tree, main) now; records each process's CPU seconds so far in ``cpu``
+    (by pid: a process's last sample before it exits stands)."""
     total = main = 0
     try:
         main = proc.memory_info().rss
-        total = main + sum(
-            c.memory_info().rss for c in proc.children(recursive=True) if c.is_running()
-        )
+        total = main
+        for p in [proc, *proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                if p is not proc:
+                    total += p.memory_info().rss
+                times = p.cpu_times()
+                cpu[p.pid] = (_role(p, proc), times.user + times.system)
     except psutil.Error:
         pass
     return total, main
@@ -84,11 +101,12 @@ def _measure(cmd: list[str], env: dict[str, str], cwd: Path, warehouse: Path) ->
     )
     watched = psutil.Process(proc.pid)
     peaks = [0, 0]
+    cpu: dict[int, tuple[str, float]] = {}
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            total, main = _tree_rss(watched)
+            total, main = _sample(watched, cpu)
             peaks[0], peaks[1] = max(peaks[0], total), max(peaks[1], main)
             time.sleep(0.05)
 
@@ -96,7 +114,7 @@ def _measure(cmd: list[str], env: dict[str, str], cwd: Path, warehouse: Path) ->
     sampler.start()
     out, err = proc.communicate()
     wall = time.perf_counter() - began
-    cpu = _children_cpu() - cpu_before
+    cpu_s = _children_cpu() - cpu_before
     done.set()
     sampler.join()
     rows = 0
@@ -107,7 +125,10 @@ def _measure(cmd: list[str], env: dict[str, str], cwd: Path, warehouse: Path) ->
             rows = int(found.fetchall()[0][0])
         finally:
             con.close()
-    return Measured(wall, cpu, peaks[0], peaks[1], proc.returncode, rows, out, err)
+    by_role: dict[str, float] = {}
+    for role, seconds in cpu.values():
+        by_role[role] = by_role.get(role, 0.0) + seconds
+    return Measured(wall, cpu_s, peaks[0], peaks[1], proc.returncode, rows, out, err, by_role)
 
 
 def _env(home: Path, warehouse: Path) -> dict[str, str]:
@@ -141,36 +162,56 @@ def _verdict(ok: bool) -> str:
     return "meets" if ok else "MISSES"
 
 
+def _row(label: str, m: Measured) -> str:
+    roles = " | ".join(f"{m.cpu_by_role.get(r, 0.0):.1f} s" for r in _ROLES)
+    return (
+        f"| {label} | {m.wall_s:.1f} s | {m.cpu_s:.1f} s | {roles} | {m.rows:,} | "
+        f"{m.rows / m.wall_s:,.0f} | {_gib(m.peak_rss)} | {_gib(m.peak_main_rss)} |"
+    )
+
+
+_ROLES = ("bnpl", "Prefect API", "simulator")
+
+
 def main() -> str:
-    """Run the command and the baseline once each; return the Markdown report."""
+    """Run the command, the same with one task per day, and the baseline; return the report."""
     root = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:
         home = root / "prefect"
         migrate_s = _migrate(home)
         load = os.getloadavg()
-        cli_wh = root / "cli.duckdb"
         cmd = [str(BNPL), "backfill", "--start", START, "--end", END]
+        cli_wh = root / "cli.duckdb"
         cli = _measure(cmd, _env(home, cli_wh), root, cli_wh)
+        per_day_wh = root / "per-day.duckdb"
+        per_day_env = _env(home, per_day_wh) | {"BNPL_INGEST__DAYS_PER_TASK": "1"}
+        per_day = _measure(cmd, per_day_env, root, per_day_wh)
         engine_wh = root / "engine.duckdb"
         engine = _measure([sys.executable, "-c", _ENGINE], _env(home, engine_wh), root, engine_wh)
         size = cli_wh.stat().st_size if cli_wh.exists() else 0
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    for name, m in (("bnpl backfill", cli), ("engine baseline", engine)):
+    runs = (("bnpl backfill", cli), ("one task per day", per_day), ("engine baseline", engine))
+    for name, m in runs:
         if m.returncode != 0:
             return f"{name} failed with exit code {m.returncode}:\n\n```\n{m.stderr[-3000:]}\n```\n"
     summary = cli.stdout.strip()
     return f"""
 Command: `bnpl backfill --start {START} --end {END}` (default plan, bundled simulator, fresh
 DuckDB file, Prefect ephemeral API, PREFECT_HOME migrated beforehand). Load average before the
-run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.
+runs: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}. In the same run, one after the other: the
+command as shipped (`BNPL_INGEST__DAYS_PER_TASK` 4), the command with one Prefect task per day
+(`BNPL_INGEST__DAYS_PER_TASK=1`), and the plain engine without Prefect.
 
-| run | wall | CPU (process tree) | rows | rows/s | peak RSS (process tree) | peak RSS (main process) |
-|---|---|---|---|---|---|---|
-| `bnpl backfill` | {cli.wall_s:.1f} s | {cli.cpu_s:.1f} s | {cli.rows:,} | {cli.rows / cli.wall_s:,.0f} | {_gib(cli.peak_rss)} | {_gib(cli.peak_main_rss)} |
-| baseline: `bnpl.ingest.run_range`, no Prefect | {engine.wall_s:.1f} s | {engine.cpu_s:.1f} s | {engine.rows:,} | {engine.rows / engine.wall_s:,.0f} | {_gib(engine.peak_rss)} | {_gib(engine.peak_main_rss)} |
+| run | wall | CPU (process tree) | CPU: bnpl | CPU: Prefect API | CPU: simulator | rows | rows/s | peak RSS (process tree) | peak RSS (main process) |
+|---|---|---|---|---|---|---|---|---|---|
+{_row("`bnpl backfill`", cli)}
+{_row("`bnpl backfill`, one task per day", per_day)}
+{_row("baseline: `bnpl.ingest.run_range`, no Prefect", engine)}
 
-CPU over wall above 1.8 means both cores were busy most of the run: the run is CPU-bound.
+CPU per process is sampled every 50 ms (a process's last sample before it exits); the tree's
+CPU is exact (`getrusage`). CPU over wall above 1.8 means both cores were busy most of the run:
+the run is CPU-bound.
 
 Targets: wall ≤ {TARGET_WALL_S:.0f} s — {_verdict(cli.wall_s <= TARGET_WALL_S)}; peak RSS ≤
 {_gib(TARGET_RSS)} — {_verdict(cli.peak_rss <= TARGET_RSS)}. Warehouse file: {size / 1e6:.0f} MB.

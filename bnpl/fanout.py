@@ -142,7 +142,8 @@ class SlicedSubmit(Generic[I, R]):
     Items must be submitted in the order of ``items`` (as :func:`iter_completed_groups` does);
     submitting an item launches its whole slice. When a slice's own future finishes, every item
     it did not deliver fails with the slice's error, so a crashed worker cannot leave an item
-    waiting forever. Up to ``size - 1`` items beyond the caller's window may be in flight.
+    waiting forever. Up to ``size - 1`` items beyond the caller's window may be in flight. Values
+    come in a :class:`Handoff`, which :func:`iter_completed_groups` unboxes.
     """
 
     def __init__(self, items: Sequence[I], launch: Launch[I, R], *, size: int) -> None:
@@ -152,32 +153,36 @@ class SlicedSubmit(Generic[I, R]):
         self._launch = launch
         self._size = size
         self._next = 0
-        self._ready: deque[Future[R]] = deque()
+        self._ready: deque[Future[Handoff[R]]] = deque()
 
-    def __call__(self, item: I) -> Future[R]:
+    def __call__(self, item: I) -> Pending[R | Handoff[R]]:
         if not self._ready:
             chunk = self._items[self._next : self._next + self._size]
             if not chunk or chunk[0] is not item:
                 raise ValueError("items must be submitted once each, in the order given")
             self._next += len(chunk)
-            futures: list[Future[R]] = [Future() for _ in chunk]
+            futures: list[Future[Handoff[R]]] = [Future() for _ in chunk]
             self._launch(chunk, _deliver_to(futures)).add_done_callback(_settle_rest(futures))
             self._ready.extend(futures)
         return self._ready.popleft()
 
 
-def _deliver_to(futures: list[Future[R]]) -> Deliver[R]:
+def _deliver_to(futures: list[Future[Handoff[R]]]) -> Deliver[R]:
+    """Resolve the item's future. A value goes in a :class:`Handoff`: the slice's worker (a
+    Prefect task's parameters among them) keeps ``futures`` alive, in a reference cycle until the
+    garbage collector runs, and the consumer's taking the value must free it at once."""
+
     def deliver(position: int, outcome: R | Exception) -> None:
         with suppress(InvalidStateError):  # the first outcome of an item stands
             if isinstance(outcome, Exception):
                 futures[position].set_exception(outcome)
             else:
-                futures[position].set_result(outcome)
+                futures[position].set_result(Handoff(outcome))
 
     return deliver
 
 
-def _settle_rest(futures: list[Future[R]]) -> Callable[[Pending[object]], None]:
+def _settle_rest(futures: list[Future[Handoff[R]]]) -> Callable[[Pending[object]], None]:
     """A done-callback for a slice: fail the items its worker did not deliver."""
 
     def settle(finished: Pending[object]) -> None:
