@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bnpl.quality.assertions import compile_template
+from bnpl.quality.assertions import compile_template, row_params
 from bnpl.warehouse.base import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -61,14 +61,18 @@ def write_failures(
         "flow_run_id": flow_run_id or "",
         "bnpl_version": bnpl_version,
     }
-    for i, f in enumerate(failures):
-        params |= {
-            f"transaction_date_{i}": f.day,
-            f"batch_id_{i}": f.batch_id,
-            f"request_body_{i}": f.request_body,
-            f"error_type_{i}": f.error_type,
-            f"error_{i}": f.error,
-        }
+    params |= row_params(
+        [
+            {
+                "transaction_date": f.day,
+                "batch_id": f.batch_id,
+                "request_body": f.request_body,
+                "error_type": f.error_type,
+                "error": f.error,
+            }
+            for f in failures
+        ]
+    )
     compiled = compile_template(warehouse, "ingest/insert_failures", {"rows": len(failures)})
     warehouse.execute(compiled.sql, compiled.bind(params))
     logger.info(

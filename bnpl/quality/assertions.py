@@ -9,7 +9,7 @@ sqlglot through the model runner's transpiler, so there is one SQL path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -59,6 +59,11 @@ class CompiledSql:
         if missing:
             raise ModelError(f"assertion SQL uses unbound parameters {missing}")
         return {name: values[name] for name in sorted(self.params)}
+
+
+def row_params(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Parameters of a multi-row ``VALUES`` template: row ``i``'s ``name`` as ``name_i``."""
+    return {f"{name}_{i}": value for i, row in enumerate(rows) for name, value in row.items()}
 
 
 @lru_cache(maxsize=1024)

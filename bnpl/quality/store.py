@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from bnpl.quality.assertions import compile_template
+from bnpl.quality.assertions import compile_template, row_params
 from bnpl.quality.base import CheckResult
 from bnpl.warehouse.base import Warehouse
 
@@ -48,17 +48,21 @@ def write_results(
         "range_end": end,
         "checked_at": checked_at,
     }
-    for i, r in enumerate(results):
-        params |= {
-            f"check_name_{i}": r.check_name,
-            f"category_{i}": r.category,
-            f"model_{i}": r.model,
-            f"severity_{i}": r.severity,
-            f"status_{i}": r.status,
-            f"observed_value_{i}": _number(r.observed_value),
-            f"threshold_{i}": _number(r.threshold),
-            f"details_{i}": r.details,
-        }
+    params |= row_params(
+        [
+            {
+                "check_name": r.check_name,
+                "category": r.category,
+                "model": r.model,
+                "severity": r.severity,
+                "status": r.status,
+                "observed_value": _number(r.observed_value),
+                "threshold": _number(r.threshold),
+                "details": r.details,
+            }
+            for r in results
+        ]
+    )
     statements = [compile_template(warehouse, "results/delete_run").sql]
     if results:
         statements.append(compile_template(warehouse, "results/insert", {"rows": len(results)}).sql)

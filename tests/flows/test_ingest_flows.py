@@ -19,7 +19,7 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
-from prefect.client.schemas.objects import State
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.exceptions import ParameterTypeError
 
 import bnpl
@@ -51,6 +51,13 @@ def _run_id(state: State[Any]) -> UUID:
 
 def _days(n: int) -> list[date]:
     return [START + timedelta(days=i) for i in range(n)]
+
+
+def _task_runs(state: State[Any]) -> list[TaskRun]:
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[_run_id(state)]))
+        )
 
 
 def test_backfill_fans_out_one_task_per_slice_of_days_and_publishes_a_summary(
@@ -105,10 +112,7 @@ def test_a_failed_day_fails_the_flow_after_every_good_day_is_loaded(warehouse, m
     assert "QuarantineThresholdError" in error.summary
     assert all(str(d) in str(error) for d in failed)
     # the days failed at the writer (threshold), not while fetching: their tasks completed
-    with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[_run_id(state)]))
-        )
+    task_runs = _task_runs(state)
     assert len(task_runs) == 2  # 6 days, 4 a task
     assert all(r.state is not None and r.state.is_completed() for r in task_runs)
     log = bnpl.read_table("bnpl_audit.ingest_failures")
@@ -125,10 +129,7 @@ def test_a_slice_whose_day_fails_to_fetch_ends_failed_naming_it(warehouse, monke
     days = _days(3)
     state = backfill(days[0], days[-1], return_state=True)
     assert state.is_failed()
-    with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[_run_id(state)]))
-        )
+    task_runs = _task_runs(state)
     messages = {r.name: (r.state.type.value, r.state.message or "") for r in task_runs if r.state}
     assert sorted(messages) == [f"fetch-{days[0]}..{days[1]}", f"fetch-{days[2]}..{days[2]}"]
     assert all(kind == "FAILED" for kind, _ in messages.values()), messages
