@@ -16,6 +16,7 @@
     ├── WarehouseError              reading or writing the warehouse failed
     │   └── WarehouseLockedError    another process holds the DuckDB file (transient)
     ├── IngestError                 some days of a run failed; the others were loaded
+    │   └── SliceError              some days of one fetch task's slice failed to fetch or prepare
     ├── ModelError                  a SQL model does not render, parse, resolve or build
     └── QualityGateError            an error-level data-quality check failed; nothing was published
 
@@ -108,6 +109,14 @@ class IngestError(BnplError):
         super().__init__(message)
         self.failed = failed
         self.summary = summary
+
+
+class SliceError(IngestError):
+    """Some days of one slice (one fetch task) failed to fetch or prepare; the slice's other days
+    were handed to the writer. The run's summary and ``bnpl_audit.ingest_failures`` have them."""
+
+    def __init__(self, message: str, *, failed: list[str]) -> None:
+        super().__init__(message, failed=failed, summary=message)
 
 
 class ModelError(BnplError):

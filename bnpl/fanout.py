@@ -139,11 +139,13 @@ class SlicedSubmit(Generic[I, R]):
     time: one launch (one thread-pool job or one Prefect task) for up to ``size`` consecutive
     items, each item's future resolved as soon as the worker delivers it.
 
-    Items must be submitted in the order of ``items`` (as :func:`iter_completed_groups` does);
-    submitting an item launches its whole slice. When a slice's own future finishes, every item
-    it did not deliver fails with the slice's error, so a crashed worker cannot leave an item
-    waiting forever. Up to ``size - 1`` items beyond the caller's window may be in flight. Values
-    come in a :class:`Handoff`, which :func:`iter_completed_groups` unboxes.
+    Items must be submitted once each, in the order of ``items`` (as
+    :func:`iter_completed_groups` does); submitting an item launches its whole slice. When a
+    slice's own future finishes, every item it did not deliver fails with the slice's error
+    (whatever it is, ``BaseException`` included), and a launch that raises fails its slice's
+    items with that error, so no item waits for ever. Up to ``size - 1`` items beyond the
+    caller's window may be in flight. Values come in a :class:`Handoff`, which
+    :func:`iter_completed_groups` unboxes.
     """
 
     def __init__(self, items: Sequence[I], launch: Launch[I, R], *, size: int) -> None:
@@ -153,7 +155,7 @@ class SlicedSubmit(Generic[I, R]):
         self._launch = launch
         self._size = size
         self._next = 0
-        self._ready: deque[Future[Handoff[R]]] = deque()
+        self._ready: deque[tuple[I, Future[Handoff[R]]]] = deque()
 
     def __call__(self, item: I) -> Pending[R | Handoff[R]]:
         if not self._ready:
@@ -162,9 +164,18 @@ class SlicedSubmit(Generic[I, R]):
                 raise ValueError("items must be submitted once each, in the order given")
             self._next += len(chunk)
             futures: list[Future[Handoff[R]]] = [Future() for _ in chunk]
-            self._launch(chunk, _deliver_to(futures)).add_done_callback(_settle_rest(futures))
-            self._ready.extend(futures)
-        return self._ready.popleft()
+            self._ready.extend(zip(chunk, futures, strict=True))
+            try:
+                started = self._launch(chunk, _deliver_to(futures))
+            except Exception as exc:  # the slice never started: its items fail, the run goes on
+                _fail_undelivered(futures, exc)
+            else:
+                started.add_done_callback(_settle_rest(futures))
+        expected, future = self._ready[0]
+        if expected is not item:
+            raise ValueError("items must be submitted once each, in the order given")
+        self._ready.popleft()
+        return future
 
 
 def _deliver_to(futures: list[Future[Handoff[R]]]) -> Deliver[R]:
@@ -182,18 +193,22 @@ def _deliver_to(futures: list[Future[Handoff[R]]]) -> Deliver[R]:
     return deliver
 
 
+def _fail_undelivered(futures: Sequence[Future[Handoff[R]]], reason: BaseException) -> None:
+    for future in futures:
+        with suppress(InvalidStateError):  # delivered already
+            future.set_exception(reason)
+
+
 def _settle_rest(futures: list[Future[Handoff[R]]]) -> Callable[[Pending[object]], None]:
     """A done-callback for a slice: fail the items its worker did not deliver."""
 
     def settle(finished: Pending[object]) -> None:
         try:
             finished.result()
-        except Exception as exc:
-            reason: Exception = exc
+        except BaseException as exc:  # a worker killed by SystemExit too: nobody may wait for ever
+            reason: BaseException = exc
         else:
             reason = RuntimeError("the slice's worker ended without delivering this item")
-        for future in futures:
-            with suppress(InvalidStateError):  # delivered already
-                future.set_exception(reason)
+        _fail_undelivered(futures, reason)
 
     return settle

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -45,6 +46,7 @@ from bnpl.errors import (
     BnplError,
     ConfigError,
     QuarantineThresholdError,
+    SliceError,
     WarehouseLockedError,
 )
 from bnpl.fanout import (
@@ -75,6 +77,7 @@ __all__ = [
     "LaunchDays",
     "ReadyDay",
     "check_quarantine",
+    "check_slice",
     "failure_message",
     "fetch_and_prepare",
     "fetch_and_prepare_days",
@@ -100,9 +103,14 @@ GROUP_DAYS = 32
 busy with the previous load."""
 
 GROUP_WINDOW = 16
-"""Days in flight or waiting for the writer, at least (twice the concurrency if that is more),
-besides the group being loaded: room for groups to form, bounded memory (a 5,000-row day is a
-few MB of frames)."""
+"""Days in flight or waiting for the writer, at least (twice the concurrency, or concurrency ×
+days per task, if that is more; see :data:`MAX_WINDOW`), besides the group being loaded: room
+for groups to form, bounded memory (a 5,000-row day is a few MB of frames)."""
+
+MAX_WINDOW = 128
+"""Most days in flight or waiting for the writer (plus up to days per task - 1 that a running
+slice prepares ahead). Concurrency × days per task above this leaves some workers idle rather
+than holding hundreds of prepared days when the writer is slower than the fetchers."""
 
 
 # --- the source seam ----------------------------------------------------------------------------
@@ -296,11 +304,29 @@ def fetch_and_prepare_days(
             ready = fetch_and_prepare(session, request)
         except Exception as exc:
             failed.append(_failure(request.day, exc))
+            # the traceback's frames hold the day's records: the error may wait in a future
+            traceback.clear_frames(exc.__traceback__)
             deliver(position, exc)
         else:
             deliver(position, ready)
             del ready  # the writer owns the day now
     return failed
+
+
+def check_slice(requests: Sequence[DayRequest], failed: Sequence[DayFailure]) -> None:
+    """Raise if any day of a slice failed to fetch or prepare (after every day was handed to
+    the writer), so that the slice's Prefect task shows Failed, naming its days.
+
+    Raises:
+        SliceError: naming each failed day and its error.
+    """
+    if failed:
+        detail = "; ".join(f"{f.day} ({f.error})" for f in failed)
+        raise SliceError(
+            f"{len(failed)} of {len(requests)} days failed: {detail}; the run's summary and "
+            "bnpl_audit.ingest_failures have them, the other days went on to the writer",
+            failed=[str(f.day) for f in failed],
+        )
 
 
 def check_quarantine(prepared: PreparedDay, threshold: float) -> None:
@@ -593,7 +619,7 @@ def run_range(
 
         submit = SlicedSubmit(todo, launch, size=per_task)
         # every worker needs a slice of its own within the window
-        window = max(2 * workers, GROUP_WINDOW, workers * per_task)
+        window = max(2 * workers, GROUP_WINDOW, min(workers * per_task, MAX_WINDOW))
         for group in iter_completed_groups(todo, submit, window=window, max_group=GROUP_DAYS):
             ready: list[ReadyDay] = []
             fetch_failed: list[DayFailure] = []

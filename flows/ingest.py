@@ -2,12 +2,13 @@
 
 Wiring only. Each flow reads the settings once, opens one :class:`bnpl.ingest.IngestSession`
 (the bundled simulator when no source URL is set, the client, the warehouse), fans the days'
-fetch-and-prepare out as Prefect tasks on a thread pool of ``concurrency`` workers, one task per
-slice of ``BNPL_INGEST__DAYS_PER_TASK`` consecutive days (a task run costs Prefect ~80 ms of CPU
-between the flow's process and the API, measured; per day that was a third of a year's
-backfill), and lets :func:`bnpl.ingest.run_range` load each day through the single writer in the
-flow's thread as soon as its task hands it over. The summary becomes a table artifact and is logged; if any day failed the flow ends
-Failed (after every other day was loaded) with :class:`bnpl.errors.IngestError`.
+fetch-and-prepare out as Prefect tasks on a thread pool of ``concurrency`` workers, one task
+per slice of ``BNPL_INGEST__DAYS_PER_TASK`` consecutive days (a task run costs Prefect ~60 ms of
+CPU between the flow's process and the API; docs/decisions.md), and lets
+:func:`bnpl.ingest.run_range` load each day through the single writer in the flow's thread as
+soon as its task hands it over. The summary becomes a table artifact and is logged; if any day
+failed the flow ends Failed (after every other day was loaded) with
+:class:`bnpl.errors.IngestError`.
 
 The thread pool, not a Prefect concurrency limit, caps the fan-out: a global limit costs ~0.5 s
 per short task (DESIGN.md, measured facts). Deployments that must cap across processes use a
@@ -53,12 +54,7 @@ def fetch_and_prepare_days(
     """Fetch and prepare a slice of consecutive days, handing each to the writer as soon as it is
     ready (no retries here: the client retries). Fails, after the other days of the slice were
     handed over, if any day failed, so the slice shows Failed in the UI."""
-    failed = ingest.fetch_and_prepare_days(session, requests, deliver)
-    if failed:
-        message = f"{len(failed)} of {len(requests)} days failed: " + "; ".join(
-            f"{f.day} ({f.error})" for f in failed
-        )
-        raise IngestError(message, failed=[str(f.day) for f in failed], summary=message)
+    ingest.check_slice(requests, ingest.fetch_and_prepare_days(session, requests, deliver))
     return len(requests)
 
 

@@ -167,3 +167,57 @@ def test_sliced_submit_with_a_thread_pool_yields_every_item_once(size):
             assert isinstance(outcome, ValueError) and outcome.args == (item,)
         else:
             assert outcome == item * 2
+
+
+def test_a_slice_whose_worker_dies_of_a_base_exception_fails_its_items_not_hangs():
+    """SystemExit in a worker reaches the consumer instead of leaving it waiting for ever."""
+    items = list(range(8))
+
+    def work(chunk, deliver):
+        for position, item in enumerate(chunk):
+            if item == 5:
+                raise SystemExit("worker killed")
+            deliver(position, item)
+
+    got: list[int] = []
+    with ThreadPoolExecutor(2) as pool:
+        submit = SlicedSubmit(
+            items, lambda chunk, deliver: pool.submit(work, chunk, deliver), size=4
+        )
+        with pytest.raises(SystemExit, match="worker killed"):
+            for group in iter_completed_groups(items, submit, window=8):
+                got += [item for item, _ in group]
+    assert set(got) <= {0, 1, 2, 3, 4}
+
+
+def test_a_launch_that_raises_fails_its_slice_and_the_others_go_on():
+    """A slice that cannot be started fails its own items; later slices still run."""
+    items = list(range(6))
+
+    def launch(chunk, deliver):
+        if chunk[0] == 2:
+            raise RuntimeError("task runner is not started")
+        job: Future[None] = Future()
+        for position, item in enumerate(chunk):
+            deliver(position, item)
+        job.set_result(None)
+        return job
+
+    outcomes = dict(iter_completed(items, SlicedSubmit(items, launch, size=2), window=2))
+    assert {i: o for i, o in outcomes.items() if not isinstance(o, Exception)} == {
+        0: 0,
+        1: 1,
+        4: 4,
+        5: 5,
+    }
+    assert all(str(outcomes[i]) == "task runner is not started" for i in (2, 3))
+
+
+def test_sliced_submit_checks_every_item_against_the_order_given():
+    def launch(chunk, deliver):
+        return Future()
+
+    submit = SlicedSubmit(["a", "b", "c"], launch, size=3)
+    submit("a")
+    with pytest.raises(ValueError, match="in the order given"):
+        submit("c")
