@@ -62,16 +62,20 @@ class Measured:
     cpu_by_role: dict[str, float]
 
 
-def _role(proc: psutil.Process, main: psutil.Process) -> str:
-    """What a process of the tree is: bnpl itself, the simulator, or the Prefect API."""
+def _role(proc: psutil.Process, main: psutil.Process) -> str | None:
+    """What a process of the tree is: bnpl itself, the simulator or the Prefect API (None while
+    its command line cannot be read: a process that is exiting shows an empty one)."""
     if proc.pid == main.pid:
         return "bnpl"
-    return "simulator" if "bnpl.source.server" in " ".join(proc.cmdline()) else "Prefect API"
+    command = " ".join(proc.cmdline())
+    if not command:
+        return None
+    return "simulator" if "bnpl.source.server" in command else "Prefect API"
 
 
 def _sample(proc: psutil.Process, cpu: dict[int, tuple[str, float]]) -> tuple[int, int]:
-    """Peak-RSS figures (tree, main) now; records each process's CPU seconds so far in ``cpu``
-    (by pid: a process's last sample before it exits stands)."""
+    """Peak-RSS figures (tree, main) now; records each process's role and CPU seconds so far
+    in ``cpu`` (by pid: the role first read stands, the last CPU reading before exit stands)."""
     total = main = 0
     try:
         main = proc.memory_info().rss
@@ -81,7 +85,9 @@ def _sample(proc: psutil.Process, cpu: dict[int, tuple[str, float]]) -> tuple[in
                 if p is not proc:
                     total += p.memory_info().rss
                 times = p.cpu_times()
-                cpu[p.pid] = (_role(p, proc), times.user + times.system)
+                role = cpu[p.pid][0] if p.pid in cpu else _role(p, proc)
+                if role is not None:
+                    cpu[p.pid] = (role, times.user + times.system)
     except psutil.Error:
         pass
     return total, main
