@@ -43,6 +43,7 @@ from google.cloud import bigquery
 
 from bnpl.errors import ConfigError, WarehouseError
 from bnpl.settings import BigQuerySettings
+from bnpl.sqltext import render_sql
 from bnpl.warehouse.base import (
     DATASETS,
     DayBatch,
@@ -69,6 +70,9 @@ from bnpl.warehouse.bigquery_params import TypedParam, query_parameters
 from bnpl.warehouse.labels import current_job_labels, sanitise_label_key, sanitise_label_value
 
 logger = logging.getLogger(__name__)
+
+_STATEMENTS = "warehouse/bigquery"
+"""The adapter's own statements: templates under ``sql/warehouse/bigquery/``."""
 
 __all__ = [
     "BigQueryWarehouse",
@@ -408,11 +412,15 @@ class BigQueryWarehouse:
             ) from None
         except _API_ERRORS as exc:
             raise self._failure(f"reading {name}", exc) from exc
-        sql = f"SELECT * FROM {self.qualified(dataset, table)}"  # noqa: S608 - names checked above
         partitioning = meta.time_partitioning
+        field = None  # every partition, with a filter the enforcement accepts if it needs one
         if meta.require_partition_filter and partitioning is not None and partitioning.field:
-            # Every partition, with a filter the enforcement accepts.
-            sql += f" WHERE `{partitioning.field}` >= DATE '0001-01-01'"
+            field = f"`{partitioning.field}`"
+        sql = render_sql(
+            _STATEMENTS,
+            "read_table.sql",
+            {"table": self.qualified(dataset, table), "partition_field": field},
+        )
         return self.query(sql)
 
     def table_exists(self, dataset: str, table: str) -> bool:

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from google.cloud import bigquery
 
 from bnpl.errors import WarehouseError
+from bnpl.sqltext import render_sql
 from bnpl.warehouse.base import RAW_DAY_TABLES, SCHEMAS_DIR, DayBatch, TableSpec, table_spec
 from bnpl.warehouse.bigquery_params import TypedParam
 
@@ -136,27 +137,28 @@ def day_script(
     Every raw day table loses its rows of ``day``; the staged ones get the staging rows. Any
     failing statement rolls everything back and the script fails with that statement's message.
     """
-    lines = ["BEGIN", "BEGIN TRANSACTION;"]
-    for name in RAW_DAY_TABLES:
-        target = qualified("bnpl_raw", name)
-        lines.append(f"DELETE FROM {target} WHERE transaction_date = @day;")  # noqa: S608 - names from schemas/
-        if name in staged:
-            cols = ", ".join(f"`{c}`" for c in table_spec("bnpl_raw", name).column_names)
-            lines.append(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {staged[name]};")  # noqa: S608
-    spec = table_spec("bnpl_raw", "source_batches")
-    target = qualified("bnpl_raw", "source_batches")
-    cols = ", ".join(f"`{c}`" for c in spec.column_names)
-    values = ", ".join(f"@ledger_{c}" for c in spec.column_names)
-    lines += [
-        f"DELETE FROM {target} WHERE transaction_date = @day;",  # noqa: S608 - names from schemas/
-        f"INSERT INTO {target} ({cols}) VALUES ({values});",  # noqa: S608
-        "COMMIT TRANSACTION;",
-        "EXCEPTION WHEN ERROR THEN",
-        "ROLLBACK TRANSACTION;",
-        "RAISE USING MESSAGE = @@error.message;",
-        "END;",
+
+    def columns(name: str) -> list[str]:
+        return [f"`{c}`" for c in table_spec("bnpl_raw", name).column_names]
+
+    tables = [
+        {
+            "target": qualified("bnpl_raw", name),
+            "staged": staged.get(name),
+            "columns": columns(name),
+        }
+        for name in RAW_DAY_TABLES
     ]
+    spec = table_spec("bnpl_raw", "source_batches")
+    ledger_table = {
+        "target": qualified("bnpl_raw", "source_batches"),
+        "columns": columns("source_batches"),
+        "names": spec.column_names,
+    }
+    script = render_sql(
+        "warehouse/bigquery", "replace_day.sql", {"tables": tables, "ledger": ledger_table}
+    )
     params: dict[str, Any] = {"day": day}
     for column in spec.columns:
         params[f"ledger_{column.name}"] = TypedParam(column.type, ledger[column.name])
-    return "\n".join(lines), params
+    return script, params

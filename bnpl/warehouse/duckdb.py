@@ -384,7 +384,9 @@ class DuckDBWarehouse:
         self.ensure_schema()
         if not self.table_exists(dataset, table):
             raise WarehouseError(f"table {name} does not exist in {self.path}")
-        return self.query(f"SELECT * FROM {self.qualified(dataset, table)}")  # noqa: S608
+        return self.query(
+            render_sql(_STATEMENTS, "read_table.sql", {"table": self.qualified(dataset, table)})
+        )
 
     def table_exists(self, dataset: str, table: str) -> bool:
         found = self.query(
@@ -404,11 +406,12 @@ class DuckDBWarehouse:
         """
         skip = set(exclude)
         columns = [c for c in table_spec(dataset, table).column_names if c not in skip]
-        packed = ", ".join(f"{_quote(c)} := {_quote(c)}" for c in columns)
-        source = self.qualified(dataset, table)
-        hashes = f"SELECT md5(to_json(struct_pack({packed}))) AS h FROM {source}"  # noqa: S608
-        digest = "coalesce(md5(string_agg(h, ',' ORDER BY h)), '')"
-        row = self.query(f"SELECT count(*) AS n, {digest} AS checksum FROM ({hashes})").row(0)  # noqa: S608
+        sql = render_sql(
+            _STATEMENTS,
+            "content_checksum.sql",
+            {"table": self.qualified(dataset, table), "columns": [_quote(c) for c in columns]},
+        )
+        row = self.query(sql).row(0)
         return int(row[0]), str(row[1])
 
     def close(self) -> None:

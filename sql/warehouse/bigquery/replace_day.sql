@@ -1,0 +1,19 @@
+{# One transaction: delete the bound @day from every raw day table, insert the staged rows,
+   replace the day's ledger row (values bound as @ledger_<column>). Any failing statement rolls
+   everything back and the script fails with its message. Identifiers arrive quoted. A Jinja
+   comment: the script starts with BEGIN. #}
+BEGIN
+BEGIN TRANSACTION;
+{% for table in tables %}
+DELETE FROM {{ table.target }} WHERE transaction_date = @day;
+{% if table.staged %}
+INSERT INTO {{ table.target }} ({{ table.columns | join(', ') }}) SELECT {{ table.columns | join(', ') }} FROM {{ table.staged }};
+{% endif %}
+{% endfor %}
+DELETE FROM {{ ledger.target }} WHERE transaction_date = @day;
+INSERT INTO {{ ledger.target }} ({{ ledger.columns | join(', ') }}) VALUES ({% for column in ledger.names %}@ledger_{{ column }}{{ ', ' if not loop.last }}{% endfor %});
+COMMIT TRANSACTION;
+EXCEPTION WHEN ERROR THEN
+ROLLBACK TRANSACTION;
+RAISE USING MESSAGE = @@error.message;
+END;

@@ -1,0 +1,2 @@
+-- Every row of one table (a quoted, schema-qualified name).
+SELECT * FROM {{ table }}
