@@ -51,7 +51,6 @@ from bnpl.errors import (
 )
 from bnpl.fanout import (
     Deliver,
-    Handoff,
     Launch,
     SlicedSubmit,
     iter_completed,
@@ -71,7 +70,6 @@ __all__ = [
     "DayFailure",
     "DayResult",
     "FetchInfo",
-    "Handoff",
     "IngestSession",
     "IngestSummary",
     "LaunchDays",
@@ -534,11 +532,10 @@ def record_failures(
             day=f.day,
             batch_id=compute_batch_id(session.source_identity, requests[f.day].body),
             request_body=canonical_json(requests[f.day].body),
-            error_type=f.error_type or f.error.partition(":")[0],
+            error_type=f.error_type,
             error=f.error,
         )
         for f in failures
-        if f.day in requests
     ]
     try:
         write_failures(

@@ -25,7 +25,7 @@ class DayFailure:
 
     day: date
     error: str
-    error_type: str = ""
+    error_type: str
 
 
 @dataclass(frozen=True)

@@ -467,7 +467,12 @@ def test_summary_reports_counts_failures_and_time():
     """The summary text and table hold the counts, each failure and the wall time."""
     loaded = tuple(ingest.DayResult(d, f"b{i}", 10, 9, 1, 4, 1) for i, d in enumerate(DAYS[:2]))
     summary = ingest.IngestSummary(
-        DAYS[0], DAYS[-1], loaded, (), (ingest.DayFailure(DAYS[2], "SourceError: down"),), 2.0
+        DAYS[0],
+        DAYS[-1],
+        loaded,
+        (),
+        (ingest.DayFailure(DAYS[2], "SourceError: down", "SourceError"),),
+        2.0,
     )
     assert (summary.days_planned, summary.rows_loaded, summary.rows_quarantined) == (3, 18, 2)
     text = str(summary)
