@@ -3,7 +3,7 @@
 Wiring only. Each flow reads the settings once, opens one :class:`bnpl.ingest.IngestSession`
 (the bundled simulator when no source URL is set, the client, the warehouse), fans the days'
 fetch-and-prepare out as Prefect tasks on a thread pool of ``concurrency`` workers, one task
-per slice of ``BNPL_INGEST__DAYS_PER_TASK`` consecutive days (a task run costs Prefect ~60 ms of
+per slice of ``BNPL_INGEST__DAYS_PER_TASK`` consecutive days (a task run costs Prefect ~50 ms of
 CPU between the flow's process and the API; docs/decisions.md), and lets
 :func:`bnpl.ingest.run_range` load each day through the single writer in the flow's thread as
 soon as its task hands it over. The summary becomes a table artifact and is logged; if any day
