@@ -23,6 +23,7 @@ demo: $(STAMP)
 
 ## test: lint, type-check and the whole test suite (what CI runs)
 test: $(STAMP) lint typecheck
+	mkdir -p "$(PREFECT_HOME)"  # two test workers importing Prefect at once race to create it
 	$(BIN)/pytest
 
 lint: $(STAMP)
