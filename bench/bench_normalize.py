@@ -7,7 +7,7 @@ records, alternately, and the best of ``ROUNDS`` runs is reported:
 
 * **baseline**: per-line ``json.loads`` into dicts, then ``pl.DataFrame(dicts)`` (how the
   replaced pipeline parsed; it does no typing, keying or validation at all);
-* **bnpl**: :func:`bnpl.contracts.prepare_day` (parse, type, key, validate with Pandera, split,
+* **bnpl**: :func:`bnpl.ingest.prepare_day` (parse, type, key, validate with Pandera, split,
   de-duplicate customers), and its parse step alone (:func:`bnpl.normalize.parse_records`);
 * **reader floor**: the fastest JSON readers installed here, each alone on the same bytes with
   the record's schema and nothing else (no key check, no keys, no validation): Polars
@@ -37,7 +37,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from bnpl import contracts, normalize
+from bnpl import ingest, normalize
 from bnpl.calendar import DayRequest
 
 CAPTURE = (
@@ -115,9 +115,9 @@ def duckdb_reader(path: Path) -> Callable[[], pa.Table]:
     return read
 
 
-def prepare(records: list[bytes]) -> contracts.PreparedDay:
+def prepare(records: list[bytes]) -> ingest.PreparedDay:
     body = {"start_date": DAY.isoformat(), "end_date": DAY.isoformat(), "seed": 1}
-    return contracts.prepare_day(
+    return ingest.prepare_day(
         records,
         DayRequest(DAY, "weekday", body, len(records)),
         source_identity="bench",

@@ -107,8 +107,8 @@ def _best(fn, repeats: int = REPEATS) -> tuple[float, float, bytes]:
 
 def _measure_child() -> None:
     """Runs pinned to one CPU; prints JSON figures."""
+    from bnpl.simulator.simulation import simulate
     from bnpl.source.request import StreamRequest
-    from bnpl.source.simulator import simulate
 
     figures = {}
     for name, body in (("day", DAY), ("range", RANGE)):
@@ -132,8 +132,8 @@ def _measure_child() -> None:
 def _end_to_end() -> tuple[int, float]:
     from bnpl.calendar import DayRequest
     from bnpl.settings import SimulatorSettings, SourceSettings
+    from bnpl.simulator.server import serve_in_background
     from bnpl.source.client import SourceClient
-    from bnpl.source.server import serve_in_background
 
     request = DayRequest(date(2024, 3, 12), "weekday", DAY, 0)
     with (
@@ -179,7 +179,7 @@ def main() -> str:
             f"{REPEATS}; load average at the end {load}).",
             "",
             "Generated and serialised to `data: <json>\\n\\n` bytes on one core "
-            "(`bnpl.source.simulator.simulate`); baseline in the same child: per-record Python "
+            "(`bnpl.simulator.simulation.simulate`); baseline in the same child: per-record Python "
             "dicts + `json.dumps`. records/s is wall-clock; CPU records/s divides by the child's "
             "CPU time (what an idle core would give when the machine is shared).",
             "",

@@ -31,7 +31,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from bnpl.calendar import check_ingest_range, iter_days
 from bnpl.errors import ConfigError, IngestError
-from bnpl.ingest_summary import IngestSummary
+from bnpl.ingest import IngestSummary
 from bnpl.timeutil import utc_now
 from flows import infra
 from flows._runtime import Day, forward_bnpl_logs

@@ -3,8 +3,22 @@
 ``extract_daily_batch >> validate_raw_schema >> normalize_entities >> run_sql_pipeline >>
 validate_business_rules >> publish_quality_metrics``
 
-Wiring only: each task calls one function of :mod:`bnpl.daily` (or the source client). The flow
-reads the settings once, opens one ingest session (source, client, warehouse) and passes it down.
+Wiring only: each task calls one verb of :mod:`bnpl.pipeline` (one step of ``ingest_day`` or of
+write-audit-publish). The flow reads the settings once, opens one ingest session (source,
+client, warehouse) and passes it down.
+
+==========================  ==========================================================
+task                        verb
+==========================  ==========================================================
+``extract_daily_batch``     ``pipeline.fetch_day``
+``validate_raw_schema``     ``pipeline.prepare_day``: the day's one parse (normalise,
+                            keys, Pandera contracts, quarantine split), then the
+                            quarantine threshold
+``normalize_entities``      ``pipeline.load_day``: the day and its ledger row, atomically
+``run_sql_pipeline``        ``pipeline.build`` (the day, without the snapshot marts)
+``validate_business_rules`` ``pipeline.gate``
+``publish_quality_metrics`` ``pipeline.publish``, then the artifacts and the event
+==========================  ==========================================================
 
 Retries, and why only where they are:
 
@@ -43,14 +57,12 @@ from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
-from bnpl import daily
+from bnpl import pipeline
 from bnpl.calendar import DayRequest, check_processable_day
-from bnpl.daily import RawSchemaReport, StepTiming
 from bnpl.errors import BnplError
-from bnpl.ingest import IngestSession, open_session, plan_range, record_failed_day
-from bnpl.ingest_summary import DayResult
+from bnpl.ingest import AdmittedDay, DayResult, IngestSession
+from bnpl.pipeline import StepTiming
 from bnpl.quality.base import GateResult
-from bnpl.quality.gate import gate_error
 from bnpl.settings import BigQuerySettings, Settings, load_settings
 from bnpl.source.client import FetchedDay
 from bnpl.timeutil import utc_now
@@ -70,7 +82,7 @@ def extract_daily_batch(session: IngestSession, request: DayRequest) -> FetchedD
 
     No Prefect retries here, on purpose: the client retries (stamina) and has a circuit breaker.
     """
-    fetched = session.client.fetch_day(request)
+    fetched = pipeline.fetch_day(session, request)
     logger.info(
         "%s: %d records fetched in %d attempt(s)",
         request.day,
@@ -81,31 +93,35 @@ def extract_daily_batch(session: IngestSession, request: DayRequest) -> FetchedD
 
 
 @task(name="validate_raw_schema", cache_policy=NO_CACHE, persist_result=False)
-def validate_raw_schema(fetched: FetchedDay, threshold: float) -> RawSchemaReport:
-    """Check the raw records against the record schema; fail the day if too many are broken."""
-    report = daily.validate_raw_records(fetched.day, fetched.records, threshold=threshold)
+def validate_raw_schema(
+    session: IngestSession, request: DayRequest, fetched: FetchedDay, flow_run_id: str | None
+) -> AdmittedDay:
+    """Parse, type, key and validate the day's records once (Pandera contracts; failing records
+    go to quarantine with their reason); fail the day if too many are quarantined."""
+    admitted = pipeline.prepare_day(session, request, fetched, flow_run_id=flow_run_id)
+    stats = admitted.ready.prepared.stats
     logger.info(
-        "%s: %d of %d raw records fail the record schema %s",
-        fetched.day,
-        report.rejected,
-        report.records,
-        report.by_check or "",
+        "%s: %d of %d records quarantined %s",
+        request.day,
+        stats.records_quarantined,
+        stats.records_received,
+        stats.quarantine_by_check or "",
     )
-    return report
+    return admitted
 
 
 @task(name="normalize_entities", cache_policy=NO_CACHE, persist_result=False)
-def normalize_entities(
-    session: IngestSession, request: DayRequest, fetched: FetchedDay, flow_run_id: str | None
-) -> DayResult:
-    """Type, key, validate and split the day, then replace it in the raw tables atomically."""
-    return daily.normalize_and_load(session, request, fetched, flow_run_id=flow_run_id)
+def normalize_entities(session: IngestSession, admitted: AdmittedDay) -> DayResult:
+    """Replace the day's transactions, customers and quarantined rows in the raw tables, with its
+    ledger row, atomically."""
+    return pipeline.load_day(session, admitted)
 
 
 @task(name="run_sql_pipeline", cache_policy=NO_CACHE, persist_result=False)
 def run_sql_pipeline(session: IngestSession, day: date) -> tuple[str, ...]:
-    """Build every SQL model for the day into the audit area."""
-    return daily.build_day(session.warehouse, day)
+    """Build the SQL models for the day into the audit area: incremental models for that day
+    and views, not the as-of snapshot marts, so that the run's cost stays flat in the history."""
+    return pipeline.build(session.warehouse, start=day, end=day, snapshots=False).marts
 
 
 @task(name="validate_business_rules", cache_policy=NO_CACHE, persist_result=False)
@@ -117,7 +133,15 @@ def validate_business_rules(
     A blocked gate ends this task Failed, naming the failing checks, and hands the gate's result
     on so that ``publish_quality_metrics`` still reports it.
     """
-    gate = daily.check_day(session.warehouse, session.settings, day, run_id=run_id, built=built)
+    gate = pipeline.gate(
+        session.warehouse,
+        session.settings,
+        built,
+        start=day,
+        end=day,
+        logical_date=day,
+        run_id=run_id,
+    )
     if gate.passed:
         return gate
     names = ", ".join(r.check_name for r in gate.failed)
@@ -128,7 +152,7 @@ def validate_business_rules(
 def publish_quality_metrics(session: IngestSession, gate: GateResult) -> GateResult:
     """Publish the marts if the gate passed; always publish the results as artifacts, and the
     ``bnpl.quality.failed`` event when it did not."""
-    gate = daily.publish_day(session.warehouse, gate)
+    gate = pipeline.publish(session.warehouse, gate)
     publish_gate_outcome(gate)
     return gate
 
@@ -138,7 +162,7 @@ def _logical_date(logical_date: date | None) -> date:
     if logical_date is not None:
         return logical_date
     scheduled = flow_run.get_scheduled_start_time()
-    return daily.previous_day(scheduled)
+    return pipeline.previous_day(scheduled)
 
 
 def _preflight(settings: Settings) -> None:
@@ -195,30 +219,33 @@ def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
         check_processable_day(day, today=utc_now().date())
         settings = load_settings()
         _preflight(settings)
-        (request,) = plan_range(settings, day, day)
+        request = pipeline.plan_day(settings, day)
         logger.info("daily run for %s (run %s)", day, run_id)
-        with open_session(settings) as session, job_labels(run_id=run_id or "adhoc"):
+        with pipeline.open_session(settings) as session, job_labels(run_id=run_id or "adhoc"):
             try:
                 fetched = steps.run(
                     "extract_daily_batch",
                     lambda: extract_daily_batch(session, request),
                     lambda f: f"{len(f.records):,} records in {f.attempts} attempt(s)",
                 )
-                steps.run(
+                admitted = steps.run(
                     "validate_raw_schema",
-                    lambda: validate_raw_schema(fetched, settings.ingest.quarantine_threshold),
-                    lambda r: f"{r.rejected:,} of {r.records:,} records fail the record schema",
+                    lambda: validate_raw_schema(session, request, fetched, run_id),
+                    lambda a: (
+                        f"{a.ready.prepared.stats.records_quarantined:,} of "
+                        f"{a.ready.prepared.stats.records_received:,} records quarantined"
+                    ),
                 )
                 loaded = steps.run(
                     "normalize_entities",
-                    lambda: normalize_entities(session, request, fetched, run_id),
+                    lambda: normalize_entities(session, admitted),
                     lambda d: (
                         f"{d.records_loaded:,} transactions, {d.customers_loaded:,} customers, "
                         f"{d.records_quarantined:,} quarantined"
                     ),
                 )
             except Exception as exc:  # the day was not loaded: keep it in the failure log
-                record_failed_day(session, request, exc, flow_run_id=run_id)
+                pipeline.record_failed_day(session, request, exc, flow_run_id=run_id)
                 raise
             built = steps.run(
                 "run_sql_pipeline",
@@ -242,7 +269,7 @@ def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
                 lambda g: f"{len(g.published)} models published; {_describe_gate(g)}",
             )
             if not gate.passed:
-                raise gate_error(gate)
+                raise pipeline.gate_error(gate)
         outcome = "completed"
         return {
             "logical_date": day.isoformat(),
@@ -259,7 +286,7 @@ def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
     finally:  # the summary also when the run fails: which steps ran, and the error
         create_markdown_artifact(
             key="daily-summary",
-            markdown=daily.render_daily_summary(
+            markdown=pipeline.render_daily_summary(
                 day,
                 steps.done,
                 outcome=outcome,

@@ -20,10 +20,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from bnpl import features
-from bnpl.models import build_and_publish, load_project
-from bnpl.quality import build_gate
-from bnpl.settings import load_settings
+from bnpl import features, pipeline
+from bnpl.settings import Settings, load_settings
 from bnpl.warehouse import open_warehouse
 from bnpl.warehouse.labels import job_labels
 from flows._runtime import Day, forward_bnpl_logs
@@ -36,28 +34,29 @@ DEFAULT_OUT = Path(".bnpl/features")
 
 
 @task(name="build-snapshot-marts", cache_policy=NO_CACHE, persist_result=False)
-def build_snapshot_marts() -> list[str]:
+def build_snapshot_marts(settings: Settings) -> list[str]:
     """Rebuild the as-of snapshot marts as of the last loaded day, check them (the quality gate:
     results stored, artifacts, the failure event) and publish them if they pass."""
-    settings = load_settings()
     warehouse = open_warehouse(settings)
     run_id = flow_run.get_id() or uuid.uuid4().hex
-    gate = build_gate(warehouse, settings, run_id=run_id, on_result=publish_gate_outcome)
     try:
         with job_labels(run_id=run_id):
-            result = build_and_publish(
-                warehouse, load_project(), selection=SNAPSHOT_MARTS, gate=gate
+            published = pipeline.write_audit_publish(
+                warehouse,
+                settings,
+                run_id=run_id,
+                selection=SNAPSHOT_MARTS,
+                on_result=publish_gate_outcome,
             )
-        return list(result.marts)
+        return list(published.build.marts)
     finally:
         warehouse.close()
 
 
 @task(name="export-training-set", cache_policy=NO_CACHE, persist_result=False)
-def export_training_set(as_of: date | None, out: str | None) -> dict[str, Any]:
+def export_training_set(settings: Settings, as_of: date | None, out: str | None) -> dict[str, Any]:
     """Export the training set as of ``as_of`` (default: the last loaded day) to ``out``
     (default: ``.bnpl/features/as-of-<date>``); returns its data card."""
-    settings = load_settings()
     if as_of is None:
         warehouse = open_warehouse(settings)
         try:
@@ -77,9 +76,10 @@ def bnpl_features(
     (default ``.bnpl/features/as-of-<date>``), after rebuilding the snapshot marts when
     ``build``. Returns the rows per split."""
     forward_bnpl_logs()
+    settings = load_settings()
     if build:
-        build_snapshot_marts()
-    card = export_training_set(as_of, out)
+        build_snapshot_marts(settings)
+    card = export_training_set(settings, as_of, out)
     create_markdown_artifact(
         key="training-set-card",
         markdown=features.card_markdown(card),

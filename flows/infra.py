@@ -46,7 +46,6 @@ REPO_DIR = Path(__file__).resolve().parents[1]
 DEPLOYMENTS_DIR = REPO_DIR / "deployments"
 AUTOMATIONS_DIR = DEPLOYMENTS_DIR / "automations"
 
-PoolType = Literal["process", "cloud-run-v2", "kubernetes"]
 POOL_TEMPLATES: dict[str, str] = {
     "process": "process-pool.json",
     "cloud-run-v2": "cloud-run-pool.json",
@@ -250,7 +249,7 @@ def _load_block(block_cls: Any, name: str) -> Any:
         ) from None
 
 
-def _with_notification_block(
+def with_notification_block(
     automation: AutomationCore, block_id: UUID | None
 ) -> AutomationCore | None:
     """The automation with placeholder block ids replaced; None if one remains unfilled."""
@@ -329,7 +328,7 @@ def setup_prefect(
         steps.append(_ensure_limit(client, api_limit))
         block_id = _notification_block_id(notify) if notify is not None else None
         for automation in automations:
-            filled = _with_notification_block(automation, block_id)
+            filled = with_notification_block(automation, block_id)
             if filled is None:
                 note = "needs a notification block: pass --notify <block-type-slug>/<name>"
                 steps.append(SetupStep("automation", automation.name, "skipped", note))

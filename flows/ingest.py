@@ -1,17 +1,17 @@
 """Ingestion flows: ``ingest_day`` (one day, the unit a deployment retries) and ``backfill``.
 
-Wiring only. Each flow reads the settings once, opens one :class:`bnpl.ingest.IngestSession`
-(the bundled simulator when no source URL is set, the client, the warehouse), fans the days'
-fetch-and-prepare out as Prefect tasks on a thread pool of ``concurrency`` workers, one task
-per slice of ``BNPL_INGEST__DAYS_PER_TASK`` consecutive days (a task run costs Prefect ~50 ms of
-CPU between the flow's process and the API; docs/decisions.md), and lets
-:func:`bnpl.ingest.run_range` load each day through the single writer in the flow's thread as
-soon as its task hands it over. The summary becomes a table artifact and is logged; if any day
+Wiring only. Each flow reads the settings once, opens one session
+(:func:`bnpl.pipeline.open_session`: the bundled simulator when no source URL is set, the
+client, the warehouse), fans the days' fetch-and-prepare out as Prefect tasks on a thread pool
+of ``concurrency`` workers, one task per slice of ``BNPL_INGEST__DAYS_PER_TASK`` consecutive
+days (a task run has a CPU cost between the flow's process and the API; ``docs/decisions.md``
+and ``bench/results.md``), and lets :func:`bnpl.pipeline.ingest_range` load each day through
+the single writer in the flow's thread as soon as its task hands it over. The summary becomes a table artifact and is logged; if any day
 failed the flow ends Failed (after every other day was loaded) with
 :class:`bnpl.errors.IngestError`.
 
-The thread pool, not a Prefect concurrency limit, caps the fan-out: a global limit costs ~0.5 s
-per short task (DESIGN.md, measured facts). Deployments that must cap across processes use a
+The thread pool, not a Prefect concurrency limit, caps the fan-out: a global limit adds a
+round trip to the API per short task (figures in ``bench/results.md``). Deployments that must cap across processes use a
 global limit around whole flow runs.
 """
 
@@ -27,7 +27,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from bnpl import ingest
+from bnpl import ingest, pipeline
 from bnpl.calendar import DayRequest, check_ingest_range
 from bnpl.errors import IngestError
 from bnpl.fanout import Deliver, Pending
@@ -65,7 +65,7 @@ def _ingest(start: date, end: date, concurrency: int | None, force: bool) -> Ing
     workers = concurrency or settings.ingest.concurrency
     run_id = flow_run.get_id()
     with (
-        ingest.open_session(settings) as session,
+        pipeline.open_session(settings) as session,
         ThreadPoolTaskRunner[int](max_workers=workers) as runner,
         job_labels(run_id=run_id or "adhoc"),  # BigQuery jobs carry the flow run id
     ):
@@ -80,7 +80,7 @@ def _ingest(start: date, end: date, concurrency: int | None, force: bool) -> Ing
             }
             return runner.submit(fetch_and_prepare_days, parameters)
 
-        summary = ingest.run_range(
+        summary = pipeline.ingest_range(
             session,
             start,
             end,

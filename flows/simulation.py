@@ -23,10 +23,15 @@ from uuid import UUID
 from prefect.client.orchestration import get_client
 
 from bnpl.calendar import check_range, iter_days
-from bnpl.daily import RunOutcome, SimulationReport, request_fault_settings, summarize_simulation
 from bnpl.errors import ConfigError
 from bnpl.settings import load_settings
-from bnpl.source.server import serve_in_background
+from bnpl.simulator.report import (
+    RunOutcome,
+    SimulationReport,
+    request_fault_settings,
+    summarize_simulation,
+)
+from bnpl.simulator.server import serve_in_background
 from flows.daily import daily_bnpl_processing
 
 logger = logging.getLogger(__name__)
@@ -63,7 +68,7 @@ def simulate_days(
     """Run the daily flow for every day from ``start`` to ``end`` with source faults injected.
 
     ``fault_rate`` is the probability that one request attempt fails (5xx, 429 or a cut stream in
-    equal shares, see :func:`bnpl.daily.request_fault_settings`); the client's own retries absorb
+    equal shares, see :func:`bnpl.simulator.report.request_fault_settings`); the client's own retries absorb
     most faults, the run-level retries the rest. The runs write to the configured warehouse.
 
     Raises:

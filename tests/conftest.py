@@ -6,13 +6,18 @@ import gzip
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 import stamina
 from emulator import Emulator, EmulatorError, prepare
+from simulator_helpers import running_server
+
+from bnpl.settings import FaultSettings, SimulatorSettings
+from bnpl.simulator.records import SIMTOM_CAPS, PoolCaps
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SIMTOM_CAPTURE = FIXTURES / "simtom" / "hist_2024-11-28_3days_base200_seed42"
@@ -150,3 +155,27 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# --- simulators served by uvicorn on free loopback ports (source and simulator tests) ---
+
+ServerFactory = Callable[..., str]
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    """A simulator without faults, shared by a test module."""
+    with running_server(SimulatorSettings(port=0)) as url:
+        yield url
+
+
+@pytest.fixture
+def make_server() -> Iterator[ServerFactory]:
+    """Start simulators with the given fault settings (all stopped after the test)."""
+    with ExitStack() as stack:
+
+        def start(*, pace: bool = False, caps: PoolCaps = SIMTOM_CAPS, **faults: object) -> str:
+            settings = SimulatorSettings(port=0, pace=pace, faults=FaultSettings(**faults))
+            return stack.enter_context(running_server(settings, caps))
+
+        yield start

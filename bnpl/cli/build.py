@@ -18,14 +18,14 @@ from bnpl.calendar import parse_day
 from bnpl.cli.quality import echo_results
 from bnpl.models import (
     DOCS_PATH,
-    build_and_publish,
     load_project,
     plan_build,
     render_models_doc,
     write_models_doc,
 )
 from bnpl.models.compile import statements_text
-from bnpl.quality import GateResult, build_gate
+from bnpl.pipeline import write_audit_publish
+from bnpl.quality import GateResult
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
 
@@ -95,23 +95,17 @@ def register(app: typer.Typer) -> None:
                 if not gate.passed:
                     echo_results(gate)
 
-            gate = build_gate(
+            result = write_audit_publish(
                 warehouse,
                 settings,
                 run_id=uuid.uuid4().hex,
-                start=first,
-                end=last,
-                on_result=show_failures,
-            )
-            result = build_and_publish(
-                warehouse,
-                project,
                 selection=select or (),
                 start=first,
                 end=last,
                 full_refresh=full_refresh,
-                gate=gate,
-            )
+                project=project,
+                on_result=show_failures,
+            ).build
         finally:
             warehouse.close()
         for built in result.models:

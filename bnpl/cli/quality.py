@@ -1,8 +1,8 @@
 """``bnpl check`` (the quality gate, ad hoc) and ``bnpl report`` (the HTML report).
 
-``bnpl check`` calls :func:`bnpl.quality.run_gate` directly, without Prefect: it builds the models
-into ``bnpl_audit``, runs every check, stores the results and publishes only when no error-level
-check failed. Exit code 0 when the gate passed, 1 when it blocked publication (or anything else
+``bnpl check`` calls :func:`bnpl.pipeline.write_audit_publish` directly, without Prefect: it
+builds every model into ``bnpl_audit``, runs every check, stores the results and publishes only
+when no error-level check failed. Exit code 0 when the gate passed, 1 when it blocked publication (or anything else
 failed), 2 for bad input. The ``bnpl-quality-gate`` flow (``flows/quality.py``) does the same
 with Prefect artifacts and the failure event.
 """
@@ -17,7 +17,8 @@ from typing import Annotated
 import typer
 
 from bnpl.calendar import parse_day
-from bnpl.quality import GateResult, gate_range, run_gate, write_report
+from bnpl.pipeline import gate_range, write_audit_publish
+from bnpl.quality import GateResult, write_report
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
 
@@ -80,13 +81,13 @@ def register(app: typer.Typer) -> None:
         warehouse = open_warehouse(settings)
         try:
             first, last, logical = gate_range(warehouse, first, last, logical)
-            run_gate(
+            write_audit_publish(
                 warehouse,
                 settings,
-                first,
-                last,
-                logical,
-                run_id or uuid.uuid4().hex,
+                run_id=run_id or uuid.uuid4().hex,
+                start=first,
+                end=last,
+                logical_date=logical,
                 on_result=echo_results,
             )
         finally:

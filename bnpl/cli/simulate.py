@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Serve POST /stream/bnpl (simtom's contract) until interrupted."""
-        from bnpl.source.server import bind_socket, serve
+        from bnpl.simulator.server import bind_socket, serve
 
         faults = {
             "seed": fault_seed,

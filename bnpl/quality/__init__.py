@@ -2,8 +2,8 @@
 
 ::
 
-    from bnpl.quality import run_gate
-    result = run_gate(warehouse, settings, start, end, logical_date, run_id)
+    from bnpl import pipeline
+    pipeline.write_audit_publish(warehouse, settings, run_id=run_id, start=start, end=end)
 
 Checks are declared once in :mod:`bnpl.quality.checks`; thresholds come from
 ``settings.quality``. See ``docs/quality.md``.
@@ -21,15 +21,7 @@ from bnpl.quality.events import (
     results_table,
     summary_markdown,
 )
-from bnpl.quality.gate import (
-    ModelRunner,
-    SqlModelRunner,
-    audit_built,
-    build_gate,
-    gate_error,
-    gate_range,
-    run_gate,
-)
+from bnpl.quality.gate import audit_built, gate_error, gate_range
 from bnpl.quality.report import build_report, write_report
 from bnpl.quality.runner import evaluate_checks, run_checks
 from bnpl.quality.store import read_results, write_results
@@ -41,14 +33,11 @@ __all__ = [
     "CheckContext",
     "CheckResult",
     "GateResult",
-    "ModelRunner",
     "Outcome",
     "QualityEvent",
     "Severity",
-    "SqlModelRunner",
     "Status",
     "audit_built",
-    "build_gate",
     "build_report",
     "declared_checks",
     "evaluate_checks",
@@ -59,7 +48,6 @@ __all__ = [
     "read_results",
     "results_table",
     "run_checks",
-    "run_gate",
     "summary_markdown",
     "write_report",
     "write_results",

@@ -1,6 +1,6 @@
 """Fixture data of the feature tests: a few days of the bundled simulator with stable customer ids
 (a small universe, so customers come back within days and weeks), prepared like production
-(bnpl.contracts.prepare_day) and loaded through the warehouse adapter; plus the record surgery the
+(bnpl.ingest.prepare_day) and loaded through the warehouse adapter; plus the record surgery the
 leakage tests need (keep the past, change or delete the future)."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from bnpl.calendar import DayRequest, plan_day
-from bnpl.contracts import PreparedDay, prepare_day
+from bnpl.ingest import PreparedDay, prepare_day
 from bnpl.models import Project, build_models, publish_models
 from bnpl.normalize import canonical_json
 from bnpl.settings import DuckDBSettings, PlanSettings
+from bnpl.simulator.simulation import simulate
 from bnpl.source.request import StreamRequest
-from bnpl.source.simulator import simulate
 from bnpl.warehouse.base import DayBatch
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 

@@ -13,7 +13,7 @@ import pytest
 from prefect.exceptions import ParameterTypeError
 
 import bnpl
-from bnpl.ingest_summary import IngestSummary
+from bnpl.ingest.summary import IngestSummary
 from flows.backfill import INGEST_DAY_DEPLOYMENT, bnpl_backfill
 
 

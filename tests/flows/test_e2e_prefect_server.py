@@ -28,7 +28,7 @@ import pytest
 import bnpl
 from bnpl.calendar import plan_day
 from bnpl.settings import FaultSettings, PlanSettings, SimulatorSettings
-from bnpl.source.server import serve_in_background
+from bnpl.simulator.server import serve_in_background
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect_server, pytest.mark.timeout(420)]
 

@@ -137,9 +137,9 @@ def test_automation_files_load_and_a_placeholder_block_is_filled_or_skipped(tmp_
     )
     (tmp_path / "notes.txt").write_text("not an automation")
     (automation,) = infra.load_automations(tmp_path)
-    assert infra._with_notification_block(automation, None) is None
+    assert infra.with_notification_block(automation, None) is None
     block = infra.UUID(int=7)
-    filled = infra._with_notification_block(automation, block)
+    filled = infra.with_notification_block(automation, block)
     assert filled is not None
     (action,) = filled.actions
     assert isinstance(action, SendNotification) and action.block_document_id == block

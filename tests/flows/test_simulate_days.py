@@ -12,9 +12,9 @@ import stamina
 import bnpl
 from bnpl.calendar import plan_day
 from bnpl.cli import main
-from bnpl.daily import request_fault_settings
 from bnpl.settings import PlanSettings
-from bnpl.source.faults import request_faults
+from bnpl.simulator.faults import request_faults
+from bnpl.simulator.report import request_fault_settings
 from bnpl.source.request import StreamRequest, body_digest
 from flows.simulation import simulate_days
 

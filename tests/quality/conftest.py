@@ -11,8 +11,8 @@ import pytest
 from emulator import Emulator
 from quality_data import BQ_DAYS, END, LOADED, START, make_day
 
+from bnpl import pipeline
 from bnpl.calendar import iter_days
-from bnpl.quality import SqlModelRunner
 from bnpl.settings import BigQuerySettings, DuckDBSettings
 from bnpl.warehouse.bigquery import BigQueryWarehouse
 from bnpl.warehouse.duckdb import DuckDBWarehouse
@@ -67,7 +67,7 @@ def built_db(clean_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(clean_db, path)
     warehouse = DuckDBWarehouse(DuckDBSettings(path=path))
     try:
-        SqlModelRunner().build(warehouse, start=START, end=END)
+        pipeline.build(warehouse, start=START, end=END)
     finally:
         warehouse.close()
     return path

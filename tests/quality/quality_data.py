@@ -12,14 +12,16 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from bnpl import record
+from bnpl import pipeline, record
 from bnpl.calendar import DayRequest, plan_day
-from bnpl.settings import PlanSettings
-from bnpl.warehouse.base import DayBatch, table_spec
+from bnpl.quality import GateResult
+from bnpl.settings import PlanSettings, Settings
+from bnpl.warehouse.base import DayBatch, Warehouse, table_spec
 
 PLAN = PlanSettings(
     seed=42, weekday_base_volume=1000, weekend_base_volume=1000, holiday_base_volume=1000
@@ -298,3 +300,27 @@ def make_day(day: date, knobs: Knobs = Knobs()) -> DayBatch:
         "bnpl_version": "test",
     }
     return DayBatch(day, batch_id, tx_frame, cust_frame, quarantine, ledger)
+
+
+def run_gate(
+    warehouse: Warehouse,
+    settings: Settings,
+    start: date,
+    end: date,
+    logical_date: date,
+    run_id: str,
+    **options: Any,
+) -> GateResult:
+    """Write-audit-publish over ``start..end`` (:func:`bnpl.pipeline.write_audit_publish`); the
+    gate's result."""
+    gate = pipeline.write_audit_publish(
+        warehouse,
+        settings,
+        run_id=run_id,
+        start=start,
+        end=end,
+        logical_date=logical_date,
+        **options,
+    ).gate
+    assert gate is not None
+    return gate

@@ -19,7 +19,7 @@ from bnpl.quality import (
     results_table,
     summary_markdown,
 )
-from flows.quality import ALERT_FILE, quality_alert_automation
+from flows.infra import AUTOMATIONS_DIR, load_automations, with_notification_block
 
 
 def result(name: str, status: str, severity: str = "error", details: str = "ok") -> CheckResult:
@@ -75,7 +75,9 @@ def test_summary_markdown_states_the_verdict_and_the_problems() -> None:
 def test_alert_automation_reacts_to_the_event_and_renders_its_payload() -> None:
     """The automation file triggers on bnpl.quality.failed and its message names the failing check."""
     block = uuid.uuid4()
-    automation = quality_alert_automation(block, ALERT_FILE)
+    (found,) = [a for a in load_automations(AUTOMATIONS_DIR) if FAILED_EVENT in a.trigger.expect]
+    automation = with_notification_block(found, block)
+    assert automation is not None
     assert isinstance(automation.trigger, EventTrigger)
     assert automation.trigger.expect == {FAILED_EVENT}
     assert automation.trigger.match.matches(Resource(failure_event(GATE).resource))

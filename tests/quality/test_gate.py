@@ -8,10 +8,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from quality_data import END, START, Knobs, make_day, request
+from quality_data import END, START, Knobs, make_day, request, run_gate
 
 from bnpl.errors import QualityGateError
-from bnpl.quality import GateResult, SqlModelRunner, read_results, run_gate
+from bnpl.models import Project, load_project
+from bnpl.quality import GateResult, read_results
 from bnpl.settings import DuckDBSettings, Settings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
@@ -30,13 +31,13 @@ GROUP BY transaction_date
 
 
 @pytest.fixture
-def runner(tmp_path: Path) -> SqlModelRunner:
-    """The real model runner on a one-mart project."""
+def project(tmp_path: Path) -> Project:
+    """A one-mart project for the real model runner."""
     sql = tmp_path / "sql"
     for layer in ("staging", "intermediate", "marts"):
         (sql / layer).mkdir(parents=True)
     (sql / "marts" / f"{MART}.sql").write_text(MART_SQL)
-    return SqlModelRunner(sql)
+    return load_project(sql)
 
 
 def checksum(warehouse: DuckDBWarehouse, dataset: str, table: str) -> str:
@@ -50,12 +51,19 @@ def settings(db_path: Path) -> Settings:
 
 
 def test_passing_gate_publishes_and_stores_every_result(
-    warehouse: DuckDBWarehouse, db_path: Path, runner: SqlModelRunner
+    warehouse: DuckDBWarehouse, db_path: Path, project: Project
 ) -> None:
     """Clean data: the mart is built in bnpl_audit, published to bnpl_marts, every result stored."""
     seen: list[GateResult] = []
     gate = run_gate(
-        warehouse, settings(db_path), START, END, END, "run-1", runner=runner, on_result=seen.append
+        warehouse,
+        settings(db_path),
+        START,
+        END,
+        END,
+        "run-1",
+        project=project,
+        on_result=seen.append,
     )
     assert gate.passed and gate.published == (MART,)
     assert seen == [gate]
@@ -69,17 +77,17 @@ def test_passing_gate_publishes_and_stores_every_result(
 
 
 def test_bad_day_never_reaches_the_published_marts(
-    warehouse: DuckDBWarehouse, db_path: Path, runner: SqlModelRunner
+    warehouse: DuckDBWarehouse, db_path: Path, project: Project
 ) -> None:
     """After a good publish, a day with half its volume fails the gate naming the check, and the
     published mart stays byte-for-byte the previous version while the audit copy has the bad day."""
-    run_gate(warehouse, settings(db_path), START, END, END, "good", runner=runner)
+    run_gate(warehouse, settings(db_path), START, END, END, "good", project=project)
     published = checksum(warehouse, "bnpl_marts", MART)
 
     bad_day = date(2024, 12, 4)
     warehouse.load_day(make_day(bad_day, Knobs(count=request(bad_day).expected_volume // 2)))
     with pytest.raises(QualityGateError) as raised:
-        run_gate(warehouse, settings(db_path), START, END, END, "bad", runner=runner)
+        run_gate(warehouse, settings(db_path), START, END, END, "bad", project=project)
 
     assert raised.value.failed == ["volume_vs_expected"]
     assert "volume_vs_expected" in str(raised.value) and str(bad_day) in str(raised.value)
@@ -94,14 +102,21 @@ def test_bad_day_never_reaches_the_published_marts(
 
 
 def test_failed_gate_reports_before_raising(
-    warehouse: DuckDBWarehouse, db_path: Path, runner: SqlModelRunner
+    warehouse: DuckDBWarehouse, db_path: Path, project: Project
 ) -> None:
     """on_result sees the blocked gate (nothing published) before QualityGateError is raised."""
     warehouse.load_day(make_day(date(2024, 11, 20), Knobs(duplicate_keys=1)))
     seen: list[GateResult] = []
     with pytest.raises(QualityGateError):
         run_gate(
-            warehouse, settings(db_path), START, END, END, "r", runner=runner, on_result=seen.append
+            warehouse,
+            settings(db_path),
+            START,
+            END,
+            END,
+            "r",
+            project=project,
+            on_result=seen.append,
         )
     assert len(seen) == 1 and not seen[0].passed
     assert seen[0].published == () and seen[0].built == (MART,)
@@ -110,31 +125,31 @@ def test_failed_gate_reports_before_raising(
 
 
 def test_warnings_do_not_block_publication(
-    warehouse: DuckDBWarehouse, db_path: Path, runner: SqlModelRunner
+    warehouse: DuckDBWarehouse, db_path: Path, project: Project
 ) -> None:
     """A warn-level failure is reported as a warning and the marts are still published."""
     warehouse.execute(
         'UPDATE "bnpl_raw"."customers" SET attributes_changed = true WHERE transaction_date = $d',
         {"d": date(2024, 11, 20)},
     )
-    gate = run_gate(warehouse, settings(db_path), START, END, END, "w", runner=runner)
+    gate = run_gate(warehouse, settings(db_path), START, END, END, "w", project=project)
     assert gate.passed and gate.published == (MART,)
     assert [r.check_name for r in gate.warnings] == ["customer_attribute_changes"]
 
 
 def test_rerunning_a_run_id_replaces_its_results(
-    warehouse: DuckDBWarehouse, db_path: Path, runner: SqlModelRunner
+    warehouse: DuckDBWarehouse, db_path: Path, project: Project
 ) -> None:
     """Writing the same run id twice leaves one row per check (results are idempotent per run)."""
     for _ in range(2):
-        gate = run_gate(warehouse, settings(db_path), START, END, END, "same", runner=runner)
+        gate = run_gate(warehouse, settings(db_path), START, END, END, "same", project=project)
     stored = read_results(warehouse, "same")
     assert stored.height == len(gate.results)
     assert stored["check_name"].n_unique() == stored.height
 
 
 def test_a_blocked_day_blocks_later_gates_until_a_run_covering_it_passes(
-    warehouse: DuckDBWarehouse, db_path: Path, runner: SqlModelRunner
+    warehouse: DuckDBWarehouse, db_path: Path, project: Project
 ) -> None:
     """A day that failed its gate keeps the next day's gate from publishing (its rows would
     reach the marts rebuilt from every day), naming the day and the command; once it is fixed
@@ -143,19 +158,21 @@ def test_a_blocked_day_blocks_later_gates_until_a_run_covering_it_passes(
     good = make_day(bad_day)
     warehouse.load_day(make_day(bad_day, Knobs(count=request(bad_day).expected_volume // 2)))
     with pytest.raises(QualityGateError, match="volume_vs_expected"):
-        run_gate(warehouse, settings(db_path), bad_day, bad_day, bad_day, "bad", runner=runner)
+        run_gate(warehouse, settings(db_path), bad_day, bad_day, bad_day, "bad", project=project)
 
     with pytest.raises(QualityGateError, match="earlier_blocks_resolved") as blocked:
-        run_gate(warehouse, settings(db_path), next_day, next_day, next_day, "next", runner=runner)
+        run_gate(
+            warehouse, settings(db_path), next_day, next_day, next_day, "next", project=project
+        )
     assert "bnpl check --start 2024-12-04 --end 2024-12-05" in str(blocked.value)
     assert blocked.value.failed == ["earlier_blocks_resolved"]
 
     warehouse.load_day(good)  # the day reloaded with its full volume
     fixed = run_gate(
-        warehouse, settings(db_path), bad_day, next_day, next_day, "fix", runner=runner
+        warehouse, settings(db_path), bad_day, next_day, next_day, "fix", project=project
     )
     assert fixed.passed
     later = run_gate(
-        warehouse, settings(db_path), next_day, next_day, next_day, "later", runner=runner
+        warehouse, settings(db_path), next_day, next_day, next_day, "later", project=project
     )
     assert later.passed and later.published == (MART,)

@@ -7,10 +7,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from quality_data import END, START, Knobs, make_day
+from quality_data import END, START, Knobs, make_day, run_gate
 
 from bnpl.errors import QualityGateError
-from bnpl.quality import CHECKS, CheckResult, run_checks, run_gate
+from bnpl.quality import CHECKS, CheckResult, run_checks
 from bnpl.settings import DuckDBSettings, QualitySettings, Settings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 

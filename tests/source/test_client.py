@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from source_helpers import free_port, running_server
+from simulator_helpers import free_port, running_server
 
 from bnpl.calendar import DayRequest, plan_day
 from bnpl.errors import (
@@ -22,9 +22,9 @@ from bnpl.errors import (
     TruncatedStreamError,
 )
 from bnpl.settings import FaultSettings, PlanSettings, SimulatorSettings, SourceSettings
+from bnpl.simulator.faults import EXTRA_FIELD, request_faults
 from bnpl.source import client as client_module
 from bnpl.source.client import SourceClient, build_http_client, parse_retry_after, retry_wait
-from bnpl.source.faults import EXTRA_FIELD, request_faults
 from bnpl.source.request import StreamRequest, body_digest
 from bnpl.source.resilience import BreakerState, CircuitBreaker, RateLimiter
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from model_data import load, prepare
 
-from bnpl.contracts import PreparedDay
+from bnpl.ingest import PreparedDay
 from bnpl.models import BuildResult, Project, build_models, load_project, publish_models
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse

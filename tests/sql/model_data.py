@@ -1,5 +1,5 @@
 """Fixture raw data for the model tests: the captured simtom response, prepared per day exactly as
-production prepares it (bnpl.contracts.prepare_day), and loaded through the warehouse adapter."""
+production prepares it (bnpl.ingest.prepare_day), and loaded through the warehouse adapter."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from bnpl.calendar import DayRequest, day_type
-from bnpl.contracts import PreparedDay, prepare_day
+from bnpl.ingest import PreparedDay, prepare_day
 from bnpl.models.model import SQL_DIR
 from bnpl.normalize import IdentityScope, canonical_json
 from bnpl.warehouse.base import DayBatch, Warehouse

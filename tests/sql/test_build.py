@@ -10,7 +10,7 @@ import pytest
 from model_data import DAYS, drifted_day, load
 
 from bnpl.calendar import day_type, holiday_name
-from bnpl.contracts import PreparedDay
+from bnpl.ingest import PreparedDay
 from bnpl.models import BuildResult, Project, build_models, publish_models
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 

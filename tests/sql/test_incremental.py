@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from model_data import content, drifted_day, load, prepare_subset
 
-from bnpl.contracts import PreparedDay
+from bnpl.ingest import PreparedDay
 from bnpl.models import Project, build_and_publish, build_models, publish_models
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse

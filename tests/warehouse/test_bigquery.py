@@ -19,7 +19,7 @@ from google.cloud import bigquery
 from polars.testing import assert_frame_equal
 
 from bnpl.errors import ConfigError, WarehouseError
-from bnpl.ingest_failures import FailedDay, write_failures
+from bnpl.ingest.failures import FailedDay, write_failures
 from bnpl.settings import BigQuerySettings, load_settings
 from bnpl.warehouse import DayBatch, open_warehouse
 from bnpl.warehouse.base import DATASETS, RAW_DAY_TABLES, SCHEMAS_DIR

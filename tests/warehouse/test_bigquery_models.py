@@ -11,13 +11,8 @@ import polars as pl
 import pytest
 from emulator import Emulator
 
-from bnpl.ingest import (
-    IngestSession,
-    fetch_and_prepare,
-    load_prepared,
-    open_session,
-    plan_range,
-)
+from bnpl import pipeline
+from bnpl.ingest import IngestSession, admit_day, fetch_and_prepare, open_session, plan_range
 from bnpl.models import BuildResult, build_models, load_project, publish_models
 from bnpl.settings import BigQuerySettings, DuckDBSettings, PlanSettings, Settings
 from bnpl.warehouse import Warehouse
@@ -43,8 +38,9 @@ class Engines:
         """Fetch ``day`` once from the simulator and load it into both warehouses."""
         (request,) = plan_range(self.settings, day, day)
         ready = fetch_and_prepare(self.session, request)
-        load_prepared(self.session, ready)
-        load_prepared(dataclasses.replace(self.session, warehouse=self.bigquery), ready)
+        on_bigquery = dataclasses.replace(self.session, warehouse=self.bigquery)
+        pipeline.load_day(self.session, admit_day(self.session, ready))
+        pipeline.load_day(on_bigquery, admit_day(on_bigquery, ready))
 
 
 @pytest.fixture(scope="module")

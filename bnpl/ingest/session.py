@@ -1,0 +1,113 @@
+"""An ingestion session: the warehouse, the source and its identity, opened once per run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from bnpl.errors import ConfigError
+from bnpl.normalize import IdentityScope
+from bnpl.settings import Settings
+from bnpl.simulator import SIMULATOR_IDENTITY
+from bnpl.source.client import DaySource, SourceClient
+from bnpl.warehouse import Warehouse, open_warehouse
+
+logger = logging.getLogger(__name__)
+
+
+def source_identity_of_url(url: str) -> str:
+    """A configured source's identity: its URL normalised, without credentials.
+
+    Scheme and host are lower-cased, a default port and a trailing slash are dropped, and user
+    info, query and fragment are removed, so ``HTTP://u:p@Simtom:80/`` is ``http://simtom``.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"BNPL_SOURCE__URL={url!r} is not an http(s) URL; e.g. http://127.0.0.1:8000"
+        )
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    if parts.port is not None and parts.port != default_port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def preflight(settings: Settings) -> None:
+    """Check what a run needs before it starts anything: the source URL, if one is set, and the
+    warehouse (created with its tables if missing).
+
+    Raises:
+        ConfigError: naming the ``BNPL_`` variable to fix.
+    """
+    if settings.source.url is not None:
+        source_identity_of_url(settings.source.url)
+    warehouse = open_warehouse(settings)
+    try:
+        warehouse.ensure_schema()
+    finally:
+        warehouse.close()
+
+
+@dataclass(frozen=True)
+class IngestSession:
+    """What a run needs, built once: settings, the source and its identity, the warehouse.
+
+    Attributes:
+        source_identity: ``simulator:bnpl/<version>`` for the bundled simulator, else the
+            normalised URL; it is hashed into every ``batch_id`` and stored as ``source_url``.
+        identity_scope: ``source`` when customer ids are stable across requests, else ``batch``.
+    """
+
+    settings: Settings
+    source_identity: str
+    identity_scope: IdentityScope
+    client: DaySource
+    warehouse: Warehouse
+
+
+@contextmanager
+def open_session(settings: Settings, *, client: DaySource | None = None) -> Iterator[IngestSession]:
+    """Open the warehouse (creating its tables), then the source, for one run.
+
+    With ``settings.source.url`` unset the bundled simulator is started on a free 127.0.0.1 port
+    and stopped at the end. ``client`` replaces the HTTP client (tests); the identity still follows
+    the settings.
+
+    Raises:
+        ConfigError: the warehouse path is unusable or the source URL is invalid (nothing started).
+    """
+    scope: IdentityScope = "source" if settings.source.stable_customer_ids else "batch"
+    with ExitStack() as stack:
+        warehouse = open_warehouse(settings)
+        stack.callback(warehouse.close)
+        warehouse.ensure_schema()
+        if settings.source.url is not None:
+            identity = source_identity_of_url(settings.source.url)
+            base_url = settings.source.url
+        else:
+            identity = SIMULATOR_IDENTITY
+            base_url = ""
+        if client is None:
+            if settings.source.url is None:
+                from bnpl.simulator.server import serve_in_background
+
+                simulator = settings.simulator.model_copy(update={"port": 0})
+                base_url = stack.enter_context(serve_in_background(simulator))
+                logger.info("started the bundled simulator at %s", base_url)
+            client = stack.enter_context(_open_client(settings, base_url))
+        yield IngestSession(settings, identity, scope, client, warehouse)
+
+
+@contextmanager
+def _open_client(settings: Settings, base_url: str) -> Iterator[DaySource]:
+    client = SourceClient(settings.source, base_url=base_url)
+    try:
+        yield client
+    finally:
+        client.close()

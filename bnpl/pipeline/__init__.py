@@ -1,0 +1,75 @@
+"""The one composition of bnpl's stages. The CLI, every flow and a notebook call these verbs and
+nothing below them::
+
+    from bnpl import pipeline
+
+    with pipeline.open_session(settings) as session:            # warehouse + source, once
+        summary = pipeline.ingest_range(session, start, end)    # plan, skip, fetch ‖ prepare, load
+        # or one day, step by step (the daily flow runs each step as a task):
+        request = pipeline.plan_day(settings, day)
+        fetched = pipeline.fetch_day(session, request)          # extract_daily_batch
+        admitted = pipeline.prepare_day(session, request, fetched)   # validate_raw_schema
+        loaded = pipeline.load_day(session, admitted)           # normalize_entities
+        built = pipeline.build(session.warehouse, start=day, end=day, snapshots=False)
+                                                                # run_sql_pipeline
+        gate = pipeline.gate(session.warehouse, settings, built.marts, start=day, end=day,
+                             logical_date=day, run_id=run_id)    # validate_business_rules
+        gate = pipeline.publish(session.warehouse, gate)        # publish_quality_metrics
+
+    pipeline.write_audit_publish(warehouse, settings, run_id=run_id)   # build, gate, publish
+
+Ingest: :func:`fetch_day`, :func:`prepare_day` (the day's one parse, then the quarantine
+threshold, checked once), :func:`load_day`, :func:`ingest_day` (the three, and the failure log),
+:func:`ingest_range`. Write-audit-publish: :func:`build`, :func:`gate`, :func:`publish`,
+:func:`write_audit_publish`. A day whose rows arrived live will be sealed by a verb of its own
+here (``seal_day``), reusing :func:`prepare_day`'s contracts and :func:`load_day`.
+"""
+
+from __future__ import annotations
+
+from bnpl.ingest import (
+    AdmittedDay,
+    DayResult,
+    IngestSession,
+    IngestSummary,
+    open_session,
+    preflight,
+    record_failed_day,
+)
+from bnpl.pipeline.daily import StepTiming, previous_day, render_daily_summary
+from bnpl.pipeline.days import (
+    fetch_day,
+    ingest_day,
+    ingest_range,
+    load_day,
+    plan_day,
+    prepare_day,
+)
+from bnpl.pipeline.publish import Published, build, gate, publish, write_audit_publish
+from bnpl.quality.gate import gate_error, gate_range
+
+__all__ = [
+    "AdmittedDay",
+    "DayResult",
+    "IngestSession",
+    "IngestSummary",
+    "Published",
+    "StepTiming",
+    "build",
+    "fetch_day",
+    "gate",
+    "gate_error",
+    "gate_range",
+    "ingest_day",
+    "ingest_range",
+    "load_day",
+    "open_session",
+    "plan_day",
+    "preflight",
+    "prepare_day",
+    "previous_day",
+    "publish",
+    "record_failed_day",
+    "render_daily_summary",
+    "write_audit_publish",
+]

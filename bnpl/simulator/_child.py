@@ -1,0 +1,31 @@
+"""The process :func:`bnpl.simulator.server.serve_in_background` starts (not a user command: run
+``bnpl simulate serve``). It reads :class:`~bnpl.settings.SimulatorSettings` as JSON from stdin,
+binds, announces its port on stdout (:data:`~bnpl.simulator.server.PORT_ANNOUNCEMENT`) and
+serves until terminated."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from bnpl.settings import SimulatorSettings
+from bnpl.simulator.server import PORT_ANNOUNCEMENT, bind_socket, serve
+
+
+def main() -> None:
+    """Serve the simulator whose settings arrive on stdin; announce the bound port first."""
+    settings = SimulatorSettings.model_validate_json(sys.stdin.read() or "{}")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    sock = bind_socket(settings.host, settings.port)
+    sys.stdout.write(f"{PORT_ANNOUNCEMENT}{sock.getsockname()[1]}\n")
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # nothing else goes to the parent's pipe
+    serve(settings, sock=sock)
+
+
+if __name__ == "__main__":
+    main()
