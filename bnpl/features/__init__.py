@@ -8,10 +8,11 @@ next midnight, naive event time): a row is in the set only when its label has ma
 bound as the training-set model's ``@end_date`` parameter; ``bnpl build`` publishes the same SQL
 as of the last loaded day. See ``docs/features.md``::
 
-    from bnpl import features
-    frame = features.training_frame(as_of=date(2024, 12, 31))
-    features.export(date(2024, 12, 31), Path("out/training-2024-12-31"))
-    report = features.evaluation_markdown(features.evaluate(as_of=date(2024, 12, 31)))
+    from bnpl import features, load_settings
+    settings = load_settings()
+    frame = features.training_frame(as_of=date(2024, 12, 31), settings=settings)
+    features.export(date(2024, 12, 31), Path("out/training-2024-12-31"), settings=settings)
+    report = features.evaluation_markdown(features.evaluate(as_of=date(2024, 12, 31), settings=settings))
 
 Modules: :mod:`~bnpl.features.training` (the frame, the feature list), :mod:`~bnpl.features.export`
 (Parquet and the data card), :mod:`~bnpl.features.evaluate` (scikit-learn, optional extra).

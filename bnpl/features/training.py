@@ -16,7 +16,7 @@ from sqlglot import exp
 from bnpl.errors import ConfigError, ModelError
 from bnpl.models import Project, check_schema, load_project, plan_build
 from bnpl.models.dialect import to_dialect
-from bnpl.settings import Settings, load_settings
+from bnpl.settings import Settings
 from bnpl.warehouse import Warehouse, open_warehouse
 
 logger = logging.getLogger(__name__)
@@ -88,12 +88,20 @@ def feature_columns(project: Project | None = None) -> tuple[Feature, ...]:
 
 @contextmanager
 def opened(settings: Settings | None, warehouse: Warehouse | None) -> Iterator[Warehouse]:
-    """The given warehouse (left open), or one opened from settings (read from the environment
-    when None) and closed at the end."""
+    """The given warehouse (left open), or one opened from ``settings`` and closed at the end.
+    Settings are read once by the caller (the CLI, a flow, a notebook), not here.
+
+    Raises:
+        ConfigError: neither is given.
+    """
     if warehouse is not None:
         yield warehouse
         return
-    fresh = open_warehouse(settings or load_settings())
+    if settings is None:
+        raise ConfigError(
+            "pass settings=bnpl.load_settings() (or an open warehouse=) to read the training set"
+        )
+    fresh = open_warehouse(settings)
     try:
         yield fresh
     finally:

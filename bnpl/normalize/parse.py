@@ -1,72 +1,17 @@
-"""One day's simtom records to typed, keyed Polars frames (pure; no I/O).
-
-Parsing
-    The day's records (JSON text, ``data: `` prefix already stripped) are joined into one NDJSON
-    buffer and read by :func:`polars.read_ndjson` with an explicit schema built from
-    :data:`bnpl.record.FIELDS`, so fields are read by name whatever their order. Lines the fast
-    read cannot take, and lines whose key count is not what the contract predicts, go through a
-    per-line check with the standard ``json`` module that says exactly what is wrong; the rest of
-    the day stays on the vectorised path. One bad line never fails the day.
-
-What a line must be to become a row (anything else is rejected with a check name and a column,
-and the contract layer puts it in quarantine with its raw text):
-
-* ``framing``: a non-empty record without a line break. ``json_parse``: valid UTF-8 JSON, an object,
-  no ``NaN``/``Infinity``. ``duplicate_key``: no key twice (readers disagree on which one wins).
-* ``required_field``: every key of :data:`bnpl.record.REQUIRED` is present (``null`` counts as
-  present; whether null is allowed is the contract's ``not_nullable`` check).
-* ``type``: an ``int`` field holds a JSON integer within int64, a ``bool`` field ``true`` or
-  ``false``, a ``float`` field a finite JSON number (integers are widened when exact).
-  **Integral floats are not coerced**: ``4.0`` in ``installment_count`` or ``1.0`` in
-  ``will_default`` is quarantined like ``4.26886``. simtom writes floats there only when its
-  noise or drift post-processing ran (contract §4.9), and that also perturbs ``amount``,
-  ``product_price`` and ``risk_score``; a typed column only ever holds values the source wrote
-  with that type. ``string`` fields take any JSON value as its text; a number or object there
-  then fails the field's pattern or domain check in :mod:`bnpl.contracts`.
-* Unknown keys are **kept**: a JSON object of them (sorted keys, compact) in ``extra``, and their
-  names are reported. Known fields are never moved into ``extra``.
-
-A vectorised key guard sends a line that Polars read to the exact check when its keys may not be
-the contract's (see :func:`_odd_keys`): Polars silently ignores unknown keys, reads a missing key
-as null and keeps the first of two equal keys.
-
-Keys (``DESIGN.md``, Identity)
-    Every key is the first 32 hex digits (128 bits) of SHA-256 over UTF-8 parts joined by U+001F,
-    computed in Polars by the ``polars-hash`` plugin (``pl.Expr.hash`` is not stable across
-    Polars versions). The same value is ``SUBSTR(TO_HEX(SHA256(...)), 1, 32)`` in BigQuery and
-    ``sha256(...)[1:32]`` in DuckDB, so a key can be recomputed in SQL.
-
-    * ``batch_id`` = key(source identity, canonical request body).
-    * ``transaction_key`` = key(batch_id, transaction_id).
-    * ``attribute_fingerprint`` = key(the 7 :data:`bnpl.record.CUSTOMER_ATTRIBUTES` as text).
-    * ``customer_key`` = key(scope, customer_id, attribute_fingerprint); see :func:`customer_scope`.
-"""
+"""Parsing: one day's records (JSON text) to a typed frame, and a reason for every line that is
+not a record (see :mod:`bnpl.normalize` for what a line must be)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any, Literal, cast
+from typing import Any
 
 import polars as pl
-import polars_hash  # noqa: F401  (registers the stable ``chash`` expression namespace)
 
-from bnpl import record, timeutil
-
-IdentityScope = Literal["batch", "source"]
-
-KEY_HEX_DIGITS = 32
-"""Hex digits kept of each SHA-256 key (128 bits)."""
-
-KEY_SEPARATOR = "\x1f"
-"""Joins the parts of a key (U+001F UNIT SEPARATOR; never in a canonical JSON body)."""
-
-SOURCE_SCOPE_FIELDS: tuple[str, ...] = ("customer_universe_seed", "customer_universe_size")
-"""Request fields that name the customer universe of a ``source``-scoped batch."""
+from bnpl import record
 
 READ_SCHEMA = pl.Schema(
     {
@@ -84,56 +29,6 @@ _BUFFER_LINES = 4096
 _KEY_MARK = '":'
 _TEXT = "_text"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
-
-# --- identity ------------------------------------------------------------------------------------
-
-
-def stable_key(*parts: str) -> str:
-    """The key of ``parts`` (Python side of :func:`key_expr`; same digits)."""
-    text = KEY_SEPARATOR.join(parts)
-    return hashlib.sha256(text.encode()).hexdigest()[:KEY_HEX_DIGITS]
-
-
-def key_expr(*parts: pl.Expr | str) -> pl.Expr:
-    """Vectorised :func:`stable_key`; null when any part is null."""
-    exprs = [pl.lit(p) if isinstance(p, str) else p for p in parts]
-    joined = pl.concat_str(exprs, separator=KEY_SEPARATOR)
-    # ``chash`` is registered on pl.Expr at import time by polars_hash; mypy cannot see it.
-    digest = cast(pl.Expr, joined.chash.sha2_256())  # type: ignore[attr-defined]
-    return digest.str.head(KEY_HEX_DIGITS)
-
-
-def canonical_json(body: Mapping[str, Any]) -> str:
-    """The request body as canonical JSON: sorted keys, compact separators, ASCII."""
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
-
-
-def batch_id(source_identity: str, body: Mapping[str, Any]) -> str:
-    """The id of one request: key(source identity, canonical body). Same request, same id."""
-    return stable_key(source_identity, canonical_json(body))
-
-
-def identity_scope_of(body: Mapping[str, Any]) -> IdentityScope:
-    """``source`` when the request asks for stable customer ids, else ``batch``."""
-    return "source" if body.get("stable_customer_ids") is True else "batch"
-
-
-def customer_scope(
-    identity_scope: IdentityScope, *, batch_id: str, source_identity: str, body: Mapping[str, Any]
-) -> str:
-    """The scope a ``customer_id`` is unique in, as the first part of ``customer_key``.
-
-    ``batch``: the batch id (simtom restarts ids in every response). ``source``: the source
-    identity and the customer universe the body names (:data:`SOURCE_SCOPE_FIELDS`), but not the
-    request ``seed``: a plan gives every day its own seed, and the promise of stable ids is that
-    one id is one customer across those days. A universe field the body omits is left out, so
-    name it explicitly in every request of a run (a default spelled out is a different scope).
-    """
-    if identity_scope == "batch":
-        return f"batch{KEY_SEPARATOR}{batch_id}"
-    universe = {k: body[k] for k in SOURCE_SCOPE_FIELDS if k in body}
-    return KEY_SEPARATOR.join(("source", source_identity, canonical_json(universe)))
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -398,84 +293,3 @@ def _with_extra(frame: pl.DataFrame, extras: Mapping[int, str]) -> pl.DataFrame:
 
 
 _EMPTY_READ = pl.DataFrame(schema={**READ_SCHEMA, LINE: pl.UInt32})
-
-
-# --- shaping -------------------------------------------------------------------------------------
-
-
-def attribute_fingerprint_expr() -> pl.Expr:
-    """The customer attribute fingerprint: key over the 7 attributes, in their declared order."""
-    return key_expr(*(pl.col(a).cast(pl.String) for a in record.CUSTOMER_ATTRIBUTES))
-
-
-def shape_transactions(
-    parsed: pl.DataFrame,
-    *,
-    batch_id: str,
-    customer_scope: str,
-    loaded_at: datetime,
-    columns: Sequence[str],
-) -> pl.DataFrame:
-    """Typed records to ``bnpl_raw.transactions`` rows, plus :data:`LINE` and
-    ``attribute_fingerprint`` (helpers, after ``columns``).
-
-    ``amount_cents`` is ``round(amount * 100)``; ``transaction_ts`` is ``_timestamp`` as naive
-    source time (:mod:`bnpl.timeutil`) and ``transaction_date`` its calendar day. Values that do
-    not convert become null and are rejected by the contract, not here.
-    """
-    ts = timeutil.parse_source_timestamp(pl.col("_timestamp"))
-    return (
-        parsed.lazy()
-        .with_columns(
-            transaction_ts=ts,
-            attribute_fingerprint=attribute_fingerprint_expr(),
-            amount_cents=(pl.col("amount") * 100).round().cast(pl.Int64, strict=False),
-            batch_id=pl.lit(batch_id),
-            transaction_key=key_expr(batch_id, pl.col("transaction_id")),
-            loaded_at=pl.lit(timeutil.as_utc(loaded_at), timeutil.UTC_TIMESTAMP),
-        )
-        .with_columns(
-            transaction_date=pl.col("transaction_ts").dt.date(),
-            customer_key=key_expr(
-                customer_scope, pl.col("customer_id"), pl.col("attribute_fingerprint")
-            ),
-        )
-        .select(*columns, LINE, "attribute_fingerprint")
-        .collect()
-    )
-
-
-def dedupe_customers(
-    transactions: pl.DataFrame,
-    *,
-    day: date,
-    identity_scope: IdentityScope,
-    columns: Sequence[str],
-) -> pl.DataFrame:
-    """One ``bnpl_raw.customers`` row per ``customer_key`` of the (valid) transactions.
-
-    ``transactions`` needs ``attribute_fingerprint`` beside its table columns. A customer id seen
-    with more than one fingerprint in the batch gives one row per fingerprint, each flagged
-    ``attributes_changed``. Rows come out sorted by ``first_seen_ts`` then ``customer_key``.
-    """
-    attributes = list(record.CUSTOMER_ATTRIBUTES)
-    return (
-        transactions.lazy()
-        .group_by("customer_key")
-        .agg(
-            pl.col("batch_id", "customer_id", "attribute_fingerprint").first(),
-            pl.col(attributes).first(),
-            first_seen_ts=pl.col("transaction_ts").min(),
-            last_seen_ts=pl.col("transaction_ts").max(),
-            transaction_count=pl.len().cast(pl.Int64),
-            loaded_at=pl.col("loaded_at").first(),
-        )
-        .with_columns(
-            transaction_date=pl.lit(day, pl.Date),
-            identity_scope=pl.lit(identity_scope),
-            attributes_changed=pl.col("attribute_fingerprint").n_unique().over("customer_id") > 1,
-        )
-        .sort("first_seen_ts", "customer_key")
-        .select(columns)
-        .collect()
-    )

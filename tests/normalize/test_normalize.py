@@ -292,7 +292,7 @@ def test_one_bad_line_in_a_large_day_keeps_the_rest_typed(records: list[bytes]):
 
 def test_polars_has_the_last_word_on_a_line_it_cannot_read():
     """A line that only the slow check accepted but Polars cannot type is rejected, not raised."""
-    frames, rejections = normalize._read_each([b'{"installment_count": 4.5}', b"{}"], [7, 8])
+    frames, rejections = normalize.parse._read_each([b'{"installment_count": 4.5}', b"{}"], [7, 8])
     assert [(r.line, r.check) for r in rejections] == [(7, "type")]
     assert [f[LINE].to_list() for f in frames] == [[8]]
 
