@@ -4,7 +4,7 @@ touch only the day's partitions (and the keys it changes).
 The daily run is what the daily deployment does for one day: ingest it (the bundled simulator over
 loopback HTTP, normalise, validate, load; ``bnpl.ingest.run_range``) and build every incremental
 model (and view) for that day into the audit area, then publish (the selection of
-``bnpl.daily.build_day``). The two models materialised as ``table`` (as-of snapshots) are not
+``bnpl.pipeline.build`` with ``snapshots=False``). The two models materialised as ``table`` (as-of snapshots) are not
 part of the daily run: they are rebuilt from every loaded day by the weekly ``bnpl-features``
 flow, ``bnpl build`` and ``bnpl check``; their cost is timed and reported separately (it grows
 with the history). It is measured on the same three
@@ -65,7 +65,7 @@ def measure(history: int, workdir: Path, project: Any) -> dict[str, Any]:
             if daily.failures:
                 raise RuntimeError(f"daily ingest of {day} failed: {daily}")
             ingested = time.perf_counter()
-            # what the daily DAG's run_sql_pipeline and publish steps run (bnpl.daily)
+            # what the daily DAG's run_sql_pipeline and publish steps run (bnpl.pipeline.build/publish)
             result = build_models(
                 session.warehouse, project, selection=incremental, start=day, end=day, audit=True
             )

@@ -269,7 +269,7 @@ def on_day(day: date) -> pa.Check:
 def transactions_schema(day: date) -> pa.DataFrameSchema:
     """:class:`Transactions` plus ``timestamp_on_requested_day`` for ``day``.
 
-    Building it copies the whole schema (~30 ms), so clean days are screened with
+    Building it copies the whole schema (costly per day), so clean days are screened with
     :class:`Transactions` and :func:`on_day` instead (see :func:`bnpl.ingest.prepare_day`); this full
     schema names the failures of a day that does not pass.
     """
