@@ -4,9 +4,17 @@ The notebook surface. Everything not listed in ``__all__`` is internal::
 
     import bnpl
     tx = bnpl.read_table("bnpl_raw.transactions")
+    with bnpl.pipeline.open_session(bnpl.load_settings()) as session:   # the pipeline's verbs
+        bnpl.pipeline.ingest_range(session, start, end)
+
+``bnpl.pipeline`` is imported on first use, so that ``import bnpl`` (and the ``bnpl`` command)
+stays cheap.
 """
 
 from __future__ import annotations
+
+import importlib
+from types import ModuleType
 
 import polars as pl
 
@@ -39,6 +47,7 @@ __all__ = [
     "day_type",
     "load_settings",
     "open_warehouse",
+    "pipeline",
     "plan_requests",
     "read_table",
     "source_volume",
@@ -52,3 +61,10 @@ def read_table(name: str, settings: Settings | None = None) -> pl.DataFrame:
         return warehouse.read_table(name)
     finally:
         warehouse.close()
+
+
+def __getattr__(name: str) -> ModuleType:
+    """``bnpl.pipeline``, imported on first use."""
+    if name == "pipeline":
+        return importlib.import_module("bnpl.pipeline")
+    raise AttributeError(f"module 'bnpl' has no attribute {name!r}")

@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
         check_ingest_range(first, last, today=utc_now().date())
         workers = _checked_concurrency(concurrency)
         settings = load_settings()
-        from bnpl.ingest import preflight  # pandera and polars load only for ingest commands
+        from bnpl.pipeline import preflight  # pandera and polars load only for ingest commands
 
         preflight(settings)
         _prepare_prefect()
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
         the_day = parse_day(day, name="--date")
         check_ingest_range(the_day, the_day, today=utc_now().date())
         settings = load_settings()
-        from bnpl.ingest import preflight  # pandera and polars load only for ingest commands
+        from bnpl.pipeline import preflight  # pandera and polars load only for ingest commands
 
         preflight(settings)
         _prepare_prefect()

@@ -9,8 +9,6 @@ from bnpl.ingest import (
     AdmittedDay,
     DayResult,
     IngestSession,
-    IngestSummary,
-    LaunchDays,
     admit_day,
     load_admitted,
     plan_range,
@@ -80,33 +78,8 @@ def ingest_day(
         raise
 
 
-def ingest_range(
-    session: IngestSession,
-    start: date,
-    end: date,
-    *,
-    force: bool = False,
-    concurrency: int | None = None,
-    days_per_task: int | None = None,
-    launch: LaunchDays | None = None,
-    flow_run_id: str | None = None,
-) -> IngestSummary:
-    """Ingest every day from ``start`` to ``end`` inclusive (skipping days the ledger holds for
-    the same request unless ``force``): fetched and prepared in parallel, in slices started by
-    ``launch`` (default: a thread pool), loaded by the single writer. A failed day does not
-    stop the others; the summary lists it. See :func:`bnpl.ingest.run_range`.
-
-    Raises:
-        ConfigError: ``end`` is before ``start``, or a non-positive concurrency.
-        WarehouseLockedError: another process kept the warehouse file past the lock timeout.
-    """
-    return run_range(
-        session,
-        start,
-        end,
-        force=force,
-        concurrency=concurrency,
-        days_per_task=days_per_task,
-        launch=launch,
-        flow_run_id=flow_run_id,
-    )
+ingest_range = run_range
+"""Ingest every day from ``start`` to ``end`` inclusive (skipping days the ledger holds for the
+same request unless ``force``): fetched and prepared in parallel, in slices started by
+``launch`` (default: a thread pool), loaded by the single writer; a failed day does not stop the
+others and the summary lists it. The verb is :func:`bnpl.ingest.run_range` itself."""

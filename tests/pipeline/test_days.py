@@ -37,8 +37,7 @@ def test_prepare_counts_broken_records_by_check(
 def test_prepare_over_threshold_fails_the_day(
     session: ingest.IngestSession, settings: Settings
 ) -> None:
-    """More broken records than the threshold allows is a QuarantineThresholdError saying what
-    to do, and nothing is loaded."""
+    """More broken records than the threshold allows fails the day, saying what to do."""
     request = pipeline.plan_day(settings, DAYS[0])
     fetched = pipeline.fetch_day(session, request)
     records = [*fetched.records[:20], *[b"not json"] * 5]
@@ -53,7 +52,7 @@ def test_prepare_over_threshold_fails_the_day(
 def test_clean_day_is_prepared_and_loaded_once(
     session: ingest.IngestSession, settings: Settings
 ) -> None:
-    """The captured simtom day has no broken record; loading it writes its rows and ledger row."""
+    """A clean captured day is prepared without quarantine and loaded with its ledger row."""
     request = pipeline.plan_day(settings, DAYS[1])
     admitted = pipeline.prepare_day(session, request, pipeline.fetch_day(session, request))
     assert admitted.ready.prepared.stats.records_quarantined == 0
