@@ -70,7 +70,7 @@ def _role(proc: psutil.Process, main: psutil.Process) -> str | None:
     command = " ".join(proc.cmdline())
     if not command:
         return None
-    return "simulator" if "bnpl.simulator.server" in command else "Prefect API"
+    return "simulator" if "bnpl.simulator._child" in command else "Prefect API"
 
 
 def _sample(proc: psutil.Process, cpu: dict[int, tuple[str, float]]) -> tuple[int, int]:
