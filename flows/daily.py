@@ -60,8 +60,7 @@ from prefect.states import Failed
 from bnpl import pipeline
 from bnpl.calendar import DayRequest, check_processable_day
 from bnpl.errors import BnplError
-from bnpl.ingest import AdmittedDay, DayResult, IngestSession
-from bnpl.pipeline import StepTiming
+from bnpl.pipeline import AdmittedDay, DayResult, IngestSession, StepTiming
 from bnpl.quality.base import GateResult
 from bnpl.settings import BigQuerySettings, Settings, load_settings
 from bnpl.source.client import FetchedDay
