@@ -56,25 +56,16 @@ from bnpl import normalize, record, timeutil
 from bnpl.calendar import DayRequest
 from bnpl.errors import ContractError
 from bnpl.warehouse.base import table_spec
+from bnpl.warehouse.names import POLARS_TYPES
 
 logger = logging.getLogger(__name__)
-
-_POLARS_TYPES: dict[str, pl.DataType] = {
-    "STRING": pl.String(),
-    "INT64": pl.Int64(),
-    "FLOAT64": pl.Float64(),
-    "BOOL": pl.Boolean(),
-    "DATE": pl.Date(),
-    "DATETIME": timeutil.LOCAL_DATETIME,
-    "TIMESTAMP": timeutil.UTC_TIMESTAMP,
-}
 
 
 @cache
 def polars_schema(table: str, dataset: str = "bnpl_raw") -> pl.Schema:
     """The Polars column names, order and types of a table declared in ``schemas/``."""
     spec = table_spec(dataset, table)
-    return pl.Schema({c.name: _POLARS_TYPES[c.type] for c in spec.columns})
+    return pl.Schema({c.name: POLARS_TYPES[c.type] for c in spec.columns})
 
 
 _HEX_KEY = rf"^[0-9a-f]{{{normalize.KEY_HEX_DIGITS}}}$"

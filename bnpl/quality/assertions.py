@@ -19,6 +19,7 @@ import sqlglot.errors
 from bnpl.errors import ModelError
 from bnpl.models import dialect as sql_dialect
 from bnpl.sqltext import render_sql
+from bnpl.warehouse import names
 from bnpl.warehouse.base import Dialect, Warehouse
 
 
@@ -99,7 +100,7 @@ def compile_template(
     template: str,
     variables: Mapping[str, Any] | None = None,
     *,
-    marts_dataset: str = "bnpl_audit",
+    marts_dataset: str = names.AUDIT,
 ) -> CompiledSql:
     """Render ``sql/assertions/<template>.sql`` and compile it for ``warehouse``.
 

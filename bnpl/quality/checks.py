@@ -15,11 +15,12 @@ from bnpl.quality import completeness, drift, patterns
 from bnpl.quality.base import Check
 from bnpl.quality.integrity import Relation, SqlAssertion
 from bnpl.settings import QualitySettings
+from bnpl.warehouse import names
 
-RAW_TX = "bnpl_raw.transactions"
-RAW_CUSTOMERS = "bnpl_raw.customers"
-RAW_QUARANTINE = "bnpl_raw.quarantine"
-LEDGER = "bnpl_raw.source_batches"
+RAW_TX = str(names.TRANSACTIONS)
+RAW_CUSTOMERS = str(names.CUSTOMERS)
+RAW_QUARANTINE = str(names.QUARANTINE)
+LEDGER = str(names.LEDGER)
 MART_TX = "mart_bnpl_transactions"
 MART_CUSTOMERS = "mart_bnpl_customers"
 MART_DAILY = "mart_bnpl_daily_volume"
@@ -241,7 +242,7 @@ CHECKS: tuple[Check, ...] = (
     ),
     # --- freshness and volume ------------------------------------------------------------------
     Check(
-        "earlier_blocks_resolved", "completeness", "bnpl_audit.dq_results", "error",
+        "earlier_blocks_resolved", "completeness", str(names.DQ_RESULTS), "error",
         "no day outside the range is still blocked by its latest gate run",
         completeness.earlier_blocks_resolved,
     ),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from bnpl.settings import BigQuerySettings, DuckDBSettings, Settings
 from bnpl.warehouse.base import (
-    DATASETS,
     DayBatch,
     TableSpec,
     Warehouse,
     declared_tables,
     table_spec,
 )
+from bnpl.warehouse.names import DATASETS
 
 __all__ = [
     "DATASETS",

@@ -33,14 +33,14 @@ from bnpl.errors import ConfigError, WarehouseError, WarehouseLockedError
 from bnpl.settings import DuckDBSettings
 from bnpl.sqltext import render_sql
 from bnpl.warehouse.base import (
-    DATASETS,
-    RAW_DAY_TABLES,
     DayBatch,
     Dialect,
     TableSpec,
+    Warehouse,
     declared_tables,
     table_spec,
 )
+from bnpl.warehouse.names import DATASETS, LEDGER, POLARS_TYPES, RAW, RAW_DAY_TABLES
 
 logger = logging.getLogger(__name__)
 
@@ -59,19 +59,6 @@ _TYPES = {
     "JSON": "JSON",
 }
 
-_POLARS_TYPES: dict[str, pl.DataType] = {
-    "STRING": pl.String(),
-    "INT64": pl.Int64(),
-    "INTEGER": pl.Int64(),
-    "FLOAT64": pl.Float64(),
-    "FLOAT": pl.Float64(),
-    "BOOL": pl.Boolean(),
-    "BOOLEAN": pl.Boolean(),
-    "DATE": pl.Date(),
-    "DATETIME": pl.Datetime("us"),
-    "TIMESTAMP": pl.Datetime("us", "UTC"),
-}
-"""Polars type of each BigQuery type a ledger column can have (the ledger row is typed by it)."""
 
 _YIELD_PAUSE_S = 0.25
 """Pause after a busy process releases the file at ``max_hold_s``: longer than a waiting
@@ -115,12 +102,10 @@ def _used_params(statement: str, params: Mapping[str, Any] | None) -> dict[str, 
     return used or None
 
 
-class DuckDBWarehouse:
+class DuckDBWarehouse(Warehouse):
     """:class:`bnpl.warehouse.base.Warehouse` on a DuckDB file."""
 
     dialect: ClassVar[Dialect] = "duckdb"
-    supports_transactions: ClassVar[bool] = True
-    supports_partition_filter_enforcement: ClassVar[bool] = False
 
     def __init__(self, settings: DuckDBSettings) -> None:
         self._settings = settings
@@ -262,11 +247,6 @@ class DuckDBWarehouse:
                 con.sql(create_table_sql(spec, self.qualified(spec.dataset, spec.name)))
         self._schema_ready = True
 
-    def load_day(self, batch: DayBatch) -> None:
-        """Replace ``batch.day`` in every raw day table and write its ledger row, in one transaction
-        (:meth:`load_days` of one day)."""
-        self.load_days([batch])
-
     def load_days(self, batches: Sequence[DayBatch]) -> None:
         """Replace each batch's day in every raw day table and write its ledger row: the whole
         group in one transaction.
@@ -291,14 +271,14 @@ class DuckDBWarehouse:
             twice = sorted({str(d) for d in days if days.count(d) > 1})
             raise WarehouseError(f"one load holds two batches for {', '.join(twice)}")
         frames: dict[str, list[pl.DataFrame]] = {
-            name: [] for name in (*RAW_DAY_TABLES, "source_batches")
+            name: [] for name in (*RAW_DAY_TABLES, LEDGER.table)
         }
         for batch in batches:
             day_frames = {
                 "transactions": batch.transactions,
                 "customers": batch.customers,
                 "quarantine": batch.quarantine,
-                "source_batches": _ledger_frame(batch.ledger),
+                LEDGER.table: _ledger_frame(batch.ledger),
             }
             for name, frame in day_frames.items():
                 _check_frame(name, frame, batch)
@@ -328,8 +308,8 @@ class DuckDBWarehouse:
         staged files. The days and the file names are bound as a session variable."""
         load: dict[str, Any] = {"days": list(days), **files}
         tables = [
-            {"target": self.qualified("bnpl_raw", name), "file": name if name in files else None}
-            for name in (*RAW_DAY_TABLES, "source_batches")
+            {"target": self.qualified(RAW, name), "file": name if name in files else None}
+            for name in (*RAW_DAY_TABLES, LEDGER.table)
         ]
         script = render_sql(_STATEMENTS, "replace_days.sql", {"tables": tables})
         set_load = render_sql(_STATEMENTS, "set_load.sql", {"names": list(load)})
@@ -429,33 +409,31 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 def _ledger_frame(ledger: Mapping[str, Any]) -> pl.DataFrame:
     """The ledger row as a one-row frame in the declared column order."""
-    expected = table_spec("bnpl_raw", "source_batches").column_names
+    expected = table_spec(*LEDGER).column_names
     missing = sorted(set(expected) - set(ledger))
     extra = sorted(set(ledger) - set(expected))
     if missing or extra:
         raise WarehouseError(
-            "ledger row does not match schemas/bnpl_raw/source_batches.json "
+            f"ledger row does not match schemas/{RAW}/{LEDGER.table}.json "
             f"(missing {missing}, unexpected {extra})"
         )
-    schema = {
-        c.name: _POLARS_TYPES[c.type] for c in table_spec("bnpl_raw", "source_batches").columns
-    }
+    schema = {c.name: POLARS_TYPES[c.type] for c in table_spec(*LEDGER).columns}
     return pl.DataFrame([{c: ledger[c] for c in expected}], schema=schema)
 
 
 def _check_frame(name: str, frame: pl.DataFrame, batch: DayBatch) -> None:
-    expected = table_spec("bnpl_raw", name).column_names
+    expected = table_spec(RAW, name).column_names
     if frame.columns != expected:
         missing = sorted(set(expected) - set(frame.columns))
         extra = sorted(set(frame.columns) - set(expected))
         raise WarehouseError(
-            f"frame for bnpl_raw.{name} does not match schemas/bnpl_raw/{name}.json "
+            f"frame for {RAW}.{name} does not match schemas/{RAW}/{name}.json "
             f"(missing {missing}, unexpected {extra}, or a different order)"
         )
     days = frame.get_column("transaction_date").unique().to_list()
     if any(d != batch.day for d in days):
         others = sorted(str(d) for d in days if d != batch.day)
         raise WarehouseError(
-            f"frame for bnpl_raw.{name} of batch {batch.batch_id} holds rows dated {others} "
+            f"frame for {RAW}.{name} of batch {batch.batch_id} holds rows dated {others} "
             f"while loading {batch.day}; a day's load may only touch its own partition"
         )
