@@ -8,6 +8,7 @@ the list a run evaluates, in this order.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from bnpl import record
 from bnpl.errors import ConfigError
@@ -66,14 +67,33 @@ _RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+RULE_PARAMETERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "risk_level": (
+        {"risk_levels": len(record.RISK_LEVEL_THRESHOLDS)},
+        {
+            **{f"risk_below_{i}": t for i, (t, _) in enumerate(record.RISK_LEVEL_THRESHOLDS)},
+            **{f"risk_level_{i}": name for i, (_, name) in enumerate(record.RISK_LEVEL_THRESHOLDS)},
+            "risk_level_top": record.RISK_LEVELS[-1],
+        },
+    ),
+    # Dekker's split for doubles (2**27 + 1), as in bnpl.contracts.python_quarter_cents
+    "first_payment_quarter": ({}, {"quarter_split": float(2**27 + 1)}),
+}
+"""Template variables and bound parameters of the invariants whose rule Python defines
+(``bnpl.record``): the SQL takes its thresholds and labels from the same definition."""
+
+
 def _invariant(name: str, template: str, description: str) -> Check:
+    variables, params = RULE_PARAMETERS.get(template, ({}, {}))
     return Check(
         name=f"invariant_{name}",
         category="integrity",
         model=RAW_TX,
         severity="error",
         description=description,
-        evaluate=SqlAssertion(f"invariants/{template}", {"relation": Relation(RAW_TX)}),
+        evaluate=SqlAssertion(
+            f"invariants/{template}", {"relation": Relation(RAW_TX), **variables}, params
+        ),
     )
 
 

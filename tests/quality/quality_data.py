@@ -18,6 +18,7 @@ import polars as pl
 
 from bnpl import record
 from bnpl.calendar import DayRequest, plan_day
+from bnpl.contracts import python_quarter_cents
 from bnpl.settings import PlanSettings
 from bnpl.warehouse.base import DayBatch, table_spec
 
@@ -151,7 +152,8 @@ def make_day(day: date, knobs: Knobs = Knobs()) -> DayBatch:
     tx = tx.with_columns(
         amount=pl.col("product_price"),
         amount_cents=(pl.col("product_price") * 100).round().cast(pl.Int64),
-        first_payment_amount=(pl.col("product_price") * 0.25).round(2),
+        # round(amount * 0.25, 2) as Python (and simtom) computes it, not Polars' decimal round
+        first_payment_amount=python_quarter_cents(pl.col("product_price")) / 100,
         risk_level=pl.when(pl.col("risk_score") < 0.3)
         .then(pl.lit("low"))
         .when(pl.col("risk_score") < 0.6)
