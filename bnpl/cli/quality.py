@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from bnpl.calendar import parse_day
+from bnpl.calendar import check_range, parse_day
 from bnpl.quality import GateResult, gate_range, run_gate, write_report
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
@@ -76,8 +76,10 @@ def register(app: typer.Typer) -> None:
         first = _day(start, "--start")
         last = _day(end, "--end")
         logical = _day(logical_date, "--logical-date")
+        if first is not None and last is not None:
+            check_range(first, last)  # before the warehouse is opened
         settings = load_settings()
-        warehouse = open_warehouse(settings)
+        warehouse = open_warehouse(settings, access="existing")  # checks loaded data: never create
         try:
             first, last, logical = gate_range(warehouse, first, last, logical)
             run_gate(

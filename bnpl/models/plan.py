@@ -282,7 +282,9 @@ class _Planner:
         )
 
 
-def _validate_range(start: date | None, end: date | None, full_refresh: bool) -> None:
+def validate_range(start: date | None, end: date | None, full_refresh: bool) -> None:
+    """Raise :class:`ConfigError` unless ``start..end`` is a build's range: both or neither, in
+    order, and not with a full refresh. Call before opening a warehouse."""
     if (start is None) != (end is None):
         raise ConfigError(
             "give both start and end (inclusive days), or neither for every loaded day"
@@ -327,7 +329,7 @@ def plan_steps(
     audit: bool,
     params: Mapping[str, Any] | None,
 ) -> list[Step]:
-    _validate_range(start, end, full_refresh)
+    validate_range(start, end, full_refresh)
     selected = project.order(selection)
     planner = _Planner(
         warehouse,
