@@ -16,6 +16,8 @@ from bnpl.errors import ConfigError, WarehouseDamagedError, WarehouseLockedError
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
+DAYS, ROWS = 6, 1_000
+
 _HOLDER = """
 import sys, time, duckdb
 con = duckdb.connect(sys.argv[1])
@@ -47,19 +49,25 @@ def test_lock_wait_logs_once_and_the_error_names_the_holder(tmp_path, caplog):
     assert not [r for r in caplog.records if r.name.startswith("stamina")]
 
 
-def _good_file(tmp_path: Path) -> Path:
-    path = tmp_path / "good.duckdb"
-    wh = DuckDBWarehouse(DuckDBSettings(path=path))
-    for i in range(8):
-        wh.load_day(day_batch(DAY.replace(day=DAY.day + i), tx=2_000))
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A file written and closed once per day (several checkpoints), built once per module."""
+    path = tmp_path_factory.mktemp("open") / "written.duckdb"
+    wh = DuckDBWarehouse(DuckDBSettings(path=path, idle_release_s=0))
+    for i in range(DAYS):
+        wh.load_day(day_batch(DAY.replace(day=DAY.day + i), tx=ROWS))
     wh.close()
     return path
 
 
-def test_a_truncated_copy_is_refused_before_anything_is_written(tmp_path):
+def _good_file(tmp_path: Path, written: Path) -> Path:
+    return Path(shutil.copy(written, tmp_path / "good.duckdb"))
+
+
+def test_a_truncated_copy_is_refused_before_anything_is_written(tmp_path, written):
     """On a truncated copy of a good file, the first operation fails with WarehouseDamagedError
     (restore, or rebuild from the ledger's days) and the file is left exactly as it was."""
-    good = _good_file(tmp_path)
+    good = _good_file(tmp_path, written)
     damaged = tmp_path / "damaged.duckdb"
     shutil.copy(good, damaged)
     with damaged.open("r+b") as f:
@@ -74,12 +82,12 @@ def test_a_truncated_copy_is_refused_before_anything_is_written(tmp_path):
     assert damaged.read_bytes() == before
 
 
-def test_a_good_file_passes_the_probe(tmp_path):
+def test_a_good_file_passes_the_probe(tmp_path, written):
     """The integrity probe accepts an intact file that was written and closed many times."""
-    good = _good_file(tmp_path)
+    good = _good_file(tmp_path, written)
     wh = DuckDBWarehouse(DuckDBSettings(path=good))
     try:
-        assert count(wh, "transactions") == 8 * 2_000
+        assert count(wh, "transactions") == DAYS * ROWS
     finally:
         wh.close()
 
@@ -95,14 +103,14 @@ def test_opens_that_must_not_create_refuse_a_missing_file(tmp_path, access):
     assert not path.parent.exists()
 
 
-def test_read_only_open_writes_nothing(tmp_path):
+def test_read_only_open_writes_nothing(tmp_path, written):
     """A read-only open reads the file, creates no schema and refuses writes."""
-    good = _good_file(tmp_path)
+    good = _good_file(tmp_path, written)
     before = good.read_bytes()
     wh = DuckDBWarehouse(DuckDBSettings(path=good), access="read_only")
     try:
         wh.ensure_schema()
-        assert count(wh, "transactions") == 8 * 2_000
+        assert count(wh, "transactions") == DAYS * ROWS
         with pytest.raises(Exception, match="read-only"):
             wh.execute("CREATE SCHEMA extra")
     finally:
