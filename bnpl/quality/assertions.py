@@ -29,9 +29,7 @@ def relation_name(warehouse: Warehouse, dataset: str, table: str) -> str:
     BigQuery gets the adapter's own qualified name (project and dataset prefix included); other
     warehouses get a backquoted BigQuery name that transpiles to theirs.
     """
-    if warehouse.dialect == "bigquery":
-        return warehouse.qualified(dataset, table)
-    return f"`{dataset}`.`{table}`"
+    return warehouse.bigquery_name(dataset, table)
 
 
 def render_assertion(template: str, variables: Mapping[str, Any]) -> str:

@@ -191,6 +191,11 @@ class Warehouse(ABC):
         """``dataset.table`` as a sqlglot node, named as this warehouse names it."""
         return exp.to_table(self.qualified(dataset, table), dialect=self.dialect)
 
+    def bigquery_name(self, dataset: str, table: str) -> str:
+        """``dataset.table`` as written in BigQuery-dialect source SQL (assertions) that is then
+        transpiled to this warehouse: a backquoted logical name, which becomes this warehouse's."""
+        return exp.table_(table, db=dataset, quoted=True).sql(dialect="bigquery")
+
     def render(self, statement: exp.Expr) -> str:
         """A sqlglot tree as SQL text of this warehouse's dialect."""
         return statement.sql(dialect=self.dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)

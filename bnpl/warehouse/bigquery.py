@@ -249,6 +249,10 @@ class BigQueryWarehouse(CopyJobPublishing):
         """Parity with the DuckDB adapter: BigQuery needs no connection held open."""
         yield self
 
+    def bigquery_name(self, dataset: str, table: str) -> str:
+        """Source SQL names the physical table itself (project and dataset prefix included)."""
+        return self.qualified(dataset, table)
+
     def ensure_schema(self) -> None:
         if self._schema_ready:
             return

@@ -123,20 +123,24 @@ _HEADER_BYTES = 3 * 4096
 
 def _probe_integrity(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Fail fast on a damaged file before anything is written to it (a write would extend a
-    truncated file and hide the damage): the file must hold every block its header declares,
-    and the ledger must read. Costs well under a millisecond (one pragma, one count).
+    truncated file and hide the damage): the file must be long enough for the blocks its header
+    says are in use, and the ledger must read. Costs a few milliseconds per open (one pragma, one
+    scan of the one-row-per-day ledger; 3 ms measured on a busy 2-core machine, beside ~50-90 ms
+    for the open itself).
 
     Raises:
         WarehouseDamagedError: says what is wrong and what to do.
     """
+    # blocks in use lie within the file; free blocks at its end may have been truncated away by
+    # DuckDB itself (so total_blocks may exceed the file), used ones never
     row = con.execute(
-        "SELECT total_blocks, block_size FROM pragma_database_size() "
+        "SELECT used_blocks, block_size FROM pragma_database_size() "
         "WHERE database_name = current_database()"
     ).fetchall()[0]
     size = path.stat().st_size
-    if size < _HEADER_BYTES + int(row[0]) * int(row[1]):
-        declared = _HEADER_BYTES + int(row[0]) * int(row[1])
-        problem = f"{size} bytes on disk, {declared} declared by its header (a truncated copy?)"
+    needed = _HEADER_BYTES + int(row[0]) * int(row[1])
+    if size < needed:
+        problem = f"{size} bytes on disk, while its {row[0]} blocks in use need {needed}"
         raise WarehouseDamagedError(_damaged(path, problem, _ledger_span(con)))
     try:
         _ledger_span(con, strict=True)
