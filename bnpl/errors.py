@@ -14,7 +14,8 @@
     ├── ContractError               a day's data breaks the record contract beyond tolerance
     │   └── QuarantineThresholdError    too many rows quarantined for one day
     ├── WarehouseError              reading or writing the warehouse failed
-    │   └── WarehouseLockedError    another process holds the DuckDB file (transient)
+    │   ├── WarehouseLockedError    another process holds the DuckDB file (transient)
+    │   └── WarehouseDamagedError   the DuckDB file is damaged; restore or rebuild it (terminal)
     ├── IngestError                 some days of a run failed; the others were loaded
     │   └── SliceError              some days of one fetch task's slice failed to fetch or prepare
     ├── ModelError                  a SQL model does not render, parse, resolve or build
@@ -133,3 +134,8 @@ class QualityGateError(BnplError):
     def __init__(self, message: str, *, failed: list[str]) -> None:
         super().__init__(message)
         self.failed = failed
+
+
+class WarehouseDamagedError(WarehouseError):
+    """The DuckDB file is damaged (e.g. a truncated copy): restore it, or rebuild it from the
+    ledger's requests. Terminal: retrying will not help."""

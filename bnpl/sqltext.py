@@ -1,4 +1,5 @@
-"""The project's SQL text templates under ``sql/`` (Jinja), rendered by path.
+"""The project's SQL text templates under ``sql/`` (Jinja), rendered by path; the one home of
+:data:`SQL_DIR` and of :func:`param`, the bound-parameter node every sqlglot tree uses.
 
 One environment for every template that is not a model: the quality gate's assertions
 (``sql/assertions/``) and the warehouse's own statements (``sql/warehouse/``). Templates receive
@@ -13,10 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from sqlglot import exp
 
 from bnpl.errors import ModelError
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+"""The project's SQL: models (``staging/``, ``intermediate/``, ``marts/``), assertions and the
+warehouse adapters' own statements (``warehouse/``)."""
+
+
+def param(name: str) -> exp.Parameter:
+    """A bound query parameter in a sqlglot tree (``@name`` in BigQuery, ``$name`` in DuckDB)."""
+    return exp.Parameter(this=exp.var(name))
 
 
 @cache

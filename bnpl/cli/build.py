@@ -16,6 +16,7 @@ import typer
 
 from bnpl.calendar import parse_day
 from bnpl.cli.quality import echo_results
+from bnpl.errors import ConfigError
 from bnpl.models import (
     DOCS_PATH,
     load_project,
@@ -24,6 +25,7 @@ from bnpl.models import (
     write_models_doc,
 )
 from bnpl.models.compile import statements_text
+from bnpl.models.plan import validate_range
 from bnpl.pipeline import write_audit_publish
 from bnpl.quality import GateResult
 from bnpl.settings import load_settings
@@ -74,9 +76,13 @@ def register(app: typer.Typer) -> None:
         (nothing is published), 2 for bad input.
         """
         first, last = _day(start, "--start"), _day(end, "--end")
+        validate_range(first, last, full_refresh)  # before the warehouse is opened (or created)
         project = load_project()
+        if not project.order(select or ()):
+            raise ConfigError(f"no models to build: {project.sql_dir} holds none")
         settings = load_settings()
-        warehouse = open_warehouse(settings)
+        # a build needs loaded data: never create a file; a dry run writes nothing at all
+        warehouse = open_warehouse(settings, access="read_only" if dry_run else "existing")
         try:
             if dry_run:
                 compiled = plan_build(

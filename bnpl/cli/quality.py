@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from bnpl.calendar import parse_day
+from bnpl.calendar import check_range, parse_day
 from bnpl.pipeline import gate_range, write_audit_publish
 from bnpl.quality import GateResult, write_report
 from bnpl.settings import load_settings
@@ -77,8 +77,10 @@ def register(app: typer.Typer) -> None:
         first = _day(start, "--start")
         last = _day(end, "--end")
         logical = _day(logical_date, "--logical-date")
+        if first is not None and last is not None:
+            check_range(first, last)  # before the warehouse is opened
         settings = load_settings()
-        warehouse = open_warehouse(settings)
+        warehouse = open_warehouse(settings, access="existing")  # checks loaded data: never create
         try:
             first, last, logical = gate_range(warehouse, first, last, logical)
             write_audit_publish(

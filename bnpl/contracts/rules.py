@@ -9,25 +9,16 @@ from typing import Any
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from bnpl import normalize, timeutil
+from bnpl import normalize
 from bnpl.warehouse.base import table_spec
-
-_POLARS_TYPES: dict[str, pl.DataType] = {
-    "STRING": pl.String(),
-    "INT64": pl.Int64(),
-    "FLOAT64": pl.Float64(),
-    "BOOL": pl.Boolean(),
-    "DATE": pl.Date(),
-    "DATETIME": timeutil.LOCAL_DATETIME,
-    "TIMESTAMP": timeutil.UTC_TIMESTAMP,
-}
+from bnpl.warehouse.names import POLARS_TYPES
 
 
 @cache
 def polars_schema(table: str, dataset: str = "bnpl_raw") -> pl.Schema:
     """The Polars column names, order and types of a table declared in ``schemas/``."""
     spec = table_spec(dataset, table)
-    return pl.Schema({c.name: _POLARS_TYPES[c.type] for c in spec.columns})
+    return pl.Schema({c.name: POLARS_TYPES[c.type] for c in spec.columns})
 
 
 HEX_KEY = rf"^[0-9a-f]{{{normalize.KEY_HEX_DIGITS}}}$"

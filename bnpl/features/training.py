@@ -17,7 +17,9 @@ from bnpl.errors import ConfigError, ModelError
 from bnpl.models import Project, check_schema, load_project, plan_build
 from bnpl.models.dialect import to_dialect
 from bnpl.settings import Settings
+from bnpl.sqltext import param
 from bnpl.warehouse import Warehouse, open_warehouse
+from bnpl.warehouse.names import LEDGER, MARTS, POLARS_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +47,6 @@ _KIND: dict[str, FeatureKind] = {
     "NUMERIC": "numeric",
     "BOOL": "boolean",
     "STRING": "categorical",
-}
-_POLARS: dict[str, pl.DataType] = {
-    "STRING": pl.String(),
-    "INT64": pl.Int64(),
-    "FLOAT64": pl.Float64(),
-    "NUMERIC": pl.Decimal(38, 9),
-    "BOOL": pl.Boolean(),
-    "DATE": pl.Date(),
-    "DATETIME": pl.Datetime("us"),
 }
 
 
@@ -108,24 +101,14 @@ def opened(settings: Settings | None, warehouse: Warehouse | None) -> Iterator[W
         fresh.close()
 
 
-def _param(name: str) -> exp.Parameter:
-    return exp.Parameter(this=exp.var(name))
-
-
-def _table(warehouse: Warehouse, dataset: str, table: str) -> exp.Table:
-    return exp.to_table(warehouse.qualified(dataset, table), dialect=warehouse.dialect)
-
-
 def _last_day(warehouse: Warehouse, dataset: str, table: str, up_to: date | None) -> date | None:
     """Latest ``transaction_date`` of a table, optionally among the days on or before ``up_to``."""
     query = exp.select(exp.func("MAX", exp.column("transaction_date")).as_("last_day")).from_(
-        _table(warehouse, dataset, table)
+        warehouse.table(dataset, table)
     )
     params: dict[str, Any] | None = None
     if up_to is not None:
-        query = query.where(
-            exp.LTE(this=exp.column("transaction_date"), expression=_param("up_to"))
-        )
+        query = query.where(exp.LTE(this=exp.column("transaction_date"), expression=param("up_to")))
         params = {"up_to": up_to}
     value = warehouse.query(to_dialect(query, warehouse.dialect), params).item()
     return value if isinstance(value, date) else None
@@ -137,11 +120,11 @@ def last_loaded_day(warehouse: Warehouse) -> date:
     Raises:
         ConfigError: nothing is loaded.
     """
-    if not warehouse.table_exists("bnpl_raw", "source_batches"):
+    if not warehouse.table_exists(*LEDGER):
         raise ConfigError("nothing is loaded yet; run bnpl backfill first")
-    day = _last_day(warehouse, "bnpl_raw", "source_batches", None)
+    day = _last_day(warehouse, *LEDGER, None)
     if day is None:
-        raise ConfigError("the ledger bnpl_raw.source_batches is empty; run bnpl backfill first")
+        raise ConfigError(f"the ledger {LEDGER} is empty; run bnpl backfill first")
     return day
 
 
@@ -151,8 +134,8 @@ def ledger_through(warehouse: Warehouse, day: date) -> pl.DataFrame:
     columns = ["transaction_date", "batch_id", "identity_scope", "records_loaded", "content_sha256"]
     query = (
         exp.select(*columns)
-        .from_(_table(warehouse, "bnpl_raw", "source_batches"))
-        .where(exp.LTE(this=exp.column("transaction_date"), expression=_param("day")))
+        .from_(warehouse.table(*LEDGER))
+        .where(exp.LTE(this=exp.column("transaction_date"), expression=param("day")))
     )
     frame = warehouse.query(to_dialect(query, warehouse.dialect), {"day": day})
     return frame.sort("transaction_date", "batch_id")
@@ -173,13 +156,13 @@ def check_as_of(warehouse: Warehouse, as_of: date) -> None:
             f"as-of {as_of} is after the last loaded day {last}: days up to it could still "
             f"arrive and change the set; load through {as_of} or use an as-of on or before {last}"
         )
-    if not warehouse.table_exists("bnpl_marts", FEATURES_MODEL):
-        raise ModelError(f"bnpl_marts.{FEATURES_MODEL} does not exist; run bnpl build first")
-    needed = _last_day(warehouse, "bnpl_raw", "source_batches", as_of)
-    built = _last_day(warehouse, "bnpl_marts", FEATURES_MODEL, None)
+    if not warehouse.table_exists(MARTS, FEATURES_MODEL):
+        raise ModelError(f"{MARTS}.{FEATURES_MODEL} does not exist; run bnpl build first")
+    needed = _last_day(warehouse, *LEDGER, as_of)
+    built = _last_day(warehouse, MARTS, FEATURES_MODEL, None)
     if needed is not None and (built is None or built < needed):
         raise ModelError(
-            f"bnpl_marts.{FEATURES_MODEL} is built through {built}, but {needed} is loaded and "
+            f"{MARTS}.{FEATURES_MODEL} is built through {built}, but {needed} is loaded and "
             f"on or before the as-of {as_of}; run bnpl build first"
         )
 
@@ -213,7 +196,7 @@ def training_frame(
         frame = wh.query(compiled.query, params or None)
     check_schema(model, frame.schema, f"the training set as of {as_of}")
     frame = frame.select(
-        pl.col(c.name).cast(_POLARS[c.type]) if c.type in _POLARS else pl.col(c.name)
+        pl.col(c.name).cast(POLARS_TYPES[c.type]) if c.type in POLARS_TYPES else pl.col(c.name)
         for c in model.columns
     ).sort(ROW_ORDER)
     logger.info("training set as of %s: %d rows", as_of, frame.height)

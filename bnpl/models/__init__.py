@@ -60,11 +60,10 @@ from bnpl.models.docs import DOCS_PATH, render_models_doc, write_models_doc
 from bnpl.models.model import ColumnDoc, Model, ModelConfig, Project
 from bnpl.models.plan import check_schema, plan_build
 from bnpl.models.project import load_project
-from bnpl.models.publish import AUDIT_DATASET, SupportsCopyTable, publish_models
+from bnpl.models.publish import publish_models
 from bnpl.models.run import BuildResult, BuiltModel, build_and_publish, build_models
 
 __all__ = [
-    "AUDIT_DATASET",
     "DOCS_PATH",
     "BuildResult",
     "BuiltModel",
@@ -74,7 +73,6 @@ __all__ = [
     "ModelConfig",
     "Project",
     "Relation",
-    "SupportsCopyTable",
     "build_and_publish",
     "build_models",
     "check_schema",

@@ -35,6 +35,7 @@ from sqlglot import exp
 from bnpl.models import dialect
 from bnpl.models.model import Model
 from bnpl.models.render import HOLIDAYS_PLACEHOLDER, REF_PREFIX, SOURCE_PREFIX, THIS_PLACEHOLDER
+from bnpl.sqltext import param
 from bnpl.warehouse.base import Dialect
 
 Action = Literal["view", "create", "replace_range", "merge"]
@@ -110,10 +111,6 @@ def holiday_parameter_names(index: int) -> tuple[str, str]:
     return f"holiday_date_{index}", f"holiday_name_{index}"
 
 
-def _param(name: str) -> exp.Parameter:
-    return exp.Parameter(this=exp.var(name))
-
-
 @cache
 def _parsed_type(name: str) -> exp.DataType:
     return exp.DataType.build(name, dialect=dialect.READ)
@@ -141,8 +138,8 @@ def _holidays_relation(count: int) -> exp.Query:
         date_name, name_name = holiday_parameter_names(index)
         selects.append(
             exp.select(
-                exp.cast(_param(date_name), _type("DATE")).as_("holiday_date"),
-                exp.cast(_param(name_name), _type("STRING")).as_("holiday_name"),
+                exp.cast(param(date_name), _type("DATE")).as_("holiday_date"),
+                exp.cast(param(name_name), _type("STRING")).as_("holiday_name"),
             )
         )
     union: exp.Query = selects[0]
@@ -187,7 +184,7 @@ def resolve(model: Model, resolver: Resolver, *, this: Relation | None) -> exp.Q
 
 
 def _range_filter(column: str, table: str | None = None) -> exp.Expr:
-    return exp.column(column, table=table).between(_param("start_date"), _param("end_date"))
+    return exp.column(column, table=table).between(param("start_date"), param("end_date"))
 
 
 _QUERY = "__bnpl_query__"
@@ -248,8 +245,8 @@ def _statements(model: Model, action: Action, target: exp.Table) -> list[exp.Exp
     if model.config.active_between:
         first, last = model.config.active_between
         overlap = exp.and_(
-            exp.LTE(this=exp.column(first), expression=_param("end_date")),
-            exp.GTE(this=exp.column(last), expression=_param("start_date")),
+            exp.LTE(this=exp.column(first), expression=param("end_date")),
+            exp.GTE(this=exp.column(last), expression=param("start_date")),
         )
         stale = exp.or_(stale, exp.paren(overlap))
     return [
@@ -316,18 +313,6 @@ def compile_model(
     )
 
 
-def copy_statement(
-    qualify: Callable[[str, str], exp.Table], source: Relation, target: Relation, dialect_: Dialect
-) -> str:
-    """``CREATE OR REPLACE TABLE target AS SELECT * FROM source`` in ``dialect_`` (publishing and
-    cloning on warehouses without a copy-table capability)."""
-    select = exp.select("*").from_(qualify(source.dataset, source.table))
-    create = exp.Create(
-        this=qualify(target.dataset, target.table), kind="TABLE", replace=True, expression=select
-    )
-    return dialect.to_dialect(create, dialect_)
-
-
 def select_all(
     qualify: Callable[[str, str], exp.Table],
     relation: Relation,
@@ -349,14 +334,6 @@ def span_query(
         exp.func("MAX", exp.column("transaction_date")).as_("last_day"),
     ).from_(qualify(ledger.dataset, ledger.table))
     return dialect.to_dialect(select, dialect_)
-
-
-def drop_statement(
-    qualify: Callable[[str, str], exp.Table], relation: Relation, dialect_: Dialect
-) -> str:
-    """``DROP TABLE IF EXISTS relation``."""
-    drop = exp.Drop(tables=[qualify(relation.dataset, relation.table)], kind="TABLE", exists=True)
-    return dialect.to_dialect(drop, dialect_)
 
 
 def statements_text(compiled: Sequence[CompiledModel]) -> str:

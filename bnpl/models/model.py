@@ -14,18 +14,16 @@ from sqlglot import exp
 
 from bnpl.errors import ConfigError
 from bnpl.models.graph import select
-
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-"""The repository's model templates."""
+from bnpl.warehouse import names
 
 LAYERS: dict[str, str] = {
-    "staging": "bnpl_intermediate",
-    "intermediate": "bnpl_intermediate",
-    "marts": "bnpl_marts",
+    "staging": names.INTERMEDIATE,
+    "intermediate": names.INTERMEDIATE,
+    "marts": names.MARTS,
 }
 """Model folder -> the dataset its tables are built in (marts go to ``bnpl_audit`` while audited)."""
 
-SOURCES: dict[str, str] = {"raw": "bnpl_raw"}
+SOURCES: dict[str, str] = {"raw": names.RAW}
 """``source(name, table)`` -> dataset; tables must be declared under ``schemas/<dataset>/``."""
 
 TYPES: tuple[str, ...] = (

@@ -12,15 +12,13 @@ to a mart built in the same run reads the audit copy; other refs read the publis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
 import sqlglot.errors
-from sqlglot import exp
 
 from bnpl.calendar import check_range, holiday_name, iter_days
 from bnpl.errors import ConfigError, ModelError
@@ -34,10 +32,11 @@ from bnpl.models.compile import (
     span_query,
 )
 from bnpl.models.model import SOURCES, Model, Project
-from bnpl.models.publish import AUDIT_DATASET, MARTS_DATASET
 from bnpl.warehouse.base import Warehouse
+from bnpl.warehouse.names import AUDIT, MARTS
+from bnpl.warehouse.names import LEDGER as _LEDGER
 
-LEDGER = Relation(SOURCES["raw"], "source_batches")
+LEDGER = Relation(*_LEDGER)
 PROBE_DAY = date(1970, 1, 1)
 """The day a view's schema probe filters its partition column on: no rows are read, but
 BigQuery's partition-filter enforcement sees a filter."""
@@ -59,24 +58,6 @@ class Step:
     end: date | None
     params: Mapping[str, Any]
     audited: bool
-
-
-@contextmanager
-def session(warehouse: Warehouse) -> Iterator[None]:
-    """Hold one connection for the whole build where the adapter offers it (DuckDB)."""
-    session = getattr(warehouse, "session", None)
-    if callable(session):
-        with session():
-            yield
-    else:
-        yield
-
-
-def qualifier(warehouse: Warehouse) -> Callable[[str, str], exp.Table]:
-    def qualify(dataset: str, table: str) -> exp.Table:
-        return exp.to_table(warehouse.qualified(dataset, table), dialect=warehouse.dialect)
-
-    return qualify
 
 
 def _family(dtype: pl.DataType) -> str | None:
@@ -159,7 +140,7 @@ class _Planner:
         self.full_refresh = full_refresh
         self.audit = audit
         self.params = params
-        self.qualify = qualifier(warehouse)
+        self.qualify = warehouse.table
         self._exists: dict[Relation, bool] = {}
         self._span: tuple[date, date] | None = None
 
@@ -190,8 +171,8 @@ class _Planner:
         return Relation(model.dataset, model.name)
 
     def target(self, model: Model) -> Relation:
-        if self.audit and model.dataset == MARTS_DATASET:
-            return Relation(AUDIT_DATASET, model.name)
+        if self.audit and model.dataset == MARTS:
+            return Relation(AUDIT, model.name)
         return self.published(model)
 
     def ref(self, model: Model, name: str) -> Relation:
@@ -297,11 +278,13 @@ class _Planner:
             days[0] if days else None,
             days[1] if days else None,
             params,
-            audited=target.dataset == AUDIT_DATASET,
+            audited=target.dataset == AUDIT,
         )
 
 
-def _validate_range(start: date | None, end: date | None, full_refresh: bool) -> None:
+def validate_range(start: date | None, end: date | None, full_refresh: bool) -> None:
+    """Raise :class:`ConfigError` unless ``start..end`` is a build's range: both or neither, in
+    order, and not with a full refresh. Call before opening a warehouse."""
     if (start is None) != (end is None):
         raise ConfigError(
             "give both start and end (inclusive days), or neither for every loaded day"
@@ -346,7 +329,7 @@ def plan_steps(
     audit: bool,
     params: Mapping[str, Any] | None,
 ) -> list[Step]:
-    _validate_range(start, end, full_refresh)
+    validate_range(start, end, full_refresh)
     selected = project.order(selection)
     planner = _Planner(
         warehouse,

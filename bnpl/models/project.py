@@ -25,7 +25,6 @@ from bnpl.models.model import (
     LAYERS,
     RUN_PARAMETERS,
     SOURCES,
-    SQL_DIR,
     TYPES,
     ColumnDoc,
     Model,
@@ -41,6 +40,7 @@ from bnpl.models.render import (
     render_template,
     template_line,
 )
+from bnpl.sqltext import SQL_DIR
 from bnpl.warehouse.base import table_spec
 
 _TYPE_ALIASES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "DECIMAL": "NUMERIC"}

@@ -16,10 +16,11 @@ from typing import Any
 from bnpl.errors import ModelError, WarehouseError
 from bnpl.models.compile import Action, Relation, select_all
 from bnpl.models.model import Project
-from bnpl.models.plan import Step, check_schema, plan_steps, qualifier, session
-from bnpl.models.publish import AUDIT_DATASET, change_of, prepare_audit, publish_models
+from bnpl.models.plan import Step, check_schema, plan_steps
+from bnpl.models.publish import change_of, publish_models
 from bnpl.warehouse.base import Warehouse
 from bnpl.warehouse.labels import job_labels
+from bnpl.warehouse.names import AUDIT
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class BuildResult:
     @property
     def marts(self) -> tuple[str, ...]:
         """Marts written to the audit area, waiting to be published."""
-        return tuple(m.name for m in self.models if m.target.dataset == AUDIT_DATASET)
+        return tuple(m.name for m in self.models if m.target.dataset == AUDIT)
 
 
 def _bind(params: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any] | None:
@@ -75,11 +76,11 @@ def _bind(params: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any] | 
 def _run_step(warehouse: Warehouse, step: Step) -> None:
     compiled = step.compiled
     model = compiled.model
-    qualify = qualifier(warehouse)
+    qualify = warehouse.table
     if step.audited:
         change = change_of(model, compiled.action, step.start, step.end)
         incremental = compiled.action in ("replace_range", "merge")
-        prepare_audit(warehouse, qualify, change, incremental=incremental)
+        warehouse.prepare_audit(change, incremental=incremental)
     if compiled.action in ("replace_range", "merge"):
         probe = select_all(qualify, compiled.target, warehouse.dialect, limit=0)
         existing = warehouse.query(probe).schema
@@ -128,7 +129,7 @@ def build_models(
         ConfigError: bad selection or days.
     """
     results: list[BuiltModel] = []
-    with session(warehouse):
+    with warehouse.session():
         steps = plan_steps(warehouse, project, selection, start, end, full_refresh, audit, params)
         for step in steps:
             began = time.perf_counter()

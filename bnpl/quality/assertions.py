@@ -19,6 +19,7 @@ import sqlglot.errors
 from bnpl.errors import ModelError
 from bnpl.models import dialect as sql_dialect
 from bnpl.sqltext import render_sql
+from bnpl.warehouse import names
 from bnpl.warehouse.base import Dialect, Warehouse
 
 
@@ -28,9 +29,7 @@ def relation_name(warehouse: Warehouse, dataset: str, table: str) -> str:
     BigQuery gets the adapter's own qualified name (project and dataset prefix included); other
     warehouses get a backquoted BigQuery name that transpiles to theirs.
     """
-    if warehouse.dialect == "bigquery":
-        return warehouse.qualified(dataset, table)
-    return f"`{dataset}`.`{table}`"
+    return warehouse.bigquery_name(dataset, table)
 
 
 def render_assertion(template: str, variables: Mapping[str, Any]) -> str:
@@ -99,7 +98,7 @@ def compile_template(
     template: str,
     variables: Mapping[str, Any] | None = None,
     *,
-    marts_dataset: str = "bnpl_audit",
+    marts_dataset: str = names.AUDIT,
 ) -> CompiledSql:
     """Render ``sql/assertions/<template>.sql`` and compile it for ``warehouse``.
 

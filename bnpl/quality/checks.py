@@ -8,6 +8,7 @@ the list a run evaluates, in this order.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from bnpl import record
 from bnpl.errors import ConfigError
@@ -15,11 +16,12 @@ from bnpl.quality import completeness, drift, patterns
 from bnpl.quality.base import Check
 from bnpl.quality.integrity import Relation, SqlAssertion
 from bnpl.settings import QualitySettings
+from bnpl.warehouse import names
 
-RAW_TX = "bnpl_raw.transactions"
-RAW_CUSTOMERS = "bnpl_raw.customers"
-RAW_QUARANTINE = "bnpl_raw.quarantine"
-LEDGER = "bnpl_raw.source_batches"
+RAW_TX = str(names.TRANSACTIONS)
+RAW_CUSTOMERS = str(names.CUSTOMERS)
+RAW_QUARANTINE = str(names.QUARANTINE)
+LEDGER = str(names.LEDGER)
 MART_TX = "mart_bnpl_transactions"
 MART_CUSTOMERS = "mart_bnpl_customers"
 MART_DAILY = "mart_bnpl_daily_volume"
@@ -65,14 +67,33 @@ _RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+RULE_PARAMETERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "risk_level": (
+        {"risk_levels": len(record.RISK_LEVEL_THRESHOLDS)},
+        {
+            **{f"risk_below_{i}": t for i, (t, _) in enumerate(record.RISK_LEVEL_THRESHOLDS)},
+            **{f"risk_level_{i}": name for i, (_, name) in enumerate(record.RISK_LEVEL_THRESHOLDS)},
+            "risk_level_top": record.RISK_LEVELS[-1],
+        },
+    ),
+    # Dekker's split for doubles (2**27 + 1), as in bnpl.contracts.python_quarter_cents
+    "first_payment_quarter": ({}, {"quarter_split": float(2**27 + 1)}),
+}
+"""Template variables and bound parameters of the invariants whose rule Python defines
+(``bnpl.record``): the SQL takes its thresholds and labels from the same definition."""
+
+
 def _invariant(name: str, template: str, description: str) -> Check:
+    variables, params = RULE_PARAMETERS.get(template, ({}, {}))
     return Check(
         name=f"invariant_{name}",
         category="integrity",
         model=RAW_TX,
         severity="error",
         description=description,
-        evaluate=SqlAssertion(f"invariants/{template}", {"relation": Relation(RAW_TX)}),
+        evaluate=SqlAssertion(
+            f"invariants/{template}", {"relation": Relation(RAW_TX), **variables}, params
+        ),
     )
 
 
@@ -241,7 +262,7 @@ CHECKS: tuple[Check, ...] = (
     ),
     # --- freshness and volume ------------------------------------------------------------------
     Check(
-        "earlier_blocks_resolved", "completeness", "bnpl_audit.dq_results", "error",
+        "earlier_blocks_resolved", "completeness", str(names.DQ_RESULTS), "error",
         "no day outside the range is still blocked by its latest gate run",
         completeness.earlier_blocks_resolved,
     ),

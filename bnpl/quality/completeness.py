@@ -12,6 +12,7 @@ import polars as pl
 
 from bnpl.quality.base import Outcome
 from bnpl.quality.context import CheckContext
+from bnpl.warehouse.names import QUARANTINE, TRANSACTIONS
 
 EXAMPLES = 5
 
@@ -126,7 +127,7 @@ def quarantine_rate(ctx: CheckContext) -> Outcome:
         top,
         limit,
         f"{_n_days(over.height)} quarantined more than {limit:.2%} of their records: {examples}; "
-        "see bnpl_raw.quarantine for the reasons",
+        f"see {QUARANTINE} for the reasons",
     )
 
 
@@ -267,5 +268,5 @@ class MartMatchesRaw:
             "fail",
             float(wrong.height),
             0.0,
-            f"{_n_days(wrong.height)} where {self.model} {what} differ from bnpl_raw.transactions: {examples}",
+            f"{_n_days(wrong.height)} where {self.model} {what} differ from {TRANSACTIONS}: {examples}",
         )

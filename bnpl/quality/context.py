@@ -16,12 +16,9 @@ from bnpl.quality.assertions import CompiledSql, compile_template, relation_name
 from bnpl.quality.profile import daily_profile
 from bnpl.settings import QualitySettings
 from bnpl.warehouse.base import Warehouse
+from bnpl.warehouse.names import AUDIT, QUARANTINE, TRANSACTIONS
 
 logger = logging.getLogger(__name__)
-
-RAW_DATASET = "bnpl_raw"
-AUDIT_DATASET = "bnpl_audit"
-MARTS_DATASET = "bnpl_marts"
 
 
 class CheckContext:
@@ -43,7 +40,7 @@ class CheckContext:
         start: date,
         end: date,
         logical_date: date,
-        marts_dataset: str = AUDIT_DATASET,
+        marts_dataset: str = AUDIT,
         built: Sequence[str] | None = None,
     ) -> None:
         check_range(start, end)
@@ -114,8 +111,8 @@ class CheckContext:
     @cached_property
     def daily(self) -> pl.DataFrame:
         """The daily profile of ``window_start..end`` (see :func:`daily_profile`)."""
-        raw = {"relation": self.relation("bnpl_raw.transactions")}
-        quarantine = {"relation": self.relation("bnpl_raw.quarantine")}
+        raw = {"relation": self.relation(str(TRANSACTIONS))}
+        quarantine = {"relation": self.relation(str(QUARANTINE))}
         return daily_profile(
             start=self.start,
             end=self.end,
@@ -139,7 +136,7 @@ class CheckContext:
         value = self.query("metrics/newest_loaded_day")["newest"].item()
         return value if isinstance(value, date) else None
 
-    def histogram(self, feature: str, model: str = "bnpl_raw.transactions") -> pl.DataFrame:
+    def histogram(self, feature: str, model: str = str(TRANSACTIONS)) -> pl.DataFrame:
         """Fine-bin counts ``day, bin, n`` of ``feature`` over ``window_start..end``."""
         key = f"{model}:{feature}"
         if key not in self._histograms:

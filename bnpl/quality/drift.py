@@ -10,6 +10,7 @@ import polars as pl
 from bnpl.quality.base import Level, Outcome
 from bnpl.quality.context import CheckContext
 from bnpl.quality.stats import quantile_groups, trailing_psi
+from bnpl.warehouse.names import TRANSACTIONS
 
 NUMERIC_FEATURES = ("amount", "risk_score")
 """Features binned into quantile groups of the pooled window; others are categorical."""
@@ -35,9 +36,7 @@ def bin_groups(histogram: pl.DataFrame, feature: str, bins: int) -> pl.DataFrame
     )
 
 
-def psi_series(
-    ctx: CheckContext, feature: str, model: str = "bnpl_raw.transactions"
-) -> pl.DataFrame:
+def psi_series(ctx: CheckContext, feature: str, model: str = str(TRANSACTIONS)) -> pl.DataFrame:
     """PSI of ``feature`` for every day of the range against its trailing window.
 
     Returns ``day, psi, rows, reference_rows, reference_days``; ``psi`` is null on days that are
@@ -70,7 +69,7 @@ class FeatureDrift:
     """
 
     feature: str
-    model: str = "bnpl_raw.transactions"
+    model: str = str(TRANSACTIONS)
 
     def __call__(self, ctx: CheckContext) -> Outcome:
         warn, error = ctx.settings.psi_warn, ctx.settings.psi_error

@@ -12,11 +12,12 @@ from bnpl.calendar import check_range
 from bnpl.errors import ConfigError, QualityGateError
 from bnpl.quality.base import Check, GateResult
 from bnpl.quality.checks import declared_checks
-from bnpl.quality.context import AUDIT_DATASET, CheckContext, loaded_range
+from bnpl.quality.context import CheckContext, loaded_range
 from bnpl.quality.runner import evaluate_checks
 from bnpl.quality.store import write_results
 from bnpl.settings import Settings
 from bnpl.warehouse.base import Warehouse
+from bnpl.warehouse.names import AUDIT, DQ_RESULTS
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def gate_error(gate: GateResult) -> QualityGateError:
         f"{len(gate.failed)} error-level checks failed:\n{lines}\n"
         "The published marts were left unchanged. Fix the data (re-run the affected days with "
         f"`bnpl backfill --force`), then run `bnpl check` again; details: `bnpl report`, or "
-        f"bnpl_audit.dq_results where run_id = '{gate.run_id}'.",
+        f"{DQ_RESULTS} where run_id = '{gate.run_id}'.",
         failed=[r.check_name for r in gate.failed],
     )
 
@@ -53,7 +54,7 @@ def audit_built(
         start=start,
         end=end,
         logical_date=logical_date,
-        marts_dataset=AUDIT_DATASET,
+        marts_dataset=AUDIT,
         built=tuple(built),
     )
     checked_at = datetime.now(UTC)

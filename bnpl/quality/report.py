@@ -18,11 +18,12 @@ import polars as pl
 from bnpl.errors import ConfigError
 from bnpl.quality.charts import PALETTE, Series, line_chart, volume_chart
 from bnpl.quality.checks import CHECKS
-from bnpl.quality.context import MARTS_DATASET, CheckContext, loaded_range
+from bnpl.quality.context import CheckContext, loaded_range
 from bnpl.quality.drift import psi_series
 from bnpl.quality.store import read_results
 from bnpl.settings import QualitySettings
 from bnpl.warehouse.base import Warehouse
+from bnpl.warehouse.names import MARTS, QUARANTINE
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def build_report(
             raise ConfigError("the ledger is empty; load days with `bnpl backfill` first")
         start, end = start or found[0], end or found[1]
     ctx = CheckContext(
-        warehouse, settings, start=start, end=end, logical_date=end, marts_dataset=MARTS_DATASET
+        warehouse, settings, start=start, end=end, logical_date=end, marts_dataset=MARTS
     )
     daily = ctx.in_range
     results = read_results(warehouse, run_id)
@@ -187,7 +188,7 @@ def _quarantine_section(daily: pl.DataFrame, settings: QualitySettings) -> str:
     return (
         '<h2>Quarantine rate</h2>\n<figure id="chart-quarantine">' + svg + "<figcaption>Share of "
         "each day's received records that failed framing, parsing or the contract (see "
-        "bnpl_raw.quarantine).</figcaption></figure>"
+        f"{QUARANTINE}).</figcaption></figure>"
     )
 
 

@@ -9,9 +9,10 @@ from datetime import date
 
 from bnpl.quality.base import Check, CheckResult, Outcome, apply_severity
 from bnpl.quality.checks import declared_checks
-from bnpl.quality.context import AUDIT_DATASET, CheckContext
+from bnpl.quality.context import CheckContext
 from bnpl.settings import QualitySettings
 from bnpl.warehouse.base import Warehouse
+from bnpl.warehouse.names import AUDIT
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def run_checks(
     start: date,
     end: date,
     logical_date: date,
-    marts_dataset: str = AUDIT_DATASET,
+    marts_dataset: str = AUDIT,
     built: Sequence[str] | None = None,
     checks: Sequence[Check] | None = None,
 ) -> tuple[CheckResult, ...]:

@@ -17,8 +17,6 @@ from bnpl.warehouse.base import Warehouse
 
 logger = logging.getLogger(__name__)
 
-RESULTS_TABLE = ("bnpl_audit", "dq_results")
-
 
 def _number(value: float | None) -> str:
     # floats travel as text ('' for null) so that every parameter has a type on every warehouse

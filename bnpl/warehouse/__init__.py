@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from bnpl.settings import BigQuerySettings, DuckDBSettings, Settings
 from bnpl.warehouse.base import (
-    DATASETS,
     DayBatch,
     TableSpec,
     Warehouse,
     declared_tables,
     table_spec,
 )
+from bnpl.warehouse.names import DATASETS
+
+Access = Literal["create", "existing", "read_only"]
+"""How :func:`open_warehouse` opens an embedded file."""
 
 __all__ = [
     "DATASETS",
+    "Access",
     "DayBatch",
     "TableSpec",
     "Warehouse",
@@ -23,13 +29,19 @@ __all__ = [
 ]
 
 
-def open_warehouse(settings: Settings) -> Warehouse:
-    """The adapter for ``settings.warehouse`` (DuckDB file or BigQuery project)."""
+def open_warehouse(settings: Settings, *, access: Access = "create") -> Warehouse:
+    """The adapter for ``settings.warehouse`` (DuckDB file or BigQuery project).
+
+    ``access``: ``create`` (the default) creates a missing file and schema when first written;
+    ``existing`` refuses a DuckDB file that does not exist (commands that build on loaded data);
+    ``read_only`` also opens it read-only and creates nothing (``--dry-run``). BigQuery creates no
+    file; its datasets are created only by a load (``ensure_schema``).
+    """
     config = settings.warehouse
     if isinstance(config, DuckDBSettings):
         from bnpl.warehouse.duckdb import DuckDBWarehouse
 
-        return DuckDBWarehouse(config)
+        return DuckDBWarehouse(config, access=access)
     if isinstance(config, BigQuerySettings):
         from bnpl.warehouse.bigquery import BigQueryWarehouse
 

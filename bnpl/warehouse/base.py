@@ -1,8 +1,7 @@
 """The warehouse interface shared by DuckDB (embedded default) and BigQuery (production).
 
-Datasets (BigQuery) and schemas (DuckDB) have the same four names, optionally prefixed:
-``bnpl_raw`` (loaded source data and the ledger), ``bnpl_intermediate``, ``bnpl_marts`` (published)
-and ``bnpl_audit`` (write-audit-publish staging and quality results).
+Datasets (BigQuery) and schemas (DuckDB) have the same four names, optionally prefixed
+(:mod:`bnpl.warehouse.names`).
 
 Raw tables are declared once, as data, in ``schemas/<dataset>/<table>.json`` (BigQuery table
 schema plus partitioning and clustering); both adapters create their tables from those files.
@@ -11,20 +10,23 @@ schema plus partitioning and clustering); both adapters create their tables from
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal
 
 import polars as pl
+import sqlglot
+from sqlglot import exp
 
 from bnpl.errors import WarehouseError
-
-DATASETS: tuple[str, ...] = ("bnpl_raw", "bnpl_intermediate", "bnpl_marts", "bnpl_audit")
-RAW_DAY_TABLES: tuple[str, ...] = ("transactions", "customers", "quarantine")
-"""Raw tables replaced per day by :meth:`Warehouse.load_day` (plus the ledger row)."""
+from bnpl.warehouse import audit
+from bnpl.warehouse.labels import job_labels
+from bnpl.warehouse.names import AUDIT, DATASETS, MARTS
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -116,9 +118,13 @@ class DayBatch:
     ledger: Mapping[str, Any] = field(default_factory=dict)
 
 
-@runtime_checkable
-class Warehouse(Protocol):
-    """What bnpl needs from a warehouse. Adapters declare capabilities as class constants.
+class Warehouse(ABC):
+    """What bnpl needs from a warehouse: the one seam between bnpl and an engine.
+
+    Every adapter implements every abstract method; the concrete methods here are written once
+    for every engine (statements as sqlglot trees rendered in :attr:`dialect`, values bound) and
+    an adapter overrides what its engine does differently (BigQuery: copy jobs, see
+    :class:`CopyJobPublishing`). Callers never probe an adapter for what it can do.
 
     SQL given to :meth:`query` and :meth:`execute` is in the adapter's own ``dialect``; named
     parameters are written ``@name`` in BigQuery and ``$name`` in DuckDB and are always bound,
@@ -126,50 +132,154 @@ class Warehouse(Protocol):
     """
 
     dialect: ClassVar[Dialect]
-    supports_transactions: ClassVar[bool]
-    supports_partition_filter_enforcement: ClassVar[bool]
 
+    # --- what each engine implements ------------------------------------------------------------
+
+    @abstractmethod
+    def session(self) -> AbstractContextManager[Warehouse]:
+        """Hold what a batch of operations shares (DuckDB: the open file, other processes kept
+        out) until the block ends; nestable."""
+
+    @abstractmethod
     def ensure_schema(self) -> None:
         """Create the four datasets and every declared table if missing (idempotent)."""
-        ...
 
+    @abstractmethod
     def qualified(self, dataset: str, table: str) -> str:
         """The fully qualified, quoted name of ``dataset.table`` in this warehouse's dialect."""
-        ...
 
-    def load_day(self, batch: DayBatch) -> None:
-        """Replace ``batch.day`` in every raw day table and write its ledger row, atomically."""
-        ...
-
+    @abstractmethod
     def load_days(self, batches: Sequence[DayBatch]) -> None:
         """:meth:`load_day` for several days (distinct ``day`` each). Every day is replaced
         atomically; an adapter may commit the group as one unit (DuckDB does: one transaction,
         larger writes), so on failure either none or, with BigQuery, the days before the failing
         one are loaded."""
-        ...
 
+    @abstractmethod
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """Run a query in this dialect and return its result as a Polars frame."""
-        ...
 
+    @abstractmethod
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """Run one statement (or a script) in this dialect, discarding any result."""
-        ...
 
+    @abstractmethod
     def execute_many(
         self, statements: Sequence[str], params: Mapping[str, Any] | None = None
     ) -> None:
         """Run statements in order inside one transaction (all or nothing)."""
-        ...
 
+    @abstractmethod
     def read_table(self, name: str) -> pl.DataFrame:
         """Read ``dataset.table`` whole (raw tables: every partition)."""
-        ...
 
+    @abstractmethod
     def table_exists(self, dataset: str, table: str) -> bool:
         """Whether ``dataset.table`` exists (table or view)."""
-        ...
 
+    @abstractmethod
     def close(self) -> None:
         """Release connections and clients."""
-        ...
+
+    # --- written once, overridden where an engine differs ---------------------------------------
+
+    def load_day(self, batch: DayBatch) -> None:
+        """Replace ``batch.day`` in every raw day table and write its ledger row, atomically."""
+        self.load_days([batch])
+
+    def table(self, dataset: str, table: str) -> exp.Table:
+        """``dataset.table`` as a sqlglot node, named as this warehouse names it."""
+        return exp.to_table(self.qualified(dataset, table), dialect=self.dialect)
+
+    def bigquery_name(self, dataset: str, table: str) -> str:
+        """``dataset.table`` as written in BigQuery-dialect source SQL (assertions) that is then
+        transpiled to this warehouse: a backquoted logical name, which becomes this warehouse's."""
+        return exp.table_(table, db=dataset, quoted=True).sql(dialect="bigquery")
+
+    def render(self, statement: exp.Expr) -> str:
+        """A sqlglot tree as SQL text of this warehouse's dialect."""
+        return statement.sql(dialect=self.dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
+
+    def copy_table(
+        self,
+        src_dataset: str,
+        src_table: str,
+        dst_dataset: str,
+        dst_table: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replace ``dst_dataset.dst_table`` by a copy of the source, atomically (one
+        ``CREATE OR REPLACE TABLE ... AS SELECT *``). ``labels`` tag the job where the engine
+        has jobs."""
+        copy = exp.Create(
+            this=self.table(dst_dataset, dst_table),
+            kind="TABLE",
+            replace=True,
+            expression=exp.select("*").from_(self.table(src_dataset, src_table)),
+        )
+        self.execute(self.render(copy))
+
+    def prepare_audit(self, change: audit.Change, *, incremental: bool) -> None:
+        """Before ``change.model`` is built into the audit area: make an incremental build start
+        from the published table, and record ``change`` as unpublished (:mod:`.audit`)."""
+        name = change.model
+        previous = self._recorded([name]).get(name)
+        statements: list[exp.Expr] = []
+        params: dict[str, Any] = {}
+        if incremental:
+            audit_ok = self.table_exists(AUDIT, name) and (
+                previous is not None or self._count(AUDIT, name) == self._count(MARTS, name)
+            )
+            undo = previous if audit_ok and previous is not None else audit.Change(name, "full")
+            if not audit_ok or previous is not None:
+                statements += audit.apply(self.table, undo, MARTS, AUDIT)
+                params |= audit.bound(undo)
+        forget, forget_params = audit.forget(self.table, [name])
+        record, record_params = audit.record(self.table, change)
+        statements += [forget, record]
+        self.execute_many(
+            [self.render(s) for s in statements], params | forget_params | record_params
+        )
+
+    def publish_marts(self, marts: Sequence[str]) -> None:
+        """Make each ``bnpl_marts.<name>`` equal ``bnpl_audit.<name>``: the recorded changes of
+        every mart in one transaction (:mod:`.audit`)."""
+        recorded = self._recorded(marts)
+        statements: list[exp.Expr] = []
+        params: dict[str, Any] = {}
+        for index, name in enumerate(marts):
+            change = recorded.get(name, audit.Change(name, "full"))
+            if not self.table_exists(MARTS, name):
+                change = audit.Change(name, "full")
+            # each mart's days get parameters of their own inside the one transaction
+            bounds = (f"start_{index}", f"end_{index}")
+            statements += audit.apply(self.table, change, AUDIT, MARTS, bounds=bounds)
+            params |= audit.bound(change, bounds)
+        forget, forget_params = audit.forget(self.table, list(marts))
+        statements.append(forget)
+        self.execute_many([self.render(s) for s in statements], params | forget_params)
+
+    def _recorded(self, models: Sequence[str]) -> dict[str, audit.Change]:
+        self.execute(self.render(audit.create_records(self.table)))
+        rows = self.query(self.render(audit.select_records(self.table)))
+        return audit.changes_of(rows.to_dicts(), models)
+
+    def _count(self, dataset: str, table: str) -> int:
+        return int(self.query(self.render(audit.count(self.table, dataset, table))).item())
+
+
+class CopyJobPublishing(Warehouse):
+    """Write-audit-publish by whole-table copies, for engines whose :meth:`copy_table` is a copy
+    job that costs no query and replaces the table atomically (BigQuery): an incremental mart's
+    audit copy starts as a copy of the published table; publishing copies each mart back."""
+
+    def prepare_audit(self, change: audit.Change, *, incremental: bool) -> None:
+        if incremental:
+            with job_labels(model=change.model):
+                self.copy_table(MARTS, change.model, AUDIT, change.model)
+
+    def publish_marts(self, marts: Sequence[str]) -> None:
+        for name in marts:
+            with job_labels(model=name):
+                self.copy_table(AUDIT, name, MARTS, name)

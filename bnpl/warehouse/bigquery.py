@@ -45,7 +45,7 @@ from bnpl.errors import ConfigError, WarehouseError
 from bnpl.settings import BigQuerySettings
 from bnpl.sqltext import render_sql
 from bnpl.warehouse.base import (
-    DATASETS,
+    CopyJobPublishing,
     DayBatch,
     Dialect,
     TableSpec,
@@ -68,6 +68,7 @@ from bnpl.warehouse.bigquery_load import (
 )
 from bnpl.warehouse.bigquery_params import TypedParam, query_parameters
 from bnpl.warehouse.labels import current_job_labels, sanitise_label_key, sanitise_label_value
+from bnpl.warehouse.names import DATASETS, RAW
 
 logger = logging.getLogger(__name__)
 
@@ -122,12 +123,11 @@ def _to_polars(table: pa.Table) -> pl.DataFrame:
     return frame
 
 
-class BigQueryWarehouse:
-    """:class:`bnpl.warehouse.base.Warehouse` on Google BigQuery (or the local emulator)."""
+class BigQueryWarehouse(CopyJobPublishing):
+    """:class:`bnpl.warehouse.base.Warehouse` on Google BigQuery (or the local emulator); audited
+    marts are seeded and published by copy jobs (:class:`~bnpl.warehouse.base.CopyJobPublishing`)."""
 
     dialect: ClassVar[Dialect] = "bigquery"
-    supports_transactions: ClassVar[bool] = True
-    supports_partition_filter_enforcement: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -249,6 +249,10 @@ class BigQueryWarehouse:
         """Parity with the DuckDB adapter: BigQuery needs no connection held open."""
         yield self
 
+    def bigquery_name(self, dataset: str, table: str) -> str:
+        """Source SQL names the physical table itself (project and dataset prefix included)."""
+        return self.qualified(dataset, table)
+
     def ensure_schema(self) -> None:
         if self._schema_ready:
             return
@@ -306,9 +310,9 @@ class BigQueryWarehouse:
             loads = []  # started together, awaited together: the jobs run in parallel
             for name, frame in frames.items():
                 if frame.height:
-                    ref = self._ref("bnpl_raw", staging_name(name, batch.batch_id, token))
+                    ref = self._ref(RAW, staging_name(name, batch.batch_id, token))
                     staged[name] = ref
-                    loads.append(self._start_stage(ref, table_spec("bnpl_raw", name), frame))
+                    loads.append(self._start_stage(ref, table_spec(RAW, name), frame))
             for job in loads:
                 try:
                     job.result()

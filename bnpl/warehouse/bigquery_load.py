@@ -22,8 +22,9 @@ from google.cloud import bigquery
 
 from bnpl.errors import WarehouseError
 from bnpl.sqltext import render_sql
-from bnpl.warehouse.base import RAW_DAY_TABLES, SCHEMAS_DIR, DayBatch, TableSpec, table_spec
+from bnpl.warehouse.base import SCHEMAS_DIR, DayBatch, TableSpec, table_spec
 from bnpl.warehouse.bigquery_params import TypedParam
+from bnpl.warehouse.names import LEDGER, RAW, RAW_DAY_TABLES
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "STRING": pa.string(),
@@ -72,28 +73,28 @@ def staging_name(table: str, batch_id: str, token: str) -> str:
 
 def check_frame(name: str, frame: pl.DataFrame, day: date) -> None:
     """Refuse a frame whose columns are not exactly the table's, or that holds another day."""
-    expected = table_spec("bnpl_raw", name).column_names
+    expected = table_spec(RAW, name).column_names
     if frame.columns != expected:
         missing = sorted(set(expected) - set(frame.columns))
         extra = sorted(set(frame.columns) - set(expected))
         raise WarehouseError(
-            f"frame for bnpl_raw.{name} does not match schemas/bnpl_raw/{name}.json "
+            f"frame for {RAW}.{name} does not match schemas/{RAW}/{name}.json "
             f"(missing {missing}, unexpected {extra}, or a different order)"
         )
     other = frame.filter(pl.col("transaction_date") != day).height
     if other:
         raise WarehouseError(
-            f"frame for bnpl_raw.{name} has {other} rows dated outside {day}; a day batch may "
+            f"frame for {RAW}.{name} has {other} rows dated outside {day}; a day batch may "
             "only hold its own day (fix the split before loading)"
         )
 
 
 def check_ledger(batch: DayBatch) -> Mapping[str, Any]:
     """The batch's ledger row, refused unless it has exactly the ledger's columns and its day."""
-    expected = table_spec("bnpl_raw", "source_batches").column_names
+    expected = table_spec(*LEDGER).column_names
     if set(batch.ledger) != set(expected):
         raise WarehouseError(
-            f"ledger row for {batch.day} does not match schemas/bnpl_raw/source_batches.json "
+            f"ledger row for {batch.day} does not match schemas/{RAW}/{LEDGER.table}.json "
             f"(missing {sorted(set(expected) - set(batch.ledger))}, "
             f"unexpected {sorted(set(batch.ledger) - set(expected))})"
         )
@@ -111,8 +112,8 @@ def to_parquet(spec: TableSpec, frame: pl.DataFrame) -> io.BytesIO:
         arrow = frame.to_arrow().cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise WarehouseError(
-            f"frame for bnpl_raw.{spec.name} has values that do not fit "
-            f"schemas/bnpl_raw/{spec.name}.json: {exc}"
+            f"frame for {RAW}.{spec.name} has values that do not fit "
+            f"schemas/{RAW}/{spec.name}.json: {exc}"
         ) from exc
     buffer = io.BytesIO()
     pq.write_table(arrow, buffer)
@@ -139,20 +140,20 @@ def day_script(
     """
 
     def columns(name: str) -> list[str]:
-        return [f"`{c}`" for c in table_spec("bnpl_raw", name).column_names]
+        return [f"`{c}`" for c in table_spec(RAW, name).column_names]
 
     tables = [
         {
-            "target": qualified("bnpl_raw", name),
+            "target": qualified(RAW, name),
             "staged": staged.get(name),
             "columns": columns(name),
         }
         for name in RAW_DAY_TABLES
     ]
-    spec = table_spec("bnpl_raw", "source_batches")
+    spec = table_spec(*LEDGER)
     ledger_table = {
-        "target": qualified("bnpl_raw", "source_batches"),
-        "columns": columns("source_batches"),
+        "target": qualified(*LEDGER),
+        "columns": columns(LEDGER.table),
         "names": spec.column_names,
     }
     script = render_sql(

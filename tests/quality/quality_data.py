@@ -19,6 +19,7 @@ import polars as pl
 
 from bnpl import pipeline, record
 from bnpl.calendar import DayRequest, plan_day
+from bnpl.contracts import python_quarter_cents
 from bnpl.quality import GateResult
 from bnpl.settings import PlanSettings, Settings
 from bnpl.warehouse.base import DayBatch, Warehouse, table_spec
@@ -153,7 +154,8 @@ def make_day(day: date, knobs: Knobs = Knobs()) -> DayBatch:
     tx = tx.with_columns(
         amount=pl.col("product_price"),
         amount_cents=(pl.col("product_price") * 100).round().cast(pl.Int64),
-        first_payment_amount=(pl.col("product_price") * 0.25).round(2),
+        # round(amount * 0.25, 2) as Python (and simtom) computes it, not Polars' decimal round
+        first_payment_amount=python_quarter_cents(pl.col("product_price")) / 100,
         risk_level=pl.when(pl.col("risk_score") < 0.3)
         .then(pl.lit("low"))
         .when(pl.col("risk_score") < 0.6)

@@ -14,8 +14,8 @@ import polars as pl
 
 from bnpl.calendar import DayRequest, day_type
 from bnpl.ingest import PreparedDay, prepare_day
-from bnpl.models.model import SQL_DIR
 from bnpl.normalize import IdentityScope, canonical_json
+from bnpl.sqltext import SQL_DIR
 from bnpl.warehouse.base import DayBatch, Warehouse
 
 SOURCE_IDENTITY = "simulator:bnpl/test"

@@ -16,12 +16,12 @@ from bnpl.errors import ModelError, QualityGateError
 from bnpl.models import (
     BuildResult,
     Project,
-    SupportsCopyTable,
     build_and_publish,
     build_models,
     load_project,
     publish_models,
 )
+from bnpl.warehouse.base import CopyJobPublishing
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
 MARTS = {m.name for m in load_project().models.values() if m.layer == "marts"}
@@ -165,29 +165,32 @@ def test_publish_copies_only_the_recorded_change(built: DuckDBWarehouse, project
     assert published.height == 686
 
 
-class CopyingWarehouse(DuckDBWarehouse):
-    """DuckDB plus the optional copy_table capability, recording each copy."""
+class CopyingWarehouse(CopyJobPublishing, DuckDBWarehouse):
+    """DuckDB publishing by whole-table copies as BigQuery does, recording each copy."""
 
     def __init__(self, inner: DuckDBWarehouse) -> None:
         super().__init__(inner._settings)
         self.copies: list[tuple[str, str, str, str]] = []
 
     def copy_table(
-        self, src_dataset: str, src_table: str, dst_dataset: str, dst_table: str
+        self,
+        src_dataset: str,
+        src_table: str,
+        dst_dataset: str,
+        dst_table: str,
+        *,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         self.copies.append((src_dataset, src_table, dst_dataset, dst_table))
-        self.execute(
-            f'CREATE OR REPLACE TABLE "{dst_dataset}"."{dst_table}" AS '
-            f'SELECT * FROM "{src_dataset}"."{src_table}"'
-        )
+        super().copy_table(src_dataset, src_table, dst_dataset, dst_table, labels=labels)
 
 
-def test_copy_table_capability_is_used(built: DuckDBWarehouse, project: Project) -> None:
-    """An adapter with copy_table (BigQuery) clones and publishes marts with it, one copy per
-    table, instead of SQL."""
+def test_copy_job_publishing_copies_whole_tables(built: DuckDBWarehouse, project: Project) -> None:
+    """An adapter publishing by copies (BigQuery) clones and publishes marts with copy_table, one
+    copy per table, instead of recorded changes."""
     built.close()
     warehouse = CopyingWarehouse(built)
-    assert isinstance(warehouse, SupportsCopyTable)
+    assert isinstance(warehouse, CopyJobPublishing)
     try:
         result = build_and_publish(warehouse, project, start=DAYS[0], end=DAYS[0])
     finally:

@@ -154,8 +154,7 @@ def test_settings_select_bigquery_by_configuration(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("BNPL_WAREHOUSE__DATASET_PREFIX", "dev_")
     warehouse = open_warehouse(load_settings())
     assert isinstance(warehouse, BigQueryWarehouse)
-    assert (warehouse.dialect, warehouse.supports_transactions) == ("bigquery", True)
-    assert warehouse.supports_partition_filter_enforcement is True
+    assert warehouse.dialect == "bigquery"
     assert (
         warehouse.qualified("bnpl_raw", "transactions") == "`acme-data.dev_bnpl_raw.transactions`"
     )

@@ -1,0 +1,64 @@
+"""One home for the warehouse's names and type map.
+
+Datasets (BigQuery) and schemas (DuckDB) have the same four names, optionally prefixed on
+BigQuery: :data:`RAW` (loaded source data and the ledger), :data:`INTERMEDIATE`, :data:`MARTS`
+(published) and :data:`AUDIT` (write-audit-publish staging and quality results). Tables every
+module names are here too; a model's table is named after its template.
+
+Every other module imports these names instead of spelling them.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import polars as pl
+
+from bnpl import timeutil
+
+RAW = "bnpl_raw"
+INTERMEDIATE = "bnpl_intermediate"
+MARTS = "bnpl_marts"
+AUDIT = "bnpl_audit"
+DATASETS: tuple[str, ...] = (RAW, INTERMEDIATE, MARTS, AUDIT)
+
+
+class TableName(NamedTuple):
+    """A table by dataset and name (unqualified: each adapter qualifies it)."""
+
+    dataset: str
+    table: str
+
+    def __str__(self) -> str:
+        return f"{self.dataset}.{self.table}"
+
+
+TRANSACTIONS = TableName(RAW, "transactions")
+CUSTOMERS = TableName(RAW, "customers")
+QUARANTINE = TableName(RAW, "quarantine")
+LEDGER = TableName(RAW, "source_batches")
+"""The batch ledger: one row per loaded day."""
+RAW_DAY_TABLES: tuple[str, ...] = (TRANSACTIONS.table, CUSTOMERS.table, QUARANTINE.table)
+"""Raw tables replaced per day by ``Warehouse.load_day`` (plus the :data:`LEDGER` row)."""
+DQ_RESULTS = TableName(AUDIT, "dq_results")
+"""Every quality check result."""
+INGEST_FAILURES = TableName(AUDIT, "ingest_failures")
+"""One row per failed day and run."""
+UNPUBLISHED = TableName(AUDIT, "_bnpl_unpublished")
+"""One row per audited mart whose audit copy differs from the published table (DuckDB)."""
+
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "STRING": pl.String(),
+    "INT64": pl.Int64(),
+    "INTEGER": pl.Int64(),
+    "FLOAT64": pl.Float64(),
+    "FLOAT": pl.Float64(),
+    "NUMERIC": pl.Decimal(38, 9),
+    "BOOL": pl.Boolean(),
+    "BOOLEAN": pl.Boolean(),
+    "DATE": pl.Date(),
+    "DATETIME": timeutil.LOCAL_DATETIME,
+    "TIMESTAMP": timeutil.UTC_TIMESTAMP,
+}
+"""The Polars type of each BigQuery type a declared column can have (``INTEGER``, ``FLOAT`` and
+``BOOLEAN`` are BigQuery's legacy aliases; ``NUMERIC`` is BigQuery's scale 9)."""
