@@ -58,6 +58,7 @@ from bnpl.fanout import (
 )
 from bnpl.ingest_failures import FailedDay, write_failures
 from bnpl.ingest_summary import DayFailure, DayResult, IngestSummary, failure_message
+from bnpl.ingest_volume import check_volume
 from bnpl.normalize import IdentityScope, canonical_json
 from bnpl.normalize import batch_id as compute_batch_id
 from bnpl.settings import Settings
@@ -378,17 +379,12 @@ def _day_batch(session: IngestSession, ready: ReadyDay, *, flow_run_id: str | No
     """The warehouse batch of a ready day, after its quarantine threshold check.
 
     Raises:
+        VolumeMismatchError: the reply held another number of records than the request implies.
         QuarantineThresholdError: too many rows quarantined; the day must not be written.
     """
     prepared, stats = ready.prepared, ready.prepared.stats
+    check_volume(ready.request, stats.records_received, session.settings)
     check_quarantine(prepared, session.settings.ingest.quarantine_threshold)
-    if stats.records_received != ready.request.expected_volume:
-        logger.warning(
-            "%s: received %d records, the source should have sent %d",
-            ready.request.day,
-            stats.records_received,
-            ready.request.expected_volume,
-        )
     ledger = ledger_row(session, ready, flow_run_id=flow_run_id)
     check_ledger_row(ledger)
     return DayBatch(

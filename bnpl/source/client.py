@@ -30,6 +30,7 @@ import stamina
 from bnpl.calendar import DayRequest
 from bnpl.errors import (
     ConfigError,
+    RequestDeadlineError,
     SourceRequestError,
     TerminalSourceError,
     TransientSourceError,
@@ -104,7 +105,11 @@ def build_http_client(
         write=settings.connect_timeout_s,
         pool=settings.read_timeout_s,
     )
-    return httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+    auth: tuple[str, str] | None = None
+    if settings.userinfo is not None:
+        user, _, password = settings.userinfo.get_secret_value().partition(":")
+        auth = (user, password)
+    return httpx.Client(timeout=timeout, transport=transport, follow_redirects=False, auth=auth)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float:
@@ -207,6 +212,7 @@ class SourceClient:
         content = json.dumps(request.body, separators=(",", ":")).encode()
         stable = request.body.get("stable_customer_ids") is True
         started_at = datetime.now(UTC)
+        budget_ends = time.monotonic() + self.settings.retry_budget_s
         attempts = 0
         try:
             for attempt in stamina.retry_context(
@@ -218,7 +224,8 @@ class SourceClient:
             ):
                 with attempt:
                     attempts = attempt.num
-                    records, digest = self._send(content, stable=stable)
+                    deadline = min(time.monotonic() + self.settings.request_deadline_s, budget_ends)
+                    records, digest = self._send(content, stable=stable, deadline=deadline)
         except TransientSourceError as exc:
             raise TransientSourceError(
                 f"POST {self.stream_url} for {request.day} failed after {attempts} attempt(s); "
@@ -238,14 +245,17 @@ class SourceClient:
             off_day_records=off_day,
         )
 
-    def _send(self, content: bytes, *, stable: bool = False) -> tuple[list[bytes], str]:
-        """One request: the breaker, the rate limit, then the stream."""
+    def _send(
+        self, content: bytes, *, stable: bool = False, deadline: float = float("inf")
+    ) -> tuple[list[bytes], str]:
+        """One request: the breaker, the rate limit, then the stream, ended at ``deadline``
+        (``time.monotonic()`` seconds)."""
         self.breaker.before_request(self.stream_url)
         self.limiter.acquire()
         try:
-            result = self._stream(content, stable=stable)
-        except TransientSourceError:
-            self.breaker.record_failure()
+            result = self._stream(content, stable=stable, deadline=deadline)
+        except TransientSourceError as exc:
+            self.breaker.record_failure(str(exc))
             raise
         except Exception:
             self.breaker.record_success()  # the source answered; the request itself was bad
@@ -253,12 +263,17 @@ class SourceClient:
         self.breaker.record_success()
         return result
 
-    def _stream(self, content: bytes, *, stable: bool = False) -> tuple[list[bytes], str]:
+    def _stream(
+        self, content: bytes, *, stable: bool = False, deadline: float = float("inf")
+    ) -> tuple[list[bytes], str]:
         url = self.stream_url
+        began = time.monotonic()
         headers = {"content-type": "application/json"}
         started = False
         try:
-            with self._http.stream("POST", url, content=content, headers=headers) as response:
+            with self._http.stream(
+                "POST", url, content=content, headers=headers, timeout=self._timeout(deadline)
+            ) as response:
                 started = True
                 if response.status_code != 200:
                     self._raise_for_status(response)
@@ -274,6 +289,14 @@ class SourceClient:
                 hasher = hashlib.sha256()
                 records: list[bytes] = []
                 for chunk in response.iter_bytes():
+                    if time.monotonic() > deadline:
+                        raise RequestDeadlineError(
+                            f"the response took longer than its deadline "
+                            f"({time.monotonic() - began:.1f} s; {len(records)} records so far): "
+                            "the source is too slow or trickles bytes. Raise "
+                            "BNPL_SOURCE__REQUEST_DEADLINE_S (and BNPL_SOURCE__RETRY_BUDGET_S) "
+                            "if it is only slow"
+                        )
                     hasher.update(chunk)
                     records.extend(framer.feed(chunk))
                 framer.close()
@@ -284,6 +307,17 @@ class SourceClient:
             raise TransientSourceError(f"{type(exc).__name__}: {exc}") from exc
         except httpx.TransportError as exc:
             raise TransientSourceError(f"{type(exc).__name__}: {str(exc) or 'no detail'}") from exc
+
+    def _timeout(self, deadline: float) -> httpx.Timeout:
+        """The settings' timeouts, none longer than what is left before ``deadline``."""
+        left = max(deadline - time.monotonic(), 0.001)
+        s = self.settings
+        return httpx.Timeout(
+            connect=min(s.connect_timeout_s, left),
+            read=min(s.read_timeout_s, left),
+            write=min(s.connect_timeout_s, left),
+            pool=min(s.read_timeout_s, left),
+        )
 
     def _raise_for_status(self, response: httpx.Response) -> None:
         response.read()
