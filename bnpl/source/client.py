@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 _TIMESTAMP_KEY = b'"_timestamp": "'
 _DEFAULT_RETRY_AFTER_S = 1.0
 _MAX_DETAIL_CHARS = 500
+_DEADLINE_SLACK_S = 0.05
+"""A timeout this close to the request's deadline was the deadline's (the timeouts are cut to it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,15 @@ def _detail(response: httpx.Response) -> object:
     except ValueError:
         return response.text[:_MAX_DETAIL_CHARS]
     return body.get("detail", body) if isinstance(body, dict) else body
+
+
+def _deadline_error(began: float, records: int | None) -> RequestDeadlineError:
+    so_far = "" if records is None else f"; {records} records so far"
+    return RequestDeadlineError(
+        f"the request ran into its deadline after {time.monotonic() - began:.1f} s{so_far}: the "
+        "source is too slow or trickles bytes. If it is only slow, raise "
+        "BNPL_SOURCE__REQUEST_DEADLINE_S and BNPL_SOURCE__RETRY_BUDGET_S"
+    )
 
 
 def count_off_day(records: list[bytes], day: date) -> int:
@@ -290,13 +301,7 @@ class SourceClient:
                 records: list[bytes] = []
                 for chunk in response.iter_bytes():
                     if time.monotonic() > deadline:
-                        raise RequestDeadlineError(
-                            f"the response took longer than its deadline "
-                            f"({time.monotonic() - began:.1f} s; {len(records)} records so far): "
-                            "the source is too slow or trickles bytes. Raise "
-                            "BNPL_SOURCE__REQUEST_DEADLINE_S (and BNPL_SOURCE__RETRY_BUDGET_S) "
-                            "if it is only slow"
-                        )
+                        raise _deadline_error(began, len(records))
                     hasher.update(chunk)
                     records.extend(framer.feed(chunk))
                 framer.close()
@@ -305,6 +310,10 @@ class SourceClient:
             if started:
                 raise TruncatedStreamError(f"the response body was cut: {exc}") from exc
             raise TransientSourceError(f"{type(exc).__name__}: {exc}") from exc
+        except httpx.TimeoutException as exc:
+            if time.monotonic() >= deadline - _DEADLINE_SLACK_S:
+                raise _deadline_error(began, None) from exc
+            raise TransientSourceError(f"{type(exc).__name__}: {str(exc) or 'no detail'}") from exc
         except httpx.TransportError as exc:
             raise TransientSourceError(f"{type(exc).__name__}: {str(exc) or 'no detail'}") from exc
 
