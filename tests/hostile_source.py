@@ -5,7 +5,8 @@ Modes (set :attr:`HostileSource.mode` between runs):
 
 - ``empty``: 200 with an empty body;
 - ``half``: 200 with half of the day's records (real simtom records from the captured fixture,
-  as many as half the count the request implies), properly framed and terminated;
+  as many as half the count the request implies, moved to the requested day), properly framed
+  and terminated;
 - ``trickle``: 200, a record's first bytes, then one more byte every :attr:`HostileSource.trickle_s` seconds, for ever;
 - ``refuse``: 503 with a JSON ``detail`` (a source that is down);
 - ``relay``: a good source: the request is relayed to :attr:`HostileSource.upstream` (a running
@@ -17,6 +18,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import re
 import threading
 import time
 import urllib.request
@@ -31,6 +33,7 @@ from bnpl.calendar import source_volume
 
 CAPTURE = Path(__file__).parent / "fixtures" / "simtom" / "hist_2024-11-28_3days_base200_seed42"
 MODES = ("empty", "half", "trickle", "refuse", "relay")
+_TIMESTAMP = re.compile(rb'"_timestamp": "\d{4}-\d{2}-\d{2}')
 TRICKLE_MAX_S = 300.0
 """A trickle ends after this long even if the client never gives up (the test fails first)."""
 
@@ -57,7 +60,9 @@ class HostileSource:
         day = date.fromisoformat(body["start_date"])
         expected = source_volume(int(body["base_daily_volume"]), day, body.get("seed"))
         n = expected // 2
-        return b"".join(self._records[i % len(self._records)] for i in range(n))
+        records = b"".join(self._records[i % len(self._records)] for i in range(n))
+        # on the requested day, so that only their number is wrong
+        return _TIMESTAMP.sub(b'"_timestamp": "' + day.isoformat().encode(), records)
 
 
 def _handler(state: HostileSource) -> type[BaseHTTPRequestHandler]:
