@@ -143,6 +143,20 @@ def source_volume_band(base_daily_volume: int, day: date, sigmas: float) -> tupl
     return max(1, math.floor(mid / spread)), max(1, math.floor(mid * spread))
 
 
+def source_count_band(
+    base_daily_volume: int, day: date, seed: int | None, *, tolerance: float, sigmas: float
+) -> tuple[int, int, int]:
+    """``(expected, lo, hi)``: the count simtom sends for one day's request and the inclusive band
+    a received count must fall in. Seeded: the exact count, widened by the relative ``tolerance``
+    (0: exact). Unseeded: the noise-free median and :func:`source_volume_band` at ``sigmas``.
+    The ingest check and the quality gate's volume check both use it."""
+    if seed:
+        exact = source_volume(base_daily_volume, day, seed)
+        return exact, math.floor(exact * (1 - tolerance)), math.ceil(exact * (1 + tolerance))
+    lo, hi = source_volume_band(base_daily_volume, day, sigmas)
+    return source_volume(base_daily_volume, day, None), lo, hi
+
+
 # --- bnpl's day types ------------------------------------------------------------------------------
 
 

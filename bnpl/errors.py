@@ -6,7 +6,9 @@
     ├── ConfigError                 bad settings or arguments; fix the input and run again
     ├── SourceError                 the simtom API (or the bundled simulator)
     │   ├── TransientSourceError    worth retrying: transport errors, 5xx, 429, cut streams
-    │   │   └── TruncatedStreamError    the body ended without its final record terminator
+    │   │   ├── TruncatedStreamError    the body ended without its final record terminator
+    │   │   ├── RequestDeadlineError    one request outlived BNPL_SOURCE__REQUEST_DEADLINE_S
+    │   │   └── VolumeMismatchError     a 200 reply held another number of records than expected
     │   ├── TerminalSourceError     retrying will not help: 4xx, malformed framing, wrong day
     │   │   ├── SourceRequestError      the server rejected the request (carries its detail)
     │   │   └── FramingError            a body line is not ``data: <json>`` framing (has its offset)
@@ -16,20 +18,30 @@
     ├── WarehouseError              reading or writing the warehouse failed
     │   ├── WarehouseLockedError    another process holds the DuckDB file (transient)
     │   └── WarehouseDamagedError   the DuckDB file is damaged; restore or rebuild it (terminal)
-    ├── IngestError                 some days of a run failed; the others were loaded
+    ├── IngestError                 some days of a run failed (the summary says which loaded)
     │   └── SliceError              some days of one fetch task's slice failed to fetch or prepare
     ├── ModelError                  a SQL model does not render, parse, resolve or build
     └── QualityGateError            an error-level data-quality check failed; nothing was published
 
 Third-party exceptions are translated at the boundary (``raise ... from exc``). Every message says
-what happened and what to do next.
+what happened and what to do next, and never a secret: ``str()`` and ``repr()`` of every
+:class:`BnplError` pass through :func:`bnpl.redaction.redact`.
 """
 
 from __future__ import annotations
 
+from bnpl.redaction import redact
+
 
 class BnplError(Exception):
-    """Base class of every error bnpl raises on purpose."""
+    """Base class of every error bnpl raises on purpose. Its text is redacted: the secrets of
+    the loaded settings never appear in ``str(error)`` or ``repr(error)``."""
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
+
+    def __repr__(self) -> str:
+        return redact(super().__repr__())
 
 
 class ConfigError(BnplError):
@@ -46,6 +58,27 @@ class TransientSourceError(SourceError):
 
 class TruncatedStreamError(TransientSourceError):
     """The response body ended inside a record or without the chunked terminator."""
+
+
+class RequestDeadlineError(TransientSourceError):
+    """One request (the response body included) ran past its deadline: the source is too slow
+    or trickles bytes. A later attempt may be faster."""
+
+
+class VolumeMismatchError(TransientSourceError):
+    """A day's reply was complete HTTP but held another number of records than the request
+    implies (exact for a seeded request, the noise band for an unseeded one). A later fetch may
+    be whole; until then the day is not loaded.
+
+    Attributes:
+        received: records in the reply.
+        expected: records the request implies (the median for an unseeded request).
+    """
+
+    def __init__(self, message: str, *, received: int, expected: int) -> None:
+        super().__init__(message)
+        self.received = received
+        self.expected = expected
 
 
 class TerminalSourceError(SourceError):
@@ -79,7 +112,8 @@ class FramingError(TerminalSourceError):
 
 
 class CircuitOpenError(SourceError):
-    """The circuit breaker is open: the source failed repeatedly and is in its cool-down."""
+    """The circuit breaker is open: the source failed repeatedly and is in its cool-down. The
+    message names the failure that opened it."""
 
 
 class ContractError(BnplError):
@@ -99,7 +133,7 @@ class WarehouseLockedError(WarehouseError):
 
 
 class IngestError(BnplError):
-    """One or more days of an ingestion run failed; every other day was loaded.
+    """One or more days of an ingestion run failed; the summary says which days were loaded.
 
     Attributes:
         failed: the failed days, ``YYYY-MM-DD``.

@@ -8,16 +8,31 @@ from the environment with the ``BNPL_`` prefix and ``__`` between sections, e.g.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from bnpl.errors import ConfigError
+from bnpl.redaction import install_log_redaction, register_secrets, strip_userinfo, url_secrets
 
 _SECTION = ConfigDict(extra="forbid", frozen=True)
+_MEMORY_LIMIT = re.compile(r"(?i)^\s*(\d+(\.\d+)?\s*(b|bytes|[kmgt]i?b|%)|-1)\s*$")
 
 
 class SourceSettings(BaseModel):
@@ -26,8 +41,12 @@ class SourceSettings(BaseModel):
     model_config = _SECTION
 
     url: str | None = None
-    """Base URL of a simtom-compatible service. None: a run starts the bundled simulator on a free
-    127.0.0.1 port and stops it at the end."""
+    """Base URL of a simtom-compatible service (``http`` or ``https``, a host, a valid port). None:
+    a run starts the bundled simulator on a free 127.0.0.1 port and stops it at the end. User info
+    in it (``http://user:pass@host``) is moved to :attr:`userinfo`: this field never holds it."""
+    userinfo: SecretStr | None = None
+    """``user:password`` sent as HTTP basic auth to the source; taken from ``BNPL_SOURCE__URL``
+    when that has user info, or set alone as ``BNPL_SOURCE__USERINFO``. Never logged."""
     generator: str = "bnpl"
     """Generator name in ``POST /stream/{generator}``."""
     connect_timeout_s: float = Field(default=5.0, gt=0)
@@ -37,7 +56,11 @@ class SourceSettings(BaseModel):
     max_attempts: int = Field(default=5, ge=1, le=20)
     """Attempts per request, first one included (transport errors, 5xx, 429 and cut streams)."""
     retry_budget_s: float = Field(default=120.0, gt=0)
-    """Upper bound on the seconds spent retrying one request."""
+    """Upper bound on the seconds one day's fetch takes, every attempt and wait included: no
+    attempt outlives it."""
+    request_deadline_s: float = Field(default=300.0, gt=0)
+    """Upper bound on the seconds one request takes, its whole response body included (a source
+    that trickles bytes, each within the read timeout, is cut at this deadline)."""
     retry_initial_wait_s: float = Field(default=0.5, ge=0)
     """First back-off wait; doubles per attempt with jitter."""
     requests_per_second: float = Field(default=20.0, gt=0)
@@ -49,6 +72,39 @@ class SourceSettings(BaseModel):
     stable_customer_ids: bool = False
     """Ask the source for customer ids that are stable across requests with the same seed (an
     extension only the bundled simulator understands; the real simtom ignores unknown fields)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_userinfo(cls, data: Any) -> Any:
+        """Move user info out of ``url`` into the secret :attr:`userinfo`."""
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            return data
+        register_secrets(url_secrets(data["url"]))
+        try:
+            parts = urlsplit(data["url"])
+        except ValueError:
+            return data  # the field validator names the problem
+        if "@" not in parts.netloc:
+            return data
+        userinfo, _, host = parts.netloc.rpartition("@")
+        url = urlunsplit(parts._replace(netloc=host))
+        return {**data, "url": url, "userinfo": data.get("userinfo") or userinfo}
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"not a usable URL ({exc})") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL with a host, e.g. http://simtom:8000")
+        if port == 0:
+            raise ValueError("port 0 is not a port to call")
+        return value
 
 
 class PlanSettings(BaseModel):
@@ -78,6 +134,10 @@ class IngestSettings(BaseModel):
     writer as soon as it is ready. Fewer, longer tasks cost Prefect less per day."""
     quarantine_threshold: float = Field(default=0.01, ge=0, le=1)
     """A day whose quarantined share of received records exceeds this fails loudly."""
+    accept_volume_mismatch: bool = False
+    """Load a day whose reply holds another number of records than its request implies (exact
+    when seeded, within ``BNPL_QUALITY__NOISE_BAND_SIGMAS`` when not), with a warning, instead of
+    failing it. For a source known to send other counts; the quality gate still checks volume."""
 
 
 class DuckDBSettings(BaseModel):
@@ -99,7 +159,15 @@ class DuckDBSettings(BaseModel):
     threads: int | None = Field(default=None, ge=1)
     """DuckDB worker threads; None lets DuckDB choose."""
     memory_limit: str | None = None
-    """DuckDB ``memory_limit`` (e.g. ``"4GB"``); None lets DuckDB choose."""
+    """DuckDB ``memory_limit`` (e.g. ``"4GB"``, ``"512MiB"``, ``"80%"``); None lets DuckDB
+    choose."""
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _check_memory_limit(cls, value: str | None) -> str | None:
+        if value is not None and not _MEMORY_LIMIT.match(value):
+            raise ValueError("not a DuckDB memory limit such as 4GB, 512MiB, 80% or -1")
+        return value
 
 
 class BigQuerySettings(BaseModel):
@@ -249,33 +317,114 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment (and ``.env``), applying keyword overrides on top.
 
+    Every secret of the result (each ``SecretStr``, the source's user info) is registered with
+    :mod:`bnpl.redaction`, and log records of this process are redacted from then on.
+
     Raises:
-        ConfigError: one line per invalid value, naming the ``BNPL_`` variable to fix.
+        ConfigError: one line per invalid value, naming the ``BNPL_`` variable to fix (and never
+            echoing a secret, nor the value of a variable it does not know).
     """
+    install_log_redaction()
     unknown = sorted(
         name
         for name in os.environ
         if name.startswith("BNPL_") and name[5:].split("__")[0].lower() not in Settings.model_fields
     )
     if unknown:
+        register_secrets(os.environ[name] for name in unknown)
         known = ", ".join(f"BNPL_{f.upper()}__*" for f in Settings.model_fields)
         raise ConfigError(f"unknown setting {', '.join(unknown)}; known sections: {known}")
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
+        register_secrets(_rejected_values(exc))
         raise ConfigError(describe_validation_error(exc)) from None
+    except SettingsError:
+        raise ConfigError(_describe_unparsable()) from None
+    register_secrets(secret_values(settings))
+    return settings
+
+
+def secret_values(model: BaseModel) -> Iterator[str]:
+    """Every ``SecretStr`` value of ``model`` and its sections (and the parts of a user info)."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            text = value.get_secret_value()
+            yield text
+            if name == "userinfo" and ":" in text:
+                yield text.split(":", 1)[1]
+        elif isinstance(value, BaseModel):
+            yield from secret_values(value)
+
+
+def _rejected_values(exc: ValidationError) -> Iterator[str]:
+    """The text of every input pydantic rejected for a field it does not know (a misspelled
+    field may hold a key) or for a secret field."""
+    for err in exc.errors():
+        value = err.get("input")
+        names = "__".join(str(p) for p in err["loc"])
+        if err["type"] != "extra_forbidden" and not _is_secret(names):
+            continue
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            yield from (v for v in value.values() if isinstance(v, str))
+
+
+def _complex_fields() -> dict[str, str]:
+    """``BNPL_`` variable → field name, for every field whose value is read as JSON."""
+    found = {}
+    for section, info in Settings.model_fields.items():
+        model = info.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        for name, field in model.model_fields.items():
+            kind = get_origin(field.annotation) or field.annotation
+            if kind in (dict, list) or any(get_origin(a) in (dict, list) for a in get_args(kind)):
+                found[f"BNPL_{section.upper()}__{name.upper()}"] = name
+    return found
+
+
+def _describe_unparsable() -> str:
+    """Name the variables whose JSON value pydantic-settings could not parse."""
+    lines = []
+    for var in _complex_fields():
+        value = os.environ.get(var)
+        if value is None:
+            continue
+        try:
+            json.loads(value)
+        except json.JSONDecodeError as exc:
+            lines.append(f"{var}: not valid JSON ({exc.msg} at character {exc.pos})")
+    if not lines:
+        lines.append("BNPL_*: a value that must be JSON (an object or a list) is not")
+    return "invalid settings: " + "; ".join(lines)
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """Turn a pydantic error into lines of ``BNPL_SECTION__FIELD: message``."""
+    """Turn a pydantic error into lines of ``BNPL_SECTION__FIELD: message``.
+
+    A value is echoed only for a known field that is not a secret, with any URL user info
+    masked; never for a field pydantic does not know (``extra_forbidden``).
+    """
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged-union"))]
         loc = [p for p in loc if p not in ("duckdb", "bigquery")]
         var = "BNPL_" + "__".join(p.upper() for p in loc) if loc else "BNPL_*"
         value = err.get("input")
-        if "CREDENTIALS" in var or not isinstance(value, str | int | float | bool):
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{var}: not a known setting (check its spelling)")
+        elif _is_secret(var) or not isinstance(value, str | int | float | bool):
             lines.append(f"{var}: {err['msg']}")
         else:
-            lines.append(f"{var}: {err['msg']} (got {value!r})")
+            lines.append(f"{var}: {err['msg']} (got {strip_userinfo(repr(value))})")
     return "invalid settings: " + "; ".join(lines)
+
+
+_SECRET_NAME = re.compile(r"CREDENTIAL|SECRET|PASSWORD|TOKEN|KEY|USERINFO", re.IGNORECASE)
+
+
+def _is_secret(var: str) -> bool:
+    return bool(_SECRET_NAME.search(var))

@@ -32,6 +32,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from bnpl.calendar import check_ingest_range, iter_days
 from bnpl.errors import ConfigError, IngestError
 from bnpl.ingest import IngestSummary
+from bnpl.ingest.summary import others_loaded
 from bnpl.timeutil import utc_now
 from flows import infra
 from flows._runtime import Day, forward_bnpl_logs
@@ -132,8 +133,8 @@ def _fan_out(start: date, end: date, force: bool) -> list[DayRun]:
         listed = ", ".join(f"{r.day} ({r.flow_run_id})" for r in failed[:10])
         more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
         raise IngestError(
-            f"{len(failed)} of {len(runs)} days failed: {listed}{more}; the other days were "
-            "loaded. Retry a day with `prefect flow-run retry <id>` (or Retry in the UI), or run "
+            f"{len(failed)} of {len(runs)} days failed: {listed}{more}; "
+            f"{others_loaded(len(runs) - len(failed))}. Retry a day with `prefect flow-run retry <id>` (or Retry in the UI), or run "
             "this backfill again: loaded days are skipped",
             failed=[str(r.day) for r in failed],
             summary="\n".join(f"{r.day} {r.state} {r.flow_run_id} {r.message}" for r in runs),

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import stamina
 from emulator import Emulator, EmulatorError, prepare
+from hostile_source import HostileSource, serve_hostile
 from simulator_helpers import running_server
 
 from bnpl.settings import FaultSettings, SimulatorSettings
@@ -101,6 +102,14 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         url = PREFECT_API_URL.value()
         assert url, "the Prefect test harness set no API URL"
         yield str(url)
+
+
+@pytest.fixture
+def hostile_source() -> Iterator[HostileSource]:
+    """A hostile simtom on 127.0.0.1 and a free port (``tests/hostile_source.py``); starts in
+    ``empty`` mode, the test switches ``mode``."""
+    with serve_hostile() as source:
+        yield source
 
 
 @pytest.fixture(scope="session")

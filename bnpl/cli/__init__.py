@@ -14,6 +14,8 @@ from typing import Any
 import typer
 
 from bnpl.errors import BnplError, ConfigError
+from bnpl.redaction import install_log_redaction, redact
+from bnpl.telemetry import quiet_prefect_telemetry
 
 app = typer.Typer(
     name="bnpl",
@@ -49,6 +51,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def configure_logging(level: int = logging.INFO) -> None:
     """Log to stderr as ``time level logger: message`` (idempotent)."""
+    install_log_redaction()
     root = logging.getLogger()
     if not any(isinstance(h, _StderrHandler) for h in root.handlers):
         handler = _StderrHandler()
@@ -61,6 +64,7 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
+    quiet_prefect_telemetry()  # before any command imports Prefect
     configure_logging()
     _register_all()
     try:
@@ -78,6 +82,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # click usage errors carry their own exit code
         code = getattr(exc, "exit_code", None)
         if code is not None and hasattr(exc, "format_message"):
-            typer.echo(f"error: {exc.format_message()}", err=True)
+            typer.echo(f"error: {redact(exc.format_message())}", err=True)
             raise SystemExit(code) from None
         raise

@@ -93,8 +93,10 @@ def check_slice(requests: Sequence[DayRequest], failed: Sequence[DayFailure]) ->
     """
     if failed:
         detail = "; ".join(f"{f.day} ({f.error})" for f in failed)
+        others = len(requests) - len(failed)
         raise SliceError(
             f"{len(failed)} of {len(requests)} days failed: {detail}; the run's summary and "
-            "bnpl_audit.ingest_failures have them, the other days went on to the writer",
+            "bnpl_audit.ingest_failures have them"
+            + (f", the other {others} day(s) went on to the writer" if others else ""),
             failed=[str(f.day) for f in failed],
         )

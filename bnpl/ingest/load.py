@@ -14,6 +14,7 @@ from bnpl.ingest.ledger import ledger_row
 from bnpl.ingest.prepare import PreparedDay
 from bnpl.ingest.session import IngestSession
 from bnpl.ingest.summary import DayFailure, DayResult
+from bnpl.ingest.volume import check_volume
 from bnpl.warehouse import DayBatch
 
 logger = logging.getLogger(__name__)
@@ -63,17 +64,12 @@ def admit_day(
     ``settings.ingest.quarantine_threshold``.
 
     Raises:
+        VolumeMismatchError: the reply held another number of records than the request implies.
         QuarantineThresholdError: too many rows quarantined; the day must not be written.
     """
     prepared, stats = ready.prepared, ready.prepared.stats
+    check_volume(ready.request, stats.records_received, session.settings)
     check_quarantine(prepared, session.settings.ingest.quarantine_threshold)
-    if stats.records_received != ready.request.expected_volume:
-        logger.warning(
-            "%s: received %d records, the source should have sent %d",
-            ready.request.day,
-            stats.records_received,
-            ready.request.expected_volume,
-        )
     ledger = ledger_row(session, ready, flow_run_id=flow_run_id)
     check_ledger_row(ledger)
     batch = DayBatch(

@@ -93,6 +93,13 @@ def failure_message(summary: IngestSummary) -> str:
     days = ", ".join(str(f.day) for f in summary.failures[:10])
     more = f" and {len(summary.failures) - 10} more" if len(summary.failures) > 10 else ""
     return (
-        f"{len(summary.failures)} of {summary.days_planned} days failed ({days}{more}); the other "
-        "days were loaded. Fix the cause and run the same command again: loaded days are skipped"
+        f"{len(summary.failures)} of {summary.days_planned} days failed ({days}{more}); "
+        f"{others_loaded(len(summary.loaded), len(summary.skipped))}. Fix the cause and run the "
+        "same command again: loaded days are skipped"
     )
+
+
+def others_loaded(loaded: int, skipped: int = 0) -> str:
+    """What happened to the days that did not fail, said truthfully (none, some, all)."""
+    done = f"{loaded} day(s) were loaded" if loaded else "no day was loaded"
+    return f"{done}, {skipped} were already loaded" if skipped else done

@@ -9,7 +9,6 @@ band otherwise. Pure: frames in, frame out.
 
 from __future__ import annotations
 
-import math
 from datetime import date
 
 import polars as pl
@@ -18,9 +17,9 @@ from bnpl.calendar import (
     day_type,
     holiday_name,
     iter_days,
+    source_count_band,
     source_dow_factor,
     source_multiplier,
-    source_volume,
     source_volume_band,
 )
 from bnpl.quality.stats import family_sigmas
@@ -133,15 +132,12 @@ def _with_expectation(frame: pl.DataFrame, tolerance: float, sigmas: float) -> p
         model_lo, model_hi = source_volume_band(int(base), day, sigmas)
         columns["model_lo"].append(model_lo)
         columns["model_hi"].append(model_hi)
-        if seeded:
-            exact = source_volume(int(base), day, int(seed))
-            columns["expected"].append(exact)
-            columns["band_lo"].append(math.floor(exact * (1 - tolerance)))
-            columns["band_hi"].append(math.ceil(exact * (1 + tolerance)))
-        else:
-            columns["expected"].append(source_volume(int(base), day, None))
-            columns["band_lo"].append(model_lo)
-            columns["band_hi"].append(model_hi)
+        expected, lo, hi = source_count_band(
+            int(base), day, int(seed) if seeded else None, tolerance=tolerance, sigmas=sigmas
+        )
+        columns["expected"].append(expected)
+        columns["band_lo"].append(lo)
+        columns["band_hi"].append(hi)
     return frame.with_columns(
         *(pl.Series(name, values, dtype=pl.Int64) for name, values in columns.items()),
         noise_free=pl.col("base_volume").cast(pl.Float64) * pl.col("multiplier"),

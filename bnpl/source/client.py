@@ -30,6 +30,7 @@ import stamina
 from bnpl.calendar import DayRequest
 from bnpl.errors import (
     ConfigError,
+    RequestDeadlineError,
     SourceRequestError,
     TerminalSourceError,
     TransientSourceError,
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 _TIMESTAMP_KEY = b'"_timestamp": "'
 _DEFAULT_RETRY_AFTER_S = 1.0
 _MAX_DETAIL_CHARS = 500
+_DEADLINE_SLACK_S = 0.05
+"""A timeout this close to the request's deadline was the deadline's (the timeouts are cut to it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +107,11 @@ def build_http_client(
         write=settings.connect_timeout_s,
         pool=settings.read_timeout_s,
     )
-    return httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+    auth: tuple[str, str] | None = None
+    if settings.userinfo is not None:
+        user, _, password = settings.userinfo.get_secret_value().partition(":")
+        auth = (user, password)
+    return httpx.Client(timeout=timeout, transport=transport, follow_redirects=False, auth=auth)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float:
@@ -139,6 +146,15 @@ def _detail(response: httpx.Response) -> object:
     except ValueError:
         return response.text[:_MAX_DETAIL_CHARS]
     return body.get("detail", body) if isinstance(body, dict) else body
+
+
+def _deadline_error(began: float, records: int | None) -> RequestDeadlineError:
+    so_far = "" if records is None else f"; {records} records so far"
+    return RequestDeadlineError(
+        f"the request ran into its deadline after {time.monotonic() - began:.1f} s{so_far}: the "
+        "source is too slow or trickles bytes. If it is only slow, raise "
+        "BNPL_SOURCE__REQUEST_DEADLINE_S and BNPL_SOURCE__RETRY_BUDGET_S"
+    )
 
 
 def count_off_day(records: list[bytes], day: date) -> int:
@@ -207,6 +223,7 @@ class SourceClient:
         content = json.dumps(request.body, separators=(",", ":")).encode()
         stable = request.body.get("stable_customer_ids") is True
         started_at = datetime.now(UTC)
+        budget_ends = time.monotonic() + self.settings.retry_budget_s
         attempts = 0
         try:
             for attempt in stamina.retry_context(
@@ -218,7 +235,8 @@ class SourceClient:
             ):
                 with attempt:
                     attempts = attempt.num
-                    records, digest = self._send(content, stable=stable)
+                    deadline = min(time.monotonic() + self.settings.request_deadline_s, budget_ends)
+                    records, digest = self._send(content, stable=stable, deadline=deadline)
         except TransientSourceError as exc:
             raise TransientSourceError(
                 f"POST {self.stream_url} for {request.day} failed after {attempts} attempt(s); "
@@ -238,14 +256,17 @@ class SourceClient:
             off_day_records=off_day,
         )
 
-    def _send(self, content: bytes, *, stable: bool = False) -> tuple[list[bytes], str]:
-        """One request: the breaker, the rate limit, then the stream."""
+    def _send(
+        self, content: bytes, *, stable: bool = False, deadline: float = float("inf")
+    ) -> tuple[list[bytes], str]:
+        """One request: the breaker, the rate limit, then the stream, ended at ``deadline``
+        (``time.monotonic()`` seconds)."""
         self.breaker.before_request(self.stream_url)
         self.limiter.acquire()
         try:
-            result = self._stream(content, stable=stable)
-        except TransientSourceError:
-            self.breaker.record_failure()
+            result = self._stream(content, stable=stable, deadline=deadline)
+        except TransientSourceError as exc:
+            self.breaker.record_failure(str(exc))
             raise
         except Exception:
             self.breaker.record_success()  # the source answered; the request itself was bad
@@ -253,12 +274,17 @@ class SourceClient:
         self.breaker.record_success()
         return result
 
-    def _stream(self, content: bytes, *, stable: bool = False) -> tuple[list[bytes], str]:
+    def _stream(
+        self, content: bytes, *, stable: bool = False, deadline: float = float("inf")
+    ) -> tuple[list[bytes], str]:
         url = self.stream_url
+        began = time.monotonic()
         headers = {"content-type": "application/json"}
         started = False
         try:
-            with self._http.stream("POST", url, content=content, headers=headers) as response:
+            with self._http.stream(
+                "POST", url, content=content, headers=headers, timeout=self._timeout(deadline)
+            ) as response:
                 started = True
                 if response.status_code != 200:
                     self._raise_for_status(response)
@@ -274,6 +300,8 @@ class SourceClient:
                 hasher = hashlib.sha256()
                 records: list[bytes] = []
                 for chunk in response.iter_bytes():
+                    if time.monotonic() > deadline:
+                        raise _deadline_error(began, len(records))
                     hasher.update(chunk)
                     records.extend(framer.feed(chunk))
                 framer.close()
@@ -282,8 +310,23 @@ class SourceClient:
             if started:
                 raise TruncatedStreamError(f"the response body was cut: {exc}") from exc
             raise TransientSourceError(f"{type(exc).__name__}: {exc}") from exc
+        except httpx.TimeoutException as exc:
+            if time.monotonic() >= deadline - _DEADLINE_SLACK_S:
+                raise _deadline_error(began, None) from exc
+            raise TransientSourceError(f"{type(exc).__name__}: {str(exc) or 'no detail'}") from exc
         except httpx.TransportError as exc:
             raise TransientSourceError(f"{type(exc).__name__}: {str(exc) or 'no detail'}") from exc
+
+    def _timeout(self, deadline: float) -> httpx.Timeout:
+        """The settings' timeouts, none longer than what is left before ``deadline``."""
+        left = max(deadline - time.monotonic(), 0.001)
+        s = self.settings
+        return httpx.Timeout(
+            connect=min(s.connect_timeout_s, left),
+            read=min(s.read_timeout_s, left),
+            write=min(s.connect_timeout_s, left),
+            pool=min(s.read_timeout_s, left),
+        )
 
     def _raise_for_status(self, response: httpx.Response) -> None:
         response.read()

@@ -40,6 +40,7 @@ class CircuitBreaker:
         self._state = BreakerState.CLOSED
         self._failures = 0
         self._opened_at = 0.0
+        self._last_cause = ""
 
     @property
     def state(self) -> BreakerState:
@@ -62,13 +63,17 @@ class CircuitBreaker:
                     self._state = BreakerState.HALF_OPEN
                     return
                 raise CircuitOpenError(
-                    f"{target}: circuit open after {self._failures} consecutive failed requests; "
-                    f"not calling the source for another {left:.1f} s. Check that the source is "
-                    "up, then retry."
+                    f"{target}: circuit open after {self._failures} consecutive failed requests"
+                    f"{self._cause()}; not calling the source for another {left:.1f} s. Check "
+                    "that the source is up, then retry."
                 )
             raise CircuitOpenError(
-                f"{target}: circuit half-open, a probe request is in flight; retry shortly"
+                f"{target}: circuit half-open, a probe request is in flight{self._cause()}; "
+                "retry shortly"
             )
+
+    def _cause(self) -> str:
+        return f" (the last: {self._last_cause})" if self._last_cause else ""
 
     def record_success(self) -> None:
         """The source answered (even with a 4xx): close the breaker."""
@@ -76,10 +81,12 @@ class CircuitBreaker:
             self._state = BreakerState.CLOSED
             self._failures = 0
 
-    def record_failure(self) -> None:
-        """A request failed in a way worth retrying (transport, 5xx, 429, cut stream)."""
+    def record_failure(self, cause: str = "") -> None:
+        """A request failed in a way worth retrying (transport, 5xx, 429, cut stream); ``cause``
+        (its error text) is named by the errors an open breaker raises."""
         with self._lock:
             self._failures += 1
+            self._last_cause = cause or self._last_cause
             if self._state is BreakerState.HALF_OPEN or self._failures >= self.failure_threshold:
                 self._state = BreakerState.OPEN
                 self._opened_at = self._clock()

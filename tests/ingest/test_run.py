@@ -134,7 +134,11 @@ def test_rerunning_one_day_leaves_identical_tables(session, settings):
 def test_a_changed_request_is_not_skipped(session, settings, tmp_path, source):
     """A day loaded with another plan (other batch id) is fetched again and replaced."""
     ingest.run_range(session, DAYS[0], DAYS[0])
-    other = load_settings(warehouse={"path": tmp_path / "bnpl.duckdb"}, plan={"seed": 7})
+    other = load_settings(
+        warehouse={"path": tmp_path / "bnpl.duckdb"},
+        plan={"seed": 7},
+        ingest={"accept_volume_mismatch": True},  # the fake source's counts are not the plan's
+    )
     source.calls.clear()
     with ingest.open_session(other, client=source) as s:
         summary = ingest.run_range(s, DAYS[0], DAYS[0])
@@ -255,7 +259,8 @@ def test_malformed_lines_under_the_threshold_are_quarantined_with_a_reason(
 ):
     """Below the threshold, malformed lines land in quarantine with their check and raw text."""
     settings = load_settings(
-        warehouse={"path": tmp_path / "w.duckdb"}, ingest={"quarantine_threshold": 0.2}
+        warehouse={"path": tmp_path / "w.duckdb"},
+        ingest={"quarantine_threshold": 0.2, "accept_volume_mismatch": True},
     )
     source.records[DAYS[2]] = corrupt(records_by_day[DAYS[2]], every=20)
     with ingest.open_session(settings, client=source) as s:
