@@ -22,11 +22,12 @@ from bnpl.errors import ConfigError, WarehouseError
 from bnpl.ingest.failures import FailedDay, write_failures
 from bnpl.settings import BigQuerySettings, load_settings
 from bnpl.warehouse import DayBatch, open_warehouse
-from bnpl.warehouse.base import DATASETS, RAW_DAY_TABLES, SCHEMAS_DIR
+from bnpl.warehouse.base import SCHEMAS_DIR
 from bnpl.warehouse.bigquery import BigQueryWarehouse, TypedParam, set_credentials_block_loader
 from bnpl.warehouse.bigquery_load import day_script, staging_name
 from bnpl.warehouse.bigquery_params import query_parameter, query_parameters
 from bnpl.warehouse.labels import job_labels, sanitise_label_key, sanitise_label_value
+from bnpl.warehouse.names import DATASETS, RAW_DAY_TABLES
 
 DAY1, DAY2, DAY3, DAY4, DAY5, DAY6, DAY7 = (date(2024, 3, d) for d in range(1, 8))
 SECRET = "SECRET-MARKER-7f3a"

@@ -16,8 +16,8 @@ from bnpl.ingest import IngestSession, admit_day, fetch_and_prepare, open_sessio
 from bnpl.models import BuildResult, build_models, load_project, publish_models
 from bnpl.settings import BigQuerySettings, DuckDBSettings, PlanSettings, Settings
 from bnpl.warehouse import Warehouse
-from bnpl.warehouse.base import RAW_DAY_TABLES
 from bnpl.warehouse.bigquery import BigQueryWarehouse
+from bnpl.warehouse.names import RAW_DAY_TABLES
 
 START, END = date(2024, 11, 27), date(2024, 11, 30)  # Wednesday..Saturday, Thanksgiving inside
 NEXT = date(2024, 12, 1)  # loaded and built incrementally after the first build

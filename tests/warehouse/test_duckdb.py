@@ -19,8 +19,8 @@ import bnpl
 from bnpl.errors import ConfigError, WarehouseError, WarehouseLockedError
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse import DayBatch, open_warehouse, table_spec
-from bnpl.warehouse.base import DATASETS
 from bnpl.warehouse.duckdb import DuckDBWarehouse, _used_params
+from bnpl.warehouse.names import DATASETS
 
 DAY = date(2024, 3, 1)
 LOADED_AT = datetime(2024, 3, 2, 1, 2, 3, tzinfo=UTC)
