@@ -10,7 +10,7 @@ import time
 from datetime import date
 
 import pytest
-from bnpl.ingest_summary import IngestSummary, failure_message
+from bnpl.ingest.summary import IngestSummary, failure_message
 from hostile_source import HostileSource
 
 from bnpl.calendar import plan_day, source_volume_band
@@ -170,7 +170,7 @@ def test_breaker_keeps_the_last_cause():
 
 def test_a_run_where_no_day_loaded_says_so():
     """The failure line never says "the other days were loaded" when none was."""
-    from bnpl.ingest_summary import DayFailure
+    from bnpl.ingest.summary import DayFailure
 
     failures = tuple(DayFailure(DAY, "X: y", "X") for _ in range(5))
     line = failure_message(IngestSummary(DAY, DAY, (), (), failures, 1.0))
