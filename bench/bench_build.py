@@ -67,6 +67,7 @@ class Run:
 
     label: str
     wall_s: float
+    cpu_s: float
     peak_rss: int
     models: dict[str, float]
     checks: dict[str, float]
@@ -147,6 +148,7 @@ def _build(label: str, loaded: Path, workdir: Path, pythonpath: Path | None) -> 
     return Run(
         label,
         wall_s,
+        usage.ru_utime + usage.ru_stime,
         usage.ru_maxrss * 1024,
         models,
         checks,
@@ -194,6 +196,7 @@ def _gib(n: int) -> str:
 def main() -> str:
     """Build the loaded year with the baseline and the working tree; return the Markdown."""
     baseline = os.environ.get("BNPL_BENCH_BASELINE", BASELINE)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bnpl-bench-build-") as tmp:
         workdir = Path(tmp)
         loaded = _loaded(workdir)
@@ -209,15 +212,19 @@ def main() -> str:
         f"Command: `{COMMAND}` (baseline: `{baseline}`, exported and run from the same venv). "
         f"A year ({START}..{END}, default plan) loaded once by `bnpl.ingest.run_range`; each run "
         "copies the file and runs `bnpl build` (every model built for the first time, 43 checks, "
-        f"publish) in a subprocess. Best of {ROUNDS} alternating runs; peak RSS of the process.",
+        f"publish) in a subprocess. Best of {ROUNDS} alternating runs; CPU is the process's user + "
+        "system time (less sensitive than wall time to other processes on a shared machine); "
+        f"peak RSS of the process. 1-minute load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after (2 cores).",
         "",
-        "| build | wall | peak RSS | models | checks | results + publish | start-up and other |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| build | wall | CPU | peak RSS | models | checks | results + publish | start-up and other |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, run in best.items():
         p = run.phases
         lines.append(
-            f"| {label} | {run.wall_s:.1f} s | {_gib(run.peak_rss)} | {p['models']:.1f} s | "
+            f"| {label} | {run.wall_s:.1f} s | {run.cpu_s:.1f} s | {_gib(run.peak_rss)} | "
+            f"{p['models']:.1f} s | "
             f"{p['checks']:.1f} s | {p['results + publish']:.1f} s | "
             f"{p['start-up and other']:.1f} s |"
         )
@@ -225,9 +232,10 @@ def main() -> str:
     rss_ok = new.peak_rss <= TARGET_RSS
     lines += [
         "",
-        "All runs (wall, peak RSS): "
+        "All runs (wall / CPU / peak RSS): "
         + "; ".join(
-            f"{label} {', '.join(f'{r.wall_s:.1f} s / {_gib(r.peak_rss)}' for r in rs)}"
+            f"{label} "
+            + ", ".join(f"{r.wall_s:.1f} s / {r.cpu_s:.1f} s / {_gib(r.peak_rss)}" for r in rs)
             for label, rs in runs.items()
         ),
         "",

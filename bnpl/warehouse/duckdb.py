@@ -86,11 +86,6 @@ partly filled last row group (up to 122,880 rows) of every table it touches, so 
 with the default threshold re-compresses the same rows many times (36 vs 23 CPU-seconds for a
 year). The file is also checkpointed whenever this process lets it go."""
 
-# preserve_insertion_order = false: a CREATE TABLE AS / INSERT ... SELECT may write its rows in any
-# order, so DuckDB need not buffer a whole result to keep the scan's order (see
-# docs/decisions.md, "Full-year build"). No statement here depends on the order of rows in a
-# table: every read that needs an order says ORDER BY.
-
 
 _STATEMENTS = "warehouse/duckdb"
 """The adapter's own statements (``sql/warehouse/duckdb/``): identifiers only, values bound."""
@@ -147,10 +142,7 @@ class DuckDBWarehouse:
                 f"cannot create the warehouse directory {self.path.parent}: "
                 f"{exc.strerror or exc}; set BNPL_WAREHOUSE__PATH to a writable file path"
             ) from None
-        config: dict[str, Any] = {
-            "checkpoint_threshold": _CHECKPOINT_THRESHOLD,
-            "preserve_insertion_order": False,
-        }
+        config: dict[str, Any] = {"checkpoint_threshold": _CHECKPOINT_THRESHOLD}
         if self._settings.threads:
             config["threads"] = self._settings.threads
         if self._settings.memory_limit:
