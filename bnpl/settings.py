@@ -158,14 +158,17 @@ class DuckDBSettings(BaseModel):
     another process waiting for the file (a second backfill, a notebook) gets its turn."""
     threads: int | None = Field(default=None, ge=1)
     """DuckDB worker threads; None lets DuckDB choose."""
-    memory_limit: str | None = None
-    """DuckDB ``memory_limit`` (e.g. ``"4GB"``, ``"512MiB"``, ``"80%"``); None lets DuckDB
-    choose."""
+    memory_limit: str | None = "1GB"
+    """DuckDB ``memory_limit`` (e.g. ``"4GB"``, ``"512MiB"``, ``"80%"``); beyond it DuckDB spills
+    to disk (the default bounds a full-year ``bnpl build``'s memory; ``bench/results.md``, section
+    "build"). None or an empty value lets DuckDB choose (80% of RAM)."""
 
     @field_validator("memory_limit")
     @classmethod
     def _check_memory_limit(cls, value: str | None) -> str | None:
-        if value is not None and not _MEMORY_LIMIT.match(value):
+        if value is None or not value.strip():
+            return None
+        if not _MEMORY_LIMIT.match(value):
             raise ValueError("not a DuckDB memory limit such as 4GB, 512MiB, 80% or -1")
         return value
 

@@ -10,7 +10,6 @@ import time
 from datetime import date
 
 import pytest
-from bnpl.ingest.summary import IngestSummary, failure_message
 from hostile_source import HostileSource
 
 from bnpl.calendar import plan_day, source_volume_band
@@ -22,6 +21,7 @@ from bnpl.errors import (
     TransientSourceError,
     VolumeMismatchError,
 )
+from bnpl.ingest.summary import IngestSummary, failure_message
 from bnpl.ingest.volume import check_volume
 from bnpl.redaction import redact
 from bnpl.settings import PlanSettings, load_settings
