@@ -181,8 +181,8 @@ def build_and_publish(
     :func:`publish_models`.
 
     The three steps share one session: on DuckDB, letting the file go between them costs a
-    checkpoint and a reopen (4.6 s of a full-year build, see docs/decisions.md)."""
-    with session(warehouse):
+    checkpoint and a reopen (docs/decisions.md, "Full-year build")."""
+    with warehouse.session():
         result = build_models(
             warehouse,
             project,

@@ -137,45 +137,46 @@ def write_audit_publish(
     """
     if start is not None and end is not None:
         check_range(start, end)
-    built = build(
-        warehouse,
-        start=start,
-        end=end,
-        selection=selection,
-        full_refresh=full_refresh,
-        project=project,
-    )
-    if not built.marts:
-        return Published(built, None)
-    first, last, logical = gate_range(warehouse, start, end, logical_date)
-    logger.info("built %d marts into bnpl_audit for %s..%s", len(built.marts), first, last)
-    outcome = publish(
-        warehouse,
-        gate(
+    with warehouse.session():  # one DuckDB connection for the three steps (docs/decisions.md)
+        built = build(
             warehouse,
-            settings,
-            built.marts,
-            start=first,
-            end=last,
-            logical_date=logical,
-            run_id=run_id,
-            checks=checks,
-        ),
-    )
-    if outcome.passed:
-        logger.info(
-            "quality gate passed (%d checks, %d warnings); published %d models",
-            len(outcome.results),
-            len(outcome.warnings),
-            len(outcome.published),
+            start=start,
+            end=end,
+            selection=selection,
+            full_refresh=full_refresh,
+            project=project,
         )
-    else:
-        logger.error(
-            "quality gate failed: %s; nothing published",
-            ", ".join(r.check_name for r in outcome.failed),
+        if not built.marts:
+            return Published(built, None)
+        first, last, logical = gate_range(warehouse, start, end, logical_date)
+        logger.info("built %d marts into bnpl_audit for %s..%s", len(built.marts), first, last)
+        outcome = publish(
+            warehouse,
+            gate(
+                warehouse,
+                settings,
+                built.marts,
+                start=first,
+                end=last,
+                logical_date=logical,
+                run_id=run_id,
+                checks=checks,
+            ),
         )
-    if on_result is not None:
-        on_result(outcome)
-    if not outcome.passed:
-        raise gate_error(outcome)
-    return Published(built, outcome)
+        if outcome.passed:
+            logger.info(
+                "quality gate passed (%d checks, %d warnings); published %d models",
+                len(outcome.results),
+                len(outcome.warnings),
+                len(outcome.published),
+            )
+        else:
+            logger.error(
+                "quality gate failed: %s; nothing published",
+                ", ".join(r.check_name for r in outcome.failed),
+            )
+        if on_result is not None:
+            on_result(outcome)
+        if not outcome.passed:
+            raise gate_error(outcome)
+        return Published(built, outcome)
