@@ -1,6 +1,6 @@
 """Bounded fan-out: submit work elsewhere, consume results in one thread as they complete.
 
-The ingestion engine submits days to a thread pool (or to Prefect tasks, from ``flows/``) a
+The ingestion engine submits days to a thread pool (or to Prefect tasks, from ``bnpl_flows/``) a
 slice at a time (:class:`SlicedSubmit`), gets each day back as soon as it is prepared, and loads
 it in the calling thread, its single writer.
 """

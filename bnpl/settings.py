@@ -187,7 +187,7 @@ class BigQuerySettings(BaseModel):
     dataset_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$", max_length=100)
     """Prefix for the four datasets, e.g. ``dev_`` gives ``dev_bnpl_raw`` (letters, digits, ``_``)."""
     credentials_block: str | None = None
-    """Name of a prefect-gcp ``GcpCredentials`` block, loaded by the loader ``flows/`` registers
+    """Name of a prefect-gcp ``GcpCredentials`` block, loaded by the loader ``bnpl_flows/`` registers
     (``bnpl.warehouse.bigquery.set_credentials_block_loader``); None uses application-default
     credentials (or none for a loopback ``api_endpoint``)."""
     api_endpoint: str | None = None

@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
 
         preflight(settings)
         _prepare_prefect()
-        from flows import ingest as flows  # Prefect is imported only when a flow runs
+        from bnpl_flows import ingest as flows  # Prefect is imported only when a flow runs
 
         _echo_summary(lambda: flows.backfill(first, last, workers, force))
 
@@ -106,6 +106,6 @@ def register(app: typer.Typer) -> None:
 
         preflight(settings)
         _prepare_prefect()
-        from flows import ingest as flows  # Prefect is imported only when a flow runs
+        from bnpl_flows import ingest as flows  # Prefect is imported only when a flow runs
 
         _echo_summary(lambda: flows.ingest_day(the_day, force))

@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         if logical is not None:
             check_processable_day(logical, today=utc_now().date())
         load_settings()  # a bad setting fails here, before Prefect starts
-        from flows.daily import daily_bnpl_processing
+        from bnpl_flows.daily import daily_bnpl_processing
 
         result = daily_bnpl_processing(logical_date=logical)
         checks = ", ".join(f"{n} {status}" for status, n in result["checks"].items() if n)
@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         last = parse_day(end, name="--end")
         check_range(first, last)
         check_processable_day(last, today=utc_now().date())
-        from flows.simulation import simulate_days as run_simulation
+        from bnpl_flows.simulation import simulate_days as run_simulation
 
         report = run_simulation(
             first, last, fault_rate=_fault_rate(fault_rate), retries=retries, fault_seed=seed
@@ -148,7 +148,7 @@ def register(app: typer.Typer) -> None:
         block = gcp_credentials_block
         if block is None and isinstance(settings.warehouse, BigQuerySettings):
             block = settings.warehouse.credentials_block
-        from flows.infra import setup_prefect
+        from bnpl_flows.infra import setup_prefect
 
         steps = setup_prefect(
             pool=pool,

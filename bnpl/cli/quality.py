@@ -3,7 +3,7 @@
 ``bnpl check`` calls :func:`bnpl.pipeline.write_audit_publish` directly, without Prefect: it
 builds every model into ``bnpl_audit``, runs every check, stores the results and publishes only
 when no error-level check failed. Exit code 0 when the gate passed, 1 when it blocked publication (or anything else
-failed), 2 for bad input. The ``bnpl-quality-gate`` flow (``flows/quality.py``) does the same
+failed), 2 for bad input. The ``bnpl-quality-gate`` flow (``bnpl_flows/quality.py``) does the same
 with Prefect artifacts and the failure event.
 """
 

@@ -1,6 +1,6 @@
 """The run loop: fetch in parallel, load through the single writer, keep going when a day fails.
 
-A slice of consecutive days per job (a thread pool here, Prefect tasks in ``flows/ingest.py``);
+A slice of consecutive days per job (a thread pool here, Prefect tasks in ``bnpl_flows/ingest.py``);
 the days that completed while the writer was busy are loaded as one group.
 """
 

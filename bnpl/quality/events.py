@@ -1,5 +1,5 @@
 """What a gate run shows outside the warehouse, built as plain data: the ``bnpl.quality.failed``
-event, the results table and the markdown summary. ``flows/quality.py`` hands them to Prefect
+event, the results table and the markdown summary. ``bnpl_flows/quality.py`` hands them to Prefect
 (``emit_event``, ``create_table_artifact``, ``create_markdown_artifact``)."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ is a loopback address (the local emulator); application-default credentials.
 
 bnpl/ never imports prefect, so it cannot load a prefect-gcp ``GcpCredentials`` block itself: the
 loader is injected (``BigQueryWarehouse(..., credentials_block_loader=...)``) or registered for the
-process with :func:`set_credentials_block_loader`, which ``flows/gcp.py`` does when the ``flows``
+process with :func:`set_credentials_block_loader`, which ``bnpl_flows/gcp.py`` does when the ``flows``
 package is imported. Error messages name the setting and the exception type, never its text
 (which could quote key material).
 """
@@ -37,7 +37,7 @@ _registered: CredentialsLoader | None = None
 def set_credentials_block_loader(loader: CredentialsLoader | None) -> None:
     """Register how ``credentials_block`` names become credentials, for every adapter in the process.
 
-    ``flows/`` registers the prefect-gcp loader; a notebook can register its own. None unregisters.
+    ``bnpl_flows/`` registers the prefect-gcp loader; a notebook can register its own. None unregisters.
     """
     global _registered
     _registered = loader

@@ -18,7 +18,7 @@ from prefect.client.schemas.filters import (
 )
 
 from bnpl.errors import QualityGateError
-from flows.features import bnpl_features
+from bnpl_flows.features import bnpl_features
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 

@@ -14,7 +14,7 @@ from prefect.exceptions import ParameterTypeError
 
 import bnpl
 from bnpl.ingest.summary import IngestSummary
-from flows.backfill import INGEST_DAY_DEPLOYMENT, bnpl_backfill
+from bnpl_flows.backfill import INGEST_DAY_DEPLOYMENT, bnpl_backfill
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ import bnpl
 from bnpl.calendar import plan_day
 from bnpl.settings import PlanSettings
 from bnpl.timeutil import utc_now
-from flows.daily import daily_bnpl_processing
+from bnpl_flows.daily import daily_bnpl_processing
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from bnpl.cli import main
 from bnpl.errors import ConfigError
-from flows import infra
+from bnpl_flows import infra
 
 
 def free_port() -> int:
@@ -83,10 +83,10 @@ def test_pull_steps_set_the_code_directory_and_forward_logs() -> None:
     pulls = [next(iter(s)) for s in config["pull"]]
     assert pulls == [
         "prefect.deployments.steps.set_working_directory",
-        "flows._runtime.forward_bnpl_logs",
+        "bnpl_flows._runtime.forward_bnpl_logs",
     ]
     assert config["pull"][0][pulls[0]]["directory"] == "{{ code-dir.stdout }}"
-    assert importlib.import_module("flows._runtime").forward_bnpl_logs() == {
+    assert importlib.import_module("bnpl_flows._runtime").forward_bnpl_logs() == {
         "forwarded_loggers": "bnpl,flows"
     }
 

@@ -1,4 +1,4 @@
-"""flows.ingest: the backfill and ingest-day flows on the ephemeral API with the bundled simulator."""
+"""bnpl_flows.ingest: the backfill and ingest-day flows on the ephemeral API with the bundled simulator."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from prefect.exceptions import ParameterTypeError
 import bnpl
 from bnpl.errors import IngestError
 from bnpl.ingest import IngestSummary
-from flows.ingest import backfill, ingest_day
+from bnpl_flows.ingest import backfill, ingest_day
 
 pytestmark = pytest.mark.slow
 

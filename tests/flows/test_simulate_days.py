@@ -16,7 +16,7 @@ from bnpl.settings import PlanSettings
 from bnpl.simulator.faults import request_faults
 from bnpl.simulator.report import request_fault_settings
 from bnpl.source.request import StreamRequest, body_digest
-from flows.simulation import simulate_days
+from bnpl_flows.simulation import simulate_days
 
 VOLUME = 30
 

@@ -19,7 +19,7 @@ from bnpl.quality import (
     results_table,
     summary_markdown,
 )
-from flows.infra import AUTOMATIONS_DIR, load_automations, with_notification_block
+from bnpl_flows.infra import AUTOMATIONS_DIR, load_automations, with_notification_block
 
 
 def result(name: str, status: str, severity: str = "error", details: str = "ok") -> CheckResult:

@@ -17,7 +17,7 @@ from prefect.client.schemas.filters import (
 )
 from quality_data import END, START, Knobs, make_day, request
 
-import flows.quality
+import bnpl_flows.quality
 from bnpl.errors import QualityGateError
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
@@ -32,7 +32,7 @@ pytestmark = [
 def events(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Events the flow emits, captured at Prefect's emit_event boundary."""
     sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(flows.quality, "emit_event", lambda **kwargs: sent.append(kwargs))
+    monkeypatch.setattr(bnpl_flows.quality, "emit_event", lambda **kwargs: sent.append(kwargs))
     return sent
 
 
@@ -57,7 +57,7 @@ def test_blocked_gate_emits_the_failure_event_and_creates_artifacts(
     warehouse.close()
     monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(db_path))
 
-    state = flows.quality.quality_gate(START, END, return_state=True)
+    state = bnpl_flows.quality.quality_gate(START, END, return_state=True)
     with pytest.raises(QualityGateError, match="volume_vs_expected"):
         state.result()
     run_id = state.state_details.flow_run_id

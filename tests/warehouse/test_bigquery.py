@@ -202,7 +202,7 @@ def test_credentials_block_is_resolved_by_the_injected_loader() -> None:
 
 
 def test_registered_block_loader_is_the_default() -> None:
-    """flows/ registers one loader for the process; adapters without their own use it."""
+    """bnpl_flows/ registers one loader for the process; adapters without their own use it."""
     creds = AnonymousCredentials()
     set_credentials_block_loader(lambda name: creds)
     try:

@@ -35,7 +35,7 @@ from bnpl.ingest import IngestSession, IngestSummary, ReadyDay
 from bnpl.settings import load_settings
 from bnpl.timeutil import utc_now
 from bnpl.warehouse.labels import job_labels
-from flows._runtime import Day, forward_bnpl_logs
+from bnpl_flows._runtime import Day, forward_bnpl_logs
 
 
 @task(

@@ -1,6 +1,6 @@
 """Replay the daily flow over a range of days with the simulator injecting source faults.
 
-Each day is one run of :func:`flows.daily.daily_bnpl_processing`, in day order, as if that day
+Each day is one run of :func:`bnpl_flows.daily.daily_bnpl_processing`, in day order, as if that day
 were "today" (its logical date is the day; every model and check sees only what was loaded up to
 it). A run that fails after the client's own retries is retried once, in the same flow run, as
 ``prefect flow-run retry`` from the UI would; ``--retries`` changes how many times.
@@ -32,7 +32,7 @@ from bnpl.simulator.report import (
     summarize_simulation,
 )
 from bnpl.simulator.server import serve_in_background
-from flows.daily import daily_bnpl_processing
+from bnpl_flows.daily import daily_bnpl_processing
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from bnpl.quality import GateResult, failure_event, results_table, summary_markd
 from bnpl.settings import Settings, load_settings
 from bnpl.warehouse import open_warehouse
 from bnpl.warehouse.labels import job_labels
-from flows._runtime import Day, forward_bnpl_logs
+from bnpl_flows._runtime import Day, forward_bnpl_logs
 
 
 def publish_gate_outcome(gate: GateResult) -> None:

@@ -50,7 +50,7 @@ def forward_bnpl_logs(level: int = logging.INFO) -> dict[str, str]:
     ``PREFECT_LOGGING_EXTRA_LOGGERS=bnpl`` alone is not enough: Prefect attaches its API handler
     but leaves the level at the root's WARNING, so bnpl's INFO facts (rows loaded, retries) never
     reach the UI. Idempotent, and no duplicates when that variable is also set. Returns a dict so
-    a deployment can run it as a pull step (``flows._runtime.forward_bnpl_logs``), which covers
+    a deployment can run it as a pull step (``bnpl_flows._runtime.forward_bnpl_logs``), which covers
     every flow of the deployment.
     """
     extra = set(PREFECT_LOGGING_EXTRA_LOGGERS.value() or [])

@@ -66,9 +66,9 @@ from bnpl.settings import BigQuerySettings, Settings, load_settings
 from bnpl.source.client import FetchedDay
 from bnpl.timeutil import utc_now
 from bnpl.warehouse.labels import job_labels
-from flows import infra
-from flows._runtime import Day, forward_bnpl_logs
-from flows.quality import publish_gate_outcome
+from bnpl_flows import infra
+from bnpl_flows._runtime import Day, forward_bnpl_logs
+from bnpl_flows.quality import publish_gate_outcome
 
 logger = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from bnpl import features, pipeline
 from bnpl.settings import Settings, load_settings
 from bnpl.warehouse import open_warehouse
 from bnpl.warehouse.labels import job_labels
-from flows._runtime import Day, forward_bnpl_logs
-from flows.quality import publish_gate_outcome
+from bnpl_flows._runtime import Day, forward_bnpl_logs
+from bnpl_flows.quality import publish_gate_outcome
 
 SNAPSHOT_MARTS = ["mart_bnpl_ml_training_set", "mart_bnpl_risk_features"]
 """The marts rebuilt whole as of the last loaded day before an export."""

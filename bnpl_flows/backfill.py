@@ -7,7 +7,7 @@ Two shapes, chosen by where the flow runs:
   slot of the global concurrency limit ``simtom-api`` until its day finishes, so at most that many
   days hit the source at once across every process and worker. A failed day is one failed flow
   run: retry it alone from the UI or with ``prefect flow-run retry <id>``.
-* **Ad hoc** (Python, notebook, ``bnpl``): delegates to :func:`flows.ingest.backfill`, which fans
+* **Ad hoc** (Python, notebook, ``bnpl``): delegates to :func:`bnpl_flows.ingest.backfill`, which fans
   the days out as in-process tasks on a thread pool. A flow run per day costs ~1 s of overhead and
   a global limit ~0.5 s per slot (DESIGN.md), right for coarse deployment runs, wasteful in-process.
 """
@@ -34,10 +34,10 @@ from bnpl.errors import ConfigError, IngestError
 from bnpl.ingest import IngestSummary
 from bnpl.ingest.summary import others_loaded
 from bnpl.timeutil import utc_now
-from flows import infra
-from flows._runtime import Day, forward_bnpl_logs
-from flows.ingest import backfill as ingest_backfill
-from flows.ingest import ingest_day
+from bnpl_flows import infra
+from bnpl_flows._runtime import Day, forward_bnpl_logs
+from bnpl_flows.ingest import backfill as ingest_backfill
+from bnpl_flows.ingest import ingest_day
 
 logger = logging.getLogger(__name__)
 
