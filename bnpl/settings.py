@@ -290,6 +290,23 @@ class SimulatorSettings(BaseModel):
     """Injected faults (all off by default)."""
 
 
+class ProjectSettings(BaseModel):
+    """A user's own project directory, loaded beside the bundled SQL project."""
+
+    model_config = _SECTION
+
+    dir: Path | None = None
+    """A directory whose ``models/`` folder holds the user's SQL models (in ``staging/``,
+    ``intermediate/`` or ``marts/``, written as the bundled ones in ``sql/``), built beside the
+    bundled models; they may ``ref()`` them. A model name used twice is an error. None: the
+    bundled models only."""
+
+    @field_validator("dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
 class Settings(BaseSettings):
     """All bnpl settings. See ``.env.example`` for every variable."""
 
@@ -307,6 +324,7 @@ class Settings(BaseSettings):
     warehouse: WarehouseSettings = DuckDBSettings()
     quality: QualitySettings = QualitySettings()
     simulator: SimulatorSettings = SimulatorSettings()
+    project: ProjectSettings = ProjectSettings()
 
     @field_validator("warehouse", mode="before")
     @classmethod

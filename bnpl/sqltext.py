@@ -10,17 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
 from sqlglot import exp
 
+from bnpl.bundle import SQL_DIR
 from bnpl.errors import ModelError
-
-SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
-"""The project's SQL: models (``staging/``, ``intermediate/``, ``marts/``), assertions and the
-warehouse adapters' own statements (``warehouse/``)."""
 
 
 def param(name: str) -> exp.Parameter:

@@ -60,6 +60,7 @@ from prefect.states import Failed
 from bnpl import pipeline
 from bnpl.calendar import DayRequest, check_processable_day
 from bnpl.errors import BnplError
+from bnpl.models import load_project
 from bnpl.pipeline import AdmittedDay, DayResult, IngestSession, StepTiming
 from bnpl.quality.base import GateResult
 from bnpl.settings import BigQuerySettings, Settings, load_settings
@@ -120,7 +121,10 @@ def normalize_entities(session: IngestSession, admitted: AdmittedDay) -> DayResu
 def run_sql_pipeline(session: IngestSession, day: date) -> tuple[str, ...]:
     """Build the SQL models for the day into the audit area: incremental models for that day
     and views, not the as-of snapshot marts, so that the run's cost stays flat in the history."""
-    return pipeline.build(session.warehouse, start=day, end=day, snapshots=False).marts
+    project = load_project(user_dir=session.settings.project.dir)
+    return pipeline.build(
+        session.warehouse, start=day, end=day, snapshots=False, project=project
+    ).marts
 
 
 @task(name="validate_business_rules", cache_policy=NO_CACHE, persist_result=False)

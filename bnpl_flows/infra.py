@@ -38,12 +38,13 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 from pydantic import ValidationError
 
+from bnpl.bundle import bundled_dir
 from bnpl.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-DEPLOYMENTS_DIR = REPO_DIR / "deployments"
+DEPLOYMENTS_DIR = bundled_dir("bnpl_flows._deployments")
+"""Work-pool templates and automations: the repository's ``deployments/``, shipped in the wheel."""
 AUTOMATIONS_DIR = DEPLOYMENTS_DIR / "automations"
 
 POOL_TEMPLATES: dict[str, str] = {

@@ -77,10 +77,10 @@ def register(app: typer.Typer) -> None:
         """
         first, last = _day(start, "--start"), _day(end, "--end")
         validate_range(first, last, full_refresh)  # before the warehouse is opened (or created)
-        project = load_project()
+        settings = load_settings()
+        project = load_project(user_dir=settings.project.dir)
         if not project.order(select or ()):
             raise ConfigError(f"no models to build: {project.sql_dir} holds none")
-        settings = load_settings()
         # a build needs loaded data: never create a file; a dry run writes nothing at all
         warehouse = open_warehouse(settings, access="read_only" if dry_run else "existing")
         try:
@@ -132,8 +132,9 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--check", help="Exit 1 if docs/models.md is stale; write nothing.")
         ] = False,
     ) -> None:
-        """Write docs/models.md (models, columns, lineage) from the templates in sql/."""
-        project = load_project()
+        """Write docs/models.md (models, columns, lineage) from the templates in sql/ and those
+        of BNPL_PROJECT__DIR."""
+        project = load_project(user_dir=load_settings().project.dir)
         if check:
             if not DOCS_PATH.exists() or DOCS_PATH.read_text() != render_models_doc(project):
                 typer.echo(f"{DOCS_PATH} is stale; run: bnpl docs models", err=True)

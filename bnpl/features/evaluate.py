@@ -239,7 +239,7 @@ def evaluate(
         ConfigError: scikit-learn is missing, a bad ``as_of``, or a split lacks a class.
         ModelError: the feature marts are not built through ``as_of``.
     """
-    project = project or load_project()
+    project = project or load_project(user_dir=settings.project.dir if settings else None)
     with opened(settings, warehouse) as wh:
         day = as_of or last_loaded_day(wh)
         frame = training_frame(as_of=day, warehouse=wh, project=project)

@@ -241,7 +241,7 @@ def export(
             f"{out_dir} is not empty and holds no card.json, so it is not a bnpl features "
             "export; choose a new or empty directory"
         )
-    project = project or load_project()
+    project = project or load_project(user_dir=settings.project.dir if settings else None)
     with opened(settings, warehouse) as wh:
         frame = training_frame(as_of=as_of, warehouse=wh, project=project)
         last_row_day = frame.get_column("transaction_date").max()

@@ -185,7 +185,7 @@ def training_frame(
         ConfigError: nothing is loaded, or ``as_of`` is after the last loaded day.
         ModelError: the feature marts are not built through ``as_of`` (run ``bnpl build``).
     """
-    project = project or load_project()
+    project = project or load_project(user_dir=settings.project.dir if settings else None)
     model = project.model(TRAINING_SET)
     with opened(settings, warehouse) as wh:
         check_as_of(wh, as_of)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from bnpl.models.model import LAYERS, SOURCES, Model, Project
 
-DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "models.md"
-"""The committed document (a test checks it is current)."""
+DOCS_PATH = Path("docs") / "models.md"
+"""Where ``bnpl docs models`` writes, relative to the working directory: in the repository, the
+committed document (a test checks it is current)."""
 
 _UPDATES = {
     "view": "a view, replaced on every build",

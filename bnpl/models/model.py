@@ -154,10 +154,17 @@ class Model:
 
 @dataclass(frozen=True)
 class Project:
-    """Every model, in dependency order (parents first, ties by name)."""
+    """Every model, in dependency order (parents first, ties by name).
+
+    Attributes:
+        sql_dir: the bundled models' folder.
+        models: by name.
+        user_dir: the ``models/`` folder of the user's project directory, if one was loaded.
+    """
 
     sql_dir: Path
     models: Mapping[str, Model]
+    user_dir: Path | None = None
 
     def model(self, name: str) -> Model:
         """The model called ``name``.

@@ -1,6 +1,11 @@
 """Loading the model project: discovery of ``sql/{staging,intermediate,marts}/**/*.sql``, each template's
 declared config and columns, its refs and sources, and the validated dependency graph.
 
+A user's project directory (``BNPL_PROJECT__DIR``) adds the models of its ``models/`` folder, laid
+out and written as the bundled ones, beside them: they may ``ref()`` bundled models and each
+other, and a model name used twice is an error. A problem in a user model is a
+:class:`~bnpl.errors.ConfigError` naming the variable (exit 2), not a :class:`ModelError`.
+
 Loading renders and parses every template at once, so a broken template, an unknown ref, a cycle or
 a banned construct fails before anything touches a warehouse, with the file (and line) named.
 ``sql/assertions/`` belongs to the quality gate and is not a model folder.
@@ -18,7 +23,7 @@ import jinja2
 import sqlglot.errors
 from sqlglot import exp
 
-from bnpl.errors import ModelError, WarehouseError
+from bnpl.errors import BnplError, ConfigError, ModelError, WarehouseError
 from bnpl.models import dialect
 from bnpl.models.graph import CycleError, topological_order
 from bnpl.models.model import (
@@ -61,6 +66,20 @@ _CONFIG_KEYS = frozenset(
 )
 
 
+USER_MODELS = "models"
+"""The folder of a user's project directory that holds its models (``staging/``, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Root:
+    """A folder of model templates: the bundled ``sql/`` or a user's ``<dir>/models``."""
+
+    path: Path
+    label: str
+    """How messages name the folder (``sql``, or the user's path)."""
+    user: bool
+
+
 @dataclass
 class _Draft:
     name: str
@@ -71,17 +90,22 @@ class _Draft:
     rendered: str
     collected: Collected
     tree: exp.Expr
+    user: bool = False
 
-    def error(self, message: str, line: int | None = None) -> ModelError:
+    def error(self, message: str, line: int | None = None) -> BnplError:
         where = f"{self.relpath}:{line}" if line else self.relpath
+        if self.user:
+            return ConfigError(f"BNPL_PROJECT__DIR: model {self.name} ({where}): {message}")
         return ModelError(f"model {self.name} ({where}): {message}")
 
 
-_LOADED: dict[Path, tuple[tuple[tuple[str, int, int], ...], Project]] = {}
-"""The last project loaded from each directory, with the file snapshot it was loaded from."""
+_Snapshot = tuple[tuple[str, int, int], ...]
+_LOADED: dict[tuple[Path, Path | None], tuple[_Snapshot, Project]] = {}
+"""The last project loaded from each pair of directories, with the file snapshot it was loaded
+from."""
 
 
-def _snapshot(root: Path) -> tuple[tuple[str, int, int], ...]:
+def _snapshot(root: Path) -> _Snapshot:
     """Path, modification time and size of every file under ``root``."""
     found = []
     for path in sorted(root.rglob("*")):
@@ -91,37 +115,73 @@ def _snapshot(root: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(found)
 
 
-def load_project(sql_dir: Path | None = None) -> Project:
-    """Discover, render, parse and validate every model under ``sql_dir`` (default: the repo's).
+def load_project(sql_dir: Path | None = None, *, user_dir: Path | None = None) -> Project:
+    """Discover, render, parse and validate every model under ``sql_dir`` (default: the bundled
+    ``sql/``) and, with ``user_dir`` (``BNPL_PROJECT__DIR``), under ``user_dir/models``.
 
     Loading takes about a second; a process that builds repeatedly (a backfill of daily runs, a
-    notebook) gets the same :class:`Project` back until a file under ``sql_dir`` changes (its
+    notebook) gets the same :class:`Project` back until a file under either folder changes (its
     path, modification time or size). The project is shared: copy a model's ``tree`` before
     changing it.
 
     Raises:
-        ModelError: naming the model and file (and line when known) of the first problem.
+        ModelError: naming the bundled model and file (and line when known) of the first problem.
+        ConfigError: ``user_dir`` has no readable ``models/`` folder, or one of its models is
+            malformed or takes a name already used (naming ``BNPL_PROJECT__DIR`` and the file).
     """
     root = (sql_dir or SQL_DIR).resolve()
+    # messages name the bundled folder as the repository does, wherever it is installed
+    roots = [_Root(root, "sql" if root == SQL_DIR.resolve() else root.name, user=False)]
+    if user_dir is not None:
+        roots.append(_Root(user_models_dir(user_dir), str(user_dir / USER_MODELS), user=True))
+    key = (root, roots[-1].path if user_dir is not None else None)
     snapshot = _snapshot(root)
-    cached = _LOADED.get(root)
+    if user_dir is not None:
+        try:
+            snapshot += _snapshot(roots[-1].path)
+        except OSError as exc:
+            raise ConfigError(f"BNPL_PROJECT__DIR: cannot read {user_dir}: {exc}") from None
+    cached = _LOADED.get(key)
     if cached is not None and cached[0] == snapshot:
         return cached[1]
-    project = _load(root)
-    _LOADED[root] = (snapshot, project)
+    project = _load(roots)
+    _LOADED[key] = (snapshot, project)
     return project
 
 
-def _load(root: Path) -> Project:
+def user_models_dir(user_dir: Path) -> Path:
+    """``user_dir/models``, checked to be a readable folder.
+
+    Raises:
+        ConfigError: naming ``BNPL_PROJECT__DIR`` and what is wrong.
+    """
+    models = (user_dir / USER_MODELS).resolve()
+    if not user_dir.is_dir():
+        raise ConfigError(f"BNPL_PROJECT__DIR: {user_dir} is not a directory")
+    if not models.is_dir():
+        raise ConfigError(
+            f"BNPL_PROJECT__DIR: {user_dir} holds no {USER_MODELS}/ folder; put the project's "
+            f"models in {USER_MODELS}/staging, {USER_MODELS}/intermediate or {USER_MODELS}/marts"
+        )
+    try:
+        next(models.iterdir(), None)
+    except OSError as exc:
+        raise ConfigError(f"BNPL_PROJECT__DIR: cannot read {models}: {exc}") from None
+    return models
+
+
+def _load(roots: Sequence[_Root]) -> Project:
     drafts: dict[str, _Draft] = {}
-    for layer in LAYERS:
-        for path in sorted((root / layer).rglob("*.sql")):
-            draft = _load_draft(root, layer, path)
-            if draft.name in drafts:
-                raise draft.error(
-                    f"the name is also used by {drafts[draft.name].relpath}; model names are unique"
-                )
-            drafts[draft.name] = draft
+    for root in roots:
+        for layer in LAYERS:
+            for path in sorted((root.path / layer).rglob("*.sql")):
+                draft = _load_draft(root, layer, path)
+                if draft.name in drafts:
+                    raise draft.error(
+                        f"the name is also used by {drafts[draft.name].relpath}; model names "
+                        "are unique (rename one)"
+                    )
+                drafts[draft.name] = draft
     for draft in drafts.values():
         for ref in draft.collected.refs:
             if ref not in drafts:
@@ -143,14 +203,16 @@ def _load(root: Path) -> Project:
     models = {name: _finish(drafts[name], columns[name]) for name in order}
     for model in models.values():
         _check_references(model, models)
-    return Project(sql_dir=root, models=models)
+    user = [r.path for r in roots if r.user]
+    return Project(sql_dir=roots[0].path, models=models, user_dir=user[0] if user else None)
 
 
-def _load_draft(root: Path, layer: str, path: Path) -> _Draft:
+def _load_draft(folder: _Root, layer: str, path: Path) -> _Draft:
+    root = folder.path
     name = path.stem
     template = path.relative_to(root).as_posix()
-    relpath = path.relative_to(root.parent).as_posix()
-    stub = _Draft(name, layer, path, template, relpath, "", Collected(), exp.Null())
+    relpath = f"{folder.label}/{template}"
+    stub = _Draft(name, layer, path, template, relpath, "", Collected(), exp.Null(), folder.user)
     if not _NAME.fullmatch(name):
         raise stub.error("the file name must be lower_snake_case (it is the model name)")
     try:

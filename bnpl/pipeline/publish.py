@@ -45,7 +45,8 @@ def build(
             snapshot marts, rebuilt whole from every loaded day); the daily run leaves them out
             so that its cost stays flat in the history (``bnpl build``, ``bnpl check`` and the
             ``bnpl-features`` flow rebuild them).
-        project: the models; the bundled ``sql/`` project by default.
+        project: the models; the bundled ``sql/`` project by default (callers with settings
+            pass ``load_project(user_dir=settings.project.dir)``).
 
     Raises:
         ModelError: a model did not render, parse or build; nothing is published.
@@ -137,6 +138,7 @@ def write_audit_publish(
     """
     if start is not None and end is not None:
         check_range(start, end)
+    project = project or models.load_project(user_dir=settings.project.dir)
     with warehouse.session():  # one DuckDB connection for the three steps (docs/decisions.md)
         built = build(
             warehouse,

@@ -16,19 +16,17 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import polars as pl
 import sqlglot
 from sqlglot import exp
 
+from bnpl.bundle import SCHEMAS_DIR
 from bnpl.errors import WarehouseError
 from bnpl.warehouse import audit
 from bnpl.warehouse.labels import job_labels
 from bnpl.warehouse.names import AUDIT, DATASETS, MARTS
-
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 Dialect = Literal["duckdb", "bigquery"]
 

@@ -1,0 +1,1 @@
+"""The declared table schemas, installed as ``bnpl._schemas``."""

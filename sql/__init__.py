@@ -1,0 +1,1 @@
+"""The bundled SQL project (models, assertions, warehouse statements), installed as ``bnpl._sql``."""

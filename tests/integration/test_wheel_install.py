@@ -1,0 +1,158 @@
+"""The built wheel installs into a fresh venv and runs from an empty directory (issue 12, item 5):
+it carries bnpl, bnpl_flows, the SQL, the schemas and py.typed, and nothing else top-level."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import site
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = (
+    "pyproject.toml",
+    "setup.py",
+    "README.md",
+    "bnpl",
+    "bnpl_flows",
+    "sql",
+    "schemas",
+    "deployments",
+)
+"""What the build reads; copied so that building leaves no build/ or egg-info in the checkout."""
+
+START, END = "2024-03-01", "2024-03-03"
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> str:
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def _build_wheel(tmp: Path) -> Path:
+    """``pip wheel`` of a copy of the sources: no dependencies, no build isolation (setuptools
+    from this venv), so nothing is fetched."""
+    src = tmp / "src"
+    src.mkdir()
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+            shutil.copytree(ROOT / name, src / name, ignore=ignore)
+        else:
+            shutil.copy(ROOT / name, src / name)
+    dist = tmp / "dist"
+    env = {**os.environ, "PIP_NO_INDEX": "1"}
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(dist),
+            str(src),
+        ],
+        tmp,
+        env,
+    )
+    (wheel,) = dist.glob("bnpl-*.whl")
+    return wheel
+
+
+def _venv_with(wheel: Path, tmp: Path) -> Path:
+    """A venv with the wheel installed, seeing this venv's third-party packages through a plain
+    path entry (which does not run this venv's editable-install finder)."""
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(purelib) / "dev_packages.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        tmp,
+        dict(os.environ),
+    )
+    return venv
+
+
+@pytest.mark.slow  # builds a wheel, makes a venv, and runs five commands (~1-2 min)
+def test_wheel_installs_and_runs_from_an_empty_directory(tmp_path: Path) -> None:
+    """The wheel holds bnpl, bnpl_flows (with the SQL, schemas and pool templates) and py.typed
+    only; installed into a fresh venv, `bnpl backfill`, `build`, `check`, `report` and `features
+    export` run from an empty directory, exit 0 and write their outputs there."""
+    began = time.monotonic()
+    wheel = _build_wheel(tmp_path)
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names} == {"bnpl", "bnpl_flows", "bnpl-0.1.0.dist-info"}
+    for expected in (
+        "bnpl/py.typed",
+        "bnpl/_sql/marts/mart_bnpl_daily_volume.sql",
+        "bnpl/_sql/assertions/invariants/risk_level.sql",
+        "bnpl/_sql/warehouse/duckdb/create_table.sql",
+        "bnpl/_schemas/bnpl_raw/transactions.json",
+        "bnpl_flows/_deployments/process-pool.json",
+        "bnpl_flows/_deployments/automations/quality-failed.yaml",
+    ):
+        assert expected in names
+    assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "bench/"))]
+
+    venv = _venv_with(wheel, tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BNPL_", "PREFECT_"))}
+    env |= {
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_ENABLE_HTTP2": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    where = _run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import bnpl, bnpl_flows; print(bnpl.__file__, bnpl_flows.__file__)",
+        ],
+        work,
+        env,
+    )
+    assert all(Path(p).is_relative_to(venv) for p in where.split()), where
+
+    bnpl = str(venv / "bin" / "bnpl")
+    _run([bnpl, "backfill", "--start", START, "--end", END], work, env)
+    assert (work / ".bnpl" / "bnpl.duckdb").is_file()
+    assert "published" in _run([bnpl, "build"], work, env)
+    _run([bnpl, "check"], work, env)
+    _run([bnpl, "report"], work, env)
+    assert (work / ".bnpl" / "quality-report.html").stat().st_size > 0
+    _run([bnpl, "features", "export", "--as-of", END, "--out", "features"], work, env)
+    card = json.loads((work / "features" / "card.json").read_text())
+    assert card["files"], card
+    assert time.monotonic() - began < 240
