@@ -23,6 +23,7 @@ import jinja2
 import sqlglot.errors
 from sqlglot import exp
 
+from bnpl.bundle import SQL_DIR
 from bnpl.errors import BnplError, ConfigError, ModelError, WarehouseError
 from bnpl.models import dialect
 from bnpl.models.graph import CycleError, topological_order
@@ -45,7 +46,6 @@ from bnpl.models.render import (
     render_template,
     template_line,
 )
-from bnpl.sqltext import SQL_DIR
 from bnpl.warehouse.base import table_spec
 
 _TYPE_ALIASES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "DECIMAL": "NUMERIC"}

@@ -20,9 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from google.cloud import bigquery
 
+from bnpl.bundle import SCHEMAS_DIR
 from bnpl.errors import WarehouseError
 from bnpl.sqltext import render_sql
-from bnpl.warehouse.base import SCHEMAS_DIR, DayBatch, TableSpec, table_spec
+from bnpl.warehouse.base import DayBatch, TableSpec, table_spec
 from bnpl.warehouse.bigquery_params import TypedParam
 from bnpl.warehouse.names import LEDGER, RAW, RAW_DAY_TABLES
 
