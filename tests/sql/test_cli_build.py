@@ -109,8 +109,12 @@ def test_model_error_exits_1(db: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "model mart_bnpl_transactions" in capsys.readouterr().err
 
 
-def test_docs_models_check(capsys: pytest.CaptureFixture[str]) -> None:
-    """`bnpl docs models --check` passes on the committed document."""
+def test_docs_models_check(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bnpl docs models --check`, run in the repository's root, passes on the committed
+    document."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
     assert run(["docs", "models", "--check"]) == 0
     assert "is current" in capsys.readouterr().out
 
