@@ -1,5 +1,6 @@
-"""The project's SQL text templates under ``sql/`` (Jinja), rendered by path; the one home of
-:data:`SQL_DIR` and of :func:`param`, the bound-parameter node every sqlglot tree uses.
+"""The project's SQL text templates under ``sql/`` (Jinja; the folder is
+:data:`bnpl.bundle.SQL_DIR`), rendered by path; the one home of :func:`param`, the
+bound-parameter node every sqlglot tree uses.
 
 One environment for every template that is not a model: the quality gate's assertions
 (``sql/assertions/``) and the warehouse's own statements (``sql/warehouse/``). Templates receive

@@ -23,9 +23,9 @@ import jinja2
 import sqlglot.errors
 from sqlglot import exp
 
-from bnpl.bundle import SQL_DIR
 from bnpl.errors import BnplError, ConfigError, ModelError, WarehouseError
 from bnpl.models import dialect
+from bnpl.models.folders import ModelFolder, bundled_folder, user_folder
 from bnpl.models.graph import CycleError, topological_order
 from bnpl.models.model import (
     LAYERS,
@@ -64,20 +64,6 @@ _CONFIG_KEYS = frozenset(
         "lookback_days",
     }
 )
-
-
-USER_MODELS = "models"
-"""The folder of a user's project directory that holds its models (``staging/``, ...)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Root:
-    """A folder of model templates: the bundled ``sql/`` or a user's ``<dir>/models``."""
-
-    path: Path
-    label: str
-    """How messages name the folder (``sql``, or the user's path)."""
-    user: bool
 
 
 @dataclass
@@ -129,16 +115,14 @@ def load_project(sql_dir: Path | None = None, *, user_dir: Path | None = None) -
         ConfigError: ``user_dir`` has no readable ``models/`` folder, or one of its models is
             malformed or takes a name already used (naming ``BNPL_PROJECT__DIR`` and the file).
     """
-    root = (sql_dir or SQL_DIR).resolve()
-    # messages name the bundled folder as the repository does, wherever it is installed
-    roots = [_Root(root, "sql" if root == SQL_DIR.resolve() else root.name, user=False)]
+    roots = [bundled_folder(sql_dir)]
     if user_dir is not None:
-        roots.append(_Root(user_models_dir(user_dir), str(user_dir / USER_MODELS), user=True))
-    key = (root, roots[-1].path if user_dir is not None else None)
-    snapshot = _snapshot(root)
+        roots.append(user_folder(user_dir))
+    key = (roots[0].path, roots[1].path if user_dir is not None else None)
+    snapshot = _snapshot(roots[0].path)
     if user_dir is not None:
         try:
-            snapshot += _snapshot(roots[-1].path)
+            snapshot += _snapshot(roots[1].path)
         except OSError as exc:
             raise ConfigError(f"BNPL_PROJECT__DIR: cannot read {user_dir}: {exc}") from None
     cached = _LOADED.get(key)
@@ -149,28 +133,7 @@ def load_project(sql_dir: Path | None = None, *, user_dir: Path | None = None) -
     return project
 
 
-def user_models_dir(user_dir: Path) -> Path:
-    """``user_dir/models``, checked to be a readable folder.
-
-    Raises:
-        ConfigError: naming ``BNPL_PROJECT__DIR`` and what is wrong.
-    """
-    models = (user_dir / USER_MODELS).resolve()
-    if not user_dir.is_dir():
-        raise ConfigError(f"BNPL_PROJECT__DIR: {user_dir} is not a directory")
-    if not models.is_dir():
-        raise ConfigError(
-            f"BNPL_PROJECT__DIR: {user_dir} holds no {USER_MODELS}/ folder; put the project's "
-            f"models in {USER_MODELS}/staging, {USER_MODELS}/intermediate or {USER_MODELS}/marts"
-        )
-    try:
-        next(models.iterdir(), None)
-    except OSError as exc:
-        raise ConfigError(f"BNPL_PROJECT__DIR: cannot read {models}: {exc}") from None
-    return models
-
-
-def _load(roots: Sequence[_Root]) -> Project:
+def _load(roots: Sequence[ModelFolder]) -> Project:
     drafts: dict[str, _Draft] = {}
     for root in roots:
         for layer in LAYERS:
@@ -207,7 +170,7 @@ def _load(roots: Sequence[_Root]) -> Project:
     return Project(sql_dir=roots[0].path, models=models, user_dir=user[0] if user else None)
 
 
-def _load_draft(folder: _Root, layer: str, path: Path) -> _Draft:
+def _load_draft(folder: ModelFolder, layer: str, path: Path) -> _Draft:
     root = folder.path
     name = path.stem
     template = path.relative_to(root).as_posix()

@@ -52,7 +52,7 @@ def test_build_with_no_models_says_so_and_exits_2(tmp_path, new_path, monkeypatc
     """A project without models: ``bnpl build`` says there is nothing to build, exit 2."""
     empty = tmp_path / "sql"
     empty.mkdir()
-    monkeypatch.setattr("bnpl.models.project.SQL_DIR", empty)
+    monkeypatch.setattr("bnpl.models.folders.SQL_DIR", empty)
     code, line = _run(["build"], capsys)
     assert code == 2
     assert "no models to build" in line
