@@ -32,6 +32,9 @@ SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 Dialect = Literal["duckdb", "bigquery"]
 
+Access = Literal["create", "existing", "read_only"]
+"""How :func:`bnpl.warehouse.open_warehouse` opens an embedded file."""
+
 
 @dataclass(frozen=True, slots=True)
 class Column:
