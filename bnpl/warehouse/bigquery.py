@@ -47,8 +47,6 @@ from bnpl.warehouse.base import (
 from bnpl.warehouse.bigquery_auth import CredentialsLoader, set_credentials_block_loader
 from bnpl.warehouse.bigquery_jobs import API_ERRORS, BigQueryJobs, describe_error, to_polars
 from bnpl.warehouse.bigquery_load import (
-    check_frame,
-    check_ledger,
     day_script,
     partition_type,
     schema_fields,
@@ -136,14 +134,8 @@ class BigQueryWarehouse(BigQueryJobs, CopyJobPublishing):
             self.load_day(batch)
 
     def load_day(self, batch: DayBatch) -> None:
-        frames = {
-            "transactions": batch.transactions,
-            "customers": batch.customers,
-            "quarantine": batch.quarantine,
-        }
-        for name, frame in frames.items():
-            check_frame(name, frame, batch.day)
-        ledger = check_ledger(batch)
+        frames = batch.checked_frames()
+        ledger = batch.checked_ledger()
         self.ensure_schema()
         token = uuid.uuid4().hex[:8]
         staged: dict[str, bigquery.TableReference] = {}

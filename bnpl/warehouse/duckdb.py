@@ -23,10 +23,8 @@ import duckdb
 import polars as pl
 
 from bnpl.errors import ConfigError, WarehouseError
-from bnpl.settings import DuckDBSettings
 from bnpl.sqltext import render_sql
 from bnpl.warehouse.base import (
-    Access,
     DayBatch,
     Dialect,
     TableSpec,
@@ -75,17 +73,8 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
 
     dialect: ClassVar[Dialect] = "duckdb"
 
-    def __init__(self, settings: DuckDBSettings, *, access: Access = "create") -> None:
-        """Nothing is opened until the first operation.
-
-        Args:
-            settings: the file and its limits.
-            access: ``create`` (the default: the file and schema are created when missing),
-                ``existing`` (read and write a file that must exist) or ``read_only`` (a file that
-                must exist, opened read-only; :meth:`ensure_schema` creates nothing).
-        """
-        super().__init__(settings, access=access)
-        self._schema_ready = False
+    _schema_ready = False
+    """Whether :meth:`ensure_schema` has run in this process (set on the instance)."""
 
     @contextmanager
     def session(self) -> Iterator[DuckDBWarehouse]:
@@ -135,14 +124,9 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
             name: [] for name in (*RAW_DAY_TABLES, LEDGER.table)
         }
         for batch in batches:
-            day_frames = {
-                "transactions": batch.transactions,
-                "customers": batch.customers,
-                "quarantine": batch.quarantine,
-                LEDGER.table: _ledger_frame(batch.ledger),
-            }
+            day_frames = batch.checked_frames()
+            day_frames[LEDGER.table] = _ledger_frame(batch.checked_ledger())
             for name, frame in day_frames.items():
-                _check_frame(name, frame, batch)
                 frames[name].append(frame)
         self.ensure_schema()
         staging = Path(tempfile.mkdtemp(prefix="bnpl-load-"))
@@ -265,32 +249,7 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _ledger_frame(ledger: Mapping[str, Any]) -> pl.DataFrame:
-    """The ledger row as a one-row frame in the declared column order."""
-    expected = table_spec(*LEDGER).column_names
-    missing = sorted(set(expected) - set(ledger))
-    extra = sorted(set(ledger) - set(expected))
-    if missing or extra:
-        raise WarehouseError(
-            f"ledger row does not match schemas/{RAW}/{LEDGER.table}.json "
-            f"(missing {missing}, unexpected {extra})"
-        )
-    schema = {c.name: POLARS_TYPES[c.type] for c in table_spec(*LEDGER).columns}
-    return pl.DataFrame([{c: ledger[c] for c in expected}], schema=schema)
-
-
-def _check_frame(name: str, frame: pl.DataFrame, batch: DayBatch) -> None:
-    expected = table_spec(RAW, name).column_names
-    if frame.columns != expected:
-        missing = sorted(set(expected) - set(frame.columns))
-        extra = sorted(set(frame.columns) - set(expected))
-        raise WarehouseError(
-            f"frame for {RAW}.{name} does not match schemas/{RAW}/{name}.json "
-            f"(missing {missing}, unexpected {extra}, or a different order)"
-        )
-    days = frame.get_column("transaction_date").unique().to_list()
-    if any(d != batch.day for d in days):
-        others = sorted(str(d) for d in days if d != batch.day)
-        raise WarehouseError(
-            f"frame for {RAW}.{name} of batch {batch.batch_id} holds rows dated {others} "
-            f"while loading {batch.day}; a day's load may only touch its own partition"
-        )
+    """The (checked) ledger row as a one-row frame in the declared column order."""
+    columns = table_spec(*LEDGER).columns
+    schema = {c.name: POLARS_TYPES[c.type] for c in columns}
+    return pl.DataFrame([{c.name: ledger[c.name] for c in columns}], schema=schema)
