@@ -29,9 +29,10 @@ from bnpl.errors import (
     WarehouseError,
 )
 from bnpl.settings import Settings, load_settings
+from bnpl.version import VERSION
 from bnpl.warehouse import Warehouse, open_warehouse
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "BnplError",

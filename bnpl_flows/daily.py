@@ -66,6 +66,7 @@ from bnpl.quality.base import GateResult
 from bnpl.settings import BigQuerySettings, Settings, load_settings
 from bnpl.source.client import FetchedDay
 from bnpl.timeutil import utc_now
+from bnpl.warehouse import names as warehouse_names
 from bnpl.warehouse.labels import job_labels
 from bnpl_flows import infra
 from bnpl_flows._runtime import Day, forward_bnpl_logs
@@ -253,7 +254,7 @@ def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
             built = steps.run(
                 "run_sql_pipeline",
                 lambda: run_sql_pipeline(session, day),
-                lambda names: f"{len(names)} models built into bnpl_audit",
+                lambda names: f"{len(names)} models built into {warehouse_names.AUDIT}",
             )
             state = steps.run(
                 "validate_business_rules",

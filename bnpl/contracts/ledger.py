@@ -12,6 +12,7 @@ from pandera.engines.polars_engine import DateTime
 
 from bnpl.contracts._screen import check_or_raise
 from bnpl.contracts.rules import HEX_KEY, UTC_TS, polars_schema
+from bnpl.warehouse import names
 
 
 class SourceBatches(pa.DataFrameModel):
@@ -54,7 +55,7 @@ class SourceBatches(pa.DataFrameModel):
         )
 
     class Config:
-        name = "bnpl_raw.source_batches"
+        name = str(names.LEDGER)
         strict = True
         ordered = True
 
@@ -65,6 +66,6 @@ def check_ledger_row(row: Mapping[str, Any]) -> None:
     Raises:
         ContractError: the row breaks the ledger's contract: a bug in bnpl, nothing is loaded.
     """
-    schema = polars_schema("source_batches")
+    schema = polars_schema(names.LEDGER.table, names.LEDGER.dataset)
     frame = pl.DataFrame([{name: row.get(name) for name in schema}], schema=schema)
     check_or_raise(frame, SourceBatches)

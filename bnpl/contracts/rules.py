@@ -10,12 +10,13 @@ import polars as pl
 from pandera.api.polars.types import PolarsData
 
 from bnpl import normalize
+from bnpl.warehouse import names
 from bnpl.warehouse.base import table_spec
 from bnpl.warehouse.names import POLARS_TYPES
 
 
 @cache
-def polars_schema(table: str, dataset: str = "bnpl_raw") -> pl.Schema:
+def polars_schema(table: str, dataset: str = names.RAW) -> pl.Schema:
     """The Polars column names, order and types of a table declared in ``schemas/``."""
     spec = table_spec(dataset, table)
     return pl.Schema({c.name: POLARS_TYPES[c.type] for c in spec.columns})

@@ -25,6 +25,7 @@ from bnpl.contracts.rules import (
     python_quarter_cents,
     rule,
 )
+from bnpl.warehouse import names
 
 DERIVED_COLUMNS = frozenset(
     {"transaction_key", "transaction_date", "transaction_ts", "batch_id", "customer_key"}
@@ -93,7 +94,7 @@ class Transactions(pa.DataFrameModel):
     loaded_at: DateTime = pa.Field(dtype_kwargs=UTC_TS)
 
     class Config:
-        name = "bnpl_raw.transactions"
+        name = str(names.TRANSACTIONS)
         strict = True
         ordered = True
 
@@ -128,7 +129,7 @@ class Transactions(pa.DataFrameModel):
     @pa.check("risk_level", name="risk_level_from_score")
     def _risk_level(cls, data: PolarsData) -> pl.LazyFrame:
         score = pl.col("risk_score")
-        level = pl.lit("very_high")
+        level = pl.lit(record.RISK_LEVELS[-1])
         for threshold, name in reversed(record.RISK_LEVEL_THRESHOLDS):
             level = pl.when(score < threshold).then(pl.lit(name)).otherwise(level)
         return rule(data, pl.col(data.key) == level)
@@ -225,7 +226,7 @@ class Customers(pa.DataFrameModel):
     loaded_at: DateTime = pa.Field(dtype_kwargs=UTC_TS)
 
     class Config:
-        name = "bnpl_raw.customers"
+        name = str(names.CUSTOMERS)
         strict = True
         ordered = True
 
@@ -248,7 +249,7 @@ class Quarantine(pa.DataFrameModel):
     quarantined_at: DateTime = pa.Field(dtype_kwargs=UTC_TS)
 
     class Config:
-        name = "bnpl_raw.quarantine"
+        name = str(names.QUARANTINE)
         strict = True
         ordered = True
 

@@ -20,18 +20,17 @@ from typing import Any
 
 from bnpl.calendar import DayRequest
 from bnpl.errors import BnplError
-from bnpl.ingest.ledger import bnpl_version
 from bnpl.ingest.session import IngestSession
-from bnpl.ingest.summary import DayFailure
+from bnpl.ingest.summary import DayFailure, describe, failure_of
 from bnpl.normalize import batch_id as compute_batch_id
 from bnpl.normalize import canonical_json
 from bnpl.quality.assertions import compile_template, row_params
 from bnpl.timeutil import utc_now
+from bnpl.version import VERSION
+from bnpl.warehouse import names
 from bnpl.warehouse.base import Warehouse
 
 logger = logging.getLogger(__name__)
-
-FAILURES_TABLE = ("bnpl_audit", "ingest_failures")
 
 
 @dataclass(frozen=True)
@@ -84,19 +83,11 @@ def write_failures(
     compiled = compile_template(warehouse, "ingest/insert_failures", {"rows": len(failures)})
     warehouse.execute(compiled.sql, compiled.bind(params))
     logger.info(
-        "recorded %d failed day(s) in %s.%s: %s",
+        "recorded %d failed day(s) in %s: %s",
         len(failures),
-        *FAILURES_TABLE,
+        names.INGEST_FAILURES,
         ", ".join(str(f.day) for f in failures),
     )
-
-
-def describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def failure_of(day: date, exc: BaseException) -> DayFailure:
-    return DayFailure(day, describe(exc), type(exc).__name__)
 
 
 def record_failed_day(
@@ -137,12 +128,13 @@ def record_failures(
             source_url=session.source_identity,
             failed_at=utc_now(),
             flow_run_id=flow_run_id,
-            bnpl_version=bnpl_version(),
+            bnpl_version=VERSION,
         )
     except Exception as exc:
         logger.error(
-            "could not record %d failed day(s) in bnpl_audit.ingest_failures: %s",
+            "could not record %d failed day(s) in %s: %s",
             len(rows),
+            names.INGEST_FAILURES,
             describe(exc),
         )
 

@@ -10,12 +10,12 @@ from datetime import datetime
 from bnpl.calendar import DayRequest
 from bnpl.errors import SliceError
 from bnpl.fanout import Deliver
-from bnpl.ingest.failures import failure_of
 from bnpl.ingest.prepare import PreparedDay, prepare_day
 from bnpl.ingest.session import IngestSession
-from bnpl.ingest.summary import DayFailure
+from bnpl.ingest.summary import DayFailure, failure_of
 from bnpl.source.client import FetchedDay
 from bnpl.timeutil import utc_now
+from bnpl.warehouse import names
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def check_slice(requests: Sequence[DayRequest], failed: Sequence[DayFailure]) ->
         others = len(requests) - len(failed)
         raise SliceError(
             f"{len(failed)} of {len(requests)} days failed: {detail}; the run's summary and "
-            "bnpl_audit.ingest_failures have them"
+            f"{names.INGEST_FAILURES} have them"
             + (f", the other {others} day(s) went on to the writer" if others else ""),
             failed=[str(f.day) for f in failed],
         )

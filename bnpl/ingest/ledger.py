@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from functools import cache
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from bnpl.normalize import canonical_json
 from bnpl.timeutil import utc_now
-from bnpl.warehouse import Warehouse
+from bnpl.version import VERSION
+from bnpl.warehouse import Warehouse, names
 
 if TYPE_CHECKING:
     from bnpl.ingest.fetch import ReadyDay
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 
 def read_ledger(warehouse: Warehouse, start: date, end: date) -> dict[date, str]:
     """``batch_id`` of each day from ``start`` to ``end`` that the ledger holds."""
-    ledger = warehouse.read_table("bnpl_raw.source_batches").filter(
+    ledger = warehouse.read_table(str(names.LEDGER)).filter(
         pl.col("transaction_date").is_between(start, end)
     )
     return dict(zip(ledger["transaction_date"], ledger["batch_id"], strict=True))
@@ -55,13 +54,5 @@ def ledger_row(
         "fetched_at": ready.fetch.fetched_at,
         "finished_at": utc_now(),
         "flow_run_id": flow_run_id,
-        "bnpl_version": bnpl_version(),
+        "bnpl_version": VERSION,
     }
-
-
-@cache
-def bnpl_version() -> str:
-    try:
-        return version("bnpl")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
-        return "0+unknown"

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from bnpl.contracts import check_ledger_row
 from bnpl.errors import QuarantineThresholdError, WarehouseLockedError
-from bnpl.ingest.failures import failure_of, log_failure
+from bnpl.ingest.failures import log_failure
 from bnpl.ingest.fetch import ReadyDay
 from bnpl.ingest.ledger import ledger_row
 from bnpl.ingest.prepare import PreparedDay
 from bnpl.ingest.session import IngestSession
-from bnpl.ingest.summary import DayFailure, DayResult
+from bnpl.ingest.summary import DayFailure, DayResult, failure_of
 from bnpl.ingest.volume import check_volume
 from bnpl.warehouse import DayBatch
 

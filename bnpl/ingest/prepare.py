@@ -36,6 +36,7 @@ from bnpl.contracts import (
     transactions_schema,
 )
 from bnpl.errors import ContractError
+from bnpl.warehouse import names
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def prepare_day(
         identity_scope, batch_id=batch, source_identity=source_identity, body=request.body
     )
     parsed = normalize.parse_records(records)
-    columns = list(polars_schema("transactions"))
+    columns = list(polars_schema(names.TRANSACTIONS.table))
     shaped = normalize.shape_transactions(
         parsed.frame, batch_id=batch, customer_scope=scope, loaded_at=loaded_at, columns=columns
     )
@@ -140,7 +141,7 @@ def prepare_day(
         valid,
         day=request.day,
         identity_scope=identity_scope,
-        columns=list(polars_schema("customers")),
+        columns=list(polars_schema(names.CUSTOMERS.table)),
     )
     quarantine = _quarantine_frame(
         records, parsed.rejections, found, shaped, batch=batch, day=request.day, at=loaded_at
@@ -215,4 +216,4 @@ def _quarantine_frame(
         "failures": [json.dumps(found[i], separators=(",", ":")) for i in order],
         "quarantined_at": [at] * len(order),
     }
-    return pl.DataFrame(data, schema=polars_schema("quarantine"))
+    return pl.DataFrame(data, schema=polars_schema(names.QUARANTINE.table))

@@ -16,12 +16,12 @@ from datetime import date
 from bnpl.calendar import DayRequest
 from bnpl.errors import ConfigError
 from bnpl.fanout import Deliver, Launch, SlicedSubmit, iter_completed_groups
-from bnpl.ingest.failures import failure_of, log_failure, record_failures
+from bnpl.ingest.failures import log_failure, record_failures
 from bnpl.ingest.fetch import ReadyDay, fetch_and_prepare_days
 from bnpl.ingest.load import load_group
 from bnpl.ingest.plan import plan_range, select_pending
 from bnpl.ingest.session import IngestSession
-from bnpl.ingest.summary import DayFailure, DayResult, IngestSummary
+from bnpl.ingest.summary import DayFailure, DayResult, IngestSummary, failure_of
 
 logger = logging.getLogger(__name__)
 

@@ -28,6 +28,16 @@ class DayFailure:
     error_type: str
 
 
+def describe(exc: BaseException) -> str:
+    """``"<error type>: <message>"``, the form of :attr:`DayFailure.error`."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def failure_of(day: date, exc: BaseException) -> DayFailure:
+    """The :class:`DayFailure` of ``day`` failed by ``exc``."""
+    return DayFailure(day, describe(exc), type(exc).__name__)
+
+
 @dataclass(frozen=True)
 class IngestSummary:
     """What a run did. ``str(summary)`` is the console report."""

@@ -20,6 +20,7 @@ from bnpl.models import BuildResult, Project
 from bnpl.quality.base import Check, GateResult
 from bnpl.quality.gate import audit_built, gate_error, gate_range
 from bnpl.settings import Settings
+from bnpl.warehouse import names
 from bnpl.warehouse.base import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ def write_audit_publish(
         if not built.marts:
             return Published(built, None)
         first, last, logical = gate_range(warehouse, start, end, logical_date)
-        logger.info("built %d marts into bnpl_audit for %s..%s", len(built.marts), first, last)
+        logger.info("built %d marts into %s for %s..%s", len(built.marts), names.AUDIT, first, last)
         outcome = publish(
             warehouse,
             gate(

@@ -8,12 +8,7 @@ so importing it stays cheap.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    VERSION = version("bnpl")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
-    VERSION = "0.0.0"
+from bnpl.version import VERSION
 
 SIMULATOR_IDENTITY = f"simulator:bnpl/{VERSION}"
 """Source identity of the bundled simulator: its port changes every run, so not its URL."""

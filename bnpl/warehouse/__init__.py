@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from bnpl.settings import BigQuerySettings, DuckDBSettings, Settings
 from bnpl.warehouse.base import (
+    Access,
     DayBatch,
     TableSpec,
     Warehouse,
@@ -13,9 +12,6 @@ from bnpl.warehouse.base import (
     table_spec,
 )
 from bnpl.warehouse.names import DATASETS
-
-Access = Literal["create", "existing", "read_only"]
-"""How :func:`open_warehouse` opens an embedded file."""
 
 __all__ = [
     "DATASETS",

@@ -26,9 +26,12 @@ from bnpl.bundle import SCHEMAS_DIR
 from bnpl.errors import WarehouseError
 from bnpl.warehouse import audit
 from bnpl.warehouse.labels import job_labels
-from bnpl.warehouse.names import AUDIT, DATASETS, MARTS
+from bnpl.warehouse.names import AUDIT, DATASETS, LEDGER, MARTS, RAW, RAW_DAY_TABLES
 
 Dialect = Literal["duckdb", "bigquery"]
+
+Access = Literal["create", "existing", "read_only"]
+"""How :func:`bnpl.warehouse.open_warehouse` opens an embedded file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,51 @@ class DayBatch:
     customers: pl.DataFrame
     quarantine: pl.DataFrame
     ledger: Mapping[str, Any] = field(default_factory=dict)
+
+    def checked_frames(self) -> dict[str, pl.DataFrame]:
+        """The raw day tables' frames by table name (:data:`~bnpl.warehouse.names.RAW_DAY_TABLES`),
+        each checked: exactly its table's columns in order, rows of this day only.
+
+        Raises:
+            WarehouseError: a frame does not match its table, or holds another day's rows.
+        """
+        tables = (self.transactions, self.customers, self.quarantine)
+        frames = dict(zip(RAW_DAY_TABLES, tables, strict=True))
+        for name, frame in frames.items():
+            expected = table_spec(RAW, name).column_names
+            if frame.columns != expected:
+                missing = sorted(set(expected) - set(frame.columns))
+                extra = sorted(set(frame.columns) - set(expected))
+                raise WarehouseError(
+                    f"frame for {RAW}.{name} does not match schemas/{RAW}/{name}.json "
+                    f"(missing {missing}, unexpected {extra}, or a different order)"
+                )
+            other = frame.filter(pl.col("transaction_date") != self.day).height
+            if other:
+                raise WarehouseError(
+                    f"frame for {RAW}.{name} of batch {self.batch_id} has {other} rows dated "
+                    f"outside {self.day}; a day's load may only touch its own partition"
+                )
+        return frames
+
+    def checked_ledger(self) -> Mapping[str, Any]:
+        """The ledger row, checked: exactly the ledger's columns, and this day.
+
+        Raises:
+            WarehouseError: missing or unexpected columns, or another day.
+        """
+        expected = table_spec(*LEDGER).column_names
+        if set(self.ledger) != set(expected):
+            raise WarehouseError(
+                f"ledger row for {self.day} does not match schemas/{RAW}/{LEDGER.table}.json "
+                f"(missing {sorted(set(expected) - set(self.ledger))}, "
+                f"unexpected {sorted(set(self.ledger) - set(expected))})"
+            )
+        if self.ledger["transaction_date"] != self.day:
+            raise WarehouseError(
+                f"ledger row says {self.ledger['transaction_date']} but the batch is {self.day}"
+            )
+        return self.ledger
 
 
 class Warehouse(ABC):

@@ -15,17 +15,15 @@ Credentials: see :mod:`bnpl.warehouse.bigquery_auth` (argument, key JSON, a pref
 an injected loader, anonymous for a loopback emulator, application-default credentials); they are
 never logged or put into error messages. Query parameters: :mod:`bnpl.warehouse.bigquery_params`.
 
-Every job carries the labels ``pipeline=bnpl``, ``model`` (``adhoc`` unless named), ``run_id``
+The client, job labels and error translation are :mod:`bnpl.warehouse.bigquery_jobs`'s. Every
+job carries the labels ``pipeline=bnpl``, ``model`` (``adhoc`` unless named), ``run_id``
 (``adhoc`` unless named) and ``operation``, merged with :func:`bnpl.warehouse.labels.job_labels`
 and the ``labels`` argument of each call; values are sanitised to BigQuery's label rules.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
-import re
-import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,16 +31,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import polars as pl
-import pyarrow as pa
-import requests
-from google.api_core.client_options import ClientOptions
-from google.api_core.exceptions import Forbidden, GoogleAPIError, NotFound
-from google.auth.credentials import Credentials
-from google.auth.exceptions import GoogleAuthError
+from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
 from bnpl.errors import ConfigError, WarehouseError
-from bnpl.settings import BigQuerySettings
 from bnpl.sqltext import render_sql
 from bnpl.warehouse.base import (
     CopyJobPublishing,
@@ -52,22 +44,16 @@ from bnpl.warehouse.base import (
     declared_tables,
     table_spec,
 )
-from bnpl.warehouse.bigquery_auth import (
-    CredentialsLoader,
-    resolve_credentials,
-    set_credentials_block_loader,
-)
+from bnpl.warehouse.bigquery_auth import CredentialsLoader, set_credentials_block_loader
+from bnpl.warehouse.bigquery_jobs import API_ERRORS, BigQueryJobs, describe_error, to_polars
 from bnpl.warehouse.bigquery_load import (
-    check_frame,
-    check_ledger,
     day_script,
     partition_type,
     schema_fields,
     staging_name,
     to_parquet,
 )
-from bnpl.warehouse.bigquery_params import TypedParam, query_parameters
-from bnpl.warehouse.labels import current_job_labels, sanitise_label_key, sanitise_label_value
+from bnpl.warehouse.bigquery_params import TypedParam
 from bnpl.warehouse.names import DATASETS, RAW
 
 logger = logging.getLogger(__name__)
@@ -85,162 +71,15 @@ __all__ = [
 STAGING_TTL = timedelta(days=1)
 """Staging tables left behind by a killed process expire after this long."""
 
-_BASE_LABELS = {"pipeline": "bnpl", "model": "adhoc", "run_id": "adhoc"}
-_JOB_ID_IN_MESSAGE = re.compile(r"Job ID: ([A-Za-z0-9_.:-]+)")
-_API_ERRORS = (
-    GoogleAPIError,
-    GoogleAuthError,
-    requests.RequestException,
-    concurrent.futures.TimeoutError,
-)
 
-
-def _describe(exc: BaseException) -> str:
-    """The service's own message, without the request URL's query string or any header."""
-    errors = getattr(exc, "errors", None)
-    if errors and isinstance(errors[0], dict) and errors[0].get("message"):
-        return str(errors[0]["message"])
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return str(message).split("\n", 1)[0]
-
-
-def _job_id_of(exc: BaseException, job: Any) -> str:
-    if job is not None:
-        return str(job.job_id)
-    failed = getattr(exc, "query_job", None)
-    if failed is not None:
-        return str(failed.job_id)
-    named = _JOB_ID_IN_MESSAGE.search(str(exc))
-    return named.group(1) if named else "not started"
-
-
-def _to_polars(table: pa.Table) -> pl.DataFrame:
-    # The client tags DATETIME/JSON/GEOGRAPHY columns with Arrow extension metadata; drop it so
-    # Polars sees plain timestamps and strings.
-    plain = pa.schema([f.remove_metadata() for f in table.schema])
-    frame = pl.from_arrow(table.cast(plain))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
-class BigQueryWarehouse(CopyJobPublishing):
+class BigQueryWarehouse(BigQueryJobs, CopyJobPublishing):
     """:class:`bnpl.warehouse.base.Warehouse` on Google BigQuery (or the local emulator); audited
     marts are seeded and published by copy jobs (:class:`~bnpl.warehouse.base.CopyJobPublishing`)."""
 
     dialect: ClassVar[Dialect] = "bigquery"
 
-    def __init__(
-        self,
-        settings: BigQuerySettings,
-        *,
-        credentials: Credentials | None = None,
-        credentials_block_loader: CredentialsLoader | None = None,
-        labels: Mapping[str, str] | None = None,
-    ) -> None:
-        """Nothing is contacted until the first operation.
-
-        Args:
-            settings: project, location, dataset prefix, endpoint and credential sources.
-            credentials: use these and ignore every other source.
-            credentials_block_loader: resolves ``settings.credentials_block`` (default: the loader
-                registered with :func:`set_credentials_block_loader`).
-            labels: labels for every job of this adapter (under any ``job_labels`` block).
-        """
-        self.settings = settings
-        self.project = settings.project
-        self._credentials = credentials
-        self._block_loader = credentials_block_loader
-        self._labels = dict(labels or {})
-        self._lock = threading.Lock()
-        self._bq: bigquery.Client | None = None
-        self._schema_ready = False
-
-    def __repr__(self) -> str:
-        return (
-            f"BigQueryWarehouse(project={self.project!r}, location={self.settings.location!r}, "
-            f"dataset_prefix={self.settings.dataset_prefix!r})"
-        )
-
-    # --- client and credentials -----------------------------------------------------------------
-
-    def client(self) -> bigquery.Client:
-        """The google-cloud-bigquery client, created on first use."""
-        with self._lock:
-            if self._bq is None:
-                options = ClientOptions(api_endpoint=self.settings.api_endpoint)
-                self._bq = bigquery.Client(
-                    project=self.project,
-                    credentials=resolve_credentials(
-                        self.settings,
-                        credentials=self._credentials,
-                        block_loader=self._block_loader,
-                    ),
-                    location=self.settings.location,
-                    client_options=options if self.settings.api_endpoint else None,
-                )
-            return self._bq
-
-    # --- names, labels, jobs --------------------------------------------------------------------
-
-    def dataset_id(self, dataset: str) -> str:
-        """The physical dataset id of a logical one (``bnpl_raw`` -> ``<prefix>bnpl_raw``)."""
-        return f"{self.settings.dataset_prefix}{dataset}" if dataset in DATASETS else dataset
-
-    def _ref(self, dataset: str, table: str) -> bigquery.TableReference:
-        return bigquery.TableReference(
-            bigquery.DatasetReference(self.project, self.dataset_id(dataset)), table
-        )
-
-    def qualified(self, dataset: str, table: str) -> str:
-        return f"`{self.project}.{self.dataset_id(dataset)}.{table}`"
-
-    def job_labels(self, operation: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """The labels a job gets: base, adapter, ``job_labels`` block, call, ``operation``."""
-        merged = {
-            **_BASE_LABELS,
-            **self._labels,
-            **current_job_labels(),
-            **(extra or {}),
-            "operation": operation,
-        }
-        return {sanitise_label_key(k): sanitise_label_value(v) for k, v in merged.items()}
-
-    def _failure(self, what: str, exc: BaseException, job: Any = None) -> WarehouseError:
-        hint = "check the statement and the job in the BigQuery console"
-        if isinstance(exc, Forbidden):
-            hint = "grant the credentials BigQuery Job User and Data Editor on the project"
-        elif isinstance(exc, NotFound):
-            hint = "check the project and dataset names, or run ensure_schema()"
-        elif isinstance(exc, requests.RequestException):
-            hint = "check the network and BNPL_WAREHOUSE__API_ENDPOINT"
-        return WarehouseError(
-            f"BigQuery {what} failed (job {_job_id_of(exc, job)}): {_describe(exc)}; {hint}"
-        )
-
-    def _query_job(
-        self,
-        sql: str,
-        params: Mapping[str, Any] | None,
-        *,
-        operation: str,
-        labels: Mapping[str, str] | None = None,
-        what: str = "query",
-    ) -> pa.Table:
-        """Run ``sql`` as one query job and wait for it; its result as Arrow."""
-        job_labels = self.job_labels(operation, labels)
-        config = bigquery.QueryJobConfig(
-            query_parameters=query_parameters(params or {}, sql), labels=job_labels
-        )
-        job = None
-        try:
-            job = self.client().query(
-                sql, job_config=config, job_id_prefix=f"bnpl_{job_labels['model']}_"
-            )
-            table = job.result().to_arrow(create_bqstorage_client=False)
-        except _API_ERRORS as exc:
-            raise self._failure(what, exc, job) from exc
-        logger.debug("%s job %s done", operation, job.job_id)
-        return table
+    _schema_ready = False
+    """Whether :meth:`ensure_schema` has run in this process (set on the instance)."""
 
     # --- the Warehouse interface ----------------------------------------------------------------
 
@@ -273,7 +112,7 @@ class BigQueryWarehouse(CopyJobPublishing):
                         f"in schemas/{spec.dataset}/{spec.name}.json; add them with ALTER TABLE ... "
                         "ADD COLUMN or drop the table and run ensure_schema() again"
                     )
-        except _API_ERRORS as exc:
+        except API_ERRORS as exc:
             raise self._failure("schema setup", exc) from exc
         self._schema_ready = True
 
@@ -295,14 +134,8 @@ class BigQueryWarehouse(CopyJobPublishing):
             self.load_day(batch)
 
     def load_day(self, batch: DayBatch) -> None:
-        frames = {
-            "transactions": batch.transactions,
-            "customers": batch.customers,
-            "quarantine": batch.quarantine,
-        }
-        for name, frame in frames.items():
-            check_frame(name, frame, batch.day)
-        ledger = check_ledger(batch)
+        frames = batch.checked_frames()
+        ledger = batch.checked_ledger()
         self.ensure_schema()
         token = uuid.uuid4().hex[:8]
         staged: dict[str, bigquery.TableReference] = {}
@@ -316,7 +149,7 @@ class BigQueryWarehouse(CopyJobPublishing):
             for job in loads:
                 try:
                     job.result()
-                except _API_ERRORS as exc:
+                except API_ERRORS as exc:
                     raise self._failure(f"load into {job.destination.table_id}", exc, job) from exc
             script, params = day_script(
                 self.qualified,
@@ -331,8 +164,8 @@ class BigQueryWarehouse(CopyJobPublishing):
             for ref in staged.values():
                 try:
                     self.client().delete_table(ref, not_found_ok=True)
-                except _API_ERRORS as exc:
-                    logger.warning("could not drop staging table %s: %s", ref, _describe(exc))
+                except API_ERRORS as exc:
+                    logger.warning("could not drop staging table %s: %s", ref, describe_error(exc))
         logger.info(
             "loaded %s: %d transactions, %d customers, %d quarantined",
             batch.day,
@@ -363,7 +196,7 @@ class BigQueryWarehouse(CopyJobPublishing):
             return client.load_table_from_file(
                 buffer, ref, job_config=config, job_id_prefix="bnpl_stage_"
             )
-        except _API_ERRORS as exc:
+        except API_ERRORS as exc:
             raise self._failure(f"load into {ref.table_id}", exc) from exc
 
     def query(
@@ -373,7 +206,7 @@ class BigQueryWarehouse(CopyJobPublishing):
         *,
         labels: Mapping[str, str] | None = None,
     ) -> pl.DataFrame:
-        return _to_polars(self._query_job(sql, params, operation="query", labels=labels))
+        return to_polars(self._query_job(sql, params, operation="query", labels=labels))
 
     def execute(
         self,
@@ -414,7 +247,7 @@ class BigQueryWarehouse(CopyJobPublishing):
                 f"table {name} does not exist in project {self.project} "
                 f"(dataset {self.dataset_id(dataset)}); load or build it first"
             ) from None
-        except _API_ERRORS as exc:
+        except API_ERRORS as exc:
             raise self._failure(f"reading {name}", exc) from exc
         partitioning = meta.time_partitioning
         field = None  # every partition, with a filter the enforcement accepts if it needs one
@@ -432,7 +265,7 @@ class BigQueryWarehouse(CopyJobPublishing):
             self.client().get_table(self._ref(dataset, table))
         except NotFound:
             return False
-        except _API_ERRORS as exc:
+        except API_ERRORS as exc:
             raise self._failure(f"looking up {dataset}.{table}", exc) from exc
         return True
 
@@ -461,13 +294,7 @@ class BigQueryWarehouse(CopyJobPublishing):
                 job_id_prefix="bnpl_copy_",
             )
             job.result()
-        except _API_ERRORS as exc:
+        except API_ERRORS as exc:
             raise self._failure(
                 f"copy of {src_dataset}.{src_table} to {dst_dataset}.{dst_table}", exc, job
             ) from exc
-
-    def close(self) -> None:
-        with self._lock:
-            if self._bq is not None:
-                self._bq.close()  # type: ignore[no-untyped-call]
-                self._bq = None

@@ -23,7 +23,7 @@ from google.cloud import bigquery
 from bnpl.bundle import SCHEMAS_DIR
 from bnpl.errors import WarehouseError
 from bnpl.sqltext import render_sql
-from bnpl.warehouse.base import DayBatch, TableSpec, table_spec
+from bnpl.warehouse.base import TableSpec, table_spec
 from bnpl.warehouse.bigquery_params import TypedParam
 from bnpl.warehouse.names import LEDGER, RAW, RAW_DAY_TABLES
 
@@ -70,40 +70,6 @@ def schema_fields(spec: TableSpec, *, nullable: bool = False) -> list[bigquery.S
 def staging_name(table: str, batch_id: str, token: str) -> str:
     """``_stage_<table>_<batch_id>_<token>`` with anything outside ``[A-Za-z0-9_]`` replaced."""
     return f"_stage_{table}_{_UNSAFE_ID.sub('_', batch_id)[:200]}_{_UNSAFE_ID.sub('_', token)}"
-
-
-def check_frame(name: str, frame: pl.DataFrame, day: date) -> None:
-    """Refuse a frame whose columns are not exactly the table's, or that holds another day."""
-    expected = table_spec(RAW, name).column_names
-    if frame.columns != expected:
-        missing = sorted(set(expected) - set(frame.columns))
-        extra = sorted(set(frame.columns) - set(expected))
-        raise WarehouseError(
-            f"frame for {RAW}.{name} does not match schemas/{RAW}/{name}.json "
-            f"(missing {missing}, unexpected {extra}, or a different order)"
-        )
-    other = frame.filter(pl.col("transaction_date") != day).height
-    if other:
-        raise WarehouseError(
-            f"frame for {RAW}.{name} has {other} rows dated outside {day}; a day batch may "
-            "only hold its own day (fix the split before loading)"
-        )
-
-
-def check_ledger(batch: DayBatch) -> Mapping[str, Any]:
-    """The batch's ledger row, refused unless it has exactly the ledger's columns and its day."""
-    expected = table_spec(*LEDGER).column_names
-    if set(batch.ledger) != set(expected):
-        raise WarehouseError(
-            f"ledger row for {batch.day} does not match schemas/{RAW}/{LEDGER.table}.json "
-            f"(missing {sorted(set(expected) - set(batch.ledger))}, "
-            f"unexpected {sorted(set(batch.ledger) - set(expected))})"
-        )
-    if batch.ledger["transaction_date"] != batch.day:
-        raise WarehouseError(
-            f"ledger row says {batch.ledger['transaction_date']} but the batch is {batch.day}"
-        )
-    return batch.ledger
 
 
 def to_parquet(spec: TableSpec, frame: pl.DataFrame) -> io.BytesIO:

@@ -1,11 +1,7 @@
 """The embedded warehouse: one DuckDB file, four schemas named like the BigQuery datasets.
 
-Concurrency: DuckDB lets one process open a file read-write at a time. A process opens the file
-when it needs it, keeps the connection while operations follow each other (so a backfill's loads
-share one connection), and closes it after ``idle_release_s`` without use or, when busy, after
-``max_hold_s``, pausing briefly so that another process waiting for the file (a second backfill,
-a notebook) gets its turn. A process that finds the file locked polls it until ``lock_timeout_s``.
-Inside a process one lock serialises all use of the connection: that is the single writer.
+The adapter's statements are here; opening the file, sharing it with other processes by turns
+and the single writer's lock are :mod:`bnpl.warehouse.duckdb_file`'s.
 
 Sessions run with ``TimeZone = 'UTC'``: ``TIMESTAMP`` (BigQuery ``TIMESTAMP``, stored as
 ``TIMESTAMPTZ``) values come back as UTC-aware, and casts to dates do not depend on the machine.
@@ -17,8 +13,6 @@ import logging
 import re
 import shutil
 import tempfile
-import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -28,10 +22,8 @@ from typing import Any, ClassVar
 import duckdb
 import polars as pl
 
-from bnpl.errors import ConfigError, WarehouseDamagedError, WarehouseError, WarehouseLockedError
-from bnpl.settings import DuckDBSettings
+from bnpl.errors import ConfigError, WarehouseError
 from bnpl.sqltext import render_sql
-from bnpl.warehouse import Access
 from bnpl.warehouse.base import (
     DayBatch,
     Dialect,
@@ -40,6 +32,7 @@ from bnpl.warehouse.base import (
     declared_tables,
     table_spec,
 )
+from bnpl.warehouse.duckdb_file import STATEMENTS, DuckDBFile, quote
 from bnpl.warehouse.names import DATASETS, LEDGER, POLARS_TYPES, RAW, RAW_DAY_TABLES
 
 logger = logging.getLogger(__name__)
@@ -60,123 +53,13 @@ _TYPES = {
 }
 
 
-_YIELD_PAUSE_S = 0.25
-"""Pause after a busy process releases the file at ``max_hold_s``: longer than a waiting
-process's polling interval (:data:`_LOCK_POLL_MAX_S`), so the waiter gets the file."""
-
-_LOCK_POLL_MIN_S = 0.02
-_LOCK_POLL_MAX_S = 0.1
-"""Longest wait between two attempts to open a locked file."""
-
-_LOCK_PROGRESS_S = 30.0
-"""While waiting for a locked file, one progress line per this many seconds."""
-
-_CHECKPOINT_THRESHOLD = "256MB"
-"""WAL size that triggers a checkpoint (DuckDB's default is 16MB). Each checkpoint rewrites the
-partly filled last row group (up to 122,880 rows) of every table it touches, so a day-by-day load
-with the default threshold re-compresses the same rows many times (36 vs 23 CPU-seconds for a
-year). The file is also checkpointed whenever this process lets it go."""
-
-
-_STATEMENTS = "warehouse/duckdb"
-"""The adapter's own statements (``sql/warehouse/duckdb/``): identifiers only, values bound."""
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def create_table_sql(spec: TableSpec, qualified: str) -> str:
     """``CREATE TABLE IF NOT EXISTS`` for a declared table, in DuckDB types."""
     columns = [
-        {"name": _quote(c.name), "type": _TYPES[c.type], "nullable": c.nullable}
+        {"name": quote(c.name), "type": _TYPES[c.type], "nullable": c.nullable}
         for c in spec.columns
     ]
-    return render_sql(_STATEMENTS, "create_table.sql", {"table": qualified, "columns": columns})
-
-
-def _is_lock_error(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return isinstance(exc, duckdb.IOException) and ("lock" in text or "conflicting" in text)
-
-
-def _is_read_error(exc: BaseException) -> bool:
-    """DuckDB's errors for a file shorter than its header says, or a block that fails its checksum."""
-    text = str(exc).lower()
-    return "could not read enough bytes" in text or "checksum" in text or "corrupt" in text
-
-
-_LOCK_HOLDER = re.compile(r"held in (?P<command>.+?) \(PID (?P<pid>\d+)\)")
-
-
-def _lock_holder(message: str) -> str:
-    """``PID n (command)`` from DuckDB's lock error, else ``another process``."""
-    found = _LOCK_HOLDER.search(message)
-    if found is None:
-        return "another process"
-    return f"PID {found['pid']} ({found['command']})"
-
-
-_HEADER_BYTES = 3 * 4096
-"""DuckDB's file starts with three 4 KiB headers; the blocks follow."""
-
-
-def _probe_integrity(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Fail fast on a damaged file before anything is written to it (a write would extend a
-    truncated file and hide the damage): the file must be long enough for the blocks its header
-    says are in use, and the ledger must read. Costs a few milliseconds per open (one pragma, one
-    scan of the one-row-per-day ledger; 3 ms measured on a busy 2-core machine, beside ~50-90 ms
-    for the open itself).
-
-    Raises:
-        WarehouseDamagedError: says what is wrong and what to do.
-    """
-    # blocks in use lie within the file; free blocks at its end may have been truncated away by
-    # DuckDB itself (so total_blocks may exceed the file), used ones never
-    row = con.execute(
-        "SELECT used_blocks, block_size FROM pragma_database_size() "
-        "WHERE database_name = current_database()"
-    ).fetchall()[0]
-    size = path.stat().st_size
-    needed = _HEADER_BYTES + int(row[0]) * int(row[1])
-    if size < needed:
-        problem = f"{size} bytes on disk, while its {row[0]} blocks in use need {needed}"
-        raise WarehouseDamagedError(_damaged(path, problem, _ledger_span(con)))
-    try:
-        _ledger_span(con, strict=True)
-    except duckdb.Error as exc:
-        raise WarehouseDamagedError(_damaged(path, str(exc), None)) from None
-
-
-def _ledger_span(con: duckdb.DuckDBPyConnection, *, strict: bool = False) -> str | None:
-    """``first..last`` day of the ledger, None when it is missing, empty or (unless ``strict``)
-    unreadable."""
-    table = f"{_quote(LEDGER.dataset)}.{_quote(LEDGER.table)}"
-    try:
-        (row,) = con.execute(
-            render_sql(_STATEMENTS, "ledger_span.sql", {"table": table})
-        ).fetchall()
-    except duckdb.CatalogException:
-        return None
-    except duckdb.Error:
-        if strict:
-            raise
-        return None
-    if row[0] is None:
-        return None
-    return f"{row[0]}..{row[1]}"
-
-
-def _damaged(path: Path, problem: str, span: str | None) -> str:
-    rebuild = (
-        f"run bnpl backfill --start {span.replace('..', ' --end ')} (the ledger's days)"
-        if span
-        else "run bnpl backfill over the days it held"
-    )
-    return (
-        f"the warehouse file {path} is damaged: {problem}. Restore it from a backup, or move it "
-        f"aside and rebuild it: {rebuild}, then bnpl build --full-refresh"
-    )
+    return render_sql(STATEMENTS, "create_table.sql", {"table": qualified, "columns": columns})
 
 
 def _used_params(statement: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -185,195 +68,31 @@ def _used_params(statement: str, params: Mapping[str, Any] | None) -> dict[str, 
     return used or None
 
 
-class DuckDBWarehouse(Warehouse):
+class DuckDBWarehouse(DuckDBFile, Warehouse):
     """:class:`bnpl.warehouse.base.Warehouse` on a DuckDB file."""
 
     dialect: ClassVar[Dialect] = "duckdb"
 
-    def __init__(self, settings: DuckDBSettings, *, access: Access = "create") -> None:
-        """Nothing is opened until the first operation.
-
-        Args:
-            settings: the file and its limits.
-            access: ``create`` (the default: the file and schema are created when missing),
-                ``existing`` (read and write a file that must exist) or ``read_only`` (a file that
-                must exist, opened read-only; :meth:`ensure_schema` creates nothing).
-        """
-        self._settings = settings
-        self.access = access
-        self.path = Path(settings.path)
-        self._lock = threading.RLock()
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._opened_at = 0.0
-        self._pinned = 0
-        self._release_timer: threading.Timer | None = None
-        self._schema_ready = False
-
-    # --- connections --------------------------------------------------------------------------
-
-    def _open(self) -> duckdb.DuckDBPyConnection:
-        existed = self.path.exists()
-        if not existed and self.access != "create":
-            raise ConfigError(
-                f"no warehouse at {self.path}: nothing is loaded there; load data first "
-                "(bnpl backfill) or set BNPL_WAREHOUSE__PATH to an existing warehouse file"
-            )
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot create the warehouse directory {self.path.parent}: "
-                f"{exc.strerror or exc}; set BNPL_WAREHOUSE__PATH to a writable file path"
-            ) from None
-        config: dict[str, Any] = {"checkpoint_threshold": _CHECKPOINT_THRESHOLD}
-        if self._settings.threads:
-            config["threads"] = self._settings.threads
-        if self._settings.memory_limit:
-            config["memory_limit"] = self._settings.memory_limit
-        try:
-            con = self._connect(config)
-            con.sql("SET TimeZone = 'UTC'")
-            con.sql("SET enable_progress_bar = false")
-        except duckdb.IOException as exc:
-            if existed and _is_read_error(exc):
-                raise WarehouseDamagedError(_damaged(self.path, str(exc), None)) from None
-            raise ConfigError(
-                f"cannot open the warehouse file {self.path}: {exc}; "
-                "set BNPL_WAREHOUSE__PATH to a writable file path"
-            ) from None
-        except duckdb.Error as exc:
-            raise ConfigError(
-                f"{self.path} is not a usable DuckDB database ({exc}); "
-                "set BNPL_WAREHOUSE__PATH to a new or existing DuckDB file"
-            ) from None
-        if existed:
-            try:
-                _probe_integrity(con, self.path)
-            except BaseException:
-                con.close()
-                raise
-        return con
-
-    def _connect(self, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
-        """Connect, polling while another process holds the file: one log line when the wait
-        starts (naming the holder), one every :data:`_LOCK_PROGRESS_S` while it lasts.
-
-        Raises:
-            WarehouseLockedError: still held after ``lock_timeout_s``; names the holder.
-        """
-        timeout = self._settings.lock_timeout_s
-        started = time.monotonic()
-        reported = 0.0
-        pause = _LOCK_POLL_MIN_S
-        while True:
-            try:
-                return duckdb.connect(
-                    str(self.path), read_only=self.access == "read_only", config=config
-                )
-            except duckdb.IOException as exc:
-                if not _is_lock_error(exc):
-                    raise
-                waited = time.monotonic() - started
-                holder = _lock_holder(str(exc))
-                if waited >= timeout:
-                    raise WarehouseLockedError(
-                        f"{self.path} stayed locked by {holder} for {timeout:.0f} s; stop that "
-                        "process (or wait for it to finish) and run again, or raise "
-                        "BNPL_WAREHOUSE__LOCK_TIMEOUT_S"
-                    ) from None
-                if not reported:
-                    logger.warning(
-                        "waiting for %s, held by %s (up to %.0f s)", self.path, holder, timeout
-                    )
-                    reported = waited or 1e-9
-                elif waited - reported >= _LOCK_PROGRESS_S:
-                    logger.info(
-                        "still waiting for %s after %.0f s, held by %s", self.path, waited, holder
-                    )
-                    reported = waited
-                time.sleep(min(pause, max(timeout - waited, 0.0)))
-                pause = min(pause * 2, _LOCK_POLL_MAX_S)
-
-    def _acquire(self) -> duckdb.DuckDBPyConnection:
-        """The open connection, opening the file if needed (caller holds ``_lock``)."""
-        if self._release_timer is not None:
-            self._release_timer.cancel()
-            self._release_timer = None
-        if self._con is None:
-            self._con = self._open()
-            self._opened_at = time.monotonic()
-        return self._con
-
-    def _release(self, *, failed: bool) -> None:
-        """After an operation: keep the connection for the next one, or let the file go."""
-        if self._pinned or self._con is None:
-            return
-        if failed or self._settings.idle_release_s == 0:
-            self._close_connection()
-            return
-        if time.monotonic() - self._opened_at > self._settings.max_hold_s:
-            self._close_connection()
-            time.sleep(_YIELD_PAUSE_S)  # let a process that waits for the file take it
-            return
-        timer = threading.Timer(self._settings.idle_release_s, self._release_if_idle)
-        timer.daemon = True
-        self._release_timer = timer
-        timer.start()
-
-    def _release_if_idle(self) -> None:
-        with self._lock:
-            if self._release_timer is threading.current_thread() and not self._pinned:
-                self._release_timer = None
-                self._close_connection()
-
-    def _close_connection(self) -> None:
-        if self._release_timer is not None:
-            self._release_timer.cancel()
-            self._release_timer = None
-        if self._con is not None:
-            try:
-                self._con.close()
-            finally:
-                self._con = None
-
-    @contextmanager
-    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The process's connection to the file, held under the in-process lock."""
-        with self._lock:
-            con = self._acquire()
-            failed = False
-            try:
-                yield con
-            except BaseException:
-                failed = True
-                raise
-            finally:
-                self._release(failed=failed)
+    _schema_ready = False
+    """Whether :meth:`ensure_schema` has run in this process (set on the instance)."""
 
     @contextmanager
     def session(self) -> Iterator[DuckDBWarehouse]:
         """Keep the file open, and other processes out, for a batch of operations."""
-        with self._lock:
-            self._acquire()
-            self._pinned += 1
-            try:
-                yield self
-            finally:
-                self._pinned -= 1
-                if not self._pinned:
-                    self._close_connection()
+        with self.pinned():
+            yield self
 
     # --- the Warehouse interface --------------------------------------------------------------
 
     def qualified(self, dataset: str, table: str) -> str:
-        return f"{_quote(dataset)}.{_quote(table)}"
+        return f"{quote(dataset)}.{quote(table)}"
 
     def ensure_schema(self) -> None:
         if self._schema_ready or self.access == "read_only":
             return
         with self.connection() as con:
             for dataset in DATASETS:
-                con.sql(render_sql(_STATEMENTS, "create_schema.sql", {"schema": _quote(dataset)}))
+                con.sql(render_sql(STATEMENTS, "create_schema.sql", {"schema": quote(dataset)}))
             for spec in declared_tables():
                 con.sql(create_table_sql(spec, self.qualified(spec.dataset, spec.name)))
         self._schema_ready = True
@@ -405,14 +124,9 @@ class DuckDBWarehouse(Warehouse):
             name: [] for name in (*RAW_DAY_TABLES, LEDGER.table)
         }
         for batch in batches:
-            day_frames = {
-                "transactions": batch.transactions,
-                "customers": batch.customers,
-                "quarantine": batch.quarantine,
-                LEDGER.table: _ledger_frame(batch.ledger),
-            }
+            day_frames = batch.checked_frames()
+            day_frames[LEDGER.table] = _ledger_frame(batch.checked_ledger())
             for name, frame in day_frames.items():
-                _check_frame(name, frame, batch)
                 frames[name].append(frame)
         self.ensure_schema()
         staging = Path(tempfile.mkdtemp(prefix="bnpl-load-"))
@@ -442,8 +156,8 @@ class DuckDBWarehouse(Warehouse):
             {"target": self.qualified(RAW, name), "file": name if name in files else None}
             for name in (*RAW_DAY_TABLES, LEDGER.table)
         ]
-        script = render_sql(_STATEMENTS, "replace_days.sql", {"tables": tables})
-        set_load = render_sql(_STATEMENTS, "set_load.sql", {"names": list(load)})
+        script = render_sql(STATEMENTS, "replace_days.sql", {"tables": tables})
+        set_load = render_sql(STATEMENTS, "set_load.sql", {"names": list(load)})
         with self.connection() as con:
             try:
                 con.execute(set_load, load)
@@ -496,7 +210,7 @@ class DuckDBWarehouse(Warehouse):
         if not self.table_exists(dataset, table):
             raise WarehouseError(f"table {name} does not exist in {self.path}")
         return self.query(
-            render_sql(_STATEMENTS, "read_table.sql", {"table": self.qualified(dataset, table)})
+            render_sql(STATEMENTS, "read_table.sql", {"table": self.qualified(dataset, table)})
         )
 
     def table_exists(self, dataset: str, table: str) -> bool:
@@ -518,16 +232,12 @@ class DuckDBWarehouse(Warehouse):
         skip = set(exclude)
         columns = [c for c in table_spec(dataset, table).column_names if c not in skip]
         sql = render_sql(
-            _STATEMENTS,
+            STATEMENTS,
             "content_checksum.sql",
-            {"table": self.qualified(dataset, table), "columns": [_quote(c) for c in columns]},
+            {"table": self.qualified(dataset, table), "columns": [quote(c) for c in columns]},
         )
         row = self.query(sql).row(0)
         return int(row[0]), str(row[1])
-
-    def close(self) -> None:
-        with self._lock:
-            self._close_connection()
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -539,32 +249,7 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _ledger_frame(ledger: Mapping[str, Any]) -> pl.DataFrame:
-    """The ledger row as a one-row frame in the declared column order."""
-    expected = table_spec(*LEDGER).column_names
-    missing = sorted(set(expected) - set(ledger))
-    extra = sorted(set(ledger) - set(expected))
-    if missing or extra:
-        raise WarehouseError(
-            f"ledger row does not match schemas/{RAW}/{LEDGER.table}.json "
-            f"(missing {missing}, unexpected {extra})"
-        )
-    schema = {c.name: POLARS_TYPES[c.type] for c in table_spec(*LEDGER).columns}
-    return pl.DataFrame([{c: ledger[c] for c in expected}], schema=schema)
-
-
-def _check_frame(name: str, frame: pl.DataFrame, batch: DayBatch) -> None:
-    expected = table_spec(RAW, name).column_names
-    if frame.columns != expected:
-        missing = sorted(set(expected) - set(frame.columns))
-        extra = sorted(set(frame.columns) - set(expected))
-        raise WarehouseError(
-            f"frame for {RAW}.{name} does not match schemas/{RAW}/{name}.json "
-            f"(missing {missing}, unexpected {extra}, or a different order)"
-        )
-    days = frame.get_column("transaction_date").unique().to_list()
-    if any(d != batch.day for d in days):
-        others = sorted(str(d) for d in days if d != batch.day)
-        raise WarehouseError(
-            f"frame for {RAW}.{name} of batch {batch.batch_id} holds rows dated {others} "
-            f"while loading {batch.day}; a day's load may only touch its own partition"
-        )
+    """The (checked) ledger row as a one-row frame in the declared column order."""
+    columns = table_spec(*LEDGER).columns
+    schema = {c.name: POLARS_TYPES[c.type] for c in columns}
+    return pl.DataFrame([{c.name: ledger[c.name] for c in columns}], schema=schema)
