@@ -3,7 +3,8 @@ the other flow tests): what it registers, read back through Prefect's client, an
 run changes nothing while a run after drift puts things back.
 
 The objects setup manages have fixed names (the ``simtom-api`` limit, the automation), so each test
-starts and ends with them removed from the shared server; the pools are the tests' own.
+starts and ends with them removed from the shared server; the pools and blocks are the tests' own.
+The GCP block holds a key generated here: google-auth parses it locally, nothing calls Google.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ POOL = "bnpl-setup-test"
 LIMIT = "simtom-api"
 AUTOMATION = "bnpl-quality-gate-failed"
 NOTIFY = "custom-webhook/bnpl-setup-test"
+GCP_BLOCK = "bnpl-setup-test"
 
 
 def _clear(client: SyncPrefectClient) -> None:
@@ -44,6 +46,9 @@ def _clear(client: SyncPrefectClient) -> None:
             client.delete_work_pool(name)
     with contextlib.suppress(ObjectNotFound):
         client.delete_global_concurrency_limit_by_name(LIMIT)
+    with contextlib.suppress(ObjectNotFound):
+        gcp = client.read_block_document_by_name(GCP_BLOCK, block_type_slug="gcp-credentials")
+        client.delete_block_document(gcp.id)
 
 
 @pytest.fixture
@@ -158,3 +163,61 @@ def test_setup_without_a_notification_block_skips_the_automation(
     assert prefect.read_automations_by_name(AUTOMATION) == []
     assert prefect.read_work_pool(POOL).type == "process"
     assert prefect.read_global_concurrency_limit_by_name(LIMIT).limit == 2
+
+
+def service_account_key(path: Path) -> dict[str, str]:
+    """Write a service-account key file with a freshly generated RSA key (parsed locally by
+    google-auth, never used to call Google); returns its content."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    info = {
+        "type": "service_account",
+        "project_id": "bnpl-setup-test",
+        "private_key_id": "0" * 40,
+        "private_key": pem.decode(),
+        "client_email": "bnpl@bnpl-setup-test.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    path.write_text(json.dumps(info))
+    return info
+
+
+def test_setup_stores_the_gcp_key_and_points_a_cloud_run_pool_at_it(
+    prefect: SyncPrefectClient, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """With a key file, setup saves the GcpCredentials block (created, then updated when the key
+    rotates) and the Cloud Run pool's template defaults its credentials to that block."""
+    from prefect_gcp import GcpCredentials
+
+    block = GCP_BLOCK
+    pool = f"{POOL}-cloud-run"
+    key = service_account_key(tmp_path / "key.json")
+    args = ["--pool", pool, "--pool-type", "cloud-run-v2", "--gcp-credentials-block", block]
+    main(["prefect", "setup", *args, "--gcp-key-file", str(tmp_path / "key.json")])
+    out = capsys.readouterr().out
+    assert re.search(rf"block gcp-credentials/{block}\s+created", out), out
+    assert re.search(rf"work pool {pool}\s+created", out), out
+
+    stored = GcpCredentials.load(block)
+    assert stored.service_account_info is not None
+    assert stored.service_account_info.get_secret_value()["client_email"] == key["client_email"]
+    credentials = prefect.read_work_pool(pool).base_job_template["variables"]["properties"][
+        "credentials"
+    ]
+    assert credentials["default"] == {"$ref": {"block_document_id": str(stored._block_document_id)}}
+
+    rotated = service_account_key(tmp_path / "key.json")
+    main(["prefect", "setup", *args, "--gcp-key-file", str(tmp_path / "key.json")])
+    out = capsys.readouterr().out
+    assert re.search(rf"block gcp-credentials/{block}\s+updated", out), out
+    assert re.search(rf"work pool {pool}\s+unchanged", out), out
+    secret = GcpCredentials.load(block).service_account_info
+    assert secret is not None
+    assert secret.get_secret_value()["private_key"] == rotated["private_key"]
