@@ -136,6 +136,8 @@ def test_sliced_submit_launches_one_job_per_slice_and_resolves_items_as_delivere
 
 
 def test_sliced_submit_refuses_items_out_of_order_and_bad_sizes():
+    """Submitting an item before its predecessors, or a slice size of 0, is a ValueError."""
+
     def launch(items, deliver):
         return Future()
 
@@ -214,6 +216,8 @@ def test_a_launch_that_raises_fails_its_slice_and_the_others_go_on():
 
 
 def test_sliced_submit_checks_every_item_against_the_order_given():
+    """Skipping an item inside a slice is refused, not only at a slice's first item."""
+
     def launch(chunk, deliver):
         return Future()
 

@@ -47,7 +47,7 @@ Building
     ...                                   # quality checks read bnpl_audit.<mart>
     publish_models(warehouse, result.marts)
 
-or :func:`build_and_publish` with a ``gate`` callback. The BigQuery traps sqlglot does not handle
+or, with the quality gate between the two, :func:`bnpl.pipeline.write_audit_publish`. The BigQuery traps sqlglot does not handle
 are listed in :mod:`bnpl.models.dialect`; :func:`transpile` applies the same handling to SQL outside
 the runner.
 """
@@ -61,7 +61,7 @@ from bnpl.models.model import ColumnDoc, Model, ModelConfig, Project
 from bnpl.models.plan import check_schema, plan_build
 from bnpl.models.project import load_project
 from bnpl.models.publish import publish_models
-from bnpl.models.run import BuildResult, BuiltModel, build_and_publish, build_models
+from bnpl.models.run import BuildResult, BuiltModel, build_models
 
 __all__ = [
     "DOCS_PATH",
@@ -73,7 +73,6 @@ __all__ = [
     "ModelConfig",
     "Project",
     "Relation",
-    "build_and_publish",
     "build_models",
     "check_schema",
     "load_project",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,7 +17,7 @@ from bnpl.errors import ModelError, WarehouseError
 from bnpl.models.compile import Action, Relation, select_all
 from bnpl.models.model import Project
 from bnpl.models.plan import Step, check_schema, plan_steps
-from bnpl.models.publish import change_of, publish_models
+from bnpl.models.publish import change_of
 from bnpl.warehouse.base import Warehouse
 from bnpl.warehouse.labels import job_labels
 from bnpl.warehouse.names import AUDIT
@@ -163,37 +163,3 @@ def build_models(
                 )
             )
     return BuildResult(start, end, full_refresh, audit, tuple(results))
-
-
-def build_and_publish(
-    warehouse: Warehouse,
-    project: Project,
-    *,
-    selection: Sequence[str] = (),
-    start: date | None = None,
-    end: date | None = None,
-    full_refresh: bool = False,
-    params: Mapping[str, Any] | None = None,
-    gate: Callable[[BuildResult], None] | None = None,
-) -> BuildResult:
-    """Write, audit, publish: :func:`build_models` with ``audit=True``, then ``gate(result)`` (which
-    raises, e.g. :class:`bnpl.errors.QualityGateError`, to stop publication), then
-    :func:`publish_models`.
-
-    The three steps share one session: on DuckDB, letting the file go between them costs a
-    checkpoint and a reopen (docs/decisions.md, "Full-year build")."""
-    with warehouse.session():
-        result = build_models(
-            warehouse,
-            project,
-            selection=selection,
-            start=start,
-            end=end,
-            full_refresh=full_refresh,
-            audit=True,
-            params=params,
-        )
-        if gate is not None:
-            gate(result)
-        publish_models(warehouse, result.marts)
-    return result

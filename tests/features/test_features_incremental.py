@@ -3,14 +3,16 @@ day by day as days arrive, and after a past day is reloaded with other content."
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 from feature_data import DAYS, Records, future_changed, load_into, load_records, timestamp
 
-from bnpl.models import Project, build_and_publish, build_models, publish_models
-from bnpl.settings import DuckDBSettings
+from bnpl import pipeline
+from bnpl.models import Project, build_models, publish_models
+from bnpl.settings import DuckDBSettings, Settings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
 MARTS = (
@@ -35,6 +37,14 @@ def full_refresh(path: Path, records: Records, project: Project) -> DuckDBWareho
     return warehouse
 
 
+def write_audit_publish(warehouse: DuckDBWarehouse, project: Project, day: date) -> None:
+    """Build ``day`` and publish it through the pipeline's verb (no quality checks: the gate has
+    tests of its own)."""
+    pipeline.write_audit_publish(
+        warehouse, Settings(), run_id="features", start=day, end=day, project=project, checks=()
+    )
+
+
 def assert_same(a: DuckDBWarehouse, b: DuckDBWarehouse) -> None:
     """Each feature mart has the same rows in both warehouses."""
     for mart in MARTS:
@@ -53,7 +63,7 @@ def test_day_by_day_equals_full_refresh(
     try:
         for day in days:
             load_into(daily, {day: records[day]})
-            build_and_publish(daily, project, start=day, end=day)
+            write_audit_publish(daily, project, day)
         full = full_refresh(tmp_path / "full.duckdb", records, project)
         try:
             assert_same(daily, full)
@@ -78,7 +88,7 @@ def test_reloaded_past_day_converges(
             {day: base_records[day]}, {day: alt_records[day]}, noon, delete=False
         )
         load_into(warehouse, changed)
-        build_and_publish(warehouse, project, start=day, end=day)
+        write_audit_publish(warehouse, project, day)
         reference = full_refresh(tmp_path / "full.duckdb", base_records | changed, project)
         try:
             assert_same(warehouse, reference)

@@ -1,8 +1,10 @@
 """End to end on a real Prefect server: setup, deploy, a process worker, a day that fails on a
 source outage, and the same flow run retried to Completed.
 
-Everything runs on 127.0.0.1 with its own PREFECT_HOME, SQLite database and DuckDB file; every
-process the test starts is stopped (its whole process group) and checked gone at the end.
+Everything runs on 127.0.0.1: the session's Prefect server (``prefect_api``, its own SQLite
+database; shared with the other flow tests, so its startup is paid once), and this test's own
+PREFECT_HOME and DuckDB file for the CLI, the worker and its flow runs; every process the test
+starts is stopped (its whole process group) and checked gone at the end.
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ def _wait_healthy(api: str, stack: Stack, timeout: float = 120) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.5)
-    pytest.fail(f"Prefect server not healthy after {timeout} s:\n{stack.log('server')}")
+    pytest.fail(f"Prefect server at {api} not healthy after {timeout} s")
 
 
 def _flow_run(api: str, run_id: str) -> dict[str, Any]:
@@ -211,33 +213,24 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
-    tmp_path: Path, stack: Stack, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, stack: Stack, monkeypatch: pytest.MonkeyPatch, prefect_api: str
 ) -> None:
     """setup + deploy + worker: a day completes; a day failed by a source outage is retried as the
     same flow run and completes with its rows loaded once; a backfill launches per-day runs; a
     parameter that is not a date fails at once."""
     began = time.monotonic()
-    api_port, source_port = free_port(), free_port()
-    api = f"http://127.0.0.1:{api_port}/api"
+    source_port = free_port()
+    api = prefect_api  # the session's server: its startup is shared with the other flow tests
     warehouse = tmp_path / "warehouse" / "bnpl.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BNPL_", "PREFECT_"))}
     env.update(
         PREFECT_HOME=str(tmp_path / "prefect"),
         PREFECT_API_URL=api,
-        PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_API_ENABLE_HTTP2="false",
-        PREFECT_SERVER_UI_ENABLED="false",
         PREFECT_WORKER_QUERY_SECONDS="1",
         PREFECT_WORKER_PREFETCH_SECONDS="1",
     )
-    stack.start(
-        "server",
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(api_port),
-         "--no-scheduler", "--no-ui"],
-        env,
-        tmp_path,
-    )  # fmt: skip
     _wait_healthy(api, stack)
     _phase(began, "server healthy")
 

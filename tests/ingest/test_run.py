@@ -198,6 +198,7 @@ def test_failed_days_are_recorded_in_the_failure_log(session, settings, source, 
 
 
 def test_a_run_outside_prefect_logs_failures_without_a_flow_run_id(session, settings, source):
+    """A run outside Prefect still records its failed day, with no flow run id."""
     source.fail[DAYS[0]] = RuntimeError("unexpected")
     ingest.run_range(session, DAYS[0], DAYS[0])
     log = bnpl.read_table("bnpl_audit.ingest_failures", settings)
@@ -293,6 +294,7 @@ def test_days_are_fetched_a_slice_per_job_and_a_failed_day_fails_alone(session, 
 
 
 def test_days_per_task_must_be_positive(session):
+    """days_per_task=0 is a ConfigError naming the value."""
     with pytest.raises(ConfigError, match="days per task 0"):
         ingest.run_range(session, DAYS[0], DAYS[0], days_per_task=0)
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import httpx
 import pytest
+import stamina
 from simulator_helpers import free_port, running_server
+from stamina.instrumentation import RetryDetails
 
 from bnpl.calendar import DayRequest, plan_day
 from bnpl.errors import (
@@ -64,6 +68,25 @@ def counting_client(
     return SourceClient(settings, base_url=url, http=http, **kwargs), sent
 
 
+def timed_client(url: str, settings: SourceSettings) -> tuple[SourceClient, list[float]]:
+    """A client whose injected httpx.Client records when (monotonic seconds) it sends each
+    request."""
+    sent_at: list[float] = []
+    http = build_http_client(settings)
+    http.event_hooks["request"].append(lambda request: sent_at.append(time.monotonic()))
+    return SourceClient(settings, base_url=url, http=http), sent_at
+
+
+@pytest.fixture
+def retries() -> Iterator[list[RetryDetails]]:
+    """Every retry stamina schedules during the test, through stamina's instrumentation hooks."""
+    seen: list[RetryDetails] = []
+    before = stamina.instrumentation.get_on_retry_hooks()
+    stamina.instrumentation.set_on_retry_hooks([*before, seen.append])
+    yield seen
+    stamina.instrumentation.set_on_retry_hooks(before)
+
+
 def clean(fault) -> bool:
     return fault.status is None and fault.cut_at is None
 
@@ -84,20 +107,20 @@ def test_error_statuses_are_retried_until_the_day_arrives(make_server, status):
     assert fetched.started_at <= fetched.fetched_at and fetched.started_at.tzinfo is not None
 
 
-def test_429_waits_what_retry_after_asks(make_server, monkeypatch):
-    """A 429 is retried after the Retry-After seconds (the wait handed to stamina)."""
-    asked: list[object] = []
-
-    def spy(exc: Exception) -> bool | float:
-        asked.append(retry_wait(exc))
-        return asked[-1]
-
-    monkeypatch.setattr(client_module, "retry_wait", spy)
-    faults = FaultSettings(seed=2, rate_limit_rate=0.5, retry_after_s=3.5)
+def test_429_waits_what_retry_after_asks(make_server, retries):
+    """A 429 is retried after exactly the Retry-After seconds: the wait stamina schedules, and the
+    pause between the two requests at the transport."""
+    stamina.set_testing(False)  # really wait, so the pause can be measured
+    faults = FaultSettings(seed=2, rate_limit_rate=0.5, retry_after_s=0.3)
     request = day_where(faults, lambda f: f.status == 429, clean)
-    client, _ = counting_client(make_server(seed=2, rate_limit_rate=0.5, retry_after_s=3.5))
+    url = make_server(seed=2, rate_limit_rate=0.5, retry_after_s=0.3)
+    settings = SourceSettings(retry_initial_wait_s=0.0)  # back-off alone would not wait 0.3 s
+    client, sent_at = timed_client(url, settings)
     fetched = client.fetch_day(request)
-    assert fetched.attempts == 2 and asked == [3.5]
+    assert fetched.attempts == 2 and len(sent_at) == 2
+    assert [r.wait_for for r in retries] == [0.3]
+    assert isinstance(retries[0].caused_by, TransientSourceError)
+    assert sent_at[1] - sent_at[0] >= 0.3
 
 
 def test_added_latency_delays_but_succeeds(make_server):
@@ -109,18 +132,15 @@ def test_added_latency_delays_but_succeeds(make_server):
     assert fetched.fetched_at - fetched.started_at >= timedelta(seconds=0.3)
 
 
-def test_a_cut_stream_is_detected_and_retried(make_server, monkeypatch):
+def test_a_cut_stream_is_detected_and_retried(make_server, retries):
     """A stream cut without the chunked terminator is a TruncatedStreamError, then retried."""
-    seen: list[Exception] = []
-    monkeypatch.setattr(
-        client_module, "retry_wait", lambda exc: seen.append(exc) or retry_wait(exc)
-    )
     faults = FaultSettings(seed=3, cut_rate=0.5)
     request = day_where(faults, lambda f: f.cut_at is not None, clean)
-    client, _ = counting_client(make_server(seed=3, cut_rate=0.5))
+    client, sent = counting_client(make_server(seed=3, cut_rate=0.5))
     fetched = client.fetch_day(request)
-    assert fetched.attempts == 2 and len(fetched.records) == request.expected_volume
-    assert [type(e) for e in seen] == [TruncatedStreamError]
+    assert fetched.attempts == 2 and len(sent) == 2
+    assert len(fetched.records) == request.expected_volume
+    assert [type(r.caused_by) for r in retries] == [TruncatedStreamError]
 
 
 def test_always_cut_stream_fails_with_one_clear_message(make_server):

@@ -12,9 +12,13 @@ from typing import Any
 
 import polars as pl
 
+from bnpl import pipeline
 from bnpl.calendar import DayRequest, day_type
 from bnpl.ingest import PreparedDay, prepare_day
+from bnpl.models import BuildResult, Project
 from bnpl.normalize import IdentityScope, canonical_json
+from bnpl.quality.base import Check
+from bnpl.settings import Settings
 from bnpl.sqltext import SQL_DIR
 from bnpl.warehouse.base import DayBatch, Warehouse
 
@@ -194,3 +198,19 @@ def checksum(warehouse: Warehouse, name: str) -> tuple[int, int]:
     """(row count, order-independent hash of :func:`content`) of ``dataset.table``."""
     frame = content(warehouse, name)
     return frame.height, int(frame.hash_rows(seed=7).sum())
+
+
+def write_audit_publish(
+    warehouse: Warehouse,
+    project: Project,
+    *,
+    checks: tuple[Check, ...] = (),
+    **kwargs: Any,
+) -> BuildResult:
+    """:func:`bnpl.pipeline.write_audit_publish` on ``project`` with ``checks`` only (none by
+    default: the model tests test building and publishing; tests/quality tests the gate's checks).
+    Returns what was built; raises what the verb raises."""
+    published = pipeline.write_audit_publish(
+        warehouse, Settings(), run_id="model-tests", project=project, checks=checks, **kwargs
+    )
+    return published.build

@@ -10,22 +10,21 @@ from typing import Any
 
 import polars as pl
 import pytest
-from model_data import DAYS, content, copy_project
+from model_data import DAYS, content, copy_project, write_audit_publish
 
 from bnpl.errors import ModelError, QualityGateError
-from bnpl.models import (
-    BuildResult,
-    Project,
-    build_and_publish,
-    build_models,
-    load_project,
-    publish_models,
-)
+from bnpl.models import Project, build_models, load_project, publish_models
+from bnpl.quality import CHECKS, GateResult
 from bnpl.warehouse.base import CopyJobPublishing
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
 MARTS = {m.name for m in load_project().models.values() if m.layer == "marts"}
 """Every mart of the repository (issue 4's four and those added since)."""
+
+
+LEDGER_CHECK = next(c for c in CHECKS if c.name == "transactions_match_ledger")
+"""A declared error-level check that fails for a day whose raw transactions were deleted after
+the ledger recorded them."""
 
 
 def marts(warehouse: DuckDBWarehouse) -> dict[str, Any]:
@@ -94,20 +93,23 @@ def test_publish_is_all_or_nothing(built: DuckDBWarehouse) -> None:
 
 
 def test_failed_gate_publishes_nothing(built: DuckDBWarehouse, project: Project) -> None:
-    """A gate that raises stops publication; the audit area holds the new build."""
+    """A failing error-level check stops publication; the audit area holds the new build."""
     built.execute(
         'DELETE FROM "bnpl_raw"."transactions" WHERE transaction_date = $day', {"day": DAYS[1]}
     )
     before = marts(built)
-    seen: list[BuildResult] = []
+    seen: list[GateResult] = []
 
-    def gate(result: BuildResult) -> None:
-        seen.append(result)
-        raise QualityGateError("volume check failed", failed=["volume"])
-
-    with pytest.raises(QualityGateError):
-        build_and_publish(built, project, start=DAYS[1], end=DAYS[1], gate=gate)
-    assert set(seen[0].marts) == MARTS
+    with pytest.raises(QualityGateError, match="transactions_match_ledger"):
+        write_audit_publish(
+            built,
+            project,
+            start=DAYS[1],
+            end=DAYS[1],
+            checks=(LEDGER_CHECK,),
+            on_result=seen.append,
+        )
+    assert set(seen[0].built) == MARTS and seen[0].published == ()
     after = marts(built)
     assert all(after[name].equals(before[name]) for name in before)
     audit = built.read_table("bnpl_audit.mart_bnpl_daily_volume")
@@ -137,12 +139,9 @@ def test_rejected_changes_never_reach_a_later_publish(
     before = rejected_day(built)
     assert before["mart_bnpl_transactions"].height == 407
 
-    def reject(result: BuildResult) -> None:
-        raise QualityGateError("rejected", failed=["volume"])
-
-    with pytest.raises(QualityGateError):
-        build_and_publish(built, project, start=DAYS[1], end=DAYS[1], gate=reject)
-    build_and_publish(built, project, start=DAYS[2], end=DAYS[2])
+    with pytest.raises(QualityGateError, match="transactions_match_ledger"):
+        write_audit_publish(built, project, start=DAYS[1], end=DAYS[1], checks=(LEDGER_CHECK,))
+    write_audit_publish(built, project, start=DAYS[2], end=DAYS[2], checks=(LEDGER_CHECK,))
     after = rejected_day(built)
     assert all(after[name].equals(before[name]) for name in before)
     for name in MARTS:
@@ -192,7 +191,7 @@ def test_copy_job_publishing_copies_whole_tables(built: DuckDBWarehouse, project
     warehouse = CopyingWarehouse(built)
     assert isinstance(warehouse, CopyJobPublishing)
     try:
-        result = build_and_publish(warehouse, project, start=DAYS[0], end=DAYS[0])
+        result = write_audit_publish(warehouse, project, start=DAYS[0], end=DAYS[0])
     finally:
         warehouse.close()
     incremental = {
@@ -218,7 +217,7 @@ def test_build_failure_publishes_nothing(built: DuckDBWarehouse, tmp_path: Path)
     )
     before = marts(built)
     with pytest.raises(ModelError) as caught:
-        build_and_publish(built, load_project(sql), start=DAYS[0], end=DAYS[0])
+        write_audit_publish(built, load_project(sql), start=DAYS[0], end=DAYS[0])
     message = str(caught.value)
     assert "model mart_bnpl_daily_volume (sql/marts/mart_bnpl_daily_volume.sql)" in message
     assert "amount is FLOAT64, declared NUMERIC" in message

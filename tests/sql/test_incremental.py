@@ -8,10 +8,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from model_data import content, drifted_day, load, prepare_subset
+from model_data import content, drifted_day, load, prepare_subset, write_audit_publish
 
 from bnpl.ingest import PreparedDay
-from bnpl.models import Project, build_and_publish, build_models, publish_models
+from bnpl.models import Project, build_models, publish_models
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
@@ -51,7 +51,7 @@ def test_day_by_day_equals_full_refresh(
     actions = []
     for day in days:
         load(daily, [day])
-        result = build_and_publish(daily, project, start=day.day, end=day.day)
+        result = write_audit_publish(daily, project, start=day.day, end=day.day)
         actions.append({m.name: m.action for m in result.models})
     assert actions[-1]["int_bnpl_customer_profiles"] == "merge"
     assert actions[-1]["mart_bnpl_transactions"] == "replace_range"
@@ -68,7 +68,7 @@ def test_rebuilding_a_day_changes_nothing(built: DuckDBWarehouse, project: Proje
     """An incremental build of a day already built leaves every table as it was."""
     before = {m.name: content(built, f"{m.dataset}.{m.name}") for m in project.models.values()}
     day = before["mart_bnpl_daily_volume"]["transaction_date"][1]
-    result = build_and_publish(built, project, start=day, end=day)
+    result = write_audit_publish(built, project, start=day, end=day)
     incremental = [
         m for m in result.models if project.models[m.name].config.materialized != "table"
     ]
@@ -90,7 +90,7 @@ def test_reloaded_day_converges_with_stable_ids(
     keep = set(random.Random(7).sample(range(middle.stats.records_received), 150))
     smaller = prepare_subset(captured_body, middle.day, keep, scope="source")
     load(warehouse, [smaller])
-    build_and_publish(warehouse, project, start=middle.day, end=middle.day)
+    write_audit_publish(warehouse, project, start=middle.day, end=middle.day)
     reference = full_refresh(
         tmp_path / "full.duckdb", [source_days[0], smaller, source_days[2]], project
     )
@@ -115,7 +115,7 @@ def test_reloaded_day_converges_with_batch_ids(
     replacement = drifted_day(captured_body)
     assert replacement.batch_id != batch_days[0].batch_id
     load(warehouse, [replacement])
-    build_and_publish(warehouse, project, start=replacement.day, end=replacement.day)
+    write_audit_publish(warehouse, project, start=replacement.day, end=replacement.day)
     customers = warehouse.read_table("bnpl_marts.mart_bnpl_customers")
     assert not set(batch_days[0].customers["customer_key"]) & set(customers["customer_key"])
     reference = full_refresh(tmp_path / "full.duckdb", [replacement, *batch_days[1:]], project)
@@ -127,7 +127,7 @@ def test_reloaded_day_converges_with_batch_ids(
 def test_full_refresh_rebuilds_every_loaded_day(built: DuckDBWarehouse, project: Project) -> None:
     """A full refresh recreates each table from every day in the ledger."""
     built.execute('DELETE FROM "bnpl_marts"."mart_bnpl_transactions"')
-    result = build_and_publish(built, project, full_refresh=True)
+    result = write_audit_publish(built, project, full_refresh=True)
     assert {m.action for m in result.models} == {"create"}
     assert {(m.start, m.end) for m in result.models if m.action == "create"} == {
         (result.models[0].start, result.models[0].end)
