@@ -16,7 +16,7 @@ import typer
 
 from bnpl.errors import BnplError, ConfigError, RunStoppedError
 from bnpl.redaction import install_log_redaction, redact
-from bnpl.stopping import STOP
+from bnpl.stopping import STOP, exit_stopped
 from bnpl.telemetry import quiet_prefect_telemetry
 
 app = typer.Typer(
@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     except RunStoppedError as exc:
         typer.echo(str(exc), err=True)
-        raise SystemExit(exc.exit_code) from None
+        if exc.signum is not None and STOP.signum is None:
+            STOP.request(exc.signum)
+        exit_stopped()
     except BnplError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
@@ -91,17 +93,17 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(code) from None
         if STOP.is_set():  # a stopped run's teardown failed (e.g. Prefect's API was stopped too)
             _stopped_line()
-            raise SystemExit(STOP.exit_code) from None
+            exit_stopped()
         raise
     except KeyboardInterrupt:  # Ctrl-C outside a run that stops by itself
         STOP.request(signal.SIGINT)
         _stopped_line()
-        raise SystemExit(STOP.exit_code) from None
+        exit_stopped()
     except BaseException:  # e.g. Prefect's TerminationSignal, a SIGTERM it caught first
         if not STOP.is_set():
             raise
         _stopped_line()
-        raise SystemExit(STOP.exit_code) from None
+        exit_stopped()
 
 
 def _stopped_line() -> None:
