@@ -160,8 +160,8 @@ def stop_on_signals(
                 previous[signum] = signal.signal(signum, mine)
         yield stop
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
         if outer is None:
             stop.handler = None
 

@@ -111,7 +111,7 @@ def test_a_stopped_backfill_keeps_whole_days_and_a_rerun_loads_the_rest(
     assert proc.returncode == 128 + signum, err.text()
     assert elapsed < STOP_BOUND_S, (elapsed, err.text())
     assert f"stopped by {signal.Signals(signum).name}" in err.text(), err.text()
-    assert "run the same command again" in err.text(), err.text()
+    assert "run the same command again" in err.text().lower(), err.text()
     ledger = dict(
         _rows(path, "SELECT transaction_date, records_loaded FROM bnpl_raw.source_batches")
     )
