@@ -109,6 +109,7 @@ def test_a_stopped_backfill_keeps_whole_days_and_a_rerun_loads_the_rest(
     finally:
         elapsed = _stop(proc, signum)
     assert proc.returncode == 128 + signum, err.text()
+    print(f"stop latency, {signal.Signals(signum).name}, replies 1 s late: {elapsed:.2f} s")
     assert elapsed < STOP_BOUND_S, (elapsed, err.text())
     assert f"stopped by {signal.Signals(signum).name}" in err.text(), err.text()
     assert "run the same command again" in err.text().lower(), err.text()
@@ -149,6 +150,7 @@ def test_a_backfill_stuck_on_a_trickling_source_stops_on_sigterm(
     finally:
         elapsed = _stop(proc, signal.SIGTERM)
     assert proc.returncode == 143, err.text()
+    print(f"stop latency, SIGTERM, trickling source: {elapsed:.2f} s")
     assert elapsed < STOP_BOUND_S, (elapsed, err.text())
     assert _rows(path, "SELECT count(*) FROM bnpl_raw.source_batches") == [(0,)]
     failed = _rows(path, "SELECT DISTINCT error_type FROM bnpl_audit.ingest_failures")
@@ -185,7 +187,7 @@ def test_no_child_outlives_a_killed_backfill(cli: Cli, tmp_path: Path):
             line.split(" at ")[-1].strip() for line in err.lines if "bundled simulator at" in line
         )
         assert _listening(simulator)
-        assert len(children) >= 3, children  # the reaper, the simulator, Prefect's API server
+        assert len(children) >= 2, children  # the simulator, Prefect's API server (the reaper)
     finally:
         proc.kill()
         killed = time.monotonic()
@@ -193,6 +195,7 @@ def test_no_child_outlives_a_killed_backfill(cli: Cli, tmp_path: Path):
     while (alive := _alive(children)) and time.monotonic() - killed < ORPHAN_BOUND_S + 10:
         time.sleep(0.1)
     gone_after = time.monotonic() - killed
+    print(f"children of a SIGKILLed backfill gone after {gone_after:.2f} s")
     assert not alive, (alive, err.text())
     assert gone_after < ORPHAN_BOUND_S, gone_after
     assert not _listening(simulator)
