@@ -20,6 +20,7 @@
     │   └── WarehouseDamagedError   the DuckDB file is damaged; restore or rebuild it (terminal)
     ├── IngestError                 some days of a run failed (the summary says which loaded)
     │   └── SliceError              some days of one fetch task's slice failed to fetch or prepare
+    ├── RunStoppedError             SIGINT/SIGTERM stopped the run; whole days only, run it again
     ├── ModelError                  a SQL model does not render, parse, resolve or build
     └── QualityGateError            an error-level data-quality check failed; nothing was published
 
@@ -143,6 +144,23 @@ class IngestError(BnplError):
     def __init__(self, message: str, *, failed: list[str], summary: str) -> None:
         super().__init__(message)
         self.failed = failed
+        self.summary = summary
+
+
+class RunStoppedError(BnplError):
+    """SIGINT or SIGTERM stopped the run (:mod:`bnpl.stopping`): days that finished loading are
+    kept whole, the others were not loaded; running the same command again loads them.
+
+    Attributes:
+        signum: the signal, if one stopped the run.
+        exit_code: the shell's code for it, ``128 + signum`` (130 SIGINT, 143 SIGTERM).
+        summary: the run's summary report, if the run had one.
+    """
+
+    def __init__(self, message: str, *, signum: int | None, summary: str = "") -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum if signum is not None else 1
         self.summary = summary
 
 

@@ -19,6 +19,9 @@ I = TypeVar("I")  # noqa: E741 - the submitted item
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
 
+STOP_POLL_S = 0.1
+"""Seconds between checks of a fan-out's stop condition while it waits for results."""
+
 
 class Handoff(Generic[T]):
     """A box handed over once: :meth:`take` returns the value and leaves the box empty.
@@ -82,6 +85,7 @@ def iter_completed_groups(
     *,
     window: int,
     max_group: int | None = None,
+    stopped: Callable[[], bool] | None = None,
 ) -> Iterator[list[tuple[I, R | Exception]]]:
     """Yield, in completion order, every item that has completed since the last group (at least
     one, at most ``max_group``), each with its result or its error.
@@ -90,11 +94,16 @@ def iter_completed_groups(
     once (the ingestion writer loads them in one transaction); a fast one gets single items.
     Replacements are submitted before a group is yielded, so at most ``window`` items are in
     flight or waiting, besides the group being consumed. A :class:`Handoff` is unboxed.
+
+    Once ``stopped()`` is true (checked at least every :data:`STOP_POLL_S`), nothing more is
+    submitted or yielded: the items in flight are abandoned to their workers.
     """
     pending = iter(items)
     done: queue.SimpleQueue[tuple[I, Pending[R | Handoff[R]]]] = queue.SimpleQueue()
 
     def launch() -> bool:
+        if stopped is not None and stopped():
+            return False
         for item in pending:  # at most one item per call
             submit(item).add_done_callback(_report_to(done, item))
             return True
@@ -104,7 +113,17 @@ def iter_completed_groups(
     while in_flight < window and launch():
         in_flight += 1
     while in_flight:
-        finished = [done.get()]
+        if stopped is None:
+            finished = [done.get()]
+        else:
+            try:
+                finished = [done.get(timeout=STOP_POLL_S)]
+            except queue.Empty:
+                finished = []
+            if stopped():
+                return
+            if not finished:
+                continue
         while max_group is None or len(finished) < max_group:
             try:
                 finished.append(done.get_nowait())

@@ -8,13 +8,15 @@ from bnpl become one line on stderr: exit code 2 for bad input or settings (:cla
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from typing import Any
 
 import typer
 
-from bnpl.errors import BnplError, ConfigError
+from bnpl.errors import BnplError, ConfigError, RunStoppedError
 from bnpl.redaction import install_log_redaction, redact
+from bnpl.stopping import STOP, exit_stopped
 from bnpl.telemetry import quiet_prefect_telemetry
 
 app = typer.Typer(
@@ -72,6 +74,11 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
+    except RunStoppedError as exc:
+        typer.echo(str(exc), err=True)
+        if exc.signum is not None and STOP.signum is None:
+            STOP.request(exc.signum)
+        exit_stopped()
     except BnplError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
@@ -84,4 +91,24 @@ def main(argv: list[str] | None = None) -> None:
         if code is not None and hasattr(exc, "format_message"):
             typer.echo(f"error: {redact(exc.format_message())}", err=True)
             raise SystemExit(code) from None
+        if STOP.is_set():  # a stopped run's teardown failed (e.g. Prefect's API was stopped too)
+            _stopped_line()
+            exit_stopped()
         raise
+    except KeyboardInterrupt:  # Ctrl-C outside a run that stops by itself
+        STOP.request(signal.SIGINT)
+        _stopped_line()
+        exit_stopped()
+    except BaseException:  # e.g. Prefect's TerminationSignal, a SIGTERM it caught first
+        if not STOP.is_set():
+            raise
+        _stopped_line()
+        exit_stopped()
+
+
+def _stopped_line() -> None:
+    typer.echo(
+        f"stopped by {STOP.describe()}; run the same command again to finish (loaded days are "
+        "skipped)",
+        err=True,
+    )

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bnpl.calendar import check_ingest_range, parse_day
-from bnpl.errors import ConfigError, IngestError
+from bnpl.errors import ConfigError, IngestError, RunStoppedError
+from bnpl.reaper import start_reaper
 from bnpl.settings import load_settings
+from bnpl.stopping import HARD_EXIT_AFTER_S, stop_on_signals
 from bnpl.timeutil import utc_now
 
 if TYPE_CHECKING:
@@ -30,7 +32,9 @@ _EPHEMERAL_API_STARTUP_S = "180"
 
 
 def _prepare_prefect() -> None:
-    """Defaults for Prefect's environment, set before Prefect is imported (the user's win)."""
+    """Defaults for Prefect's environment, set before Prefect is imported (the user's win); the
+    watchdog that stops Prefect's temporary API (and any other child) when this process ends."""
+    start_reaper()
     os.environ.setdefault(
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", _EPHEMERAL_API_STARTUP_S
     )
@@ -41,12 +45,15 @@ def _echo_summary(run: Callable[[], IngestSummary]) -> None:
 
     The engine logs one line per day; Prefect's "Finished in state Completed()" per task would
     double them on the console without saying which day, so task runs log warnings and up here.
+    SIGINT and SIGTERM stop the run with whole days only (:mod:`bnpl.stopping`).
     """
     logging.getLogger("prefect.task_runs").setLevel(logging.WARNING)
     try:
-        summary = run()
-    except IngestError as exc:
-        typer.echo(exc.summary)
+        with stop_on_signals(hard_exit_after_s=HARD_EXIT_AFTER_S):
+            summary = run()
+    except (IngestError, RunStoppedError) as exc:
+        if exc.summary:
+            typer.echo(exc.summary)
         raise
     typer.echo(str(summary))
 

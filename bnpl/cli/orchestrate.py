@@ -14,7 +14,9 @@ import typer
 
 from bnpl.calendar import check_processable_day, check_range, parse_day
 from bnpl.errors import ConfigError
+from bnpl.reaper import start_reaper
 from bnpl.settings import BigQuerySettings, load_settings
+from bnpl.stopping import HARD_EXIT_AFTER_S, stop_on_signals
 from bnpl.timeutil import utc_now
 
 
@@ -48,9 +50,11 @@ def register(app: typer.Typer) -> None:
         if logical is not None:
             check_processable_day(logical, today=utc_now().date())
         load_settings()  # a bad setting fails here, before Prefect starts
+        start_reaper()  # Prefect's temporary API and the simulator end with this process
         from bnpl_flows.daily import daily_bnpl_processing
 
-        result = daily_bnpl_processing(logical_date=logical)
+        with stop_on_signals(hard_exit_after_s=HARD_EXIT_AFTER_S):
+            result = daily_bnpl_processing(logical_date=logical)
         checks = ", ".join(f"{n} {status}" for status, n in result["checks"].items() if n)
         typer.echo(
             f"{result['logical_date']}: {result['records_loaded']:,} rows loaded, "
@@ -88,6 +92,7 @@ def register(app: typer.Typer) -> None:
         last = parse_day(end, name="--end")
         check_range(first, last)
         check_processable_day(last, today=utc_now().date())
+        start_reaper()
         from bnpl_flows.simulation import simulate_days as run_simulation
 
         report = run_simulation(

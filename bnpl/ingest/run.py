@@ -14,14 +14,15 @@ from contextlib import ExitStack
 from datetime import date
 
 from bnpl.calendar import DayRequest
-from bnpl.errors import ConfigError
+from bnpl.errors import ConfigError, RunStoppedError
 from bnpl.fanout import Deliver, Launch, SlicedSubmit, iter_completed_groups
 from bnpl.ingest.failures import log_failure, record_failures
 from bnpl.ingest.fetch import ReadyDay, fetch_and_prepare_days
 from bnpl.ingest.load import load_group
 from bnpl.ingest.plan import plan_range, select_pending
 from bnpl.ingest.session import IngestSession
-from bnpl.ingest.summary import DayFailure, DayResult, IngestSummary, failure_of
+from bnpl.ingest.summary import DayFailure, DayResult, IngestSummary, failure_of, others_loaded
+from bnpl.stopping import STOP, StopRequest, stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def run_range(
     days_per_task: int | None = None,
     launch: LaunchDays | None = None,
     flow_run_id: str | None = None,
+    stop: StopRequest = STOP,
 ) -> IngestSummary:
     """Ingest every day from ``start`` to ``end`` inclusive and summarise.
 
@@ -65,8 +67,14 @@ def run_range(
     (source, contract, quarantine threshold) is recorded and the others go on; the summary lists
     every failure.
 
+    SIGINT or SIGTERM (in the main thread; :mod:`bnpl.stopping`), or ``stop`` set by other
+    means, stops the run within seconds with whole days only: no day is started or loaded after
+    it, fetches in flight are abandoned, and every day not loaded is recorded as failed (summary
+    and failure log) before :class:`RunStoppedError` is raised.
+
     Raises:
         ConfigError: ``end`` is before ``start``.
+        RunStoppedError: the run was stopped; its ``summary`` says which days were loaded.
         WarehouseLockedError: another process kept the warehouse file past the lock timeout.
     """
     started = time.monotonic()
@@ -89,8 +97,11 @@ def run_range(
     failures: list[DayFailure] = []
     by_day = {request.day: request for request in todo}
     with ExitStack() as stack:
+        stack.enter_context(stop_on_signals(stop))
         if launch is None:
-            pool = stack.enter_context(ThreadPoolExecutor(workers, thread_name_prefix="fetch"))
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="fetch")
+            # a stopped run does not wait for its abandoned fetches
+            stack.callback(lambda: pool.shutdown(wait=not stop.is_set(), cancel_futures=True))
 
             def launch(
                 requests: Sequence[DayRequest], deliver: Deliver[ReadyDay]
@@ -100,7 +111,10 @@ def run_range(
         submit = SlicedSubmit(todo, launch, size=per_task)
         # every worker needs a slice of its own within the window
         window = max(2 * workers, GROUP_WINDOW, min(workers * per_task, MAX_WINDOW))
-        for group in iter_completed_groups(todo, submit, window=window, max_group=GROUP_DAYS):
+        groups = iter_completed_groups(
+            todo, submit, window=window, max_group=GROUP_DAYS, stopped=stop.is_set
+        )
+        for group in groups:
             ready: list[ReadyDay] = []
             fetch_failed: list[DayFailure] = []
             for request, outcome in group:
@@ -126,6 +140,10 @@ def run_range(
                     n,
                     len(todo),
                 )
+            if stop.is_set():
+                break
+        if stop.is_set():
+            failures += _record_not_loaded(session, todo, loaded, failures, stop, flow_run_id)
     summary = IngestSummary(
         start,
         end,
@@ -145,4 +163,35 @@ def run_range(
         summary.rows_quarantined,
         summary.wall_s,
     )
+    if stop.is_set():
+        raise RunStoppedError(
+            f"stopped by {stop.describe()}: {others_loaded(len(summary.loaded))}, "
+            f"{len(todo) - len(summary.loaded)} not loaded. Run the same command again to load "
+            "them: loaded days are skipped",
+            signum=stop.signum,
+            summary=str(summary),
+        )
     return summary
+
+
+def _record_not_loaded(
+    session: IngestSession,
+    todo: Sequence[DayRequest],
+    loaded: Sequence[DayResult],
+    failures: Sequence[DayFailure],
+    stop: StopRequest,
+    flow_run_id: str | None,
+) -> list[DayFailure]:
+    """Every planned day neither loaded nor failed yet, as failed because the run stopped, also
+    in the failure log (one short write; a run stopped again meanwhile skips it)."""
+    done = {d.day for d in loaded} | {f.day for f in failures}
+    reason = RunStoppedError(
+        f"not loaded: {stop.describe()} stopped the run first", signum=stop.signum
+    )
+    stopped = [failure_of(r.day, reason) for r in todo if r.day not in done]
+    logger.warning(
+        "stopped by %s: %d days loaded, %d not loaded", stop.describe(), len(loaded), len(stopped)
+    )
+    if stopped:
+        record_failures(session, stopped, {r.day: r for r in todo}, flow_run_id=flow_run_id)
+    return stopped

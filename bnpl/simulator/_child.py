@@ -1,7 +1,8 @@
 """The process :func:`bnpl.simulator.server.serve_in_background` starts (not a user command: run
 ``bnpl simulate serve``). It reads :class:`~bnpl.settings.SimulatorSettings` as JSON from stdin,
 binds, announces its port on stdout (:data:`~bnpl.simulator.server.PORT_ANNOUNCEMENT`) and
-serves until terminated."""
+serves until terminated, or until its parent is gone (``--parent-pid PID``, and
+``--death-signal`` when the parent spawned it from its main thread: :func:`bnpl.reaper.watch_parent`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import logging
 import os
 import sys
 
+from bnpl.reaper import watch_parent
 from bnpl.settings import SimulatorSettings
 from bnpl.simulator.server import PORT_ANNOUNCEMENT, bind_socket, serve
 
 
 def main() -> None:
     """Serve the simulator whose settings arrive on stdin; announce the bound port first."""
+    args = sys.argv[1:]
+    if "--parent-pid" in args:
+        parent = int(args[args.index("--parent-pid") + 1])
+        watch_parent(parent, death_signal="--death-signal" in args)
     settings = SimulatorSettings.model_validate_json(sys.stdin.read() or "{}")
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

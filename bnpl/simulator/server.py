@@ -16,6 +16,7 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -324,8 +325,12 @@ def serve_in_background(
         SourceError: the subprocess did not come up within ``startup_timeout_s``.
     """
     settings = settings or SimulatorSettings(port=0)
+    # the child ends with this process, even after a SIGKILL (bnpl.reaper.watch_parent)
+    lifeline = ["--parent-pid", str(os.getpid())]
+    if threading.current_thread() is threading.main_thread():
+        lifeline.append("--death-signal")
     process = subprocess.Popen(
-        [sys.executable, "-m", "bnpl.simulator._child"],
+        [sys.executable, "-m", "bnpl.simulator._child", *lifeline],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -19,7 +19,9 @@ import email.utils
 import hashlib
 import json
 import logging
+import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Protocol
@@ -31,6 +33,7 @@ from bnpl.calendar import DayRequest
 from bnpl.errors import (
     ConfigError,
     RequestDeadlineError,
+    RunStoppedError,
     SourceRequestError,
     TerminalSourceError,
     TransientSourceError,
@@ -40,6 +43,7 @@ from bnpl.settings import SourceSettings
 from bnpl.source import STABLE_IDS_HEADER
 from bnpl.source.framing import Framer
 from bnpl.source.resilience import CircuitBreaker, Clock, RateLimiter, Sleep
+from bnpl.stopping import STOP, StopRequest
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +161,21 @@ def _deadline_error(began: float, records: int | None) -> RequestDeadlineError:
     )
 
 
+def _stopped_error(stop: StopRequest) -> RunStoppedError:
+    return RunStoppedError(
+        f"the request was abandoned: {stop.describe()} stopped the run", signum=stop.signum
+    )
+
+
+def _shut_down(response: httpx.Response) -> None:
+    """Shut the response's socket down, so that a thread blocked reading it wakes at once
+    (closing it would not wake the reader)."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 def count_off_day(records: list[bytes], day: date) -> int:
     """Records whose ``_timestamp`` text does not start with ``day`` (or that have none)."""
     prefix = _TIMESTAMP_KEY + day.isoformat().encode()
@@ -172,6 +191,9 @@ class SourceClient:
         http: the one ``httpx.Client`` (default: :func:`build_http_client`); it is closed by
             :meth:`close` only if this client built it.
         clock, sleep: time sources of the breaker and the rate limiter (tests).
+        stop: the stop request that abandons requests in flight (default: the process's
+            :data:`bnpl.stopping.STOP`); once it is set, nothing is sent or retried and
+            :class:`~bnpl.errors.RunStoppedError` is raised.
     """
 
     def __init__(
@@ -182,6 +204,7 @@ class SourceClient:
         http: httpx.Client | None = None,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
+        stop: StopRequest | None = None,
     ) -> None:
         url = base_url or settings.url
         if not url:
@@ -189,6 +212,7 @@ class SourceClient:
         self.settings = settings
         self.base_url = url.rstrip("/")
         self.stream_url = f"{self.base_url}/stream/{settings.generator}"
+        self._stop = STOP if stop is None else stop
         self._owns_http = http is None
         self._http = http or build_http_client(settings)
         clock = clock or time.monotonic
@@ -219,6 +243,7 @@ class SourceClient:
             CircuitOpenError: the breaker is open.
             TransientSourceError: every attempt failed; one message names the URL, the attempts
                 and the last error.
+            RunStoppedError: the run was stopped (a signal) before the day was whole.
         """
         content = json.dumps(request.body, separators=(",", ":")).encode()
         stable = request.body.get("stable_customer_ids") is True
@@ -227,7 +252,7 @@ class SourceClient:
         attempts = 0
         try:
             for attempt in stamina.retry_context(
-                on=retry_wait,
+                on=self._retry_wait,
                 attempts=self.settings.max_attempts,
                 timeout=self.settings.retry_budget_s,
                 wait_initial=self.settings.retry_initial_wait_s,
@@ -256,17 +281,24 @@ class SourceClient:
             off_day_records=off_day,
         )
 
+    def _retry_wait(self, exc: Exception) -> bool | float:
+        return False if self._stop.is_set() else retry_wait(exc)
+
     def _send(
         self, content: bytes, *, stable: bool = False, deadline: float = float("inf")
     ) -> tuple[list[bytes], str]:
         """One request: the breaker, the rate limit, then the stream, ended at ``deadline``
         (``time.monotonic()`` seconds)."""
+        if self._stop.is_set():
+            raise _stopped_error(self._stop)
         self.breaker.before_request(self.stream_url)
         self.limiter.acquire()
         try:
-            result = self._stream(content, stable=stable, deadline=deadline)
+            result = self._stream_unless_stopped(content, stable=stable, deadline=deadline)
         except TransientSourceError as exc:
             self.breaker.record_failure(str(exc))
+            raise
+        except RunStoppedError:
             raise
         except Exception:
             self.breaker.record_success()  # the source answered; the request itself was bad
@@ -274,8 +306,32 @@ class SourceClient:
         self.breaker.record_success()
         return result
 
+    def _stream_unless_stopped(
+        self, content: bytes, *, stable: bool, deadline: float
+    ) -> tuple[list[bytes], str]:
+        """:meth:`_stream`, abandoned when the stop is requested: whatever the shut-down socket
+        made it raise (or return: a body may look whole) becomes :class:`RunStoppedError`."""
+        abandon: list[Callable[[], None]] = []
+        try:
+            result = self._stream(content, stable=stable, deadline=deadline, abandon=abandon)
+        except Exception as exc:
+            if self._stop.is_set():
+                raise _stopped_error(self._stop) from exc
+            raise
+        finally:
+            for unregister in abandon:
+                unregister()
+        if self._stop.is_set():
+            raise _stopped_error(self._stop)
+        return result
+
     def _stream(
-        self, content: bytes, *, stable: bool = False, deadline: float = float("inf")
+        self,
+        content: bytes,
+        *,
+        stable: bool = False,
+        deadline: float = float("inf"),
+        abandon: list[Callable[[], None]] | None = None,
     ) -> tuple[list[bytes], str]:
         url = self.stream_url
         began = time.monotonic()
@@ -286,6 +342,8 @@ class SourceClient:
                 "POST", url, content=content, headers=headers, timeout=self._timeout(deadline)
             ) as response:
                 started = True
+                if abandon is not None:  # a stop shuts the socket down: the reader wakes
+                    abandon.append(self._stop.on_request(lambda: _shut_down(response)))
                 if response.status_code != 200:
                     self._raise_for_status(response)
                 if stable and response.headers.get(STABLE_IDS_HEADER) != "true":
@@ -300,6 +358,8 @@ class SourceClient:
                 hasher = hashlib.sha256()
                 records: list[bytes] = []
                 for chunk in response.iter_bytes():
+                    if self._stop.is_set():
+                        raise _stopped_error(self._stop)
                     if time.monotonic() > deadline:
                         raise _deadline_error(began, len(records))
                     hasher.update(chunk)
