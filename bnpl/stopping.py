@@ -129,7 +129,8 @@ def stop_on_signals(
     With ``hard_exit_after_s`` (the CLI's choice, never a notebook's), the process also ends with
     ``os._exit(stop.exit_code)`` that many seconds after the first signal, or at a second one,
     whatever is still running. The previous handlers are restored on exit; the hard exit, once
-    armed, stays armed until the process ends. Inside a block that handles the signals for the
+    armed, stays armed until the process ends. An outermost block clears an earlier request
+    (a notebook runs again after a stopped run). Inside a block that handles the signals for the
     same ``stop`` already (the CLI's, around a run's own), that handler stays: a handler installed
     in between (Prefect's SIGTERM bridge in a flow run) is replaced for the block.
     """
@@ -139,6 +140,7 @@ def stop_on_signals(
 
     outer = stop.handler
     if outer is None:
+        stop.clear()  # a new run in this process (a notebook's, after a stopped one)
 
         def handle(signum: int, _frame: FrameType | None) -> None:
             if stop.is_set():

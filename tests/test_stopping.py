@@ -40,6 +40,18 @@ def test_a_signal_requests_a_stop_instead_of_raising(signum: int):
     assert signal.getsignal(signum) is before
 
 
+def test_a_new_run_forgets_an_earlier_stop():
+    """An outermost stop_on_signals block starts with the request cleared (a notebook's next run),
+    a nested one keeps it."""
+    stop = StopRequest()
+    stop.request(signal.SIGINT)
+    with stop_on_signals(stop):
+        assert not stop.is_set()
+        stop.request(signal.SIGTERM)
+        with stop_on_signals(stop):
+            assert stop.is_set() and stop.exit_code == 143
+
+
 def test_a_stop_ends_the_fanout_with_items_still_in_flight():
     """iter_completed_groups returns within its poll interval of a stop, without waiting for the
     items in flight (they never finish here)."""
