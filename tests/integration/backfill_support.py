@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bnpl import ingest
+from bnpl.cli import main
 from bnpl.settings import Settings, load_settings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
@@ -126,3 +127,14 @@ def fingerprints(path: Path) -> dict[str, tuple[int, str]]:
         return {t: wh.content_checksum("bnpl_raw", t, exclude=c) for t, c in RUN_COLUMNS.items()}
     finally:
         wh.close()
+
+
+def run_cli_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """Run ``bnpl ARGV`` in process, expecting it to exit with exactly one ``error:`` line on
+    stderr; return the exit code and that line."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    return int(exit_info.value.code or 0), lines[0]

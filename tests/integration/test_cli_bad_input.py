@@ -7,18 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from backfill_support import BNPL, base_env
-
-from bnpl.cli import main
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    return int(exit_info.value.code or 0), lines[0]
+from backfill_support import BNPL, base_env, run_cli_error
 
 
 @pytest.fixture
@@ -43,7 +32,7 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 )
 def test_bad_arguments_exit_2_with_one_line_and_write_nothing(argv, needle, warehouse, capsys):
     """Reversed ranges, unparseable dates and bad options: exit 2, one line, no warehouse file."""
-    code, line = _run(argv, capsys)
+    code, line = run_cli_error(argv, capsys)
     assert code == 2
     assert needle in line
     assert not warehouse.exists() and not warehouse.parent.exists()
@@ -63,7 +52,7 @@ def test_bad_settings_exit_2_naming_the_variable(env, needle, warehouse, monkeyp
     """An unknown, invalid or missing setting: exit 2, one line naming the variable, nothing written."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    code, line = _run(["backfill", "--start", "2024-01-01", "--end", "2024-01-02"], capsys)
+    code, line = run_cli_error(["backfill", "--start", "2024-01-01", "--end", "2024-01-02"], capsys)
     assert code == 2
     assert needle in line
     assert not warehouse.exists()
@@ -74,7 +63,7 @@ def test_unwritable_warehouse_path_exits_2(tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(blocker / "bnpl.duckdb"))
-    code, line = _run(["ingest-day", "--date", "2024-01-01"], capsys)
+    code, line = run_cli_error(["ingest-day", "--date", "2024-01-01"], capsys)
     assert code == 2
     assert "BNPL_WAREHOUSE__PATH" in line
     assert blocker.read_text() == "not a directory"

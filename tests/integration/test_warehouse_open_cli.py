@@ -8,18 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from backfill_support import Cli, reference_run, settings_from
-
-from bnpl.cli import main
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    return int(exit_info.value.code or 0), lines[0]
+from backfill_support import Cli, reference_run, run_cli_error, settings_from
 
 
 @pytest.fixture
@@ -42,7 +31,7 @@ def new_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_build_and_check_on_a_new_path_exit_2_and_create_nothing(argv, needle, new_path, capsys):
     """A reversed range, or build/check/dry-run with no warehouse yet: exit 2, one line, and no
     file or directory is created."""
-    code, line = _run(argv, capsys)
+    code, line = run_cli_error(argv, capsys)
     assert code == 2
     assert needle in line
     assert not new_path.exists() and not new_path.parent.exists()
@@ -53,7 +42,7 @@ def test_build_with_no_models_says_so_and_exits_2(tmp_path, new_path, monkeypatc
     empty = tmp_path / "sql"
     empty.mkdir()
     monkeypatch.setattr("bnpl.models.folders.SQL_DIR", empty)
-    code, line = _run(["build"], capsys)
+    code, line = run_cli_error(["build"], capsys)
     assert code == 2
     assert "no models to build" in line
     assert not new_path.exists()
