@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from hostile_source import HostileSource
+from proc_helpers import alive
 
 from bnpl.calendar import plan_requests
 from bnpl.errors import RunStoppedError
@@ -126,19 +127,6 @@ def test_the_reaper_ends_the_children_of_a_killed_process(tmp_path: Path):
         parent.kill()
         parent.wait()
     killed = time.monotonic()
-    while (alive := _alive(children)) and time.monotonic() - killed < 10:
+    while (running := alive(children)) and time.monotonic() - killed < 10:
         time.sleep(0.05)
-    assert not alive and time.monotonic() - killed < 3
-
-
-def _alive(pids: dict[int, int]) -> list[int]:
-    alive = []
-    for pid, started in pids.items():
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if fields[0] not in ("Z", "X") and int(fields[19]) == started:
-            alive.append(pid)
-    return alive
+    assert not running and time.monotonic() - killed < 3

@@ -19,6 +19,7 @@ import duckdb
 import pytest
 from backfill_support import Cli
 from hostile_source import HostileSource
+from proc_helpers import alive
 
 from bnpl.reaper import descendants
 
@@ -192,24 +193,10 @@ def test_no_child_outlives_a_killed_backfill(cli: Cli, tmp_path: Path):
         proc.kill()
         killed = time.monotonic()
         proc.wait()
-    while (alive := _alive(children)) and time.monotonic() - killed < ORPHAN_BOUND_S + 10:
+    while (running := alive(children)) and time.monotonic() - killed < ORPHAN_BOUND_S + 10:
         time.sleep(0.1)
     gone_after = time.monotonic() - killed
     print(f"children of a SIGKILLed backfill gone after {gone_after:.2f} s")
-    assert not alive, (alive, err.text())
+    assert not running, (running, err.text())
     assert gone_after < ORPHAN_BOUND_S, gone_after
     assert not _listening(simulator)
-
-
-def _alive(pids: dict[int, int]) -> list[int]:
-    """The pids still running (not zombies), with the same start time as when they were seen."""
-    alive = []
-    for pid, started in pids.items():
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if fields[0] not in ("Z", "X") and int(fields[19]) == started:
-            alive.append(pid)
-    return alive
