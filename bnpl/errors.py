@@ -22,6 +22,8 @@
     │   └── SliceError              some days of one fetch task's slice failed to fetch or prepare
     ├── RunStoppedError             SIGINT/SIGTERM stopped the run; whole days only, run it again
     ├── ModelError                  a SQL model does not render, parse, resolve or build
+    ├── RegistryError               the MLflow tracking store or registry failed mid-operation
+    ├── TrainingCheckError          a pre-training check refused the data (gate-failed days)
     └── QualityGateError            an error-level data-quality check failed; nothing was published
 
 Third-party exceptions are translated at the boundary (``raise ... from exc``). Every message says
@@ -191,3 +193,14 @@ class QualityGateError(BnplError):
 class WarehouseDamagedError(WarehouseError):
     """The DuckDB file is damaged (e.g. a truncated copy): restore it, or rebuild it from the
     ledger's requests. Terminal: retrying will not help."""
+
+
+class RegistryError(BnplError):
+    """The MLflow tracking store or model registry failed during an operation (not a bad
+    setting: those are :class:`ConfigError`). Nothing is half-registered: a version is
+    registered, or an alias moved, only as the last step of a command."""
+
+
+class TrainingCheckError(BnplError):
+    """A pre-training check refused the training set: days in it failed the quality gate.
+    Nothing was trained or registered."""
