@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,8 +16,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from demo_data import build_demo
+from model_demo import build_demo
 
 from bnpl.governance import estimator, registry, store
 from bnpl.governance.window import Window
@@ -82,6 +80,15 @@ def logistic(columns: list[str], coef: list[float], intercept: float, frame: pl.
     model.named_steps["classifier"].coef_ = np.array([coef])
     model.named_steps["classifier"].intercept_ = np.array([intercept])
     return model
+
+
+def free_port_here() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 Register = Callable[[Any, list[str]], int]
