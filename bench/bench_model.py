@@ -44,7 +44,7 @@ def timed(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
         "wall": float(wall),
         "cpu": float(user) + float(system),
         "rss": int(rss_kib) / 1024 / 1024,
-        "stderr_lines": float(len([l for l in done.stderr.splitlines() if " WARNING " in l])),
+        "warnings": float(sum(" WARNING " in line for line in done.stderr.splitlines())),
     }
 
 
@@ -71,7 +71,11 @@ def main() -> str:
         ).stdout
     rows = [
         ("read the training set (baseline)", read, None),
-        (f"`bnpl model train --as-of {AS_OF_CHAMPION}` (first run: creates the store)", first, None),
+        (
+            f"`bnpl model train --as-of {AS_OF_CHAMPION}` (first run: creates the store)",
+            first,
+            None,
+        ),
         (f"`bnpl model train --as-of {AS_OF}`", train, "<= 60 s, <= 3 GiB"),
         ("`bnpl model promote` (1,000 bootstrap resamples)", promote, "<= 30 s"),
     ]

@@ -52,7 +52,9 @@ def register(app: typer.Typer) -> None:
             f"version {result.version} registered as challenger (as of {result.as_of}, "
             f"trained on {result.training}, run {result.run_id})"
         )
-        typer.echo("| split | rows | model ROC AUC | risk_score ROC AUC | model PR AUC | model ECE |")
+        typer.echo(
+            "| split | rows | model ROC AUC | risk_score ROC AUC | model PR AUC | model ECE |"
+        )
         typer.echo("|---|---:|---:|---:|---:|---:|")
         for split, by in result.scores.items():
             m, r = by["model"], by["risk_score"]
@@ -75,7 +77,9 @@ def register(app: typer.Typer) -> None:
         ] = False,
         as_of: Annotated[
             str | None,
-            typer.Option("--as-of", help="YYYY-MM-DD outcomes known by [default: last loaded day]."),
+            typer.Option(
+                "--as-of", help="YYYY-MM-DD outcomes known by [default: last loaded day]."
+            ),
         ] = None,
     ) -> None:
         """Compare the challenger with the champion on the newest matured out-of-time window

@@ -85,7 +85,11 @@ def _counts(reference: pl.Series, actual: pl.Series, kind: str) -> tuple[np.ndar
         ref = reference.cast(pl.Float64)
         act = actual.cast(pl.Float64)
         values = ref.drop_nulls().to_numpy()
-        edges = np.unique(np.quantile(values, np.linspace(0, 1, PSI_BINS + 1)[1:-1])) if values.size else np.array([])
+        edges = (
+            np.unique(np.quantile(values, np.linspace(0, 1, PSI_BINS + 1)[1:-1]))
+            if values.size
+            else np.array([])
+        )
 
         def bins(s: pl.Series) -> np.ndarray:
             raw = s.to_numpy()
@@ -95,7 +99,10 @@ def _counts(reference: pl.Series, actual: pl.Series, kind: str) -> tuple[np.ndar
             return np.bincount(out, minlength=len(edges) + 2)
 
         return bins(ref), bins(act)
-    ref_s, act_s = reference.cast(pl.String).fill_null("\0null"), actual.cast(pl.String).fill_null("\0null")
+    ref_s, act_s = (
+        reference.cast(pl.String).fill_null("\0null"),
+        actual.cast(pl.String).fill_null("\0null"),
+    )
     levels = sorted(set(ref_s.unique().to_list()) | set(act_s.unique().to_list()))
     index = {level: i for i, level in enumerate(levels)}
 

@@ -27,7 +27,14 @@ import numpy as np
 import polars as pl
 
 from bnpl.errors import ConfigError, RegistryError
-from bnpl.features.training import LABEL, Feature, feature_columns, last_loaded_day, opened, training_frame
+from bnpl.features.training import (
+    LABEL,
+    Feature,
+    feature_columns,
+    last_loaded_day,
+    opened,
+    training_frame,
+)
 from bnpl.governance import estimator, metrics, registry, store
 from bnpl.governance.decisions import Decision, tag_decision, write_decision
 from bnpl.governance.metrics import Comparison
@@ -80,7 +87,9 @@ def _window_rows(frame: pl.DataFrame, window: Window, settings: Settings) -> pl.
     return rows
 
 
-def _scores(client: Any, name: str, version: int, rows: pl.DataFrame, features: tuple[str, ...]) -> Any:
+def _scores(
+    client: Any, name: str, version: int, rows: pl.DataFrame, features: tuple[str, ...]
+) -> Any:
     import mlflow
 
     with store.quiet():
@@ -106,13 +115,20 @@ def _default_as_of(settings: Settings, warehouse: Warehouse | None) -> date:
 
 
 def compare_versions(
-    settings: Settings, client: Any, champion: int, challenger: int, as_of: date, rows_of: FrameSource
+    settings: Settings,
+    client: Any,
+    champion: int,
+    challenger: int,
+    as_of: date,
+    rows_of: FrameSource,
 ) -> tuple[Window, Comparison]:
     """Both versions and ``risk_score`` on the evaluation window as of ``as_of``."""
     name = settings.model.registered_model
     a = registry.version_info(client, name, champion)
     b = registry.version_info(client, name, challenger)
-    window = evaluation_window(as_of, [a.training, b.training], settings.model.evaluation_window_days)
+    window = evaluation_window(
+        as_of, [a.training, b.training], settings.model.evaluation_window_days
+    )
     rows = _window_rows(rows_of(as_of), window, settings)
     y = rows.get_column(LABEL).cast(pl.Int64).to_numpy()
     baseline = None
@@ -161,9 +177,16 @@ def promote(
             )
         latest = registry.latest_version(client, name)
         if latest is None:
-            raise ConfigError(f"{name!r} has no versions; run `bnpl model train --as-of YYYY-MM-DD`")
+            raise ConfigError(
+                f"{name!r} has no versions; run `bnpl model train --as-of YYYY-MM-DD`"
+            )
         decision = Decision(
-            "initial", "initial", name, None, latest, latest,
+            "initial",
+            "initial",
+            name,
+            None,
+            latest,
+            latest,
             f"made version {latest} the first champion by an explicit decision (--initial)",
         )
         _record(settings, client, decision, warehouse, flow_run_id)
@@ -226,7 +249,12 @@ def rollback(
         )
     previous = history[-2]
     decision = Decision(
-        "rollback", "rolled_back", name, champion, previous, previous,
+        "rollback",
+        "rolled_back",
+        name,
+        champion,
+        previous,
+        previous,
         f"rolled back from version {champion} to the previous champion, version {previous}",
     )
     _record(settings, client, decision, warehouse, flow_run_id)

@@ -97,14 +97,18 @@ def _labels(frame: pl.DataFrame) -> Any:
     return frame.get_column(LABEL).cast(pl.Int64).to_numpy()
 
 
-def _split_scores(model: Any, parts: Mapping[str, pl.DataFrame], features: Sequence[Feature]) -> dict[str, dict[str, metrics.Figures]]:
+def _split_scores(
+    model: Any, parts: Mapping[str, pl.DataFrame], features: Sequence[Feature]
+) -> dict[str, dict[str, metrics.Figures]]:
     scores: dict[str, dict[str, metrics.Figures]] = {}
     for split, part in parts.items():
         y = _labels(part)
         if y.size == 0 or y.min() == y.max():
             continue
-        predicted = estimator.probabilities(model, estimator.model_input(part, features))
-        baseline = part.get_column("risk_score").cast(pl.Float64).fill_null(0.0).clip(0, 1).to_numpy()
+        predicted = estimator.fast_probabilities(model, part, features)
+        baseline = (
+            part.get_column("risk_score").cast(pl.Float64).fill_null(0.0).clip(0, 1).to_numpy()
+        )
         scores[split] = {
             "model": metrics.figures(y, predicted),
             "risk_score": metrics.figures(y, baseline),
@@ -148,10 +152,15 @@ def train(
             )
         days = parts["train"].get_column("transaction_date")
         training = Window(days.min(), days.max())  # type: ignore[arg-type]
-        first, last = frame.get_column("transaction_date").min(), frame.get_column("transaction_date").max()
+        first, last = (
+            frame.get_column("transaction_date").min(),
+            frame.get_column("transaction_date").max(),
+        )
         failed = gate_failed_days(wh, first, last)  # type: ignore[arg-type]
         if failed:
-            shown = ", ".join(d.isoformat() for d in failed[:5]) + (" ..." if len(failed) > 5 else "")
+            shown = ", ".join(d.isoformat() for d in failed[:5]) + (
+                " ..." if len(failed) > 5 else ""
+            )
             raise TrainingCheckError(
                 f"{len(failed)} day(s) of the training set as of {as_of} failed the quality gate "
                 f"({shown}); fix and rebuild them (bnpl build, bnpl check) or train as of an "
@@ -160,15 +169,26 @@ def train(
         ledger = ledger_through(wh, last) if source is None else None  # type: ignore[arg-type]
     drift_window, reference = _drift_reference(as_of, training, parts, settings)
     drift = feature_drift(
-        parts["train"], reference, features, warn=settings.model.psi_warn, error=settings.model.psi_error
+        parts["train"],
+        reference,
+        features,
+        warn=settings.model.psi_warn,
+        error=settings.model.psi_error,
     )
     _log_drift(drift, training, drift_window)
     client = store.open_client(settings)  # before fitting: an unreachable server fails fast
-    model = estimator.build_pipeline(features)
-    model.fit(estimator.model_input(parts["train"], features), y_train)
+    model = estimator.fit_pipeline(parts["train"], y_train, features)
     scores = _split_scores(model, parts, features)
-    card = build_card(frame, as_of=as_of, features=features, ledger=ledger if ledger is not None else _no_ledger(), files={})
-    version, run_id = _register(client, settings, model, frame, features, card, training, scores, drift, drift_window, as_of)
+    card = build_card(
+        frame,
+        as_of=as_of,
+        features=features,
+        ledger=ledger if ledger is not None else _no_ledger(),
+        files={},
+    )
+    version, run_id = _register(
+        client, settings, model, frame, features, card, training, scores, drift, drift_window, as_of
+    )
     rows = {s: parts[s].height for s in SPLITS}
     logger.info(
         "registered %s version %d (challenger) as of %s: test ROC AUC %.4f, risk_score alone %.4f",
@@ -263,10 +283,17 @@ def _register(
     example = estimator.model_input(frame.head(5), features)
     experiment = store.experiment_id(client, settings)
     try:
-        with store.quiet(), mlflow.start_run(experiment_id=experiment, run_name=f"train-as-of-{as_of}") as run:
+        with (
+            store.quiet(),
+            mlflow.start_run(experiment_id=experiment, run_name=f"train-as-of-{as_of}") as run,
+        ):
             mlflow.set_tags(tags)
-            mlflow.log_params(estimator.PARAMS | {"as_of": as_of.isoformat(), "features": len(features)})
-            mlflow.log_params({f"rows_{s}": int(frame.filter(pl.col("split") == s).height) for s in SPLITS})
+            mlflow.log_params(
+                estimator.PARAMS | {"as_of": as_of.isoformat(), "features": len(features)}
+            )
+            mlflow.log_params(
+                {f"rows_{s}": int(frame.filter(pl.col("split") == s).height) for s in SPLITS}
+            )
             for split, by_model in scores.items():
                 for who, figs in by_model.items():
                     mlflow.log_metrics({f"{split}_{who}_{m}": v for m, v in figs.as_dict().items()})

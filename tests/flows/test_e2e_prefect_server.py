@@ -249,7 +249,13 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     deployed = _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env, REPO)
     assert all(
         name in deployed
-        for name in ("bnpl-daily", "bnpl-ingest-day", "bnpl-backfill", "bnpl-features", "bnpl-train")
+        for name in (
+            "bnpl-daily",
+            "bnpl-ingest-day",
+            "bnpl-backfill",
+            "bnpl-features",
+            "bnpl-train",
+        )
     )
     _phase(began, "prefect deploy --all")
 

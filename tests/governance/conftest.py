@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-
 from model_demo import build_demo
 
 from bnpl.governance import estimator, registry, store
@@ -110,7 +109,10 @@ def register(settings: Settings) -> Register:
             "bnpl.train_end": TRAINED.end.isoformat(),
             "bnpl.features": json.dumps(columns),
         }
-        with store.quiet(), mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run:
+        with (
+            store.quiet(),
+            mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
+        ):
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -119,7 +121,11 @@ def register(settings: Settings) -> Register:
             )
             if not registry.model_exists(client, name):
                 client.create_registered_model(name)
-            version = int(client.create_model_version(name, info.model_uri, run.info.run_id, tags=tags).version)
+            version = int(
+                client.create_model_version(
+                    name, info.model_uri, run.info.run_id, tags=tags
+                ).version
+            )
             client.set_registered_model_alias(name, registry.CHALLENGER, str(version))
         return version
 

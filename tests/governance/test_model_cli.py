@@ -17,7 +17,7 @@ from bnpl.governance import registry, store
 from bnpl.settings import Settings, load_settings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def run(argv: list[str]) -> int:
@@ -55,7 +55,10 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_train_promote_list_rollback(
-    demo: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    demo: Path,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Train twice, make the first champion explicitly, compare the second with it, list; each
     success prints its table and nothing of MLflow's on stderr; bad inputs on the way exit 2 and
@@ -68,7 +71,7 @@ def test_train_promote_list_rollback(
     assert run(["model", "train", "--as-of", "2024-06-30"]) == 0
     out, err = capsys.readouterr()
     assert "version 1 registered as challenger" in out and "| test |" in out and "PSI" in out
-    noise = [l for l in err.splitlines() if " INFO bnpl." not in l]
+    noise = [line for line in err.splitlines() if " INFO bnpl." not in line]
     assert noise == [], noise  # no MLflow logging, warnings or tracebacks
 
     assert run(["model", "promote"]) == 2
@@ -109,7 +112,10 @@ def test_train_promote_list_rollback(
 
 
 def test_missing_model_and_unreachable_server(
-    demo: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    demo: Path,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A registered model that does not exist, and a tracking server that does not answer: one
     line each, exit 2, nothing registered."""
@@ -150,7 +156,9 @@ def test_training_refuses_gate_failed_days(
         }
         frame = pl.DataFrame([row])  # noqa: F841 - read by DuckDB below
         with warehouse.connection() as con:
-            con.sql(f"INSERT INTO {warehouse.qualified('bnpl_audit', 'dq_results')} BY NAME SELECT * FROM frame")
+            con.sql(
+                f"INSERT INTO {warehouse.qualified('bnpl_audit', 'dq_results')} BY NAME SELECT * FROM frame"
+            )
     finally:
         warehouse.close()
     assert run(["model", "train", "--as-of", "2024-06-30"]) == 1
