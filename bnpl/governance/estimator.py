@@ -87,9 +87,7 @@ def encoded_matrix(
     return frame.select(columns).to_numpy().astype(np.float64)
 
 
-def fit_pipeline(
-    frame: pl.DataFrame, labels: Any, features: Sequence[Feature]
-) -> Any:
+def fit_pipeline(frame: pl.DataFrame, labels: Any, features: Sequence[Feature]) -> Any:
     """The fitted pipeline: categories ordinal-encoded (levels of ``frame``), then the
     gradient-boosted classifier fitted on :func:`encoded_matrix`.
 
@@ -111,7 +109,13 @@ def fit_pipeline(
     levels = levels_of(frame, features)
     width = max([1, *(len(v) for v in levels.values())])
     sample = pl.DataFrame(
-        {f.name: [levels[f.name][i % len(levels[f.name])] if levels[f.name] else None for i in range(width)] for f in categorical}
+        {
+            f.name: [
+                levels[f.name][i % len(levels[f.name])] if levels[f.name] else None
+                for i in range(width)
+            ]
+            for f in categorical
+        }
         | {f.name: [0.0] * width for f in other}
     )
     encoder = OrdinalEncoder(
@@ -135,9 +139,7 @@ def fit_pipeline(
     return Pipeline([("columns", columns), ("classifier", classifier)])
 
 
-def fast_probabilities(
-    model: Any, frame: pl.DataFrame, features: Sequence[Feature]
-) -> Any:
+def fast_probabilities(model: Any, frame: pl.DataFrame, features: Sequence[Feature]) -> Any:
     """:func:`probabilities` of a pipeline from :func:`fit_pipeline`, encoded in Polars."""
     encoder = model.named_steps["columns"].named_transformers_["categories"]
     names = [f.name for f in _categorical(features)]
