@@ -22,7 +22,10 @@
     │   └── SliceError              some days of one fetch task's slice failed to fetch or prepare
     ├── RunStoppedError             SIGINT/SIGTERM stopped the run; whole days only, run it again
     ├── ModelError                  a SQL model does not render, parse, resolve or build
-    └── QualityGateError            an error-level data-quality check failed; nothing was published
+    ├── QualityGateError            an error-level data-quality check failed; nothing was published
+    └── WebhookError                the gateway refused a webhook before storing it
+        ├── WebhookSignatureError   no signature matches the current or the previous secret (401)
+        └── WebhookTimestampError   webhook-timestamp missing, unparsable or outside the tolerance (400)
 
 Third-party exceptions are translated at the boundary (``raise ... from exc``). Every message says
 what happened and what to do next, and never a secret: ``str()`` and ``repr()`` of every
@@ -191,3 +194,22 @@ class QualityGateError(BnplError):
 class WarehouseDamagedError(WarehouseError):
     """The DuckDB file is damaged (e.g. a truncated copy): restore it, or rebuild it from the
     ledger's requests. Terminal: retrying will not help."""
+
+
+class WebhookError(BnplError):
+    """The gateway refused a webhook before storing anything."""
+
+
+class WebhookSignatureError(WebhookError):
+    """No ``webhook-signature`` entry matches the current or the previous secret (or the
+    ``webhook-id`` or ``webhook-signature`` header is missing): the sender is not trusted (401)."""
+
+
+class WebhookTimestampError(WebhookError):
+    """``webhook-timestamp`` is missing, not an integer, or further than the tolerance from the
+    gateway's clock, past or future: a replay or a wrong clock (400)."""
+
+
+class EventLogUnavailableError(BnplError):
+    """The event log cannot be written or read (placeholder until the live-log branch's
+    definition is merged)."""
