@@ -366,8 +366,8 @@ class LiveSettings(BaseModel):
     """Largest webhook body in bytes; a larger one gets 413 (read no further than this)."""
     gateway_host: str = "127.0.0.1"
     """Interface ``bnpl live gateway`` listens on."""
-    gateway_port: int = Field(default=8088, ge=0, le=65535)
-    """TCP port of ``bnpl live gateway``; 0 picks a free one."""
+    gateway_port: int = Field(default=8088, ge=1, le=65535)
+    """TCP port of ``bnpl live gateway``."""
     max_batch_events: int = Field(default=512, ge=1, le=100_000)
     """Most events the gateway appends to the log in one durable write (group commit)."""
 

@@ -237,7 +237,7 @@ def serve_gateway(app: Starlette, *, host: str, port: int) -> None:
         http="auto",
         lifespan="on",
         access_log=False,
-        log_level="warning",
+        log_config=None,  # bnpl's logging (redacted, one format) stays in charge
         backlog=4096,
         timeout_keep_alive=30,
     )
