@@ -13,7 +13,7 @@ export PREFECT_API_ENABLE_HTTP2 ?= false
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,ml]'
+	$(BIN)/pip install --quiet -e '.[dev,ml,live]'
 	touch $(STAMP)
 
 ## demo: ingest all of 2024 into the embedded DuckDB warehouse, then build, check and publish the models
