@@ -21,11 +21,14 @@
     ├── IngestError                 some days of a run failed (the summary says which loaded)
     │   └── SliceError              some days of one fetch task's slice failed to fetch or prepare
     ├── RunStoppedError             SIGINT/SIGTERM stopped the run; whole days only, run it again
+    ├── LiveError                   the live path (gateway, event log, relay, loader, seal)
+    │   ├── EventLogUnavailableError    the event log cannot be written or read (disk full, file
+    │   │                               unreadable, Redis unreachable): transient, retry later
+    │   └── WebhookError            the gateway refused a webhook before storing it
+    │       ├── WebhookSignatureError   no signature matches the current or previous secret (401)
+    │       └── WebhookTimestampError   webhook-timestamp missing, unparsable or off the clock (400)
     ├── ModelError                  a SQL model does not render, parse, resolve or build
-    ├── QualityGateError            an error-level data-quality check failed; nothing was published
-    └── WebhookError                the gateway refused a webhook before storing it
-        ├── WebhookSignatureError   no signature matches the current or the previous secret (401)
-        └── WebhookTimestampError   webhook-timestamp missing, unparsable or outside the tolerance (400)
+    └── QualityGateError            an error-level data-quality check failed; nothing was published
 
 Third-party exceptions are translated at the boundary (``raise ... from exc``). Every message says
 what happened and what to do next, and never a secret: ``str()`` and ``repr()`` of every
@@ -196,7 +199,18 @@ class WarehouseDamagedError(WarehouseError):
     ledger's requests. Terminal: retrying will not help."""
 
 
-class WebhookError(BnplError):
+class LiveError(BnplError):
+    """The live path (gateway, event log, relay, loader, seal) failed."""
+
+
+class EventLogUnavailableError(LiveError):
+    """The event log cannot be written or read: its file is unwritable, damaged or on a full
+    disk, or the Redis server is unreachable or refuses writes. The failed call's events count as
+    not stored (the gateway answers 503 and the provider retries); a retry with the same event ids
+    is safe, since the log drops an event id it already holds."""
+
+
+class WebhookError(LiveError):
     """The gateway refused a webhook before storing anything."""
 
 
@@ -208,8 +222,3 @@ class WebhookSignatureError(WebhookError):
 class WebhookTimestampError(WebhookError):
     """``webhook-timestamp`` is missing, not an integer, or further than the tolerance from the
     gateway's clock, past or future: a replay or a wrong clock (400)."""
-
-
-class EventLogUnavailableError(BnplError):
-    """The event log cannot be written or read (placeholder until the live-log branch's
-    definition is merged)."""
