@@ -17,7 +17,17 @@ def open_event_log(settings: Settings) -> EventLog:
     """
     live = settings.live
     if live.log_engine == "redis":
-        raise ConfigError("BNPL_LIVE__LOG_ENGINE=redis: the Redis engine is not there yet")
+        from bnpl.live.redis_log import RedisEventLog  # redis-py: the optional `live` extra
+
+        if live.log_redis_url is None:  # LiveSettings refuses this; a guard for mypy
+            raise ConfigError("BNPL_LIVE__LOG_ENGINE=redis needs BNPL_LIVE__LOG_REDIS_URL")
+        return RedisEventLog(
+            live.log_redis_url.get_secret_value(),
+            partitions=live.log_partitions,
+            prefix=live.log_redis_prefix,
+            retention_s=live.log_retention_h * 3600,
+            timeout_s=live.log_busy_timeout_s,
+        )
     from bnpl.live.sqlite_log import SQLiteEventLog
 
     return SQLiteEventLog(
