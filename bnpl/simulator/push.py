@@ -120,6 +120,7 @@ class _Pusher:
         self.signer = Signer(secret)
         self.forger = Signer(forged_secret(plan.seed))
         self.summary = PushSummary()
+        self._url = httpx.URL(plan.url)  # parsed once: httpx parses a str URL per request
         self._acked: set[str] = set()
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -206,7 +207,7 @@ class _Pusher:
                     headers = signer.headers(event.event_id, stamp, event.body)
                     headers["content-type"] = "application/json"
                     sent = time.perf_counter()
-                    response = await client.post(self.plan.url, content=event.body, headers=headers)
+                    response = await client.post(self._url, content=event.body, headers=headers)
                     status = response.status_code
                     summary.statuses[status] += 1
                     if status >= 500 or status in _RETRIED_STATUSES:
