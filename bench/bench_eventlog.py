@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
+import redis
 
 from bnpl.live.engines import open_event_log
 from bnpl.live.log import Event, EventLog
 from bnpl.settings import LiveSettings, Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from redis_server import RedisServer  # noqa: E402  (the tests' server helper)
+from redis_server import RedisServer  # the tests' server helper, after the path entry
 
 PAYLOAD = b"x" * 1024
 SINGLE = 1_000
@@ -73,16 +74,16 @@ def main() -> str:
         sqlite = LiveSettings(log_path=Path(tmp) / "events.sqlite")
         with open_event_log(Settings(live=sqlite)) as log:
             for step, n, wall, cpu in _measure(log, [me]):
-                lines.append(f"| sqlite | {step} | {n} | {wall:.2f} | {n / wall:,.0f} | {cpu:.2f} |")
+                lines.append(
+                    f"| sqlite | {step} | {n} | {wall:.2f} | {n / wall:,.0f} | {cpu:.2f} |"
+                )
         server = RedisServer(Path(tmp) / "redis")
         server.start()
         try:
             assert server.process is not None
             procs = [me, psutil.Process(server.process.pid)]
-            live = LiveSettings(log_engine="redis", log_redis_url=server.url)  # type: ignore[arg-type]
+            live = LiveSettings(log_engine="redis", log_redis_url=server.url)
             with open_event_log(Settings(live=live)) as log:
-                import redis
-
                 client = redis.Redis.from_url(server.url)
                 before = int(client.info("memory")["used_memory"])
                 for step, n, wall, cpu in _measure(log, procs):
