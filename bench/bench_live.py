@@ -15,7 +15,6 @@ Environment: ``BENCH_LIVE_DURATION_S`` (default 60), ``BENCH_LIVE_RATE`` (defaul
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import shutil
@@ -33,7 +32,7 @@ import httpx
 import psutil
 
 from bnpl.settings import PushSettings
-from bnpl.simulator.push import PushPlan, PushSummary, push
+from bnpl.simulator.push import PushPlan, PushSummary, run_push
 
 SECRET = "whsec_" + base64.b64encode(b"bench-secret-of-the-live-gateway").decode()
 BIN = Path(sys.executable).parent
@@ -183,7 +182,7 @@ def gateway_run(
     settings = PushSettings(concurrency=concurrency, timeout_s=10.0)
     gateway_before, redis_before = gateway.cpu_s(), redis.cpu_s() if redis else 0.0
     cpu_before = time.process_time()
-    summary = asyncio.run(push(plan, settings, SECRET))
+    summary = run_push(plan, settings, SECRET)
     provider_cpu = time.process_time() - cpu_before
     return GatewayRun(
         label,
