@@ -210,6 +210,8 @@ class RegistryError(BnplError):
 class TrainingCheckError(BnplError):
     """A pre-training check refused the training set: days in it failed the quality gate.
     Nothing was trained or registered."""
+
+
 class LiveError(BnplError):
     """The live path (gateway, event log, relay, loader, seal) failed."""
 
