@@ -84,7 +84,7 @@ def encoded_matrix(
         )
         for f in _categorical(features)
     ] + [pl.col(f.name).cast(pl.Float64) for f in _other(features)]
-    return frame.select(columns).to_numpy().astype(np.float64)
+    return np.asarray(frame.select(columns).to_numpy(), dtype=np.float64)
 
 
 def fit_pipeline(frame: pl.DataFrame, labels: Any, features: Sequence[Feature]) -> Any:

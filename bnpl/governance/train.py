@@ -142,7 +142,9 @@ def train(
     features = feature_columns()
     with opened(settings, warehouse) as wh:
         frame = _load_rows(settings, as_of, source, wh)
-        parts = {s: frame.filter(pl.col("split") == s) for s in SPLITS}
+        by_split = frame.partition_by("split", as_dict=True, include_key=False)
+        empty = frame.clear().drop("split")
+        parts = {s: by_split.get((s,), empty) for s in SPLITS}
         y_train = _labels(parts["train"])
         if y_train.size == 0 or y_train.min() == y_train.max():
             raise ConfigError(
@@ -167,6 +169,15 @@ def train(
                 "earlier date"
             )
         ledger = ledger_through(wh, last) if source is None else None  # type: ignore[arg-type]
+    card = build_card(
+        frame,
+        as_of=as_of,
+        features=features,
+        ledger=ledger if ledger is not None else _no_ledger(),
+        files={},
+    )
+    example = frame.head(5)
+    del frame  # the splits hold the rows; the whole set is not needed twice while fitting
     drift_window, reference = _drift_reference(as_of, training, parts, settings)
     drift = feature_drift(
         parts["train"],
@@ -179,17 +190,21 @@ def train(
     client = store.open_client(settings)  # before fitting: an unreachable server fails fast
     model = estimator.fit_pipeline(parts["train"], y_train, features)
     scores = _split_scores(model, parts, features)
-    card = build_card(
-        frame,
-        as_of=as_of,
-        features=features,
-        ledger=ledger if ledger is not None else _no_ledger(),
-        files={},
-    )
-    version, run_id = _register(
-        client, settings, model, frame, features, card, training, scores, drift, drift_window, as_of
-    )
     rows = {s: parts[s].height for s in SPLITS}
+    version, run_id = _register(
+        client,
+        settings,
+        model,
+        example,
+        rows,
+        features,
+        card,
+        training,
+        scores,
+        drift,
+        drift_window,
+        as_of,
+    )
     logger.info(
         "registered %s version %d (challenger) as of %s: test ROC AUC %.4f, risk_score alone %.4f",
         settings.model.registered_model,
@@ -254,7 +269,8 @@ def _register(
     client: Any,
     settings: Settings,
     model: Any,
-    frame: pl.DataFrame,
+    example_rows: pl.DataFrame,
+    rows: Mapping[str, int],
     features: Sequence[Feature],
     card: Mapping[str, Any],
     training: Window,
@@ -280,7 +296,7 @@ def _register(
         "bnpl.code_version": VERSION,
         "bnpl.psi_error_features": json.dumps([d.feature for d in drift if d.level == "error"]),
     }
-    example = estimator.model_input(frame.head(5), features)
+    example = estimator.model_input(example_rows, features)
     experiment = store.experiment_id(client, settings)
     try:
         with (
@@ -291,9 +307,7 @@ def _register(
             mlflow.log_params(
                 estimator.PARAMS | {"as_of": as_of.isoformat(), "features": len(features)}
             )
-            mlflow.log_params(
-                {f"rows_{s}": int(frame.filter(pl.col("split") == s).height) for s in SPLITS}
-            )
+            mlflow.log_params({f"rows_{s}": n for s, n in rows.items()})
             for split, by_model in scores.items():
                 for who, figs in by_model.items():
                     mlflow.log_metrics({f"{split}_{who}_{m}": v for m, v in figs.as_dict().items()})
