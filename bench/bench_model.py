@@ -40,7 +40,9 @@ def timed(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
     wall, user, system, rss_kib = out.read_text().split()[-4:]
-    sys.stderr.write(f"{' '.join(args[-3:])}: {wall} s wall, {user}+{system} s CPU, {rss_kib} KiB\n")
+    sys.stderr.write(
+        f"{' '.join(args[-3:])}: {wall} s wall, {user}+{system} s CPU, {rss_kib} KiB\n"
+    )
     return {
         "wall": float(wall),
         "cpu": float(user) + float(system),

@@ -33,6 +33,7 @@ from bnpl.errors import ConfigError, RegistryError, TrainingCheckError
 from bnpl.features.export import build_card, card_markdown
 from bnpl.features.training import (
     LABEL,
+    ROW_ORDER,
     SPLITS,
     Feature,
     feature_columns,
@@ -90,7 +91,8 @@ def read_export(directory: Path, as_of: date) -> pl.DataFrame:
             f"{directory} is the training set as of {card.get('as_of')}, not {as_of}; "
             f"export it with `bnpl features export --as-of {as_of} --out {directory}`"
         )
-    return pl.read_parquet(directory / "month=*" / "*.parquet", hive_partitioning=False)
+    frame = pl.read_parquet(directory / "month=*" / "*.parquet", hive_partitioning=False)
+    return frame.sort(ROW_ORDER)
 
 
 def _labels(frame: pl.DataFrame) -> Any:

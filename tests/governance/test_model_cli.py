@@ -164,3 +164,18 @@ def test_training_refuses_gate_failed_days(
     assert run(["model", "train", "--as-of", "2024-06-30"]) == 1
     assert "2024-02-14" in one_error_line(capsys)
     assert state(settings) == (None, None, None)
+
+
+def test_export_gives_the_rows_the_warehouse_gives(demo: Path, settings: Settings) -> None:
+    """Training from `bnpl features export` reads exactly the rows of the training set as of
+    the same date; an export of another date is refused."""
+    from bnpl.errors import ConfigError
+    from bnpl.features import export, training_frame
+    from bnpl.governance.train import read_export
+
+    day = date(2024, 6, 30)
+    out = demo.parent / "export"
+    export(day, out, settings=settings)
+    assert read_export(out, day).equals(training_frame(as_of=day, settings=settings))
+    with pytest.raises(ConfigError, match="not 2024-07-31"):
+        read_export(out, date(2024, 7, 31))
