@@ -15,6 +15,7 @@ named like the flow.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from prefect import Flow
 
@@ -36,6 +37,6 @@ AUTOMATION_NAME = FLOW_NAME
 """Automation names: the flow they watch, then the condition."""
 
 
-def deployment_of(flow: Flow[..., object]) -> str:
+def deployment_of(flow: Flow[..., Any]) -> str:
     """``flow/deployment`` of the deployment named after ``flow`` (``bnpl-daily/bnpl-daily``)."""
     return f"{flow.name}/{flow.name}"
