@@ -28,6 +28,7 @@ import httpx
 import polars as pl
 import psutil
 import pytest
+from prefect.client.orchestration import get_client
 
 import bnpl
 from bnpl.calendar import plan_day
@@ -171,16 +172,13 @@ def _start_run(deployment: str, params: dict[str, str], env: dict[str, str]) -> 
     return found.group(1)
 
 
-def _create_run(api: str, deployment: str, params: dict[str, str]) -> str:
-    """Start a run of ``deployment`` (``flow/deployment``) through the API: what
-    ``prefect deployment run`` does, without a CLI process to start on a busy machine."""
-    found = httpx.get(f"{api}/deployments/name/{deployment}", timeout=10)
-    found.raise_for_status()
-    created = _post(
-        api, f"deployments/{found.json()['id']}/create_flow_run", {"parameters": params}
-    )
-    run_id: str = created["id"]
-    return run_id
+def _create_run(deployment: str, params: dict[str, str]) -> str:
+    """Start a run of ``deployment`` (``flow/deployment``) with Prefect's client (which retries
+    a busy server's 503): what ``prefect deployment run`` does, without a CLI process to start."""
+    with get_client(sync_client=True) as client:
+        target = client.read_deployment_by_name(deployment)
+        run = client.create_flow_run_from_deployment(target.id, parameters=params)
+    return str(run.id)
 
 
 def _logs(api: str, run_id: str) -> list[dict[str, Any]]:
@@ -202,10 +200,19 @@ def _bnpl_logs(api: str, run_id: str, timeout_s: float = 30.0) -> list[dict[str,
         time.sleep(0.5)
 
 
-def _post(api: str, path: str, body: dict[str, Any]) -> Any:
-    response = httpx.post(f"{api}/{path}", json=body, timeout=10)
+def _request(method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One API call; a 503 (the temporary server's SQLite busy) is retried for up to 10 s."""
+    for _ in range(10):
+        response = httpx.request(method, url, timeout=10, **kwargs)
+        if response.status_code != 503:
+            break
+        time.sleep(1)
     response.raise_for_status()
-    return response.json()
+    return response
+
+
+def _post(api: str, path: str, body: dict[str, Any]) -> Any:
+    return _request("POST", f"{api}/{path}", json=body).json()
 
 
 def _events(api: str, name: str, *, resource: str, related: str | None = None) -> list[Any]:
@@ -246,9 +253,8 @@ def _deployment_runs(api: str, deployment: str) -> list[dict[str, Any]]:
 
 
 def _state_names(api: str, run_id: str) -> list[str]:
-    response = httpx.get(f"{api}/flow_run_states/", params={"flow_run_id": run_id}, timeout=10)
-    response.raise_for_status()
-    return [s["name"] for s in response.json()]
+    states = _request("GET", f"{api}/flow_run_states/", params={"flow_run_id": run_id}).json()
+    return [s["name"] for s in states]
 
 
 def _expected(day: date) -> int:
@@ -318,12 +324,12 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     )
     _phase(began, "prefect deploy --all")
     # the exports the triggered features runs write go to this test's directory, not the repo's
-    features = httpx.get(f"{api}/deployments/name/bnpl-features/bnpl-features", timeout=10).json()
-    httpx.patch(
+    features = _request("GET", f"{api}/deployments/name/bnpl-features/bnpl-features").json()
+    _request(
+        "PATCH",
         f"{api}/deployments/{features['id']}",
         json={"parameters": {"out": str(tmp_path / "features")}},
-        timeout=10,
-    ).raise_for_status()
+    )
 
     worker_env = dict(env)
     worker_env.update(
@@ -414,7 +420,7 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
         # 5. two daily runs at once: the deployment's limit of 1 holds the second back
         #    (AwaitingConcurrencySlot) until the first ends; each completed run triggers bnpl-features
         daily_ids = [
-            _create_run(api, "bnpl-daily/bnpl-daily", {"logical_date": day.isoformat()})
+            _create_run("bnpl-daily/bnpl-daily", {"logical_date": day.isoformat()})
             for day in (DAY_OK, DAY_NEW)
         ]
         dailies = [_wait_final(api, run_id, stack, timeout=240) for run_id in daily_ids]

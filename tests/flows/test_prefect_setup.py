@@ -33,7 +33,7 @@ from prefect.states import Late, Scheduled
 from bnpl.cli import main
 from bnpl_flows.daily import daily_bnpl_processing
 
-pytestmark = [pytest.mark.prefect_server, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.prefect_server, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[2]
 POOL = "bnpl-setup-test"
