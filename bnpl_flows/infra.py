@@ -6,10 +6,8 @@
 * the global concurrency limit ``simtom-api``, which caps source requests across every process;
 * the prefect-gcp ``GcpCredentials`` block when a key file is given (also how credentials rotate);
 * the automations under ``deployments/automations/`` (matched by name: created or updated), their
-  placeholder notification block (the all-zero id) replaced by the block given with ``notify``;
-  without one, the notification becomes a ``do-nothing`` action: the automation still fires, and
-  each firing shows in the server's event feed (``prefect.automation.triggered`` and
-  ``prefect.automation.action.executed``, naming the event that triggered it).
+  placeholder notification block (the all-zero id) replaced by the block given with ``notify``,
+  else by ``do-nothing`` (the firings then show in the event feed only).
 
 The ``require_*`` functions are the pre-flight checks flows run before they start work, so a
 missing pool, limit, deployment or block fails the run at once with the command that fixes it.
@@ -79,7 +77,7 @@ class SetupStep:
         kind: ``work pool``, ``concurrency limit``, ``block type``, ``block`` or ``automation``.
         name: the object's name in Prefect.
         outcome: ``created``, ``updated``, ``unchanged`` or ``found`` (checked, not managed).
-        note: a remark, e.g. that an automation has no notification block to send through.
+        note: a remark (an automation without a notification block).
     """
 
     kind: str
@@ -252,27 +250,19 @@ def _load_block(block_cls: Any, name: str) -> Any:
         ) from None
 
 
+def _is_placeholder(action: Any) -> bool:
+    return getattr(action, "block_document_id", None) == PLACEHOLDER_BLOCK
+
+
 def with_notification_block(automation: AutomationCore, block_id: UUID | None) -> AutomationCore:
-    """The automation with placeholder block ids replaced by ``block_id``; without one, each
-    placeholder notification becomes ``do-nothing`` (the firing is still in the event feed)."""
-    actions: list[Any] = []
-    for action in automation.actions:
-        if getattr(action, "block_document_id", None) == PLACEHOLDER_BLOCK:
-            if block_id is None:
-                action = DoNothing()
-            else:
-                action = action.model_copy(update={"block_document_id": block_id})
-        actions.append(action)
+    """The automation with placeholder block ids replaced by ``block_id``, else by do-nothing."""
+    actions: list[Any] = [
+        (DoNothing() if block_id is None else a.model_copy(update={"block_document_id": block_id}))
+        if _is_placeholder(a)
+        else a
+        for a in automation.actions
+    ]
     return automation.model_copy(update={"actions": actions})
-
-
-NO_BLOCK_NOTE = "no notification block: fires into the event feed only; pass --notify"
-
-
-def _has_placeholder(automation: AutomationCore) -> bool:
-    return any(
-        getattr(a, "block_document_id", None) == PLACEHOLDER_BLOCK for a in automation.actions
-    )
 
 
 def _notification_block_id(block: str) -> UUID:
@@ -342,8 +332,8 @@ def setup_prefect(
         block_id = _notification_block_id(notify) if notify is not None else None
         for automation in automations:
             step = _ensure_automation(client, with_notification_block(automation, block_id))
-            if block_id is None and _has_placeholder(automation):
-                step = replace(step, note=NO_BLOCK_NOTE)
+            if block_id is None and any(map(_is_placeholder, automation.actions)):
+                step = replace(step, note="no notification block: event feed only; pass --notify")
             steps.append(step)
     for step in steps:
         logger.info("%s %s: %s %s", step.kind, step.name, step.outcome, step.note)
