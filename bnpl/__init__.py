@@ -4,7 +4,7 @@ The notebook surface (:mod:`bnpl.notebook`). Everything not listed in ``__all__`
 
     import bnpl
 
-    bnpl.ingest("2024-06-01", "2024-06-07")             # load days from the source
+    bnpl.backfill("2024-06-01", "2024-06-07")           # load days from the source
     bnpl.build()                                        # models, checks, publish
     tx = bnpl.read_table("bnpl_marts.mart_bnpl_transactions",
                          columns=["transaction_date", "amount"], start="2024-06-01", lazy=True)
@@ -39,7 +39,7 @@ from bnpl.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from bnpl import pipeline
-    from bnpl.notebook import build, check, ingest, open_warehouse, query, read_table
+    from bnpl.notebook import backfill, build, check, open_warehouse, query, read_table
 
 __version__ = VERSION
 
@@ -54,10 +54,10 @@ __all__ = [
     "SourceError",
     "Warehouse",
     "WarehouseError",
+    "backfill",
     "build",
     "check",
     "day_type",
-    "ingest",
     "load_settings",
     "open_warehouse",
     "pipeline",
@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 
-_NOTEBOOK = ("build", "check", "ingest", "open_warehouse", "query", "read_table")
+_NOTEBOOK = ("backfill", "build", "check", "open_warehouse", "query", "read_table")
 
 
 def __getattr__(name: str) -> Any:

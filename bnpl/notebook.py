@@ -262,7 +262,7 @@ def _relation(
 # --- the pipeline's verbs, for a notebook ---------------------------------------------------------
 
 
-def ingest(
+def backfill(
     start: Day, end: Day | None = None, *, force: bool = False, settings: Settings | None = None
 ) -> IngestSummary:
     """Fetch, check and load the days ``start..end`` (inclusive; one day without ``end``) from

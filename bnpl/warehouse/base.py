@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -180,6 +180,9 @@ class Warehouse(ABC):
 
     dialect: ClassVar[Dialect]
 
+    _block: ExitStack = ExitStack()
+    """What ``with warehouse:`` entered (set on the instance)."""
+
     # --- what each engine implements ------------------------------------------------------------
 
     @abstractmethod
@@ -235,10 +238,17 @@ class Warehouse(ABC):
     # --- written once, overridden where an engine differs ---------------------------------------
 
     def __enter__(self) -> Self:
+        """``with warehouse:`` holds a :meth:`session` for the block and closes the warehouse
+        after it (``with bnpl.open_warehouse() as wh``)."""
+        stack = ExitStack()
+        stack.enter_context(self.session())
+        stack.callback(self.close)
+        self._block = stack.pop_all()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, *exc_info: Any) -> None:
+        block, self._block = self._block, ExitStack()
+        block.__exit__(*exc_info)
 
     def read_table(
         self,
