@@ -9,7 +9,7 @@ import pytest
 from quality_data import END, START
 
 from bnpl.errors import ConfigError
-from bnpl.models import build_models, load_project
+from bnpl.models import build_models, load_project, publish_models
 from bnpl.quality import CheckResult, all_checks, run_checks
 from bnpl.quality.declared import declared_model_checks
 from bnpl.settings import QualitySettings
@@ -114,6 +114,7 @@ def test_declared_tests_run_on_the_built_mart(
 ) -> None:
     """accepted_values fails on the level it leaves out; unique, not-null and relationship pass."""
     project = load_project(user_dir=user_project)
+    publish_models(built_warehouse, ["mart_bnpl_transactions"])  # what the new mart reads
     build_models(built_warehouse, project, selection=["mart_risk_mix"], audit=True)
     checks = [c for c in declared_model_checks(project) if c.model == "mart_risk_mix"]
     results: dict[str, CheckResult] = {
