@@ -121,19 +121,31 @@ def test_a_check_named_like_a_bundled_one_is_refused(project_dir: Path) -> None:
         all_checks(load_project(user_dir=project_dir))
 
 
-def test_bnpl_check_with_a_malformed_check_exits_2_writing_nothing(
+@pytest.mark.parametrize(
+    ("check_file", "env", "named"),
+    [
+        ("SELEC 1", {}, "checks/broken.sql"),
+        (PASSING, {"BNPL_QUALITY__SEVERITY_OVERRIDES": '{"nope": "warn"}'}, "['nope']"),
+    ],
+)
+def test_bnpl_check_with_a_bad_check_or_check_name_exits_2_writing_nothing(
     db_path: Path,
     project_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    check_file: str,
+    env: dict[str, str],
+    named: str,
 ) -> None:
-    """`bnpl check` stops before building: one line naming the file, exit 2, no result and no audit table."""
-    (project_dir / "checks" / "broken.sql").write_text("SELEC 1")
+    """A malformed check file or an unknown check name: one line naming it, exit 2, before any build or result is written."""
+    (project_dir / "checks" / "broken.sql").write_text(check_file)
     monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(db_path))
     monkeypatch.setenv("BNPL_PROJECT__DIR", str(project_dir))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     assert bnpl("check", "--start", str(START), "--end", str(END)) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "checks/broken.sql" in err
+    assert len(err.splitlines()) == 1 and named in err
     wh = DuckDBWarehouse(DuckDBSettings(path=db_path))
     try:
         assert read_results(wh).height == 0
