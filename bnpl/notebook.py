@@ -130,7 +130,7 @@ def read_table(
         frame = read(warehouse)
     else:
         assert settings is not None
-        with open_warehouse(settings) as wh:
+        with open_warehouse(settings, access="existing") as wh:  # a read creates no file
             frame = read(wh)
     return frame.lazy() if lazy else frame
 
@@ -159,11 +159,10 @@ def query(
             is unknown, or ``params`` misses (or adds) a parameter.
         WarehouseError: the warehouse refused the query.
     """
-    settings = settings or (None if warehouse is not None else load_settings())
-    project = load_project(user_dir=settings.project.dir if settings else None)
+    settings = settings or load_settings()
+    project = load_project(user_dir=settings.project.dir)
     if warehouse is not None:
         return _run(sql, params or {}, project, warehouse)
-    assert settings is not None
     with open_warehouse(settings, access="existing") as wh:
         return _run(sql, params or {}, project, wh)
 

@@ -164,3 +164,13 @@ def test_example_notebook_runs_headless(
     assert shown("row-count") == str(two_days)
     assert "2024-06-05" in shown("query") and "2024-06-03" not in shown("query")
     assert "pass" in shown("dq") and "fail" not in shown("dq")
+
+
+def test_reading_a_missing_warehouse_creates_nothing(tmp_path: Path) -> None:
+    """read_table and query on a warehouse file that does not exist raise ConfigError and write no file."""
+    settings = bnpl.load_settings(warehouse={"path": tmp_path / "none.duckdb"})
+    with pytest.raises(ConfigError):
+        bnpl.read_table("bnpl_raw.transactions", settings=settings)
+    with pytest.raises(ConfigError):
+        bnpl.query("SELECT COUNT(*) AS n FROM bnpl_raw.transactions", settings=settings)
+    assert not (tmp_path / "none.duckdb").exists()
