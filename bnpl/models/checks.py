@@ -25,10 +25,12 @@ models feed them.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeGuard
 
-from bnpl.models.model import Model
+from bnpl.models.model import ColumnDoc, Model
 
 GATED_LAYER = "marts"
 """The layer whose declarations become checks."""
@@ -61,6 +63,48 @@ class DeclaredCheck:
     references: str | None = None
     accepted_values: tuple[str | int | float | bool, ...] | None = None
     allow_null: bool = False
+
+
+def with_tests(column: ColumnDoc, tests: Sequence[object]) -> ColumnDoc:
+    """``column`` (as ``column(...)`` declared it) with its ``tests=[...]`` applied, written as
+    dbt writes them: ``'not_null'``, ``'unique'``, ``{'accepted_values': [...]}``,
+    ``{'relationships': 'model.column'}``.
+
+    Raises:
+        ValueError: an unknown test or a bad argument (the message lists the tests).
+    """
+    nullable, references = column.nullable, column.references
+    unique, accepted = False, None
+    for test in tests:
+        kind, arg = (
+            next(iter(test.items())) if isinstance(test, dict) and len(test) == 1 else (test, None)
+        )
+        if kind == "not_null" and arg is None:
+            nullable = False
+        elif kind == "unique" and arg is None:
+            unique = True
+        elif kind == "accepted_values" and _scalars(arg):
+            accepted = tuple(arg)
+        elif kind == "relationships" and isinstance(arg, str) and arg.count(".") == 1:
+            if references not in (None, arg):
+                raise ValueError(f"column {column.name!r} references {references!r} and {arg!r}")
+            references = arg
+        else:
+            raise ValueError(
+                f"column {column.name!r} has test {test!r}; tests are 'not_null', 'unique', "
+                "{'accepted_values': [value, ...]} and {'relationships': 'model.column'}"
+            )
+    return dataclasses.replace(
+        column, nullable=nullable, references=references, unique=unique, accepted_values=accepted
+    )
+
+
+def _scalars(value: object) -> TypeGuard[list[str | int | float | bool]]:
+    return (
+        isinstance(value, list | tuple)
+        and bool(value)
+        and all(isinstance(v, str | int | float | bool) for v in value)
+    )
 
 
 def check_prefix(model: Model) -> str:

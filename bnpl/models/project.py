@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 import jinja2
 import sqlglot.errors
@@ -26,6 +26,7 @@ from sqlglot import exp
 
 from bnpl.errors import BnplError, ConfigError, ModelError, WarehouseError
 from bnpl.models import dialect
+from bnpl.models.checks import with_tests
 from bnpl.models.folders import ModelFolder, bundled_folder, user_folder
 from bnpl.models.graph import CycleError, topological_order
 from bnpl.models.model import (
@@ -267,7 +268,11 @@ def _resolve_columns(
     for call in draft.collected.columns:
         if isinstance(call, ColumnCall):
             kind = _normal_type(draft, call.name, call.type)
-            result.append(_with_tests(draft, call, ColumnDoc(call.name, kind, call.description)))
+            column = ColumnDoc(call.name, kind, call.description, call.nullable, call.references)
+            try:
+                result.append(with_tests(column, call.tests))
+            except ValueError as exc:
+                raise draft.error(str(exc)) from None
         elif call.source is not None:
             source_name, table = call.source
             _check_source(draft, source_name, table)
@@ -294,46 +299,6 @@ def _resolve_columns(
         )
     done[draft.name] = tuple(result)
     return done[draft.name]
-
-
-def _with_tests(draft: _Draft, call: ColumnCall, column: ColumnDoc) -> ColumnDoc:
-    """``column`` with what ``column(..., nullable=, references=, tests=[...])`` declares.
-
-    Tests, as dbt writes them: ``'not_null'``, ``'unique'``, ``{'accepted_values': [...]}``,
-    ``{'relationships': 'model.column'}``.
-    """
-    nullable, references = call.nullable, call.references
-    unique, accepted = False, None
-    for test in call.tests:
-        kind, arg = (
-            next(iter(test.items())) if isinstance(test, dict) and len(test) == 1 else (test, None)
-        )
-        if kind == "not_null" and arg is None:
-            nullable = False
-        elif kind == "unique" and arg is None:
-            unique = True
-        elif kind == "accepted_values" and _scalars(arg):
-            accepted = tuple(arg)
-        elif kind == "relationships" and isinstance(arg, str) and arg.count(".") == 1:
-            if references not in (None, arg):
-                raise draft.error(f"column {call.name!r} references {references!r} and {arg!r}")
-            references = arg
-        else:
-            raise draft.error(
-                f"column {call.name!r} has test {test!r}; tests are 'not_null', 'unique', "
-                "{'accepted_values': [value, ...]} and {'relationships': 'model.column'}"
-            )
-    return dataclasses.replace(
-        column, nullable=nullable, references=references, unique=unique, accepted_values=accepted
-    )
-
-
-def _scalars(value: object) -> TypeGuard[list[str | int | float | bool]]:
-    return (
-        isinstance(value, list | tuple)
-        and bool(value)
-        and all(isinstance(v, str | int | float | bool) for v in value)
-    )
 
 
 def _as_names(draft: _Draft, key: str, value: Any) -> tuple[str, ...]:
