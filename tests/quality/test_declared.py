@@ -11,8 +11,12 @@ from quality_data import END, START
 from bnpl.errors import ConfigError
 from bnpl.models import build_models, load_project, publish_models
 from bnpl.quality import CheckResult, all_checks, run_checks
+from bnpl.quality.context import CheckContext
 from bnpl.quality.declared import declared_model_checks
-from bnpl.settings import QualitySettings
+from bnpl.quality.integrity import SqlAssertion
+from bnpl.settings import BigQuerySettings, DuckDBSettings, QualitySettings
+from bnpl.warehouse import Warehouse
+from bnpl.warehouse.bigquery import BigQueryWarehouse
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
 MAIN_HAND_WRITTEN_MART_CHECKS = {
@@ -136,3 +140,27 @@ def test_declared_tests_run_on_the_built_mart(
         "mart_risk_mix_risk_level_accepted_values": "fail",
     }
     assert "value=high" in results["mart_risk_mix_risk_level_accepted_values"].details
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "bigquery"])
+def test_every_declared_check_compiles_and_binds_on_both_warehouses(
+    user_project: Path, dialect: str
+) -> None:
+    """Each generated check's SQL transpiles for DuckDB and BigQuery and names only parameters it is given."""
+    warehouse: Warehouse = (
+        DuckDBWarehouse(DuckDBSettings(path=user_project / "unused.duckdb"))
+        if dialect == "duckdb"
+        else BigQueryWarehouse(BigQuerySettings(project="proj", dataset_prefix="dev_"))
+    )
+    ctx = CheckContext(warehouse, QualitySettings(), start=START, end=END, logical_date=END)
+    checks = declared_model_checks(load_project(user_dir=user_project))
+    for check in checks:
+        evaluate = check.evaluate
+        assertion = evaluate if isinstance(evaluate, SqlAssertion) else evaluate.assertion  # type: ignore[attr-defined]
+        compiled = assertion.compile(ctx)
+        bound = compiled.bind({**ctx.params, **assertion.params})
+        assert "dq_violations" in compiled.sql and set(bound) <= {*ctx.params, *assertion.params}
+        if check.name == "mart_risk_mix_risk_level_accepted_values":
+            assert bound["accepted_risk_level"] == ["low", "medium"]
+            assert "'low'" not in compiled.sql  # bound, not pasted
+    assert not (user_project / "unused.duckdb").exists()  # compiling opened nothing
