@@ -117,6 +117,8 @@ def read_table(
         ConfigError: a bad name or day, an unknown table or column (the message lists what
             exists), or days asked of a table with no partition column.
     """
+    if isinstance(columns, Settings):  # the call of bnpl 0.1: read_table(name, settings)
+        raise TypeError("read_table(name, settings) is now read_table(name, settings=settings)")
     first, last = _day(start, "start"), _day(end, "end")
     settings = settings or (None if warehouse is not None else load_settings())
 

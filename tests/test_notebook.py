@@ -174,3 +174,17 @@ def test_reading_a_missing_warehouse_creates_nothing(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         bnpl.query("SELECT COUNT(*) AS n FROM bnpl_raw.transactions", settings=settings)
     assert not (tmp_path / "none.duckdb").exists()
+
+
+@pytest.mark.slow  # rebuilds every model
+def test_check_gates_a_range_given_as_strings_and_stores_the_results(settings: Settings) -> None:
+    """bnpl.check runs the gate over start..end, publishes, and its results are in dq_results."""
+    gate = bnpl.check("2024-06-04", "2024-06-05", settings=settings)
+    assert (gate.start, gate.end, gate.logical_date) == (date(2024, 6, 4), END, END)
+    assert gate.passed and "mart_bnpl_transactions" in gate.published
+    stored = bnpl.query(
+        "SELECT check_name FROM bnpl_audit.dq_results WHERE run_id = @run",
+        {"run": gate.run_id},
+        settings=settings,
+    )
+    assert sorted(stored["check_name"]) == sorted(r.check_name for r in gate.results)
