@@ -239,7 +239,7 @@ def test_quarantine_over_threshold_fails_the_day_and_writes_nothing(
     assert error.startswith("QuarantineThresholdError")
     assert str(DAYS[1]) in error and "json_parse" in error and "10.07%" in error
     for table in ("transactions", "customers", "quarantine", "source_batches"):
-        rows = bnpl.read_table(f"bnpl_raw.{table}", settings)
+        rows = bnpl.read_table(f"bnpl_raw.{table}", settings=settings)
         assert DAYS[1] not in rows["transaction_date"].to_list(), table
     assert [d.day for d in summary.loaded] == [DAYS[0], DAYS[2]]
 
