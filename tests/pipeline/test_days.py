@@ -59,7 +59,9 @@ def test_clean_day_is_prepared_and_loaded_once(
     loaded = pipeline.load_day(session, admitted)
     ledger = bnpl.read_table("bnpl_raw.source_batches", settings=settings)
     assert ledger["transaction_date"].to_list() == [DAYS[1]]
-    assert bnpl.read_table("bnpl_raw.transactions", settings=settings).height == loaded.records_loaded
+    assert (
+        bnpl.read_table("bnpl_raw.transactions", settings=settings).height == loaded.records_loaded
+    )
 
 
 def test_ingest_day_records_a_failed_day(
