@@ -310,6 +310,31 @@ class ProjectSettings(BaseModel):
         return None if isinstance(value, str) and not value.strip() else value
 
 
+class LiveSettings(BaseModel):
+    """The live path (``BNPL_LIVE__*``): the loader, dead letters and day seals."""
+
+    model_config = _SECTION
+
+    loader_group: str = Field(default="bnpl-loader", min_length=1, max_length=200)
+    """The event log's consumer group the loaders share."""
+    loader_consumer: str | None = Field(default=None, max_length=200)
+    """This loader's name in the group; None: the host name (keep it stable across restarts, so
+    that a restarted loader takes back what it held)."""
+    batch_max_events: int = Field(default=500, ge=1, le=10_000)
+    """A micro-batch holds at most this many events."""
+    batch_max_ms: int = Field(default=500, ge=1, le=60_000)
+    """A micro-batch waits at most this many milliseconds for more events after its first."""
+    claim_idle_ms: int = Field(default=30_000, ge=100)
+    """Events another consumer held unacknowledged this long are taken over (a dead loader's)."""
+    max_deliveries: int = Field(default=5, ge=1, le=100)
+    """An event handed out more often than this without being written is a dead letter
+    (``delivery_limit``): a poison event never blocks the stream."""
+    seal_grace_s: float = Field(default=3600.0, ge=0)
+    """Seconds after a UTC day ends before it may be sealed (late events); ``--force`` overrides."""
+    seal_days: bool = False
+    """The daily flow seals its day from the live rows instead of fetching it from the source."""
+
+
 class Settings(BaseSettings):
     """All bnpl settings. See ``.env.example`` for every variable."""
 
@@ -328,6 +353,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = QualitySettings()
     simulator: SimulatorSettings = SimulatorSettings()
     project: ProjectSettings = ProjectSettings()
+    live: LiveSettings = LiveSettings()
 
     @field_validator("warehouse", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import polars as pl
 import sqlglot
@@ -27,6 +27,9 @@ from bnpl.errors import WarehouseError
 from bnpl.warehouse import audit
 from bnpl.warehouse.labels import job_labels
 from bnpl.warehouse.names import AUDIT, DATASETS, LEDGER, MARTS, RAW, RAW_DAY_TABLES
+
+if TYPE_CHECKING:
+    from bnpl.warehouse.live import LiveBatch
 
 Dialect = Literal["duckdb", "bigquery"]
 
@@ -222,6 +225,18 @@ class Warehouse(ABC):
     @abstractmethod
     def table_exists(self, dataset: str, table: str) -> bool:
         """Whether ``dataset.table`` exists (table or view)."""
+
+    @abstractmethod
+    def write_live_batch(self, batch: LiveBatch) -> None:
+        """Write one live micro-batch as one unit (:mod:`bnpl.warehouse.live`): each event of
+        the batch ends as exactly one row, in ``bnpl_raw.live_transactions`` or as a dead letter
+        in ``bnpl_raw.quarantine``, and the consumer's offsets are written with them. Idempotent
+        on ``event_id`` (DuckDB: one transaction; BigQuery: keyed MERGEs in one transaction).
+
+        Raises:
+            WarehouseError: the batch does not match the tables, or the write failed (nothing of
+                it is written).
+        """
 
     @abstractmethod
     def close(self) -> None:
