@@ -29,9 +29,15 @@ import pandera.polars as pa
 import polars as pl
 
 from bnpl import normalize, timeutil
-from bnpl.contracts import DERIVED_COLUMNS, Quarantine, check_or_raise, failures, passes
+from bnpl.contracts import (
+    DERIVED_COLUMNS,
+    Quarantine,
+    check_or_raise,
+    failures,
+    passes,
+    polars_schema,
+)
 from bnpl.contracts import Transactions as TransactionsContract
-from bnpl.contracts import polars_schema
 from bnpl.ingest.prepare import quarantine_frame
 from bnpl.live.log import Event
 from bnpl.warehouse import names
