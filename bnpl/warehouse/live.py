@@ -124,6 +124,21 @@ def dead_letters(
     return exp.select("*").from_(quarantine).where(where)
 
 
+def dead_letter_reasons(table: Table) -> exp.Select:
+    """Dead letters per reason (``check_name``): ``reason``, ``n``, newest ``last_at``."""
+    return (
+        dead_letters(table)
+        .select(
+            exp.column("check_name").as_("reason"),
+            exp.func("count", exp.Star()).as_("n"),
+            exp.func("max", exp.column("quarantined_at")).as_("last_at"),
+            append=False,
+        )
+        .group_by(exp.column("check_name"))
+        .order_by(exp.column("check_name"))
+    )
+
+
 def live_day_counts(table: Table) -> exp.Select:
     """Per day: live rows, dead letters, and the newest write, from ``@start`` on."""
     live = (
@@ -229,6 +244,12 @@ def read_day_counts(warehouse: Warehouse, start: date) -> pl.DataFrame:
     """Per day from ``start``: ``live_rows``, ``dead_letters`` and ``last_write``."""
     warehouse.ensure_schema()
     return warehouse.query(warehouse.render(live_day_counts(warehouse.table)), {"start": start})
+
+
+def read_dead_letter_reasons(warehouse: Warehouse) -> pl.DataFrame:
+    """Dead letters per reason: ``reason``, ``n``, ``last_at``."""
+    warehouse.ensure_schema()
+    return warehouse.query(warehouse.render(dead_letter_reasons(warehouse.table)))
 
 
 def read_seals(warehouse: Warehouse, start: date) -> pl.DataFrame:
