@@ -231,7 +231,7 @@ class Warehouse(ABC):
         """Write one live micro-batch as one unit (:mod:`bnpl.warehouse.live`): each event of
         the batch ends as exactly one row, in ``bnpl_raw.live_transactions`` or as a dead letter
         in ``bnpl_raw.quarantine``, and the consumer's offsets are written with them. Idempotent
-        on ``event_id`` (DuckDB: one transaction; BigQuery: keyed MERGEs in one transaction).
+        on ``event_id`` (DuckDB: one transaction; BigQuery: keyed MERGEs, see its adapter).
 
         Raises:
             WarehouseError: the batch does not match the tables, or the write failed (nothing of

@@ -189,8 +189,11 @@ class BigQueryWarehouse(BigQueryJobs, CopyJobPublishing):
         )
 
     def write_live_batch(self, batch: LiveBatch) -> None:
-        """Stage the non-empty frames by load jobs, then one script job: keyed MERGEs on
-        ``event_id`` (and the offsets' key) in one transaction (``write_live.sql``)."""
+        """Stage the non-empty frames by load jobs, then one script job (``write_live.sql``):
+        a keyed MERGE of the live rows on ``event_id``, one transaction that moves the dead
+        letters (a keyed replace: the quarantine's partition filter rules out a MERGE), and a
+        keyed MERGE of the offsets. Idempotent; a failure part-way leaves an event in both
+        tables at worst, and the batch, unacknowledged, is written again."""
         batch = batch.checked()
         self.ensure_schema()
         token = uuid.uuid4().hex[:8]
@@ -215,7 +218,7 @@ class BigQueryWarehouse(BigQueryJobs, CopyJobPublishing):
                 self.qualified,
                 {name: f"`{r.project}.{r.dataset_id}.{r.table_id}`" for name, r in staged.items()},
                 days=batch.days,
-                row_ids=batch.rows["event_id"].to_list(),
+                event_ids=batch.event_ids,
                 dead_ids=batch.dead_letters["event_id"].to_list(),
             )
             self._query_job(

@@ -147,7 +147,7 @@ def live_script(
     staged: Mapping[TableName, str],
     *,
     days: list[date],
-    row_ids: list[str],
+    event_ids: list[str],
     dead_ids: list[str],
 ) -> tuple[str, dict[str, Any]]:
     """The one transaction that writes a live micro-batch (``write_live.sql``) and its
@@ -158,7 +158,7 @@ def live_script(
             "target": qualified(*name),
             "staged": staged.get(name),
             "columns": [f"`{c}`" for c in table_spec(*name).column_names],
-            "keys": [f"`{k}`" for k in keys],
+            "key_columns": [f"`{k}`" for k in keys],
             "partitioned": partitioned,
         }
 
@@ -173,7 +173,7 @@ def live_script(
     )
     params: dict[str, Any] = {
         "days": TypedParam("DATE", days),
-        "row_ids": TypedParam("STRING", row_ids),
+        "event_ids": TypedParam("STRING", event_ids),
         "dead_ids": TypedParam("STRING", dead_ids),
     }
     return script, params
