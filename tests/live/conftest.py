@@ -1,22 +1,87 @@
-"""Fixtures of the live-path tests: settings on a DuckDB file of the test's own, and its warehouse."""
+"""Fixtures of the live-path tests: the event log of each engine, opened from settings; settings
+on a DuckDB file of the test's own, and its warehouse."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from event_log_children import LogSpec, open_log
+from redis_server import RedisServer
 
+from bnpl.live.log import EventLog
 from bnpl.settings import Settings, load_settings
 from bnpl.warehouse import Warehouse, open_warehouse
+
+ENGINES = ["sqlite", "redis"]
+_names = itertools.count()
+
+
+@pytest.fixture(params=ENGINES)
+def log_spec(request: pytest.FixtureRequest, tmp_path: Path) -> LogSpec:
+    """A fresh, empty log of each engine (a new SQLite file; a new key prefix on the session's
+    Redis server), 4 partitions."""
+    name = f"t{os.getpid()}x{next(_names)}"
+    if request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        return {
+            "log_engine": "redis",
+            "log_redis_url": server.url,
+            "log_redis_prefix": f"test:{name}",
+            "log_partitions": 4,
+        }
+    return {
+        "log_engine": "sqlite",
+        "log_path": tmp_path / name / "events.sqlite",
+        "log_partitions": 4,
+    }
+
+
+@pytest.fixture
+def event_log(log_spec: LogSpec) -> Iterator[EventLog]:
+    """The log of :func:`log_spec`, open; closed after the test."""
+    with open_log(log_spec) as log:
+        yield log
+
+
+@pytest.fixture
+def make_log(log_spec: LogSpec) -> Iterator[Callable[..., EventLog]]:
+    """Open more logs of this engine (``fresh=True``: another empty log); all closed at the end."""
+    opened: list[EventLog] = []
+
+    def make(*, fresh: bool = False, **changes: Any) -> EventLog:
+        spec = dict(log_spec, **changes)
+        if fresh:
+            name = f"f{os.getpid()}x{next(_names)}"
+            if spec["log_engine"] == "redis":
+                spec["log_redis_prefix"] = f"test:{name}"
+            else:
+                spec["log_path"] = Path(spec["log_path"]).parent / name / "events.sqlite"
+        log = open_log(spec)
+        opened.append(log)
+        return log
+
+    yield make
+    for log in opened:
+        log.close()
 
 
 @pytest.fixture
 def live_settings(tmp_path: Path) -> Settings:
-    """Settings with a fresh DuckDB warehouse under ``tmp_path`` and no seal grace."""
+    """Settings with a fresh DuckDB warehouse and SQLite log under ``tmp_path``, no seal grace,
+    and short loader waits."""
     return load_settings(
         warehouse={"path": str(tmp_path / "bnpl.duckdb")},
-        live={"seal_grace_s": 0, "claim_idle_ms": 500, "batch_max_ms": 100},
+        live={
+            "log_path": str(tmp_path / "events.sqlite"),
+            "seal_grace_s": 0,
+            "claim_idle_ms": 500,
+            "batch_max_ms": 100,
+        },
     )
 
 
