@@ -138,9 +138,13 @@ def register_replay(live: typer.Typer) -> None:
 
 
 def _seal_one(settings: Settings, day: date, *, force: bool) -> None:
+    from bnpl.live.seal import check_sealable
     from bnpl.pipeline import seal_day
+    from bnpl.timeutil import utc_now
     from bnpl.warehouse import open_warehouse
 
+    # refused before anything is opened
+    check_sealable(day, now=utc_now(), grace_s=settings.live.seal_grace_s, force=force)
     warehouse = open_warehouse(settings, access="existing")
     try:
         sealed = seal_day(warehouse, settings, day, run_id=uuid.uuid4().hex, force=force)
