@@ -323,11 +323,8 @@ class LiveSettings(BaseModel):
     """Longest wait of ``bnpl live relay`` between reconnects to a failing source (the wait
     doubles from ``BNPL_SOURCE__RETRY_INITIAL_WAIT_S`` with jitter)."""
     relay_batch_size: int = Field(default=100, ge=1, le=10_000)
-    """Records ``bnpl live relay`` appends to the log in one durable write, at most (fewer when
-    the stream is slow: a record never waits for a batch to fill longer than
-    ``relay_batch_wait_ms``)."""
-    relay_batch_wait_ms: int = Field(default=200, ge=0)
-    """Milliseconds a received record may wait for more records before the relay appends it."""
+    """Records ``bnpl live relay`` appends to the log in one durable write, at most (a record
+    never waits for a batch to fill: each write takes what arrived while the last one ran)."""
 
     # --- loader, dead letters and day seals (bnpl/live/loader.py, replay.py, seal.py) ---
     loader_group: str = Field(default="bnpl-loader", min_length=1, max_length=200)

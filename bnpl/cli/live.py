@@ -1,16 +1,16 @@
-"""``bnpl live ...``: the live path's services and operations.
+"""``bnpl live ...``: the live path's services and tools (registered by :mod:`bnpl.cli.commands`).
 
-``load`` (the loader service), ``replay`` (dead letters after a fix), ``seal`` (a live day into
-the raw tables, then build, gate, publish) and ``status``. Each command is registered by a
-function of its own.
+Each command is added by its own ``_add_<name>`` function, so that the areas of the live path
+(relay, gateway, loader, seal, status) stay apart in this module.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,13 +23,99 @@ logger = logging.getLogger(__name__)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``live`` group to ``app``."""
-    live = typer.Typer(help="The live path: loader, dead letters, day seals.", no_args_is_help=True)
+    """Add the ``live`` command group to ``app``."""
+    live = typer.Typer(
+        help="The live path: signed webhooks, the event log, micro-batches, day sealing.",
+        no_args_is_help=True,
+    )
+    _add_relay(live)
+    _add_load(live)
+    _add_replay(live)
+    _add_seal(live)
+    _add_status(live)
     app.add_typer(live, name="live")
-    register_load(live)
-    register_replay(live)
-    register_seal(live)
-    register_status(live)
+
+
+# --- bnpl live relay ------------------------------------------------------------------------------
+
+
+def relay_body(
+    *, rate: float | None, max_records: int | None, seed: int | None, extra: str | None
+) -> dict[str, Any]:
+    """The real-time request body of ``bnpl live relay`` (simtom's fields, contract §1.2).
+
+    Raises:
+        ConfigError: ``extra`` is not a JSON object, or names dates (historical mode).
+    """
+    body: dict[str, Any] = {}
+    if extra:
+        try:
+            parsed = json.loads(extra)
+        except ValueError as exc:
+            raise ConfigError(f"--body is not JSON ({exc})") from None
+        if not isinstance(parsed, dict):
+            raise ConfigError(
+                '--body is not a JSON object, e.g. \'{"arrival_pattern": "poisson"}\''
+            )
+        body.update(parsed)
+    for name, value in (("rate_per_second", rate), ("max_records", max_records), ("seed", seed)):
+        if value is not None:
+            body[name] = value
+    if body.get("start_date") is not None or body.get("end_date") is not None:
+        raise ConfigError("--body names start_date/end_date: the relay reads the real-time stream")
+    return body
+
+
+def _add_relay(live: typer.Typer) -> None:
+    @live.command("relay")
+    def relay_command(
+        from_url: Annotated[
+            str,
+            typer.Option("--from", help="Base URL of simtom (or `bnpl simulate serve`)."),
+        ],
+        rate: Annotated[
+            float | None,
+            typer.Option(min=0.01, max=1000, help="rate_per_second of the stream (simtom's)."),
+        ] = None,
+        max_records: Annotated[
+            int | None, typer.Option(min=1, help="End after this many records (default: never).")
+        ] = None,
+        seed: Annotated[int | None, typer.Option(help="Seed of the stream (simtom's).")] = None,
+        body: Annotated[
+            str | None,
+            typer.Option(help="More request fields as a JSON object, e.g. arrival_pattern."),
+        ] = None,
+    ) -> None:
+        """Append simtom's real-time stream to the event log, reconnecting after a cut.
+
+        Event ids are derived from the source and the stream, so records a reconnect re-reads
+        are dropped as duplicates. Runs until the stream ends or SIGINT/SIGTERM.
+        """
+        from bnpl.live.engines import open_event_log
+        from bnpl.live.relay import Relay
+        from bnpl.settings import SourceSettings
+
+        try:
+            SourceSettings(url=from_url)
+        except ValueError as exc:
+            raise ConfigError(f"--from {from_url!r}: not an http(s) URL with a host") from exc
+        request = relay_body(rate=rate, max_records=max_records, seed=seed, extra=body)
+        settings = load_settings()
+        with (
+            stop_on_signals(hard_exit_after_s=HARD_EXIT_AFTER_S),
+            open_event_log(settings) as log,
+        ):
+            report = Relay(
+                log, url=from_url, body=request, source=settings.source, live=settings.live
+            ).run()
+        typer.echo(
+            f"relayed {report.received} records: {report.appended} appended, "
+            f"{report.duplicates} duplicates, {report.rejected} rejected, "
+            f"{report.connections} connections"
+        )
+
+
+# --- bnpl live load, replay, seal, status ------------------------------------------------------
 
 
 def _since(value: str | None) -> datetime | None:
@@ -44,8 +130,7 @@ def _since(value: str | None) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def register_load(live: typer.Typer) -> None:
-    """``bnpl live load``."""
+def _add_load(live: typer.Typer) -> None:
 
     @live.command("load")
     def load(
@@ -92,8 +177,7 @@ def register_load(live: typer.Typer) -> None:
         )
 
 
-def register_replay(live: typer.Typer) -> None:
-    """``bnpl live replay``."""
+def _add_replay(live: typer.Typer) -> None:
 
     @live.command("replay")
     def replay(
@@ -158,8 +242,7 @@ def _seal_one(settings: Settings, day: date, *, force: bool) -> None:
     )
 
 
-def register_seal(live: typer.Typer) -> None:
-    """``bnpl live seal``."""
+def _add_seal(live: typer.Typer) -> None:
 
     @live.command("seal")
     def seal(
@@ -205,8 +288,7 @@ def register_seal(live: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
-def register_status(live: typer.Typer) -> None:
-    """``bnpl live status``."""
+def _add_status(live: typer.Typer) -> None:
 
     @live.command("status")
     def status(

@@ -6,8 +6,8 @@ claiming and replay are Redis's own (``XREADGROUP``, ``XACK``, ``XAUTOCLAIM``, `
 
 Idempotency: one Lua script per append sets ``<prefix>:id:<event_id>`` with ``NX`` and the
 retention as its TTL, and adds the entry only when the key was new; the script runs atomically,
-so two gateways appending the same id at once store it once. (Redis 8.4's ``XADD IDMP`` would do
-the same, but Debian ships Redis 7.0.)
+so two gateways appending the same id at once store it once. (Redis 8.6's ``XADD IDMP`` keeps at
+most 10,000 ids per producer for at most a day, less than the retention; Debian ships 7.0.)
 
 Durability: the server must run with ``appendonly yes`` and ``appendfsync always``; then Redis
 answers the script only after its writes are fsynced to the append-only file, so an event
@@ -302,17 +302,20 @@ class RedisEventLog(EventLog):
             )
 
     def _group_info(self, stream: str, group: str) -> dict[str, Any]:
+        """The group's XINFO GROUPS entry; an unknown group as if it were new (not created: it
+        would hold trim back)."""
         for info in _sync(self._redis.xinfo_groups(stream)):
             if info["name"].decode() == group:
                 return info
-        raise EventLogUnavailableError(f"event log on Redis lost group {group!r} of {stream}")
+        return {"pending": 0, "last-delivered-id": b"0-0", "lag": None}
 
     def stats(self, group: str) -> LogStats:
         depth = pending = undelivered = 0
         oldest: int | None = None
         with self._call("stats"):
-            self._ensure_group(group)
             for stream in self._streams:
+                if not self._redis.exists(stream):
+                    continue
                 depth += int(_sync(self._redis.xlen(stream)))
                 info = self._group_info(stream, group)
                 pending += int(info["pending"])

@@ -329,8 +329,7 @@ class SQLiteEventLog(EventLog):
             return [g for (g,) in db.execute("SELECT DISTINCT grp FROM cursors ORDER BY grp")]
 
     def stats(self, group: str) -> LogStats:
-        with self._write("stats") as db:
-            self._ensure_group(db, group)
+        with self._read("stats") as db:  # an unknown group is not created: it would hold trim
             depth = db.execute("SELECT count(*) FROM events").fetchone()[0]
             pending, oldest_pending = db.execute(
                 "SELECT count(*), min(e.received_us) FROM pending p JOIN events e "
@@ -338,8 +337,8 @@ class SQLiteEventLog(EventLog):
                 (group,),
             ).fetchone()
             undelivered, oldest_new = db.execute(
-                "SELECT count(*), min(e.received_us) FROM events e JOIN cursors c "
-                "ON c.partition = e.partition AND c.grp = ? WHERE e.offset > c.cursor",
+                "SELECT count(*), min(e.received_us) FROM events e LEFT JOIN cursors c "
+                "ON c.partition = e.partition AND c.grp = ? WHERE e.offset > coalesce(c.cursor, -1)",
                 (group,),
             ).fetchone()
         oldest = min((t for t in (oldest_pending, oldest_new) if t is not None), default=None)

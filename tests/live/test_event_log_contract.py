@@ -205,6 +205,16 @@ def test_stats_count_depth_pending_and_lag(event_log: EventLog) -> None:
     assert event_log.stats("g").oldest_unacked_at is None
 
 
+def test_stats_of_an_unknown_group_neither_create_it_nor_hold_trim(event_log: EventLog) -> None:
+    """stats of a group nobody read with shows the whole log as its lag, and does not create it
+    (a group that never reads would keep trim from dropping anything)."""
+    event_log.append([make_event(f"e{n}", key=f"k{n}") for n in range(5)])
+    assert event_log.stats("typo").lag_events == 5
+    assert event_log.groups() == []
+    event_log.ack("g", read_all(event_log, "g"))
+    assert event_log.trim(datetime.now(UTC) + timedelta(seconds=1)) == 5
+
+
 def test_two_processes_append_at_once(log_spec: LogSpec, tmp_path: Path) -> None:
     """Two processes appending overlapping event ids at the same time store each id once, and
     together report exactly as many True as ids stored."""
