@@ -19,7 +19,7 @@ from bnpl.warehouse import open_warehouse
 from bnpl_flows.daily import daily_bnpl_processing
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "live"))
-from live_data import live_events  # noqa: E402
+from live_data import live_events
 
 pytestmark = pytest.mark.slow
 
