@@ -51,13 +51,13 @@ def consumer_name(settings: LiveSettings) -> str:
     return settings.loader_consumer or socket.gethostname()
 
 
-def offset_order(offset: str) -> tuple[int, ...] | tuple[str]:
+def offset_order(offset: str) -> tuple[int, tuple[int, ...], str]:
     """A sort key for an engine's offset text: ``"42"`` and Redis's ``"1700000000000-3"`` as
-    integers, anything else as text."""
+    integers, anything else as text (after every numeric offset)."""
     parts = offset.split("-")
     if all(p.isdigit() for p in parts):
-        return tuple(int(p) for p in parts)
-    return (offset,)
+        return (0, tuple(int(p) for p in parts), "")
+    return (1, (), offset)
 
 
 @dataclass(frozen=True)

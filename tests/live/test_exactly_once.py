@@ -184,7 +184,9 @@ def test_acknowledged_events_land_exactly_once_through_kills(tmp_path: Path) -> 
             assert ledger["transaction_date"].to_list() == days
             assert ledger["records_loaded"].to_list() == per_day_raw["len"].to_list()
             assert per_day_raw["len"].to_list() == per_day_live["len"].to_list()
-            sealed_dead = dict(zip(ledger["transaction_date"], ledger["records_quarantined"]))
+            sealed_dead = dict(
+                zip(ledger["transaction_date"], ledger["records_quarantined"], strict=True)
+            )
             for day, n in per_day_dead.iter_rows():
                 assert sealed_dead.get(day, n) == n
             assert set(ledger["source_url"]) == {"live"}
