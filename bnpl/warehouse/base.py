@@ -26,12 +26,15 @@ from bnpl.bundle import SCHEMAS_DIR
 from bnpl.errors import WarehouseError
 from bnpl.warehouse import audit
 from bnpl.warehouse.labels import job_labels
-from bnpl.warehouse.names import AUDIT, DATASETS, LEDGER, MARTS, RAW, RAW_DAY_TABLES
+from bnpl.warehouse.names import AUDIT, DATASETS, LEDGER, MARTS, QUARANTINE, RAW, RAW_DAY_TABLES
 
 if TYPE_CHECKING:
     from bnpl.warehouse.live import LiveBatch
 
 Dialect = Literal["duckdb", "bigquery"]
+
+LIVE_QUARANTINE_COLUMNS: tuple[str, ...] = ("event_id", "received_at")
+"""The quarantine's columns only a live dead letter fills (a day's rows leave them null)."""
 
 Access = Literal["create", "existing", "read_only"]
 """How :func:`bnpl.warehouse.open_warehouse` opens an embedded file."""
@@ -138,6 +141,13 @@ class DayBatch:
                 raise WarehouseError(
                     f"frame for {RAW}.{name} does not match schemas/{RAW}/{name}.json "
                     f"(missing {missing}, unexpected {extra}, or a different order)"
+                )
+            if name == QUARANTINE.table and frame.select(
+                LIVE_QUARANTINE_COLUMNS
+            ).null_count().sum_horizontal().item() != frame.height * len(LIVE_QUARANTINE_COLUMNS):
+                raise WarehouseError(
+                    f"frame for {RAW}.{name} of batch {self.batch_id} holds rows with an event_id: "
+                    "a day's load never writes the live path's dead letters"
                 )
             other = frame.filter(pl.col("transaction_date") != self.day).height
             if other:
