@@ -191,9 +191,7 @@ def _add_push(simulate: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Push the simulator's real-time records to a gateway as signed webhooks."""
-        import asyncio
-
-        from bnpl.simulator.push import PushPlan, push, write_acked
+        from bnpl.simulator.push import PushPlan, run_push, write_acked
 
         if (duration is None) == (events is None):
             raise ConfigError("give exactly one of --duration and --events")
@@ -222,7 +220,7 @@ def _add_push(simulate: typer.Typer) -> None:
             ) from None
         plan = PushPlan(to, rate, events=events, duration_s=duration, seed=seed)
         secret = settings.live.webhook_secrets[0].get_secret_value()
-        summary = asyncio.run(push(plan, push_settings, secret))
+        summary = run_push(plan, push_settings, secret)
         if acked_out is not None:
             write_acked(summary, acked_out)
         for line in summary.lines():

@@ -117,8 +117,8 @@ def shape_problem(body: bytes) -> tuple[str, str | None]:
     business (a record that fails them is quarantined there). The reason is the normaliser's own
     check name and message (``json_parse: ...``, ``required_field: ...``).
     """
-    try:
-        obj = json.loads(body)
+    try:  # decoded as UTF-8 first: json.loads would also take UTF-16/32 bytes, the loader does not
+        obj = json.loads(body.decode("utf-8"))
     except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         obj = None
     if isinstance(obj, dict) and _REQUIRED.issubset(obj.keys()):

@@ -120,6 +120,7 @@ class _Pusher:
         self.signer = Signer(secret)
         self.forger = Signer(forged_secret(plan.seed))
         self.summary = PushSummary()
+        self._url = httpx.URL(plan.url)  # parsed once: httpx parses a str URL per request
         self._acked: set[str] = set()
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -206,7 +207,7 @@ class _Pusher:
                     headers = signer.headers(event.event_id, stamp, event.body)
                     headers["content-type"] = "application/json"
                     sent = time.perf_counter()
-                    response = await client.post(self.plan.url, content=event.body, headers=headers)
+                    response = await client.post(self._url, content=event.body, headers=headers)
                     status = response.status_code
                     summary.statuses[status] += 1
                     if status >= 500 or status in _RETRIED_STATUSES:
@@ -255,6 +256,15 @@ async def push(
     for line in summary.lines():
         log.info("push: %s", line)
     return summary
+
+
+def run_push(plan: PushPlan, settings: PushSettings, secret: str) -> PushSummary:
+    """:func:`push` on a fresh event loop (uvloop's when it is installed: less CPU per event)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is in the live extra
+        return asyncio.run(push(plan, settings, secret))
+    return uvloop.run(push(plan, settings, secret))
 
 
 def write_acked(summary: PushSummary, path: Path) -> None:

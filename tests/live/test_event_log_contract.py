@@ -215,6 +215,7 @@ def test_stats_of_an_unknown_group_neither_create_it_nor_hold_trim(event_log: Ev
     assert event_log.trim(datetime.now(UTC) + timedelta(seconds=1)) == 5
 
 
+@pytest.mark.slow  # spawns Python processes
 def test_two_processes_append_at_once(log_spec: LogSpec, tmp_path: Path) -> None:
     """Two processes appending overlapping event ids at the same time store each id once, and
     together report exactly as many True as ids stored."""
@@ -236,6 +237,7 @@ def test_two_processes_append_at_once(log_spec: LogSpec, tmp_path: Path) -> None
     assert reported == 450
 
 
+@pytest.mark.slow  # spawns Python processes
 def test_what_append_acknowledged_survives_sigkill(
     log_spec: LogSpec, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -284,6 +286,7 @@ def test_a_damaged_sqlite_file_is_unavailable(tmp_path: Path) -> None:
         open_log({"log_engine": "sqlite", "log_path": path})
 
 
+@pytest.mark.slow  # spawns Python processes
 def test_a_full_disk_fails_append_and_keeps_the_log(tmp_path: Path) -> None:
     """When the disk fills mid-append, append raises EventLogUnavailableError; the log keeps
     every earlier event and none of the failed call's."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from event_log_children import LogSpec
 from live_gateway_helpers import (
     CURRENT,
     PREVIOUS,
@@ -18,6 +19,7 @@ from live_gateway_helpers import (
     Gateway,
     running_gateway,
 )
+from redis_server import RedisServer
 
 from bnpl import record
 from bnpl.cli import main
@@ -46,18 +48,21 @@ def _post(
     return httpx.post(gateway.webhook_url, content=body, headers=signed, timeout=30)
 
 
-@pytest.fixture(params=["sqlite"])
-def live(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]:
-    """The event log fields of each engine (a fresh log)."""
-    return {"log_engine": "sqlite", "log_path": tmp_path / "log" / "events.sqlite"}
+_LIMITS = {"max_body_bytes": 4096, "webhook_tolerance_s": 60}
 
 
 @pytest.fixture
-def gateway(tmp_path: Path, live: dict[str, object]) -> Iterator[Gateway]:
-    """A gateway with a 4 KiB body limit and a 60 s tolerance."""
-    with running_gateway(
-        tmp_path, dict(live, max_body_bytes=4096, webhook_tolerance_s=60)
-    ) as running:
+def gateway(tmp_path: Path) -> Iterator[Gateway]:
+    """A gateway on a SQLite log with a 4 KiB body limit and a 60 s tolerance."""
+    live = {"log_engine": "sqlite", "log_path": tmp_path / "log" / "events.sqlite"}
+    with running_gateway(tmp_path, dict(live, **_LIMITS)) as running:
+        yield running
+
+
+@pytest.fixture
+def any_gateway(tmp_path: Path, log_spec: LogSpec) -> Iterator[Gateway]:
+    """The same gateway on each engine's log (SQLite file, Redis Streams on a real server)."""
+    with running_gateway(tmp_path, dict(log_spec, **_LIMITS)) as running:
         yield running
 
 
@@ -71,25 +76,25 @@ def _outcomes(gateway: Gateway) -> dict[str, float]:
     return out
 
 
-def test_signed_record_is_acknowledged_and_stored(gateway: Gateway) -> None:
+def test_signed_record_is_acknowledged_and_stored(any_gateway: Gateway) -> None:
     """A correctly signed record gets 200 and is in the log with its raw body and customer key."""
     body = _record()
-    response = _post(gateway, body, msg_id="msg_a")
+    response = _post(any_gateway, body, msg_id="msg_a")
     assert response.status_code == 200 and response.json() == {"status": "accepted"}
-    [event] = gateway.stored()
+    [event] = any_gateway.stored()
     assert (event.event_id, event.payload, event.rejected) == ("msg_a", body, None)
     assert event.key == json.loads(body)["customer_id"]
-    assert _outcomes(gateway)["accepted"] == 1
+    assert _outcomes(any_gateway)["accepted"] == 1
 
 
-def test_repeated_webhook_id_is_acknowledged_once(gateway: Gateway) -> None:
+def test_repeated_webhook_id_is_acknowledged_once(any_gateway: Gateway) -> None:
     """The same webhook-id twice: 200 both times, one event in the log, a duplicate counted."""
     body = _record()
-    assert _post(gateway, body, msg_id="msg_dup").status_code == 200
-    second = _post(gateway, body, msg_id="msg_dup")
+    assert _post(any_gateway, body, msg_id="msg_dup").status_code == 200
+    second = _post(any_gateway, body, msg_id="msg_dup")
     assert second.status_code == 200 and second.json() == {"status": "duplicate"}
-    assert [e.event_id for e in gateway.stored()] == ["msg_dup"]
-    assert "bnpl_gateway_duplicates_total 1.0" in httpx.get(f"{gateway.url}/metrics").text
+    assert [e.event_id for e in any_gateway.stored()] == ["msg_dup"]
+    assert "bnpl_gateway_duplicates_total 1.0" in httpx.get(f"{any_gateway.url}/metrics").text
 
 
 def test_previous_secret_is_accepted_and_unknown_is_not(gateway: Gateway) -> None:
@@ -174,12 +179,12 @@ def test_signed_unusable_body_is_400_and_a_dead_letter(
     assert _outcomes(gateway)["dead_letter"] == 1
 
 
-def test_record_missing_one_field_is_a_dead_letter(gateway: Gateway) -> None:
+def test_record_missing_one_field_is_a_dead_letter(any_gateway: Gateway) -> None:
     """Every key of bnpl.record.REQUIRED must be there; the reason names the missing one."""
     data = json.loads(_record())
     del data[record.REQUIRED[-1]]
-    assert _post(gateway, json.dumps(data).encode()).status_code == 400
-    [event] = gateway.stored()
+    assert _post(any_gateway, json.dumps(data).encode()).status_code == 400
+    [event] = any_gateway.stored()
     assert event.rejected == f"required_field: missing key {record.REQUIRED[-1]}"
 
 
@@ -204,14 +209,14 @@ def test_secrets_never_reach_the_log(gateway: Gateway) -> None:
         assert secret not in text
 
 
-def test_acknowledged_event_survives_sigkill(gateway: Gateway) -> None:
-    """An event answered 2xx is in the log file after the gateway is killed with SIGKILL."""
+def test_acknowledged_event_survives_sigkill(any_gateway: Gateway) -> None:
+    """An event answered 2xx is in the log after the gateway is killed with SIGKILL."""
     bodies = {f"msg_k{i}": _record(i + 1) for i in range(5)}
     for msg_id, body in bodies.items():
-        assert _post(gateway, body, msg_id=msg_id).status_code == 200
-    os.kill(gateway.process.pid, signal.SIGKILL)
-    gateway.process.wait(timeout=10)
-    assert {e.event_id: e.payload for e in gateway.stored()} == bodies
+        assert _post(any_gateway, body, msg_id=msg_id).status_code == 200
+    os.kill(any_gateway.process.pid, signal.SIGKILL)
+    any_gateway.process.wait(timeout=10)
+    assert {e.event_id: e.payload for e in any_gateway.stored()} == bodies
 
 
 def test_unavailable_log_is_503_until_it_returns(tmp_path: Path) -> None:
@@ -229,6 +234,23 @@ def test_unavailable_log_is_503_until_it_returns(tmp_path: Path) -> None:
         assert _post(gateway, body, msg_id="msg_u").status_code == 200
         assert httpx.get(f"{gateway.url}/healthz").status_code == 200
         assert [e.event_id for e in gateway.stored()] == ["msg_u"]
+
+
+def test_redis_down_is_503_until_it_is_up(tmp_path: Path) -> None:
+    """With the Redis server not running: 503 and /healthz 503; once it is up, the same delivery
+    is stored and acknowledged."""
+    server = RedisServer(tmp_path / "redis")
+    live = {"log_engine": "redis", "log_redis_url": server.url, "log_busy_timeout_s": 1}
+    with running_gateway(tmp_path, live) as gateway:
+        body = _record()
+        assert _post(gateway, body, msg_id="msg_r").status_code == 503
+        assert httpx.get(f"{gateway.url}/healthz").status_code == 503
+        server.start()
+        try:
+            assert _post(gateway, body, msg_id="msg_r").status_code == 200
+            assert [e.event_id for e in gateway.stored()] == ["msg_r"]
+        finally:
+            server.stop()
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 from event_log_children import open_log
+from redis_server import RedisServer
 
 from bnpl.cli import main
+from bnpl.errors import SourceRequestError
 from bnpl.live.log import EventLog
+from bnpl.live.redis_log import RedisEventLog
 from bnpl.live.relay import Relay, relay_event
 from bnpl.settings import LiveSettings, SourceSettings
 from bnpl.source.framing import Framer
@@ -160,3 +163,53 @@ def test_an_endless_stream_runs_until_stopped(server_url: str, sqlite_log: Event
     assert not thread.is_alive()
     assert relay.report.appended >= 5
     assert sqlite_log.stats("g").depth == relay.report.appended
+
+
+def test_a_rejected_request_ends_the_relay_with_the_servers_detail(
+    server_url: str, sqlite_log: EventLog
+) -> None:
+    """A 4xx (here a rate simtom refuses) is not retried: the relay raises SourceRequestError."""
+    relay = Relay(
+        sqlite_log,
+        url=server_url,
+        body={"rate_per_second": 5000},
+        source=SourceSettings(),
+        live=LiveSettings(),
+        stop=StopRequest(),
+    )
+    with pytest.raises(SourceRequestError, match="422"):
+        relay.run()
+    assert relay.report.connections == 1 and sqlite_log.stats("g").depth == 0
+
+
+def test_records_wait_while_the_log_is_down_and_are_appended_after(
+    server_url: str, tmp_path: Path
+) -> None:
+    """With the Redis event log down, the relay keeps what it received and appends it once the
+    server is back: nothing is lost or doubled."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        with RedisEventLog(server.url, partitions=2, timeout_s=1) as log:
+            server.kill()
+            relay = Relay(
+                log,
+                url=server_url,
+                body={"rate_per_second": 500, "max_records": 20, "seed": 2},
+                source=SourceSettings(retry_initial_wait_s=0.05),
+                live=LiveSettings(relay_max_backoff_s=0.2),
+                stop=StopRequest(),
+            )
+            thread = threading.Thread(target=relay.run)
+            thread.start()
+            time.sleep(1.0)
+            assert relay.report.appended == 0
+            server.start()
+            thread.join(timeout=30)
+            assert not thread.is_alive()
+            assert relay.report.appended == 20
+            assert sorted(p["transaction_id"] for p in _drain(log)) == [
+                f"txn_{n:08d}" for n in range(20)
+            ]
+    finally:
+        server.stop()
