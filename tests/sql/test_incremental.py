@@ -31,7 +31,9 @@ def assert_same_tables(a: DuckDBWarehouse, b: DuckDBWarehouse, project: Project)
         name = f"{model.dataset}.{model.name}"
         left, right = content(a, name), content(b, name)
         # no label matures within the three captured days, so the training set is empty
-        assert left.height > 0 or model.name == "mart_bnpl_ml_training_set", name
+        # the training set has no matured label here; the live view reads the (empty) live table
+        empty = {"mart_bnpl_ml_training_set", "int_bnpl_live_minutes"}
+        assert left.height > 0 or model.name in empty, name
         assert left.equals(right), f"{name} differs: {left.height} vs {right.height} rows"
 
 
