@@ -13,7 +13,7 @@ from live_data import live_events
 from bnpl.errors import ConfigError
 from bnpl.live.engines import open_event_log
 from bnpl.live.loader import Loader, offset_order
-from bnpl.live.log import Event
+from bnpl.live.log import Event, EventLog
 from bnpl.live.records import DELIVERY_LIMIT
 from bnpl.live.replay import replay_dead_letters
 from bnpl.settings import Settings
@@ -26,20 +26,27 @@ def _live_ids(warehouse: Warehouse) -> list[str]:
 
 
 def test_loader_writes_every_event_once_then_acknowledges(
-    live_settings: Settings, warehouse: Warehouse
+    live_settings: Settings, warehouse: Warehouse, event_log: EventLog
 ):
-    """Each appended event ends as one row or one dead letter; the group's lag is then zero."""
+    """On each engine, each appended event ends as one row or one dead letter, written again
+    to the same rows if read again; the group's lag is then zero."""
     events = [*live_events(120), Event("bad", "", b'{"not": "a record"}', datetime.now(UTC))]
-    with open_event_log(live_settings) as log:
-        log.append(events)
-        stats = Loader(log, warehouse, live_settings.live, consumer="c1").run(once=True)
-        assert log.stats(live_settings.live.loader_group).lag_events == 0
-        assert log.stats(live_settings.live.loader_group).pending == 0
+    log = event_log
+    log.append(events)
+    stats = Loader(log, warehouse, live_settings.live, consumer="c1").run(once=True)
+    assert log.stats(live_settings.live.loader_group).lag_events == 0
+    assert log.stats(live_settings.live.loader_group).pending == 0
     assert stats.events == 121 and stats.rows == 120 and stats.dead_letters == 1
     assert _live_ids(warehouse) == sorted(e.event_id for e in events[:120])
     assert read_dead_letters(warehouse)["event_id"].to_list() == ["bad"]
     committed = read_offsets(warehouse)
     assert set(committed["consumer"]) == {"c1"} and committed["log_partition"].n_unique() >= 1
+
+    log.seek(live_settings.live.loader_group, {p: "" for p in committed["log_partition"]})
+    again = Loader(log, warehouse, live_settings.live, consumer="c1").run(once=True)
+    assert again.events == 121  # replayed from the start of the log: the same rows, once
+    assert _live_ids(warehouse) == sorted(e.event_id for e in events[:120])
+    assert read_dead_letters(warehouse)["event_id"].to_list() == ["bad"]
 
 
 def test_events_a_dead_consumer_held_are_taken_over_and_written_once(
