@@ -32,7 +32,7 @@ import polars as pl
 
 from bnpl import timeutil
 from bnpl.contracts import polars_schema
-from bnpl.errors import WarehouseError, WarehouseLockedError
+from bnpl.errors import EventLogUnavailableError, WarehouseError, WarehouseLockedError
 from bnpl.live.log import Delivered, EventLog
 from bnpl.live.records import DELIVERY_LIMIT, dead_letter_frame, prepare_events
 from bnpl.settings import LiveSettings
@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 _LOCKED_PAUSE_S = 1.0
 """Pause after the warehouse file stayed locked past its timeout, before the next batch."""
+
+_LOG_PAUSE_S = 2.0
+"""Pause after the event log was unavailable, before trying again."""
 
 
 def consumer_name(settings: LiveSettings) -> str:
@@ -302,7 +305,12 @@ class Loader:
             self.settings.batch_max_ms,
         )
         while not stop.is_set():
-            outcome = self.step()
+            try:
+                outcome = self.step()
+            except EventLogUnavailableError as exc:  # the log comes back; nothing was acked
+                logger.warning("event log unavailable, retrying in %.0f s: %s", _LOG_PAUSE_S, exc)
+                _pause(stop, _LOG_PAUSE_S)
+                continue
             if outcome.delivered:
                 stats.add(outcome)
                 logger.debug(
@@ -326,6 +334,13 @@ class Loader:
             dict(stats.by_reason),
         )
         return stats
+
+
+def _pause(stop: StopRequest, seconds: float) -> None:
+    """Sleep ``seconds``, or less if a stop is requested."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set() and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _sum(a: BatchOutcome, b: BatchOutcome) -> BatchOutcome:
