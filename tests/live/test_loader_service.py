@@ -49,14 +49,14 @@ def test_readers_get_turns_while_the_loader_runs_and_sigterm_stops_it(tmp_path: 
             for start in range(0, len(events), 40):
                 log.append(events[start : start + 40])
                 began = time.monotonic()
-                rows = bnpl.read_table("bnpl_raw.live_transactions", settings)
+                rows = bnpl.read_table("bnpl_raw.live_transactions", settings=settings)
                 assert time.monotonic() - began < 8, "the reader waited too long for the file"
                 seen.append(rows.height)
                 time.sleep(0.3)
         deadline = time.monotonic() + 60
         while seen[-1] < len(events) and time.monotonic() < deadline:
             time.sleep(0.5)
-            seen.append(bnpl.read_table("bnpl_raw.live_transactions", settings).height)
+            seen.append(bnpl.read_table("bnpl_raw.live_transactions", settings=settings).height)
         assert seen[-1] == len(events)
         assert seen == sorted(seen)  # rows appear while the loader runs, never go away
     finally:
