@@ -1,16 +1,27 @@
 """The live path under load: ``python -m bench live``.
 
 Gateway part (issue 13's target: >= 3,000 signed events/s sustained for 60 s, p99 ack <= 25 ms on
-2 cores): a real ``bnpl live gateway`` process, the provider (``bnpl.simulator.push``) in this
-process, at a fixed rate and unpaced (max rate), on the SQLite and the Redis Streams log side by
-side; the baseline in the same run is the SQLite gateway with group commit off
-(``BNPL_LIVE__MAX_BATCH_EVENTS=1``: one durable append per request). Figures: acknowledged
-events/s, the provider's p50/p99 round trip of acknowledged deliveries, and the CPU seconds
-(user+sys) of the gateway, the provider and redis-server.
+2 cores, the load generator on the same machine), on the SQLite and the Redis Streams log side by
+side, with two load generators:
 
-Environment: ``BENCH_LIVE_DURATION_S`` (default 60), ``BENCH_LIVE_RATE`` (default 3000),
-``BENCH_LIVE_CONCURRENCY`` (default 64). The pieces (:func:`running_gateway`,
-:func:`running_redis`, :func:`gateway_run`) are meant to be reused by the end-to-end part.
+- ``wrk`` (:mod:`bench.live_wrk`): ``rate * duration`` requests built and signed before the clock
+  starts, each sent once by wrk at ``rate`` (absolute schedule) and at max rate, a fresh gateway
+  and log per row; afterwards the log must hold exactly the sent ids. It costs a fraction of the
+  gateway's CPU per event, so this is the throughput figure. wrk is the Debian package ``wrk``
+  (installed with apt-get when missing).
+- the provider (``bnpl.simulator.push``) in this process, at ``rate`` and unpaced (max rate): the
+  realistic client (retries, signing per attempt), but it spends ~3x the gateway's CPU per event.
+  Its baseline in the same run is the SQLite gateway with group commit off
+  (``BNPL_LIVE__MAX_BATCH_EVENTS=1``: one durable append per request).
+
+Figures: acknowledged events/s, p50/p99 acknowledgement latency, non-2xx answers, and the CPU
+seconds (user+sys) and CPU ms per event of the gateway, the load generator and redis-server.
+
+Environment: ``BENCH_LIVE_DURATION_S`` (default 60: seconds per row at ``rate``),
+``BENCH_LIVE_RATE`` (default 3000 events/s), ``BENCH_LIVE_CONCURRENCY`` (default 64: wrk's
+connections and the provider's requests in flight), ``BENCH_LIVE_PARTS`` (default
+``wrk,provider``). The pieces (:func:`running_gateway`, :func:`running_redis`,
+:func:`gateway_run`) are meant to be reused by the end-to-end part.
 """
 
 from __future__ import annotations
@@ -31,7 +42,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bnpl.settings import PushSettings
+from bench.live_wrk import WRK_HEADER, Requests, WrkRun, build_requests, run_wrk, verify
+from bnpl.live.engines import open_event_log
+from bnpl.settings import LiveSettings, PushSettings, Settings
 from bnpl.simulator.push import PushPlan, PushSummary, run_push
 
 SECRET = "whsec_" + base64.b64encode(b"bench-secret-of-the-live-gateway").decode()
@@ -244,26 +257,135 @@ def gateway_runs(duration_s: float, rate: float, concurrency: int) -> list[Gatew
     return runs
 
 
+def _log_settings(live: dict[str, str]) -> Settings:
+    fields = {k: v for k, v in live.items() if k != "max_batch_events"}
+    return Settings(live=LiveSettings.model_validate(fields | {"webhook_secrets": SECRET}))
+
+
+def wrk_run(
+    label: str,
+    workdir: Path,
+    live: dict[str, str],
+    requests: Requests,
+    *,
+    rate: float,
+    connections: int,
+    cap_s: float,
+    redis: Service | None = None,
+) -> WrkRun:
+    """A fresh gateway with log ``live``, every request of ``requests`` sent once by wrk, then the
+    log read back; CPU is counted from wrk's start to its end."""
+    with running_gateway(workdir, live) as gateway:
+        gateway_before, redis_before = gateway.cpu_s(), redis.cpu_s() if redis else 0.0
+        result = run_wrk(gateway.url, requests, rate=rate, connections=connections, cap_s=cap_s)
+        gateway_cpu = gateway.cpu_s() - gateway_before
+        redis_cpu = redis.cpu_s() - redis_before if redis else None
+    with open_event_log(_log_settings(live)) as event_log:
+        check = verify(event_log, requests.event_ids)
+    return WrkRun(label, rate, result, gateway_cpu, redis_cpu, check)
+
+
+def wrk_runs(duration_s: float, rate: float, connections: int) -> tuple[list[WrkRun], Requests]:
+    """``rate * duration_s`` pre-built requests replayed at ``rate`` and at max rate, on SQLite
+    and on Redis (a fresh log for each run, so every run sends the same ids)."""
+    runs: list[WrkRun] = []
+    cap_s = max(3 * duration_s, duration_s + 120)
+    with tempfile.TemporaryDirectory(prefix="bench-live-wrk-") as tmp:
+        root = Path(tmp)
+        events = int(rate * duration_s)
+        requests = build_requests(root / "requests", SECRET, events=events, rate=rate, seed=11)
+        for n, target in enumerate((rate, 0.0)):
+            live = {"log_engine": "sqlite", "log_path": str(root / f"sqlite{n}" / "ev.sqlite")}
+            runs.append(
+                wrk_run(
+                    "SQLite",
+                    root,
+                    live,
+                    requests,
+                    rate=target,
+                    connections=connections,
+                    cap_s=cap_s,
+                )
+            )
+        with running_redis(root / "redis") as redis:
+            for n, target in enumerate((rate, 0.0)):
+                live = {
+                    "log_engine": "redis",
+                    "log_redis_url": redis.url,
+                    "log_redis_prefix": f"bench:wrk{n}",
+                }
+                runs.append(
+                    wrk_run(
+                        "Redis Streams",
+                        root,
+                        live,
+                        requests,
+                        rate=target,
+                        connections=connections,
+                        cap_s=cap_s,
+                        redis=redis,
+                    )
+                )
+    return runs, requests
+
+
 def main() -> str:
+    """The gateway part and the end-to-end part (``bench/live_e2e.py``); ``BENCH_LIVE_PART``
+    (``gateway``, ``e2e`` or ``all``, the default) picks."""
+    part = os.environ.get("BENCH_LIVE_PART", "all")
+    sections = []
+    if part in ("all", "gateway"):
+        sections.append(gateway_section())
+    if part in ("all", "e2e"):
+        from bench.live_e2e import e2e_section
+
+        sections.append(e2e_section())
+    return "\n\n".join(sections)
+
+
+def gateway_section() -> str:
+    """The gateway part's report."""
     duration_s = float(os.environ.get("BENCH_LIVE_DURATION_S", "60"))
     rate = float(os.environ.get("BENCH_LIVE_RATE", "3000"))
     concurrency = int(os.environ.get("BENCH_LIVE_CONCURRENCY", "64"))
-    load = os.getloadavg()
-    runs = gateway_runs(duration_s, rate, concurrency)
+    parts = os.environ.get("BENCH_LIVE_PARTS", "wrk,provider").split(",")
     command = (
         f"BENCH_LIVE_DURATION_S={duration_s:g} BENCH_LIVE_RATE={rate:g} "
-        f"BENCH_LIVE_CONCURRENCY={concurrency} python -m bench live"
+        f"BENCH_LIVE_CONCURRENCY={concurrency} BENCH_LIVE_PARTS={','.join(parts)} "
+        "python -m bench live"
     )
-    return "\n".join(
-        [
-            f"`{command}`",
+    out = [f"`{command}`"]
+    if "wrk" in parts:
+        load = os.getloadavg()
+        runs, requests = wrk_runs(duration_s, rate, concurrency)
+        end = os.getloadavg()
+        out += [
             "",
-            f"Gateway: signed webhooks pushed for {duration_s:g} s per row by `bnpl.simulator.push`"
-            f" ({concurrency} in flight) to `bnpl live gateway` on the same machine; latency is"
-            " the provider's round trip of acknowledged deliveries; CPU is user+sys seconds"
-            f" during the row. Load average at the start: {load[0]:.1f}.",
+            f"Gateway, wrk: {len(requests.event_ids)} signed requests built beforehand"
+            f" ({requests.build_cpu_s:.1f} CPU s, not in the rows) and sent once each by `wrk`"
+            f" (2 threads, {concurrency} connections; `bench/live_wrk.lua`) at {rate:g}/s on an"
+            " absolute schedule and at max rate, to a fresh `bnpl live gateway` per row on the"
+            " same machine; latency is wrk's (request written → answer read, not corrected for"
+            " coordinated omission); CPU is user+sys seconds during the row; `log holds`: the"
+            " event log read back holds exactly the sent ids, once each. Load average (1 min)"
+            f" at the start / end: {load[0]:.1f} / {end[0]:.1f}.",
             "",
-            HEADER,
+            WRK_HEADER,
             *(run.row() for run in runs),
         ]
-    )
+    if "provider" in parts:
+        load = os.getloadavg()
+        pushed = gateway_runs(duration_s, rate, concurrency)
+        end = os.getloadavg()
+        out += [
+            "",
+            f"Gateway, provider: signed webhooks pushed for {duration_s:g} s per row by"
+            f" `bnpl.simulator.push` ({concurrency} in flight) to `bnpl live gateway` on the same"
+            " machine; latency is the provider's round trip of acknowledged deliveries; CPU is"
+            " user+sys seconds during the row. Load average (1 min) at the start / end:"
+            f" {load[0]:.1f} / {end[0]:.1f}.",
+            "",
+            HEADER,
+            *(run.row() for run in pushed),
+        ]
+    return "\n".join(out)

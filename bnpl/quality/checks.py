@@ -218,6 +218,11 @@ RUN_CHECKS: tuple[Check, ...] = (
         completeness.MartMatchesRaw(MART_DAILY, "transaction_count"),
     ),
     Check(
+        "live_rows_match_seal", "completeness", str(names.LIVE_TRANSACTIONS), "error",
+        "a sealed live day holds exactly its live rows and dead letters",
+        completeness.live_rows_match_seal,
+    ),
+    Check(
         "ledger_counts_add_up", "completeness", LEDGER, "error",
         "received == loaded + quarantined for every day", completeness.ledger_counts_add_up,
     ),

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from typing import Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import polars as pl
 import sqlglot
@@ -26,10 +26,16 @@ from bnpl.bundle import SCHEMAS_DIR
 from bnpl.errors import WarehouseError
 from bnpl.warehouse import audit
 from bnpl.warehouse.labels import job_labels
-from bnpl.warehouse.names import AUDIT, DATASETS, LEDGER, MARTS, RAW, RAW_DAY_TABLES
+from bnpl.warehouse.names import AUDIT, DATASETS, LEDGER, MARTS, QUARANTINE, RAW, RAW_DAY_TABLES
 from bnpl.warehouse.read import TableInfo, read_statement, split_name
 
+if TYPE_CHECKING:
+    from bnpl.warehouse.live import LiveBatch
+
 Dialect = Literal["duckdb", "bigquery"]
+
+LIVE_QUARANTINE_COLUMNS: tuple[str, ...] = ("event_id", "received_at")
+"""The quarantine's columns only a live dead letter fills (a day's rows leave them null)."""
 
 Access = Literal["create", "existing", "read_only"]
 """How :func:`bnpl.warehouse.open_warehouse` opens an embedded file."""
@@ -137,6 +143,12 @@ class DayBatch:
                     f"frame for {RAW}.{name} does not match schemas/{RAW}/{name}.json "
                     f"(missing {missing}, unexpected {extra}, or a different order)"
                 )
+            live_rows = pl.any_horizontal(pl.col(LIVE_QUARANTINE_COLUMNS).is_not_null())
+            if name == QUARANTINE.table and frame.filter(live_rows).height:
+                raise WarehouseError(
+                    f"frame for {RAW}.{name} of batch {self.batch_id} holds rows with an event_id: "
+                    "a day's load never writes the live path's dead letters"
+                )
             other = frame.filter(pl.col("transaction_date") != self.day).height
             if other:
                 raise WarehouseError(
@@ -230,6 +242,18 @@ class Warehouse(ABC):
     @abstractmethod
     def table_exists(self, dataset: str, table: str) -> bool:
         """Whether ``dataset.table`` exists (table or view)."""
+
+    @abstractmethod
+    def write_live_batch(self, batch: LiveBatch) -> None:
+        """Write one live micro-batch as one unit (:mod:`bnpl.warehouse.live`): each event of
+        the batch ends as exactly one row, in ``bnpl_raw.live_transactions`` or as a dead letter
+        in ``bnpl_raw.quarantine``, and the consumer's offsets are written with them. Idempotent
+        on ``event_id`` (DuckDB: one transaction; BigQuery: keyed MERGEs, see its adapter).
+
+        Raises:
+            WarehouseError: the batch does not match the tables, or the write failed (nothing of
+                it is written).
+        """
 
     @abstractmethod
     def close(self) -> None:

@@ -47,13 +47,22 @@ from bnpl.warehouse.bigquery_auth import CredentialsLoader, set_credentials_bloc
 from bnpl.warehouse.bigquery_jobs import API_ERRORS, BigQueryJobs, describe_error, to_polars
 from bnpl.warehouse.bigquery_load import (
     day_script,
+    live_script,
     partition_type,
     schema_fields,
     staging_name,
     to_parquet,
 )
 from bnpl.warehouse.bigquery_params import TypedParam
-from bnpl.warehouse.names import DATASETS, RAW
+from bnpl.warehouse.live import LiveBatch
+from bnpl.warehouse.names import (
+    DATASETS,
+    LIVE_OFFSETS,
+    LIVE_TRANSACTIONS,
+    QUARANTINE,
+    RAW,
+    TableName,
+)
 from bnpl.warehouse.read import TableInfo
 
 logger = logging.getLogger(__name__)
@@ -102,6 +111,11 @@ class BigQueryWarehouse(BigQueryJobs, CopyJobPublishing):
                 client.create_dataset(dataset, exists_ok=True)
             for spec in declared_tables():
                 existing = client.create_table(self._table_from_spec(spec), exists_ok=True)
+                present = {f.name for f in existing.schema}
+                added = [f for f in schema_fields(spec) if f.name not in present and f.is_nullable]
+                if added:  # an additive change (a nullable column declared later) is applied
+                    existing.schema = [*existing.schema, *added]
+                    existing = client.update_table(existing, ["schema"])
                 missing = sorted(set(spec.column_names) - {f.name for f in existing.schema})
                 if missing:
                     raise WarehouseError(
@@ -170,6 +184,52 @@ class BigQueryWarehouse(BigQueryJobs, CopyJobPublishing):
             batch.customers.height,
             batch.quarantine.height,
         )
+
+    def write_live_batch(self, batch: LiveBatch) -> None:
+        """Stage the non-empty frames by load jobs, then one script job (``write_live.sql``):
+        a keyed MERGE of the live rows on ``event_id``, one transaction that moves the dead
+        letters (a keyed replace: the quarantine's partition filter rules out a MERGE), and a
+        keyed MERGE of the offsets. Idempotent; a failure part-way leaves an event in both
+        tables at worst, and the batch, unacknowledged, is written again."""
+        batch = batch.checked()
+        self.ensure_schema()
+        token = uuid.uuid4().hex[:8]
+        staged: dict[TableName, bigquery.TableReference] = {}
+        try:
+            loads = []
+            for name, frame in (
+                (LIVE_TRANSACTIONS, batch.rows),
+                (QUARANTINE, batch.dead_letters),
+                (LIVE_OFFSETS, batch.offsets),
+            ):
+                if frame.height:
+                    ref = self._ref(RAW, staging_name(name.table, "live", token))
+                    staged[name] = ref
+                    loads.append(self._start_stage(ref, table_spec(*name), frame))
+            for job in loads:
+                try:
+                    job.result()
+                except API_ERRORS as exc:
+                    raise self._failure(f"load into {job.destination.table_id}", exc, job) from exc
+            script, params = live_script(
+                self.qualified,
+                {name: f"`{r.project}.{r.dataset_id}.{r.table_id}`" for name, r in staged.items()},
+                days=batch.days,
+                event_ids=batch.event_ids,
+                dead_ids=batch.dead_letters["event_id"].to_list(),
+            )
+            self._query_job(
+                script,
+                params,
+                operation="write_live_batch",
+                what=f"live micro-batch of {len(batch.event_ids)} events",
+            )
+        finally:
+            for ref in staged.values():
+                try:
+                    self.client().delete_table(ref, not_found_ok=True)
+                except API_ERRORS as exc:
+                    logger.warning("could not drop staging table %s: %s", ref, describe_error(exc))
 
     def _start_stage(
         self, ref: bigquery.TableReference, spec: TableSpec, frame: pl.DataFrame

@@ -307,8 +307,13 @@ def test_day_script_is_one_transaction_over_every_raw_table(
     assert statements[:2] == ["BEGIN", "BEGIN TRANSACTION;"]
     assert statements.count("COMMIT TRANSACTION;") == 1
     assert "ROLLBACK TRANSACTION;" in statements[statements.index("EXCEPTION WHEN ERROR THEN") :]
-    for table in ("transactions", "customers", "quarantine", "source_batches"):
+    for table in ("transactions", "customers", "source_batches"):
         assert f"DELETE FROM `p.bnpl_raw.{table}` WHERE transaction_date = @day;" in statements
+    # the live path's dead letters (quarantine rows with an event id) are kept
+    assert (
+        "DELETE FROM `p.bnpl_raw.quarantine` WHERE transaction_date = @day AND event_id IS NULL;"
+        in statements
+    )
     inserts = [line for line in statements if line.startswith("INSERT INTO")]
     assert [line.split()[2] for line in inserts] == [
         "`p.bnpl_raw.transactions`",
