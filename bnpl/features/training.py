@@ -4,7 +4,8 @@ date, and the list of its feature columns with their documented definitions."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -167,37 +168,75 @@ def check_as_of(warehouse: Warehouse, as_of: date) -> None:
         )
 
 
+_SET = "__bnpl_training_set__"
+"""Stands for the training set's query in :func:`_read_statement`; replaced by its text."""
+
+
+def _read_statement(
+    query: str, names: Sequence[str], dialect: Any, *, start: date | None, end: date | None
+) -> str:
+    """``names`` of the training set ``query``, only the days ``start..end`` when given, in
+    :data:`ROW_ORDER`: the filter and the sort run in the warehouse, not in Polars."""
+    select = exp.select(*(exp.column(n) for n in names)).from_(exp.to_table(_SET).as_("s"))
+    day = exp.column("transaction_date")
+    if start is not None:
+        select = select.where(exp.GTE(this=day, expression=param("window_start")))
+    if end is not None:
+        select = select.where(exp.LTE(this=day.copy(), expression=param("window_end")))
+    select = select.order_by(*ROW_ORDER)
+    wrapper = to_dialect(select, dialect, pretty=True, copy=False)
+    return re.sub(rf"\b{_SET}\b", lambda _: "(\n" + query + "\n)", wrapper)
+
+
 def training_frame(
     *,
     as_of: date,
     settings: Settings | None = None,
     warehouse: Warehouse | None = None,
     project: Project | None = None,
+    columns: Sequence[str] | None = None,
+    start: date | None = None,
+    end: date | None = None,
 ) -> pl.DataFrame:
     """The training set as of the end of ``as_of``, in :data:`ROW_ORDER`, with the declared
-    column types.
+    column types; only ``columns`` (default: all, in table order) and only the rows whose
+    ``transaction_date`` is in ``start..end`` (inclusive; None: unbounded) when given.
 
     Runs the SQL of ``mart_bnpl_ml_training_set`` with ``@end_date = as_of`` (a bound parameter)
-    against the published marts; nothing is written. ``warehouse`` is used as given and left
-    open; without it one is opened from ``settings``.
+    against the published marts; nothing is written. The column choice, the day filter and the
+    sort run in the warehouse, so only the rows and columns asked for reach Python; the split
+    is still computed over every matured day, so a row's split does not depend on the filter.
+    ``warehouse`` is used as given and left open; without it one is opened from ``settings``.
 
     Raises:
-        ConfigError: nothing is loaded, or ``as_of`` is after the last loaded day.
+        ConfigError: nothing is loaded, ``as_of`` is after the last loaded day, or an unknown
+            column is asked for.
         ModelError: the feature marts are not built through ``as_of`` (run ``bnpl build``).
     """
     project = project or load_project(user_dir=settings.project.dir if settings else None)
     model = project.model(TRAINING_SET)
+    known = {c.name: c for c in model.columns}
+    names = [c.name for c in model.columns] if columns is None else list(dict.fromkeys(columns))
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"the training set has no column(s) {', '.join(unknown)}")
     with opened(settings, warehouse) as wh:
         check_as_of(wh, as_of)
         (compiled,) = plan_build(wh, project, selection=[TRAINING_SET])
         # the set reads nothing after @end_date; @start_date (unused today) would mean "all"
-        values = {"start_date": date(1970, 1, 1), "end_date": as_of}
+        values: dict[str, Any] = {"start_date": date(1970, 1, 1), "end_date": as_of}
         params = {name: values[name] for name in sorted(model.parameters)}
-        frame = wh.query(compiled.query, params or None)
-    check_schema(model, frame.schema, f"the training set as of {as_of}")
+        if start is not None:
+            params["window_start"] = start
+        if end is not None:
+            params["window_end"] = end
+        sql = _read_statement(compiled.query, names, wh.dialect, start=start, end=end)
+        frame = wh.query(sql, params or None)
+    if columns is None:
+        check_schema(model, frame.schema, f"the training set as of {as_of}")
     frame = frame.select(
-        pl.col(c.name).cast(POLARS_TYPES[c.type]) if c.type in POLARS_TYPES else pl.col(c.name)
-        for c in model.columns
-    ).sort(ROW_ORDER)
+        pl.col(n).cast(POLARS_TYPES[known[n].type]) if known[n].type in POLARS_TYPES else pl.col(n)
+        for n in names
+    )
     logger.info("training set as of %s: %d rows", as_of, frame.height)
     return frame

@@ -18,7 +18,7 @@ rows beside them. Bad input (no champion, no challenger, too few outcomes) raise
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -44,8 +44,9 @@ from bnpl.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
-FrameSource = Callable[[date], pl.DataFrame]
-"""as-of date -> the matured rows as of it (the training set; tests pass synthetic rows)."""
+FrameSource = Callable[[date, Window, Sequence[str]], pl.DataFrame]
+"""(as-of date, evaluation window, columns) -> the matured rows as of the date: at least the
+window's days and those columns (the training set; tests pass synthetic rows)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +101,14 @@ def _scores(
 
 
 def warehouse_rows(settings: Settings, warehouse: Warehouse | None) -> FrameSource:
-    """The training set as of a date, from the warehouse."""
+    """The training set as of a date, from the warehouse: only the window's days and the
+    columns asked for (filtered in the warehouse)."""
 
-    def rows(as_of: date) -> pl.DataFrame:
+    def rows(as_of: date, window: Window, columns: Sequence[str]) -> pl.DataFrame:
         with opened(settings, warehouse) as wh:
-            return training_frame(as_of=as_of, warehouse=wh)
+            return training_frame(
+                as_of=as_of, warehouse=wh, columns=columns, start=window.start, end=window.end
+            )
 
     return rows
 
@@ -129,7 +133,8 @@ def compare_versions(
     window = evaluation_window(
         as_of, [a.training, b.training], settings.model.evaluation_window_days
     )
-    rows = _window_rows(rows_of(as_of), window, settings)
+    needed = [LABEL, "transaction_date", "risk_score", *a.features, *b.features]
+    rows = _window_rows(rows_of(as_of, window, list(dict.fromkeys(needed))), window, settings)
     y = rows.get_column(LABEL).cast(pl.Int64).to_numpy()
     baseline = None
     if "risk_score" in rows.columns:

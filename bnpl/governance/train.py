@@ -76,8 +76,9 @@ class TrainResult:
     drift_window: Window | None = None
 
 
-def read_export(directory: Path, as_of: date) -> pl.DataFrame:
-    """The rows of a ``bnpl features export`` directory, checked to be as of ``as_of``.
+def read_export(directory: Path, as_of: date, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """The rows of a ``bnpl features export`` directory, checked to be as of ``as_of``: only
+    ``columns`` when given (default: all).
 
     Raises:
         ConfigError: not an export, or an export of another as-of date.
@@ -91,8 +92,10 @@ def read_export(directory: Path, as_of: date) -> pl.DataFrame:
             f"{directory} is the training set as of {card.get('as_of')}, not {as_of}; "
             f"export it with `bnpl features export --as-of {as_of} --out {directory}`"
         )
-    frame = pl.read_parquet(directory / "month=*" / "*.parquet", hive_partitioning=False)
-    return frame.sort(ROW_ORDER)
+    scan = pl.scan_parquet(directory / "month=*" / "*.parquet", hive_partitioning=False)
+    if columns is None:
+        return scan.sort(ROW_ORDER).collect()
+    return scan.sort(ROW_ORDER).select(columns).collect()
 
 
 def _labels(frame: pl.DataFrame) -> Any:
@@ -118,10 +121,40 @@ def _split_scores(
     return scores
 
 
-def _load_rows(settings: Settings, as_of: date, source: Path | None, wh: Warehouse) -> pl.DataFrame:
+def split_parts(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The rows of each split, without the ``split`` column. The set is in day order and every
+    split is a run of whole days (train, then validation, then test), so each split is a slice
+    of ``frame`` sharing its memory; rows in any other order are partitioned (a copy)."""
+    split = frame.get_column("split")
+    rows = frame.drop("split")
+    parts: dict[str, pl.DataFrame] = {}
+    offset = 0
+    for name in SPLITS:
+        count = int((split == name).sum())
+        if not (split.slice(offset, count) == name).all():
+            by_split = rows.with_columns(split).partition_by(
+                "split", as_dict=True, include_key=False
+            )
+            return {s: by_split.get((s,), rows.clear()) for s in SPLITS}
+        parts[name] = rows.slice(offset, count)
+        offset += count
+    return parts
+
+
+def training_columns(features: Sequence[Feature]) -> list[str]:
+    """The columns a training run reads: the features, the label, the day and the split, and
+    what the data card summarises (``installment_count``) and the baseline (``risk_score``)."""
+    needed = [*(f.name for f in features), LABEL, "transaction_date", "split"]
+    return list(dict.fromkeys([*needed, "installment_count", "risk_score"]))
+
+
+def _load_rows(
+    as_of: date, source: Path | None, wh: Warehouse, features: Sequence[Feature]
+) -> pl.DataFrame:
+    columns = training_columns(features)
     if source is not None:
-        return read_export(source, as_of)
-    return training_frame(as_of=as_of, warehouse=wh)
+        return read_export(source, as_of, columns)
+    return training_frame(as_of=as_of, warehouse=wh, columns=columns)
 
 
 def train(
@@ -143,10 +176,8 @@ def train(
     """
     features = feature_columns()
     with opened(settings, warehouse) as wh:
-        frame = _load_rows(settings, as_of, source, wh)
-        by_split = frame.partition_by("split", as_dict=True, include_key=False)
-        empty = frame.clear().drop("split")
-        parts = {s: by_split.get((s,), empty) for s in SPLITS}
+        frame = _load_rows(as_of, source, wh, features)
+        parts = split_parts(frame)
         y_train = _labels(parts["train"])
         if y_train.size == 0 or y_train.min() == y_train.max():
             raise ConfigError(

@@ -102,6 +102,24 @@ def test_rows_come_in_a_fixed_order(built: DuckDBWarehouse, project: Project) ->
     assert frame["transaction_key"].n_unique() == frame.height
 
 
+def test_columns_and_days_are_chosen_in_the_warehouse(
+    built: DuckDBWarehouse, project: Project
+) -> None:
+    """Asking for some columns and days gives exactly those rows and columns of the whole set,
+    in the same order and with the same split; an unknown column is one clear error."""
+    whole = training_frame(as_of=DAYS[-1], warehouse=built, project=project)
+    days = whole.get_column("transaction_date").unique().sort()
+    start, end = days[len(days) // 3], days[2 * len(days) // 3]
+    columns = ["split", "transaction_date", "risk_score", "will_default"]
+    part = training_frame(
+        as_of=DAYS[-1], warehouse=built, project=project, columns=columns, start=start, end=end
+    )
+    expected = whole.filter(pl.col("transaction_date").is_between(start, end)).select(columns)
+    assert part.height > 0 and part.equals(expected)
+    with pytest.raises(ConfigError, match="no column"):
+        training_frame(as_of=DAYS[-1], warehouse=built, project=project, columns=["nope"])
+
+
 def test_feature_columns_are_documented(project: Project) -> None:
     """Every feature is a training-set column that is not a key, label or bookkeeping column, and
     carries its model documentation."""

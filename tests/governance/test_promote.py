@@ -19,7 +19,7 @@ from bnpl.settings import Settings
 ROWS = synthetic_rows()
 
 
-def rows_of(_as_of: object) -> pl.DataFrame:
+def rows_of(*_args: object) -> pl.DataFrame:
     return ROWS
 
 
