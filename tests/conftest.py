@@ -15,6 +15,7 @@ import pytest
 import stamina
 from emulator import Emulator, EmulatorError, prepare
 from hostile_source import HostileSource, serve_hostile
+from redis_server import RedisServer, RedisServerError
 from simulator_helpers import running_server
 
 from bnpl.settings import FaultSettings, SimulatorSettings
@@ -81,6 +82,7 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         PREFECT_HOME,
         PREFECT_SERVER_ANALYTICS_ENABLED,
+        PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
         temporary_settings,
     )
@@ -95,6 +97,8 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 PREFECT_SERVER_ANALYTICS_ENABLED: False,
                 # a fresh database migrates on first start; a busy 2-core box needs more than 20 s
                 PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 180,
+                # a run held back by a deployment concurrency limit retries after 2 s, not 30
+                PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS: 2,
             }
         ),
         prefect_test_harness(server_startup_timeout=180),
@@ -157,6 +161,21 @@ def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
             emulator.stop()
         return
     pytest.fail(f"BigQuery emulator did not start: {last}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session (127.0.0.1, a free port, AOF with appendfsync always);
+    fails, never skips, when it cannot start."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        server.start()
+    except RedisServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def free_port() -> int:
