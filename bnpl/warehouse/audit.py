@@ -15,8 +15,8 @@ A change that is not a range or a key set (a full rebuild) is not copied: the au
 becomes the published data (:func:`swap`). DuckDB cannot move a table to another schema, so the
 published data lives in the audit schema as ``<mart>__published`` and ``bnpl_marts.<mart>`` is a
 view of it; the swap is a rename and a view replacement in the publishing transaction. The audit
-copy is then gone, and the next incremental build of that mart starts by copying the published
-table (as for a first audit). A mart published before this (a table in ``bnpl_marts``) is updated
+copy is then a view of the published table, and the next build of that mart drops it; an
+incremental one starts by copying the published table (as for a first audit). A mart published before this (a table in ``bnpl_marts``) is updated
 in place by ranges and keys until its next full publish replaces it by the view. Every function here
 returns sqlglot trees with bound parameters (:func:`bnpl.sqltext.param`); the adapter renders them
 in its dialect and runs them (:class:`bnpl.warehouse.base.Warehouse`).
@@ -82,7 +82,9 @@ def published_name(model: str) -> str:
 def swap(table: Table, model: str, *, marts_table: bool) -> list[exp.Expr]:
     """Statements publishing the audit table of ``model`` without copying it: the audit table is
     renamed to :func:`published_name` (replacing the previous one) and ``bnpl_marts.<model>``
-    becomes (or stays) a view of it; ``marts_table``: it is a table today (dropped first)."""
+    becomes (or stays) a view of it; ``marts_table``: it is a table today (dropped first). The
+    audit area keeps a view of it too, so that checks reading a mart not built in a later run
+    see the published rows; the next build of the mart drops that view first."""
     published = table(AUDIT, published_name(model))
     statements: list[exp.Expr] = [exp.Drop(tables=[published.copy()], kind="TABLE", exists=True)]
     if marts_table:
@@ -93,11 +95,14 @@ def swap(table: Table, model: str, *, marts_table: bool) -> list[exp.Expr]:
             kind="TABLE",
             actions=[exp.AlterRename(this=exp.to_table(published_name(model), quoted=True))],
         ),
-        exp.Create(
-            this=table(MARTS, model),
-            kind="VIEW",
-            replace=True,
-            expression=exp.select("*").from_(published.copy()),
+        *(
+            exp.Create(
+                this=table(dataset, model),
+                kind="VIEW",
+                replace=True,
+                expression=exp.select("*").from_(published.copy()),
+            )
+            for dataset in (MARTS, AUDIT)
         ),
     ]
     return statements
@@ -222,15 +227,12 @@ def count(table: Table, dataset: str, name: str) -> exp.Select:
     return exp.select(exp.func("COUNT", exp.Star()).as_("n")).from_(table(dataset, name))
 
 
-def marts_kinds(table: Table) -> exp.Select:
-    """Every relation of the published schema with its type (``BASE TABLE`` or ``VIEW``); the
-    schema's name is bound as ``@marts_schema`` (:func:`marts_kinds_params`)."""
-    return (
+def kinds(dataset: str) -> tuple[exp.Select, dict[str, Any]]:
+    """Every relation of the schema ``dataset`` with its type (``BASE TABLE`` or ``VIEW``), and
+    the bound schema name."""
+    select = (
         exp.select("table_name", "table_type")
         .from_(exp.to_table("information_schema.tables"))
-        .where(exp.column("table_schema").eq(param("marts_schema")))
+        .where(exp.column("table_schema").eq(param("kinds_schema")))
     )
-
-
-def marts_kinds_params() -> dict[str, Any]:
-    return {"marts_schema": MARTS}
+    return select, {"kinds_schema": dataset}

@@ -273,9 +273,15 @@ class Warehouse(ABC):
         previous = self._recorded([name]).get(name)
         statements: list[exp.Expr] = []
         params: dict[str, Any] = {}
+        # after a publish by rename the audit area holds a view of the published table
+        audit_view = self._kinds(AUDIT).get(name) == "view"
+        if audit_view:
+            statements.append(exp.Drop(tables=[self.table(AUDIT, name)], kind="VIEW", exists=True))
         if incremental:
-            audit_ok = self.table_exists(AUDIT, name) and (
-                previous is not None or self._count(AUDIT, name) == self._count(MARTS, name)
+            audit_ok = (
+                not audit_view
+                and self.table_exists(AUDIT, name)
+                and (previous is not None or self._count(AUDIT, name) == self._count(MARTS, name))
             )
             undo = previous if audit_ok and previous is not None else audit.Change(name, "full")
             if not audit_ok or previous is not None:
@@ -293,7 +299,7 @@ class Warehouse(ABC):
         transaction: a recorded range or key change is copied (:func:`.audit.apply`), a full
         change is published by renaming the audit table, with no copy (:func:`.audit.swap`)."""
         recorded = self._recorded(marts)
-        kinds = self._marts_kinds()
+        kinds = self._kinds(MARTS)
         statements: list[exp.Expr] = []
         params: dict[str, Any] = {}
         for index, name in enumerate(marts):
@@ -313,9 +319,10 @@ class Warehouse(ABC):
         statements.append(forget)
         self.execute_many([self.render(s) for s in statements], params | forget_params)
 
-    def _marts_kinds(self) -> dict[str, Literal["table", "view"]]:
-        """``table`` or ``view`` for every relation in ``bnpl_marts``."""
-        found = self.query(self.render(audit.marts_kinds(self.table)), audit.marts_kinds_params())
+    def _kinds(self, dataset: str) -> dict[str, Literal["table", "view"]]:
+        """``table`` or ``view`` for every relation in ``dataset``."""
+        select, params = audit.kinds(dataset)
+        found = self.query(self.render(select), params)
         return {
             row["table_name"]: "view" if row["table_type"] == "VIEW" else "table"
             for row in found.to_dicts()
