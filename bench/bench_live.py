@@ -245,6 +245,21 @@ def gateway_runs(duration_s: float, rate: float, concurrency: int) -> list[Gatew
 
 
 def main() -> str:
+    """The gateway part and the end-to-end part (``bench/live_e2e.py``); ``BENCH_LIVE_PART``
+    (``gateway``, ``e2e`` or ``all``, the default) picks."""
+    part = os.environ.get("BENCH_LIVE_PART", "all")
+    sections = []
+    if part in ("all", "gateway"):
+        sections.append(gateway_section())
+    if part in ("all", "e2e"):
+        from bench.live_e2e import e2e_section
+
+        sections.append(e2e_section())
+    return "\n\n".join(sections)
+
+
+def gateway_section() -> str:
+    """The gateway part's report."""
     duration_s = float(os.environ.get("BENCH_LIVE_DURATION_S", "60"))
     rate = float(os.environ.get("BENCH_LIVE_RATE", "3000"))
     concurrency = int(os.environ.get("BENCH_LIVE_CONCURRENCY", "64"))

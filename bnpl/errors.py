@@ -4,6 +4,7 @@
 
     BnplError
     ├── ConfigError                 bad settings or arguments; fix the input and run again
+    │   └── SealTooEarlyError       a live day asked to be sealed before its grace period ended
     ├── SourceError                 the simtom API (or the bundled simulator)
     │   ├── TransientSourceError    worth retrying: transport errors, 5xx, 429, cut streams
     │   │   ├── TruncatedStreamError    the body ended without its final record terminator
@@ -53,6 +54,11 @@ class BnplError(Exception):
 
 class ConfigError(BnplError):
     """A setting or argument is invalid. The message names it and the accepted values."""
+
+
+class SealTooEarlyError(ConfigError):
+    """A live day was asked to be sealed before its end plus the grace period (late events may
+    still arrive); wait, or seal with ``--force``."""
 
 
 class SourceError(BnplError):

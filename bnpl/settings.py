@@ -407,6 +407,26 @@ class LiveSettings(BaseModel):
                 raise ValueError(f"secret {position} is not whsec_<base64 of the key>")
         return value
 
+    # --- loader, dead letters and day seals (bnpl/live/loader.py, replay.py, seal.py) ---
+    loader_group: str = Field(default="bnpl-loader", min_length=1, max_length=200)
+    """The event log's consumer group the loaders share."""
+    loader_consumer: str | None = Field(default=None, max_length=200)
+    """This loader's name in the group; None: the host name (keep it stable across restarts, so
+    that a restarted loader takes back what it held)."""
+    batch_max_events: int = Field(default=500, ge=1, le=10_000)
+    """A micro-batch holds at most this many events."""
+    batch_max_ms: int = Field(default=500, ge=1, le=60_000)
+    """A micro-batch waits at most this many milliseconds for more events after its first."""
+    claim_idle_ms: int = Field(default=30_000, ge=100)
+    """Events another consumer held unacknowledged this long are taken over (a dead loader's)."""
+    max_deliveries: int = Field(default=5, ge=1, le=100)
+    """An event handed out more often than this without being written is a dead letter
+    (``delivery_limit``): a poison event never blocks the stream."""
+    seal_grace_s: float = Field(default=3600.0, ge=0)
+    """Seconds after a UTC day ends before it may be sealed (late events); ``--force`` overrides."""
+    seal_days: bool = False
+    """The daily flow seals its day from the live rows instead of fetching it from the source."""
+
     @model_validator(mode="after")
     def _redis_needs_url(self) -> LiveSettings:
         if self.log_engine == "redis" and self.log_redis_url is None:
@@ -422,8 +442,10 @@ class ProjectSettings(BaseModel):
     dir: Path | None = None
     """A directory whose ``models/`` folder holds the user's SQL models (in ``staging/``,
     ``intermediate/`` or ``marts/``, written as the bundled ones in ``sql/``), built beside the
-    bundled models; they may ``ref()`` them. A model name used twice is an error. None: the
-    bundled models only."""
+    bundled models; they may ``ref()`` them. Its optional ``checks/`` folder holds the user's
+    SQL checks (``<name>.sql``, a ``SELECT`` of the violating rows; :mod:`bnpl.quality.user_checks`),
+    run by the quality gate beside the bundled ones. A model or check name used twice is an error.
+    None: the bundled models and checks only."""
 
     @field_validator("dir", mode="before")
     @classmethod

@@ -9,8 +9,9 @@ Two kinds of time exist in bnpl and they are never mixed:
   UTC nor the server's zone. bnpl keeps it **naive**: Polars ``Datetime("us")`` without a zone,
   BigQuery ``DATETIME``, DuckDB ``TIMESTAMP``. Its calendar day is the transaction's day and the
   partition (``transaction_date``). Do not convert it to UTC; there is nothing to convert from.
-  (simtom's real-time mode writes naive *UTC* with microseconds in the same field; bnpl does not
-  ingest that mode, and :data:`SOURCE_TS_FORMAT` rejects those values.)
+  (simtom's real-time mode writes naive *UTC* with microseconds in the same field; only the live
+  path takes that mode, with :func:`parse_realtime_timestamp`; :data:`SOURCE_TS_FORMAT` rejects
+  those values. A live row's ``transaction_ts`` is therefore naive UTC, its day a UTC day.)
 * **Instants bnpl records** (``loaded_at``, ``quarantined_at``, the ledger's timings). These are
   real moments: timezone-aware UTC, Polars ``Datetime("us", "UTC")``, BigQuery ``TIMESTAMP``.
 
@@ -64,3 +65,15 @@ def parse_source_timestamp(expr: pl.Expr) -> pl.Expr:
     """
     parsed = expr.str.strptime(LOCAL_DATETIME, SOURCE_TS_FORMAT, strict=False)
     return pl.when(expr.str.contains(SOURCE_TS_PATTERN)).then(parsed)
+
+
+REALTIME_TS_PATTERN = r"^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?$"
+"""A real-time ``_timestamp`` (naive UTC, Python's ``isoformat``): the historical form with an
+optional fraction of up to six digits."""
+
+
+def parse_realtime_timestamp(expr: pl.Expr) -> pl.Expr:
+    """Parse real-time ``_timestamp`` text (naive UTC, optional microseconds) into a naive
+    datetime; anything else becomes null, never an error."""
+    parsed = expr.str.strptime(LOCAL_DATETIME, "%Y-%m-%dT%H:%M:%S%.f", strict=False)
+    return pl.when(expr.str.contains(REALTIME_TS_PATTERN)).then(parsed)

@@ -4,7 +4,11 @@
 validate_business_rules >> publish_quality_metrics``
 
 Wiring only: each task calls one verb of :mod:`bnpl.pipeline` (one step of ``ingest_day`` or of
-write-audit-publish). The flow reads the settings once, opens one ingest session (source,
+write-audit-publish). A day whose source is live (``BNPL_LIVE__SEAL_DAYS=true``) is sealed
+instead of fetched, under the same three task names: ``extract_daily_batch`` is
+``pipeline.read_live`` (refused before the day's end plus ``BNPL_LIVE__SEAL_GRACE_S``),
+``validate_raw_schema`` ``pipeline.prepare_seal``, ``normalize_entities`` ``pipeline.load_seal``;
+the build, gate and publish that follow are the same. The flow reads the settings once, opens one ingest session (source,
 client, warehouse) and passes it down.
 
 ==========================  ==========================================================
@@ -60,12 +64,14 @@ from prefect.states import Failed
 from bnpl import pipeline
 from bnpl.calendar import DayRequest, check_processable_day
 from bnpl.errors import BnplError
+from bnpl.live.seal import LiveDay
 from bnpl.models import load_project
 from bnpl.pipeline import AdmittedDay, DayResult, IngestSession, StepTiming
 from bnpl.quality.base import GateResult
 from bnpl.settings import BigQuerySettings, Settings, load_settings
 from bnpl.source.client import FetchedDay
 from bnpl.timeutil import utc_now
+from bnpl.warehouse import DayBatch
 from bnpl.warehouse import names as warehouse_names
 from bnpl.warehouse.labels import job_labels
 from bnpl_flows import infra
@@ -116,6 +122,84 @@ def normalize_entities(session: IngestSession, admitted: AdmittedDay) -> DayResu
     """Replace the day's transactions, customers and quarantined rows in the raw tables, with its
     ledger row, atomically."""
     return pipeline.load_day(session, admitted)
+
+
+@task(name="extract_daily_batch", cache_policy=NO_CACHE, persist_result=False)
+def extract_live_day(session: IngestSession, day: date) -> LiveDay:
+    """A live day (``BNPL_LIVE__SEAL_DAYS``): read its live rows and dead letters, once its
+    grace period for late events is over."""
+    live = pipeline.read_live(session.warehouse, session.settings, day)
+    logger.info(
+        "%s: %d live rows, %d dead letters", day, live.rows.height, live.dead_letters.height
+    )
+    return live
+
+
+@task(name="validate_raw_schema", cache_policy=NO_CACHE, persist_result=False)
+def validate_live_day(session: IngestSession, live: LiveDay, flow_run_id: str | None) -> DayBatch:
+    """The sealed day's frames and its live ledger row (checked against the contracts: the
+    rows themselves passed them when the loader wrote them)."""
+    return pipeline.prepare_seal(session.settings, live, flow_run_id=flow_run_id)
+
+
+@task(name="normalize_entities", cache_policy=NO_CACHE, persist_result=False)
+def seal_live_day(session: IngestSession, batch: DayBatch) -> DayResult:
+    """Replace the day in the raw tables with the live rows and the live ledger row,
+    atomically (the same day replace as a fetched day)."""
+    return pipeline.load_seal(session.warehouse, batch)
+
+
+def _ingest_steps(
+    steps: _Steps, session: IngestSession, request: DayRequest, run_id: str | None
+) -> tuple[DayResult, int]:
+    """The first three steps for a day fetched from the source: the day's figures and the
+    source attempts."""
+    fetched = steps.run(
+        "extract_daily_batch",
+        lambda: extract_daily_batch(session, request),
+        lambda f: f"{len(f.records):,} records in {f.attempts} attempt(s)",
+    )
+    admitted = steps.run(
+        "validate_raw_schema",
+        lambda: validate_raw_schema(session, request, fetched, run_id),
+        lambda a: (
+            f"{a.ready.prepared.stats.records_quarantined:,} of "
+            f"{a.ready.prepared.stats.records_received:,} records quarantined"
+        ),
+    )
+    loaded = steps.run(
+        "normalize_entities",
+        lambda: normalize_entities(session, admitted),
+        lambda d: (
+            f"{d.records_loaded:,} transactions, {d.customers_loaded:,} customers, "
+            f"{d.records_quarantined:,} quarantined"
+        ),
+    )
+    return loaded, fetched.attempts
+
+
+def _seal_steps(
+    steps: _Steps, session: IngestSession, day: date, run_id: str | None
+) -> tuple[DayResult, int]:
+    """The first three steps for a live day: read it, prepare its seal, replace the day."""
+    live = steps.run(
+        "extract_daily_batch",
+        lambda: extract_live_day(session, day),
+        lambda d: f"{d.rows.height:,} live rows, {d.dead_letters.height:,} dead letters",
+    )
+    batch = steps.run(
+        "validate_raw_schema",
+        lambda: validate_live_day(session, live, run_id),
+        lambda b: f"{b.customers.height:,} customers; ledger source live",
+    )
+    loaded = steps.run(
+        "normalize_entities",
+        lambda: seal_live_day(session, batch),
+        lambda d: (
+            f"sealed: {d.records_loaded:,} transactions, {d.records_quarantined:,} dead letters"
+        ),
+    )
+    return loaded, 1
 
 
 @task(name="run_sql_pipeline", cache_policy=NO_CACHE, persist_result=False)
@@ -227,27 +311,10 @@ def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
         logger.info("daily run for %s (run %s)", day, run_id)
         with pipeline.open_session(settings) as session, job_labels(run_id=run_id or "adhoc"):
             try:
-                fetched = steps.run(
-                    "extract_daily_batch",
-                    lambda: extract_daily_batch(session, request),
-                    lambda f: f"{len(f.records):,} records in {f.attempts} attempt(s)",
-                )
-                admitted = steps.run(
-                    "validate_raw_schema",
-                    lambda: validate_raw_schema(session, request, fetched, run_id),
-                    lambda a: (
-                        f"{a.ready.prepared.stats.records_quarantined:,} of "
-                        f"{a.ready.prepared.stats.records_received:,} records quarantined"
-                    ),
-                )
-                loaded = steps.run(
-                    "normalize_entities",
-                    lambda: normalize_entities(session, admitted),
-                    lambda d: (
-                        f"{d.records_loaded:,} transactions, {d.customers_loaded:,} customers, "
-                        f"{d.records_quarantined:,} quarantined"
-                    ),
-                )
+                if settings.live.seal_days:
+                    loaded, attempts = _seal_steps(steps, session, day, run_id)
+                else:
+                    loaded, attempts = _ingest_steps(steps, session, request, run_id)
             except Exception as exc:  # the day was not loaded: keep it in the failure log
                 pipeline.record_failed_day(session, request, exc, flow_run_id=run_id)
                 raise
@@ -277,7 +344,7 @@ def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
         outcome = "completed"
         return {
             "logical_date": day.isoformat(),
-            "source_attempts": fetched.attempts,
+            "source_attempts": attempts,
             "records_loaded": loaded.records_loaded,
             "records_quarantined": loaded.records_quarantined,
             "models_built": len(built),

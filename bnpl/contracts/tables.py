@@ -236,7 +236,10 @@ class Customers(pa.DataFrameModel):
 
 
 class Quarantine(pa.DataFrameModel):
-    """``bnpl_raw.quarantine``: one row per record that failed framing, parsing or the contract."""
+    """``bnpl_raw.quarantine``: one row per record that failed framing, parsing or the contract.
+
+    A live event's dead letter has ``event_id`` and ``received_at``; a batch day's rows have
+    neither."""
 
     batch_id: str = pa.Field(str_matches=HEX_KEY)
     transaction_date: pl.Date
@@ -247,6 +250,8 @@ class Quarantine(pa.DataFrameModel):
     column_name: str = pa.Field(nullable=True)
     failures: str = pa.Field(str_startswith="[")
     quarantined_at: DateTime = pa.Field(dtype_kwargs=UTC_TS)
+    event_id: str = pa.Field(nullable=True)
+    received_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC_TS)
 
     class Config:
         name = str(names.QUARANTINE)

@@ -143,7 +143,7 @@ def prepare_day(
         identity_scope=identity_scope,
         columns=list(polars_schema(names.CUSTOMERS.table)),
     )
-    quarantine = _quarantine_frame(
+    quarantine = quarantine_frame(
         records, parsed.rejections, found, shaped, batch=batch, day=request.day, at=loaded_at
     )
     transactions = valid.select(columns)
@@ -180,7 +180,7 @@ def prepare_day(
     )
 
 
-def _quarantine_frame(
+def quarantine_frame(
     records: Sequence[bytes],
     rejections: Sequence[normalize.Rejection],
     failures: Sequence[Failure],
@@ -190,7 +190,9 @@ def _quarantine_frame(
     day: date,
     at: datetime,
 ) -> pl.DataFrame:
-    """One quarantine row per rejected line and per row with failures (cold path: few rows)."""
+    """One quarantine row per rejected line and per row with failures (cold path: few rows),
+    in line order; ``line_number`` is the 1-based position in ``records`` (the live path maps it
+    back to its events)."""
     found: dict[int, list[dict[str, Any]]] = defaultdict(list)
     record_ids: dict[int, int | None] = {}
     for r in rejections:
@@ -215,5 +217,7 @@ def _quarantine_frame(
         "column_name": [found[i][0]["column"] for i in order],
         "failures": [json.dumps(found[i], separators=(",", ":")) for i in order],
         "quarantined_at": [at] * len(order),
+        "event_id": [None] * len(order),
+        "received_at": [None] * len(order),
     }
     return pl.DataFrame(data, schema=polars_schema(names.QUARANTINE.table))

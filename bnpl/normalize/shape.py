@@ -25,15 +25,18 @@ def shape_transactions(
     customer_scope: str,
     loaded_at: datetime,
     columns: Sequence[str],
+    realtime: bool = False,
 ) -> pl.DataFrame:
     """Typed records to ``bnpl_raw.transactions`` rows, plus :data:`LINE` and
     ``attribute_fingerprint`` (helpers, after ``columns``).
 
     ``amount_cents`` is ``round(amount * 100)``; ``transaction_ts`` is ``_timestamp`` as naive
     source time (:mod:`bnpl.timeutil`) and ``transaction_date`` its calendar day. Values that do
-    not convert become null and are rejected by the contract, not here.
+    not convert become null and are rejected by the contract, not here. ``realtime``: the
+    records come from the live path, stamped in real-time mode (naive UTC, microseconds).
     """
-    ts = timeutil.parse_source_timestamp(pl.col("_timestamp"))
+    parse = timeutil.parse_realtime_timestamp if realtime else timeutil.parse_source_timestamp
+    ts = parse(pl.col("_timestamp"))
     return (
         parsed.lazy()
         .with_columns(

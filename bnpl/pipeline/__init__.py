@@ -22,7 +22,8 @@ Ingest: :func:`fetch_day`, :func:`prepare_day` (the day's one parse, then the qu
 threshold, checked once), :func:`load_day`, :func:`ingest_day` (the three, and the failure log),
 :func:`ingest_range`. Write-audit-publish: :func:`build`, :func:`gate`, :func:`publish`,
 :func:`write_audit_publish`. A day whose rows arrived live will be sealed by a verb of its own
-here (``seal_day``), reusing :func:`prepare_day`'s contracts and :func:`load_day`.
+here (:func:`seal_day`: :func:`read_live`, :func:`prepare_seal`, :func:`load_seal`, then
+write-audit-publish), reusing the batch contracts and the same atomic day replace.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from bnpl.pipeline.days import (
     prepare_day,
 )
 from bnpl.pipeline.publish import Published, build, gate, publish, write_audit_publish
+from bnpl.pipeline.seal import Sealed, load_seal, prepare_seal, read_live, seal_day
 from bnpl.quality.gate import gate_error, gate_range
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "IngestSession",
     "IngestSummary",
     "Published",
+    "Sealed",
     "StepTiming",
     "build",
     "fetch_day",
@@ -63,13 +66,17 @@ __all__ = [
     "ingest_day",
     "ingest_range",
     "load_day",
+    "load_seal",
     "open_session",
     "plan_day",
     "preflight",
     "prepare_day",
+    "prepare_seal",
     "previous_day",
     "publish",
+    "read_live",
     "record_failed_day",
     "render_daily_summary",
+    "seal_day",
     "write_audit_publish",
 ]

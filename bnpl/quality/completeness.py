@@ -185,13 +185,14 @@ def freshness(ctx: CheckContext) -> Outcome:
 
 def volume_vs_expected(ctx: CheckContext) -> Outcome:
     """Each day's arrived records (loaded + quarantined) match the source's expected volume:
-    exactly (within ``volume_tolerance``) for seeded requests, inside the noise band otherwise."""
-    days = ctx.in_range.filter(pl.col("has_ledger")).with_columns(
+    exactly (within ``volume_tolerance``) for seeded requests, inside the noise band otherwise.
+    A sealed live day has no volume model (:func:`live_rows_match_seal` covers it)."""
+    days = ctx.in_range.filter(pl.col("modelled")).with_columns(
         deviation=pl.col("arrived") / pl.col("expected") - 1.0,
         outside=~pl.col("arrived").is_between(pl.col("band_lo"), pl.col("band_hi")),
     )
     if days.height == 0:
-        return Outcome("skip", None, 0.0, "no ledger rows in the range")
+        return Outcome("skip", None, 0.0, "no ledger rows from the source in the range")
     seeded = int(days["seeded"].sum())
     wrong = days.filter(pl.col("outside")).sort(pl.col("deviation").abs(), descending=True)
     basis = f"{seeded} seeded days (exact), {days.height - seeded} unseeded (noise band)"
@@ -270,3 +271,42 @@ class MartMatchesRaw:
             0.0,
             f"{_n_days(wrong.height)} where {self.model} {what} differ from {TRANSACTIONS}: {examples}",
         )
+
+
+def live_rows_match_seal(ctx: CheckContext) -> Outcome:
+    """Every sealed live day of the range holds exactly its live rows and dead letters: the raw
+    transactions equal the live table's rows of the day, the ledger's quarantined count its dead
+    letters (an event that arrived after the seal makes the day stale: seal it again)."""
+    live = ctx.in_range.filter(pl.col("has_ledger") & pl.col("live").fill_null(False))
+    if live.height == 0:
+        return Outcome("pass", 0.0, 0.0, "no sealed live days in the range: nothing to compare")
+    rows = ctx.query("metrics/live_daily", {"dead_letters": False}).rename({"n": "live_rows"})
+    dead = ctx.query("metrics/live_daily", {"dead_letters": True}).rename({"n": "dead"})
+    days = (
+        live.join(rows, on="day", how="left")
+        .join(dead, on="day", how="left")
+        .with_columns(pl.col("live_rows", "dead").fill_null(0).cast(pl.Int64))
+    )
+    wrong = days.filter(
+        (pl.col("live_rows") != pl.col("transactions"))
+        | (pl.col("dead") != pl.col("records_quarantined"))
+    )
+    if wrong.height == 0:
+        return Outcome(
+            "pass",
+            0.0,
+            0.0,
+            f"all {days.height} sealed live days hold exactly their live rows and dead letters",
+        )
+    examples = ", ".join(
+        f"{r['day']}: {r['transactions']} sealed vs {r['live_rows']} live rows, "
+        f"{r['records_quarantined']} vs {r['dead']} dead letters"
+        for r in wrong.head(EXAMPLES).iter_rows(named=True)
+    )
+    return Outcome(
+        "fail",
+        float(wrong.height),
+        0.0,
+        f"{_n_days(wrong.height)} changed since their seal: {examples}; seal them again "
+        f"(bnpl live seal --date D)",
+    )

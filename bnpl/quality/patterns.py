@@ -28,11 +28,11 @@ they are also kept out of each other's baselines."""
 def weekend_ratio_frame(daily: pl.DataFrame) -> pl.DataFrame:
     """Days usable for the weekend dip with their DOW-normalised volume.
 
-    Keeps loaded, non-holiday days; ``normalised`` = arrived / (base × WOM × MOY × EVENT), which
+    Keeps loaded, non-holiday days that the volume model covers (not sealed live days); ``normalised`` = arrived / (base × WOM × MOY × EVENT), which
     the source makes equal to DOW × noise.
     """
     return daily.filter(
-        pl.col("has_ledger") & (pl.col("arrived") > 0) & (pl.col("day_type") != "holiday")
+        pl.col("modelled") & (pl.col("arrived") > 0) & (pl.col("day_type") != "holiday")
     ).with_columns(
         normalised=pl.col("arrived")
         * pl.col("dow_factor")
@@ -106,12 +106,12 @@ class HolidayEffect:
         findings: list[str] = []
         judged: list[tuple[bool, float, float]] = []  # (ok, observed, bound) per occurrence
         for day in dates:
-            this = daily.filter((pl.col("day") == day) & pl.col("has_ledger"))
+            this = daily.filter((pl.col("day") == day) & pl.col("modelled"))
             around = daily.filter(
                 pl.col("day").is_between(day - timedelta(days=window), day + timedelta(days=window))
                 & (pl.col("day") != day)
                 & ~pl.col("holiday").is_in(TRACKED_HOLIDAYS).fill_null(False)
-                & pl.col("has_ledger")
+                & pl.col("modelled")
                 & (pl.col("arrived") > 0)
             )
             if this.height == 0 or around.height < 2:

@@ -23,6 +23,7 @@ from bnpl.calendar import (
     source_volume_band,
 )
 from bnpl.quality.stats import family_sigmas
+from bnpl.warehouse.names import LIVE_SOURCE
 
 SIMTOM_DEFAULT_BASE_VOLUME = 1000
 """simtom's ``base_daily_volume`` when a request body leaves it out (contract §1.2)."""
@@ -75,7 +76,8 @@ def daily_profile(
 
     Args:
         start, end: the checked range (``in_range`` marks it); ``window_start`` ≤ ``start``.
-        ledger: ``bnpl_raw.source_batches`` rows (``day`` plus the ledger columns).
+        ledger: ``bnpl_raw.source_batches`` rows (``day`` plus the ledger columns); a row whose
+            ``source_url`` is ``live`` (a sealed live day) gets no expectation.
         transactions, quarantine: ``day``, ``n`` per day.
         customers: ``day``, ``customer_rows``, ``customer_ids``, ``changed_ids`` per day.
         volume_tolerance: relative tolerance of a seeded day's count (0: exact).
@@ -83,6 +85,8 @@ def daily_profile(
 
     Returns:
         one row per day; ``arrived`` = transactions + quarantined rows in the warehouse;
+        ``modelled``: the day has a ledger row from the source, so the volume model applies
+        (false for a sealed live day and for a day without a ledger row);
         ``expected`` (exact when seeded, else the noise-free median) and ``band_lo``/``band_hi``
         (the inclusive band the volume check applies: ``expected`` ± tolerance when seeded, the
         noise band otherwise), ``model_lo``/``model_hi`` (the noise band of the volume model,
@@ -90,11 +94,18 @@ def daily_profile(
         row.
     """
     cal = calendar_frame(window_start, end)
+    live = pl.col("source_url") == LIVE_SOURCE
     ledger = ledger.with_columns(
-        base_volume=pl.col("request_body")
-        .str.json_path_match("$.base_daily_volume")
-        .cast(pl.Int64, strict=False)
-        .fill_null(SIMTOM_DEFAULT_BASE_VOLUME),
+        # a sealed live day has no volume model: its expectation columns stay null
+        base_volume=pl.when(live)
+        .then(None)
+        .otherwise(
+            pl.col("request_body")
+            .str.json_path_match("$.base_daily_volume")
+            .cast(pl.Int64, strict=False)
+            .fill_null(SIMTOM_DEFAULT_BASE_VOLUME)
+        ),
+        live=live,
         seeded=pl.col("request_seed").fill_null(0) != 0,
     ).unique("day", keep="last")
     frame = (
@@ -109,6 +120,7 @@ def daily_profile(
             .fill_null(0)
             .cast(pl.Int64),
             has_ledger=pl.col("batch_id").is_not_null(),
+            modelled=pl.col("base_volume").is_not_null(),
             in_range=pl.col("day").is_between(start, end),
         )
         .with_columns(arrived=pl.col("transactions") + pl.col("quarantined_rows"))

@@ -35,7 +35,6 @@ from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
 from bnpl.errors import ConfigError, WarehouseError
-from bnpl.sqltext import render_sql
 from bnpl.warehouse.base import (
     CopyJobPublishing,
     DayBatch,
@@ -48,18 +47,25 @@ from bnpl.warehouse.bigquery_auth import CredentialsLoader, set_credentials_bloc
 from bnpl.warehouse.bigquery_jobs import API_ERRORS, BigQueryJobs, describe_error, to_polars
 from bnpl.warehouse.bigquery_load import (
     day_script,
+    live_script,
     partition_type,
     schema_fields,
     staging_name,
     to_parquet,
 )
 from bnpl.warehouse.bigquery_params import TypedParam
-from bnpl.warehouse.names import DATASETS, RAW
+from bnpl.warehouse.live import LiveBatch
+from bnpl.warehouse.names import (
+    DATASETS,
+    LIVE_OFFSETS,
+    LIVE_TRANSACTIONS,
+    QUARANTINE,
+    RAW,
+    TableName,
+)
+from bnpl.warehouse.read import TableInfo
 
 logger = logging.getLogger(__name__)
-
-_STATEMENTS = "warehouse/bigquery"
-"""The adapter's own statements: templates under ``sql/warehouse/bigquery/``."""
 
 __all__ = [
     "BigQueryWarehouse",
@@ -105,6 +111,11 @@ class BigQueryWarehouse(BigQueryJobs, CopyJobPublishing):
                 client.create_dataset(dataset, exists_ok=True)
             for spec in declared_tables():
                 existing = client.create_table(self._table_from_spec(spec), exists_ok=True)
+                present = {f.name for f in existing.schema}
+                added = [f for f in schema_fields(spec) if f.name not in present and f.is_nullable]
+                if added:  # an additive change (a nullable column declared later) is applied
+                    existing.schema = [*existing.schema, *added]
+                    existing = client.update_table(existing, ["schema"])
                 missing = sorted(set(spec.column_names) - {f.name for f in existing.schema})
                 if missing:
                     raise WarehouseError(
@@ -174,6 +185,52 @@ class BigQueryWarehouse(BigQueryJobs, CopyJobPublishing):
             batch.quarantine.height,
         )
 
+    def write_live_batch(self, batch: LiveBatch) -> None:
+        """Stage the non-empty frames by load jobs, then one script job (``write_live.sql``):
+        a keyed MERGE of the live rows on ``event_id``, one transaction that moves the dead
+        letters (a keyed replace: the quarantine's partition filter rules out a MERGE), and a
+        keyed MERGE of the offsets. Idempotent; a failure part-way leaves an event in both
+        tables at worst, and the batch, unacknowledged, is written again."""
+        batch = batch.checked()
+        self.ensure_schema()
+        token = uuid.uuid4().hex[:8]
+        staged: dict[TableName, bigquery.TableReference] = {}
+        try:
+            loads = []
+            for name, frame in (
+                (LIVE_TRANSACTIONS, batch.rows),
+                (QUARANTINE, batch.dead_letters),
+                (LIVE_OFFSETS, batch.offsets),
+            ):
+                if frame.height:
+                    ref = self._ref(RAW, staging_name(name.table, "live", token))
+                    staged[name] = ref
+                    loads.append(self._start_stage(ref, table_spec(*name), frame))
+            for job in loads:
+                try:
+                    job.result()
+                except API_ERRORS as exc:
+                    raise self._failure(f"load into {job.destination.table_id}", exc, job) from exc
+            script, params = live_script(
+                self.qualified,
+                {name: f"`{r.project}.{r.dataset_id}.{r.table_id}`" for name, r in staged.items()},
+                days=batch.days,
+                event_ids=batch.event_ids,
+                dead_ids=batch.dead_letters["event_id"].to_list(),
+            )
+            self._query_job(
+                script,
+                params,
+                operation="write_live_batch",
+                what=f"live micro-batch of {len(batch.event_ids)} events",
+            )
+        finally:
+            for ref in staged.values():
+                try:
+                    self.client().delete_table(ref, not_found_ok=True)
+                except API_ERRORS as exc:
+                    logger.warning("could not drop staging table %s: %s", ref, describe_error(exc))
+
     def _start_stage(
         self, ref: bigquery.TableReference, spec: TableSpec, frame: pl.DataFrame
     ) -> bigquery.LoadJob:
@@ -236,29 +293,32 @@ class BigQueryWarehouse(BigQueryJobs, CopyJobPublishing):
         )
         self._query_job(script, params, operation="execute_many", labels=labels, what="transaction")
 
-    def read_table(self, name: str) -> pl.DataFrame:
-        dataset, _, table = name.partition(".")
-        if not table or dataset not in DATASETS:
-            raise ConfigError(f"table {name!r} is not 'dataset.table' with a dataset in {DATASETS}")
+    def describe_table(self, dataset: str, table: str) -> TableInfo:
         try:
             meta = self.client().get_table(self._ref(dataset, table))
         except NotFound:
-            raise WarehouseError(
-                f"table {name} does not exist in project {self.project} "
-                f"(dataset {self.dataset_id(dataset)}); load or build it first"
+            raise ConfigError(
+                f"table {dataset}.{table} does not exist in project {self.project} "
+                f"(dataset {self.dataset_id(dataset)}); tables there: "
+                f"{', '.join(self._tables(dataset)) or 'none (load or build first)'}"
             ) from None
         except API_ERRORS as exc:
-            raise self._failure(f"reading {name}", exc) from exc
+            raise self._failure(f"reading {dataset}.{table}", exc) from exc
         partitioning = meta.time_partitioning
-        field = None  # every partition, with a filter the enforcement accepts if it needs one
-        if meta.require_partition_filter and partitioning is not None and partitioning.field:
-            field = f"`{partitioning.field}`"
-        sql = render_sql(
-            _STATEMENTS,
-            "read_table.sql",
-            {"table": self.qualified(dataset, table), "partition_field": field},
+        return TableInfo(
+            columns=tuple(f.name for f in meta.schema),
+            partition_column=partitioning.field if partitioning is not None else None,
+            require_partition_filter=bool(meta.require_partition_filter),
         )
-        return self.query(sql)
+
+    def _tables(self, dataset: str) -> list[str]:
+        """Names of the tables in ``dataset`` (empty when it does not exist)."""
+        try:
+            return sorted(t.table_id for t in self.client().list_tables(self.dataset_id(dataset)))
+        except NotFound:
+            return []
+        except API_ERRORS as exc:
+            raise self._failure(f"listing {dataset}", exc) from exc
 
     def table_exists(self, dataset: str, table: str) -> bool:
         try:

@@ -25,7 +25,15 @@ from bnpl.errors import WarehouseError
 from bnpl.sqltext import render_sql
 from bnpl.warehouse.base import TableSpec, table_spec
 from bnpl.warehouse.bigquery_params import TypedParam
-from bnpl.warehouse.names import LEDGER, RAW, RAW_DAY_TABLES
+from bnpl.warehouse.names import (
+    LEDGER,
+    LIVE_OFFSETS,
+    LIVE_TRANSACTIONS,
+    QUARANTINE,
+    RAW,
+    RAW_DAY_TABLES,
+    TableName,
+)
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "STRING": pa.string(),
@@ -102,7 +110,8 @@ def day_script(
         staged: raw table -> quoted staging table, for the tables with rows this day.
         ledger: the ``source_batches`` row, bound as ``@ledger_<column>`` with the declared types.
 
-    Every raw day table loses its rows of ``day``; the staged ones get the staging rows. Any
+    Every raw day table loses its rows of ``day`` (the quarantine keeps live dead letters: rows
+    with an ``event_id``); the staged ones get the staging rows. Any
     failing statement rolls everything back and the script fails with that statement's message.
     """
 
@@ -114,6 +123,7 @@ def day_script(
             "target": qualified(RAW, name),
             "staged": staged.get(name),
             "columns": columns(name),
+            "keeps_dead_letters": name == QUARANTINE.table,
         }
         for name in RAW_DAY_TABLES
     ]
@@ -129,4 +139,41 @@ def day_script(
     params: dict[str, Any] = {"day": day}
     for column in spec.columns:
         params[f"ledger_{column.name}"] = TypedParam(column.type, ledger[column.name])
+    return script, params
+
+
+def live_script(
+    qualified: Callable[[str, str], str],
+    staged: Mapping[TableName, str],
+    *,
+    days: list[date],
+    event_ids: list[str],
+    dead_ids: list[str],
+) -> tuple[str, dict[str, Any]]:
+    """The one transaction that writes a live micro-batch (``write_live.sql``) and its
+    parameters: ``staged`` maps each live table with rows to its quoted staging table."""
+
+    def table(name: TableName, keys: tuple[str, ...], partitioned: bool) -> dict[str, Any]:
+        return {
+            "target": qualified(*name),
+            "staged": staged.get(name),
+            "columns": [f"`{c}`" for c in table_spec(*name).column_names],
+            "key_columns": [f"`{k}`" for k in keys],
+            "partitioned": partitioned,
+        }
+
+    script = render_sql(
+        "warehouse/bigquery",
+        "write_live.sql",
+        {
+            "live": table(LIVE_TRANSACTIONS, ("event_id",), True),
+            "quarantine": table(QUARANTINE, ("event_id",), True),
+            "offsets": table(LIVE_OFFSETS, ("consumer_group", "consumer", "log_partition"), False),
+        },
+    )
+    params: dict[str, Any] = {
+        "days": TypedParam("DATE", days),
+        "event_ids": TypedParam("STRING", event_ids),
+        "dead_ids": TypedParam("STRING", dead_ids),
+    }
     return script, params

@@ -33,7 +33,18 @@ from bnpl.warehouse.base import (
     table_spec,
 )
 from bnpl.warehouse.duckdb_file import STATEMENTS, DuckDBFile, quote
-from bnpl.warehouse.names import DATASETS, LEDGER, POLARS_TYPES, RAW, RAW_DAY_TABLES
+from bnpl.warehouse.live import LiveBatch
+from bnpl.warehouse.names import (
+    DATASETS,
+    LEDGER,
+    LIVE_OFFSETS,
+    LIVE_TRANSACTIONS,
+    POLARS_TYPES,
+    QUARANTINE,
+    RAW,
+    RAW_DAY_TABLES,
+)
+from bnpl.warehouse.read import TableInfo
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +104,24 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
         with self.connection() as con:
             for dataset in DATASETS:
                 con.sql(render_sql(STATEMENTS, "create_schema.sql", {"schema": quote(dataset)}))
+            present = set(
+                con.sql(
+                    "SELECT table_schema, table_name, column_name FROM information_schema.columns"
+                ).fetchall()
+            )
             for spec in declared_tables():
-                con.sql(create_table_sql(spec, self.qualified(spec.dataset, spec.name)))
+                qualified = self.qualified(spec.dataset, spec.name)
+                con.sql(create_table_sql(spec, qualified))
+                if not any(row[:2] == (spec.dataset, spec.name) for row in present):
+                    continue
+                # a nullable column declared after the table was created is added (additive
+                # schema change, e.g. the quarantine's event_id); nothing else is altered
+                for column in spec.columns:
+                    if column.nullable and (spec.dataset, spec.name, column.name) not in present:
+                        con.sql(
+                            f"ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS "
+                            f"{quote(column.name)} {_TYPES[column.type]}"
+                        )
         self._schema_ready = True
 
     def load_days(self, batches: Sequence[DayBatch]) -> None:
@@ -153,7 +180,11 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
         staged files. The days and the file names are bound as a session variable."""
         load: dict[str, Any] = {"days": list(days), **files}
         tables = [
-            {"target": self.qualified(RAW, name), "file": name if name in files else None}
+            {
+                "target": self.qualified(RAW, name),
+                "file": name if name in files else None,
+                "keeps_dead_letters": name == QUARANTINE.table,
+            }
             for name in (*RAW_DAY_TABLES, LEDGER.table)
         ]
         script = render_sql(STATEMENTS, "replace_days.sql", {"tables": tables})
@@ -168,6 +199,56 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
                     raise
                 listed = ", ".join(str(d) for d in days)
                 raise WarehouseError(f"loading {listed} failed and was rolled back: {exc}") from exc
+
+    def write_live_batch(self, batch: LiveBatch) -> None:
+        """One transaction (``sql/warehouse/duckdb/write_live.sql``): the frames go through
+        Parquet files as a day load's do; the batch's days, event ids and consumer are bound."""
+        batch = batch.checked()
+        self.ensure_schema()
+        consumers = batch.offsets.select("consumer_group", "consumer").unique()
+        if consumers.height > 1:
+            raise WarehouseError("a micro-batch commits the offsets of one consumer only")
+        staging = Path(tempfile.mkdtemp(prefix="bnpl-live-"))
+        try:
+            load: dict[str, Any] = {"days": batch.days, "event_ids": batch.event_ids}
+            for name, frame in (
+                ("rows", batch.rows),
+                ("dead_letters", batch.dead_letters),
+                ("offsets", batch.offsets),
+            ):
+                if frame.height:
+                    load[name] = str(staging / f"{name}.parquet")
+                    frame.write_parquet(load[name], compression="uncompressed", statistics=False)
+            if batch.offsets.height:
+                load["consumer_group"], load["consumer"] = consumers.row(0)
+                load["partitions"] = batch.offsets["log_partition"].to_list()
+            script = render_sql(
+                STATEMENTS,
+                "write_live.sql",
+                {
+                    "live": self.qualified(*LIVE_TRANSACTIONS),
+                    "quarantine": self.qualified(*QUARANTINE),
+                    "offsets_table": self.qualified(*LIVE_OFFSETS),
+                    "rows": batch.rows.height > 0,
+                    "dead_letters": batch.dead_letters.height > 0,
+                    "offsets": batch.offsets.height > 0,
+                },
+            )
+            set_load = render_sql(STATEMENTS, "set_load.sql", {"names": list(load)})
+            with self.connection() as con:
+                try:
+                    con.execute(set_load, load)
+                    con.execute(script)
+                except BaseException as exc:
+                    _rollback(con)
+                    if not isinstance(exc, Exception):
+                        raise
+                    raise WarehouseError(
+                        f"writing a live micro-batch of {len(load['event_ids'])} events failed "
+                        f"and was rolled back: {exc}"
+                    ) from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
         with self.connection() as con:
@@ -202,16 +283,22 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
                     raise WarehouseError(f"transaction rolled back: {exc}") from exc
                 raise
 
-    def read_table(self, name: str) -> pl.DataFrame:
-        dataset, _, table = name.partition(".")
-        if not table or dataset not in DATASETS:
-            raise ConfigError(f"table {name!r} is not 'dataset.table' with a dataset in {DATASETS}")
+    def describe_table(self, dataset: str, table: str) -> TableInfo:
         self.ensure_schema()
-        if not self.table_exists(dataset, table):
-            raise WarehouseError(f"table {name} does not exist in {self.path}")
-        return self.query(
-            render_sql(STATEMENTS, "read_table.sql", {"table": self.qualified(dataset, table)})
+        found = self.query(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = $dataset ORDER BY table_name, ordinal_position",
+            {"dataset": dataset},
         )
+        columns = tuple(found.filter(pl.col("table_name") == table)["column_name"].to_list())
+        if not columns:
+            tables = sorted(set(found["table_name"].to_list()))
+            raise ConfigError(
+                f"table {dataset}.{table} does not exist in {self.path}; "
+                f"tables in {dataset}: {', '.join(tables) or 'none (load or build first)'}"
+            )
+        declared = {(s.dataset, s.name): s for s in declared_tables()}.get((dataset, table))
+        return TableInfo(columns, declared.partition_field if declared else None)
 
     def table_exists(self, dataset: str, table: str) -> bool:
         found = self.query(

@@ -40,6 +40,12 @@ LEDGER = TableName(RAW, "source_batches")
 """The batch ledger: one row per loaded day."""
 RAW_DAY_TABLES: tuple[str, ...] = (TRANSACTIONS.table, CUSTOMERS.table, QUARANTINE.table)
 """Raw tables replaced per day by ``Warehouse.load_day`` (plus the :data:`LEDGER` row)."""
+LIVE_TRANSACTIONS = TableName(RAW, "live_transactions")
+"""The live path's rows: one per event that passed the contract, keyed by ``event_id``."""
+LIVE_OFFSETS = TableName(RAW, "live_offsets")
+"""The live loader's consumer offsets, committed with the rows they cover."""
+LIVE_SOURCE = "live"
+"""``source_url`` of a ledger row written by a day seal (the day's rows arrived live)."""
 DQ_RESULTS = TableName(AUDIT, "dq_results")
 """Every quality check result."""
 INGEST_FAILURES = TableName(AUDIT, "ingest_failures")

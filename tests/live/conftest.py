@@ -1,4 +1,5 @@
-"""Fixtures of the live-path tests: the event log of each engine, opened from settings."""
+"""Fixtures of the live-path tests: the event log of each engine, opened from settings; settings
+on a DuckDB file of the test's own, and its warehouse."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from event_log_children import LogSpec, open_log
 from redis_server import RedisServer
 
 from bnpl.live.log import EventLog
+from bnpl.settings import Settings, load_settings
+from bnpl.warehouse import Warehouse, open_warehouse
 
 ENGINES = ["sqlite", "redis"]
 _names = itertools.count()
@@ -65,3 +68,27 @@ def make_log(log_spec: LogSpec) -> Iterator[Callable[..., EventLog]]:
     yield make
     for log in opened:
         log.close()
+
+
+@pytest.fixture
+def live_settings(tmp_path: Path) -> Settings:
+    """Settings with a fresh DuckDB warehouse and SQLite log under ``tmp_path``, no seal grace,
+    and short loader waits."""
+    return load_settings(
+        warehouse={"path": str(tmp_path / "bnpl.duckdb")},
+        live={
+            "log_path": str(tmp_path / "events.sqlite"),
+            "seal_grace_s": 0,
+            "claim_idle_ms": 500,
+            "batch_max_ms": 100,
+        },
+    )
+
+
+@pytest.fixture
+def warehouse(live_settings: Settings) -> Iterator[Warehouse]:
+    """The DuckDB warehouse of :func:`live_settings`, schema created."""
+    wh = open_warehouse(live_settings)
+    wh.ensure_schema()
+    yield wh
+    wh.close()

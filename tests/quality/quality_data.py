@@ -264,6 +264,8 @@ def make_day(day: date, knobs: Knobs = Knobs()) -> DayBatch:
             "column_name": [None] * knobs.quarantined,
             "failures": ["not valid JSON"] * knobs.quarantined,
             "quarantined_at": [LOADED_AT] * knobs.quarantined,
+            "event_id": [None] * knobs.quarantined,
+            "received_at": [None] * knobs.quarantined,
         },
         schema={
             "batch_id": pl.String,
@@ -275,6 +277,8 @@ def make_day(day: date, knobs: Knobs = Knobs()) -> DayBatch:
             "column_name": pl.String,
             "failures": pl.String,
             "quarantined_at": pl.Datetime("us", "UTC"),
+            "event_id": pl.String,
+            "received_at": pl.Datetime("us", "UTC"),
         },
     )
     ledger = {

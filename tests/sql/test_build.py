@@ -36,8 +36,10 @@ def test_every_model_builds(
         assert built.table_exists(model.dataset, model.name), model.name
         frame = built.read_table(f"{model.dataset}.{model.name}")
         assert frame.columns == model.column_names, model.name
-        # no label matures within the three captured days, so the training set is empty
-        assert frame.height > 0 or model.name == "mart_bnpl_ml_training_set", model.name
+        # no label matures within the three captured days, so the training set is empty; the
+        # live view reads the live table, which a batch load leaves empty
+        empty = {"mart_bnpl_ml_training_set", "int_bnpl_live_minutes"}
+        assert frame.height > 0 or model.name in empty, model.name
 
 
 def test_first_build_creates_then_later_builds_are_incremental(

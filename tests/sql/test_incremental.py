@@ -31,7 +31,9 @@ def assert_same_tables(a: DuckDBWarehouse, b: DuckDBWarehouse, project: Project)
         name = f"{model.dataset}.{model.name}"
         left, right = content(a, name), content(b, name)
         # no label matures within the three captured days, so the training set is empty
-        assert left.height > 0 or model.name == "mart_bnpl_ml_training_set", name
+        # the training set has no matured label here; the live view reads the (empty) live table
+        empty = {"mart_bnpl_ml_training_set", "int_bnpl_live_minutes"}
+        assert left.height > 0 or model.name in empty, name
         assert left.equals(right), f"{name} differs: {left.height} vs {right.height} rows"
 
 
@@ -70,7 +72,9 @@ def test_rebuilding_a_day_changes_nothing(built: DuckDBWarehouse, project: Proje
     day = before["mart_bnpl_daily_volume"]["transaction_date"][1]
     result = write_audit_publish(built, project, start=day, end=day)
     incremental = [
-        m for m in result.models if project.models[m.name].config.materialized != "table"
+        m
+        for m in result.models
+        if project.models[m.name].config.materialized not in ("table", "view")
     ]
     assert {m.action for m in incremental} == {"replace_range", "merge"}
     for model in project.models.values():
@@ -128,7 +132,7 @@ def test_full_refresh_rebuilds_every_loaded_day(built: DuckDBWarehouse, project:
     """A full refresh recreates each table from every day in the ledger."""
     built.execute('DELETE FROM "bnpl_audit"."mart_bnpl_transactions__published"')
     result = write_audit_publish(built, project, full_refresh=True)
-    assert {m.action for m in result.models} == {"create"}
+    assert {m.action for m in result.models} == {"create", "view"}  # the live view
     assert {(m.start, m.end) for m in result.models if m.action == "create"} == {
         (result.models[0].start, result.models[0].end)
     }

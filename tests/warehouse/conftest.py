@@ -13,6 +13,7 @@ from emulator import Emulator
 
 from bnpl.settings import BigQuerySettings
 from bnpl.warehouse import DayBatch, table_spec
+from bnpl.warehouse.base import LIVE_QUARANTINE_COLUMNS
 from bnpl.warehouse.bigquery import BigQueryWarehouse
 
 _DTYPES: dict[str, pl.DataType] = {
@@ -79,6 +80,8 @@ def table_frame(name: str, day: date, rows: int, *, tag: str = "") -> pl.DataFra
     """``rows`` rows with exactly the columns and types of ``schemas/bnpl_raw/<name>.json``.
 
     Nullable columns hold a null in every third row; strings are unique per (day, tag, row).
+    The quarantine's live columns (``event_id``, ``received_at``) are null: a day's rows are never
+    the live path's dead letters.
     """
     spec = table_spec("bnpl_raw", name)
     data = {}
@@ -86,6 +89,8 @@ def table_frame(name: str, day: date, rows: int, *, tag: str = "") -> pl.DataFra
         values = _column(col.type, col.name, day, tag, rows)
         if col.nullable:
             values = [None if i % 3 == 2 else v for i, v in enumerate(values)]
+        if name == "quarantine" and col.name in LIVE_QUARANTINE_COLUMNS:
+            values = [None] * rows
         data[col.name] = values
     return pl.DataFrame(data, schema={c.name: _DTYPES[c.type] for c in spec.columns})
 

@@ -307,8 +307,13 @@ def test_day_script_is_one_transaction_over_every_raw_table(
     assert statements[:2] == ["BEGIN", "BEGIN TRANSACTION;"]
     assert statements.count("COMMIT TRANSACTION;") == 1
     assert "ROLLBACK TRANSACTION;" in statements[statements.index("EXCEPTION WHEN ERROR THEN") :]
-    for table in ("transactions", "customers", "quarantine", "source_batches"):
+    for table in ("transactions", "customers", "source_batches"):
         assert f"DELETE FROM `p.bnpl_raw.{table}` WHERE transaction_date = @day;" in statements
+    # the live path's dead letters (quarantine rows with an event id) are kept
+    assert (
+        "DELETE FROM `p.bnpl_raw.quarantine` WHERE transaction_date = @day AND event_id IS NULL;"
+        in statements
+    )
     inserts = [line for line in statements if line.startswith("INSERT INTO")]
     assert [line.split()[2] for line in inserts] == [
         "`p.bnpl_raw.transactions`",
@@ -661,8 +666,8 @@ def test_failure_log_rows_round_trip_through_bigquery(bq_shared: BigQueryWarehou
 @pytest.mark.emulator
 @pytest.mark.slow
 def test_read_table_errors_are_actionable(bq_shared: BigQueryWarehouse) -> None:
-    """A missing table or a name outside the four datasets is a clear error."""
-    with pytest.raises(WarehouseError, match=r"bnpl_marts\.nope does not exist"):
+    """A missing table or a name outside the four datasets is a clear error naming what exists."""
+    with pytest.raises(ConfigError, match=r"bnpl_marts\.nope does not exist.*tables there: "):
         bq_shared.read_table("bnpl_marts.nope")
     with pytest.raises(ConfigError, match=r"'dataset\.table'"):
         bq_shared.read_table("transactions")

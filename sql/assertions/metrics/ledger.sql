@@ -2,6 +2,7 @@
 SELECT
   transaction_date AS day,
   batch_id,
+  source_url,
   status,
   request_body,
   request_seed,
