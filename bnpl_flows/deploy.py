@@ -45,7 +45,6 @@ DEPLOY_TIMEOUT_S = 600.0
 _SETTINGS = (
     "parameters",
     "schedules",
-    "concurrency_limit",
     "concurrency_options",
     "work_pool_name",
     "work_queue_name",
@@ -129,6 +128,8 @@ def _snapshot(client: SyncPrefectClient, names: list[str]) -> dict[str, str]:
     state: dict[str, str] = {}
     for deployment in found:
         settings = deployment.model_dump(mode="json", include=set(_SETTINGS))
+        limit = deployment.global_concurrency_limit  # the deployment's limit lives here in 3.x
+        settings["limit"] = None if limit is None else [limit.limit, limit.active]
         triggers = client.read_resource_related_automations(f"prefect.deployment.{deployment.id}")
         settings["triggers"] = sorted(
             json.dumps(_scrub(a.model_dump(mode="json")), sort_keys=True) for a in triggers
@@ -142,9 +143,9 @@ def _deploy_env() -> dict[str, str]:
     """This process's environment with the Prefect server and home it uses."""
     env = dict(os.environ)
     env.update(PREFECT_API_URL=api_url(), PREFECT_HOME=str(PREFECT_HOME.value()))
-    key = PREFECT_API_KEY.value()
+    key = PREFECT_API_KEY.value()  # Prefect Cloud: the key of this process's profile, if any
     if key:
-        env["PREFECT_API_KEY"] = key.get_secret_value() if hasattr(key, "get_secret_value") else key
+        env["PREFECT_API_KEY"] = str(key)
     env.update(NO_COLOR="1", COLUMNS="500")  # one unwrapped line per message
     return env
 

@@ -20,6 +20,7 @@ from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import DeploymentUpdate
 from prefect.events.actions import RunDeployment
 from prefect.events.schemas.automations import EventTrigger
+from prefect.events.schemas.events import ResourceSpecification
 from prefect.exceptions import ObjectNotFound
 
 from bnpl.cli import main
@@ -92,9 +93,10 @@ def test_setup_registers_every_deployment_of_prefect_yaml_and_a_rerun_changes_no
         assert crons == [s["cron"] for s in entry.get("schedules") or []], name
         limit = entry.get("concurrency_limit")
         if limit is None:
-            assert deployment.concurrency_limit is None, name
+            assert deployment.global_concurrency_limit is None, name
         else:
-            assert deployment.concurrency_limit == limit["limit"], name
+            assert deployment.global_concurrency_limit is not None, name
+            assert deployment.global_concurrency_limit.limit == limit["limit"], name
             assert deployment.concurrency_options is not None
             assert deployment.concurrency_options.collision_strategy == limit["collision_strategy"]
         triggers = prefect.read_resource_related_automations(f"prefect.deployment.{deployment.id}")
@@ -107,10 +109,9 @@ def test_setup_registers_every_deployment_of_prefect_yaml_and_a_rerun_changes_no
     trigger = automation.trigger
     assert isinstance(trigger, EventTrigger)
     assert trigger.expect == {"prefect.flow-run.Completed"}
-    assert trigger.match_related == {
-        "prefect.resource.role": "deployment",
-        "prefect.resource.name": "bnpl-daily",
-    }
+    assert trigger.match_related == ResourceSpecification(
+        {"prefect.resource.role": "deployment", "prefect.resource.name": "bnpl-daily"}
+    )
     (action,) = automation.actions
     assert isinstance(action, RunDeployment) and action.deployment_id == ids["bnpl-features"]
 
@@ -124,10 +125,13 @@ def test_setup_registers_every_deployment_of_prefect_yaml_and_a_rerun_changes_no
     )
 
     prefect.update_deployment(ids["bnpl-quality-gate"], DeploymentUpdate(concurrency_limit=5))
+    drifted = prefect.read_deployment(ids["bnpl-quality-gate"]).global_concurrency_limit
+    assert drifted is not None and drifted.limit == 5
     fixed = setup(capsys)
     assert fixed.pop("bnpl-quality-gate/bnpl-quality-gate") == "updated"
     assert set(fixed.values()) == {"unchanged"}
-    assert prefect.read_deployment(ids["bnpl-quality-gate"]).concurrency_limit == 1
+    gate_limit = prefect.read_deployment(ids["bnpl-quality-gate"]).global_concurrency_limit
+    assert gate_limit is not None and gate_limit.limit == 1
 
 
 def test_a_deployment_prefect_cannot_deploy_is_one_line_naming_the_cause(
