@@ -142,19 +142,39 @@ def register(app: typer.Typer) -> None:
                 "slack-webhook/bnpl-alerts (without it they fire into the event feed only).",
             ),
         ] = None,
+        prefect_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--prefect-file",
+                help="The prefect.yaml declaring the deployments [default: the checkout's, else "
+                "./prefect.yaml].",
+            ),
+        ] = None,
+        deployments: Annotated[
+            bool,
+            typer.Option(
+                "--deployments/--no-deployments",
+                help="Also register every deployment of prefect.yaml (prefect deploy --all).",
+            ),
+        ] = True,
     ) -> None:
-        """Create or update what the deployments need (idempotent).
+        """Create or update what the deployments need, then the deployments (idempotent).
 
         The work pool (template from deployments/), the `simtom-api` global concurrency limit, the
-        GCP credentials block when one is named, and the automations in deployments/automations/.
+        GCP credentials block when one is named, the automations in deployments/automations/, and
+        every deployment of prefect.yaml with its schedule, concurrency limit and triggers.
         Needs PREFECT_API_URL (a Prefect server or Cloud workspace).
         """
         settings = load_settings()
         block = gcp_credentials_block
         if block is None and isinstance(settings.warehouse, BigQuerySettings):
             block = settings.warehouse.credentials_block
+        from bnpl_flows.deploy import declared_deployments, find_prefect_file, register_deployments
         from bnpl_flows.infra import setup_prefect
 
+        declared = find_prefect_file(prefect_file) if deployments else None
+        if declared is not None:
+            declared_deployments(declared)  # a bad file fails here, before the server is touched
         steps = setup_prefect(
             pool=pool,
             pool_type=pool_type,
@@ -163,6 +183,8 @@ def register(app: typer.Typer) -> None:
             gcp_key_file=gcp_key_file,
             notify=notify,
         )
+        if declared is not None:
+            steps += register_deployments(declared)
         width = max(len(f"{s.kind} {s.name}") for s in steps)
         for step in steps:
             note = f" ({step.note})" if step.note else ""
