@@ -29,6 +29,8 @@
     │       ├── WebhookSignatureError   no signature matches the current or previous secret (401)
     │       └── WebhookTimestampError   webhook-timestamp missing, unparsable or off the clock (400)
     ├── ModelError                  a SQL model does not render, parse, resolve or build
+    ├── RegistryError               the MLflow tracking store or registry failed mid-operation
+    ├── TrainingCheckError          a pre-training check refused the data (gate-failed days)
     └── QualityGateError            an error-level data-quality check failed; nothing was published
 
 Third-party exceptions are translated at the boundary (``raise ... from exc``). Every message says
@@ -228,3 +230,13 @@ class WebhookSignatureError(WebhookError):
 class WebhookTimestampError(WebhookError):
     """``webhook-timestamp`` is missing, not an integer, or further than the tolerance from the
     gateway's clock, past or future: a replay or a wrong clock (400)."""
+
+class RegistryError(BnplError):
+    """The MLflow tracking store or model registry failed during an operation (not a bad
+    setting: those are :class:`ConfigError`). Nothing is half-registered: a version is
+    registered, or an alias moved, only as the last step of a command."""
+
+
+class TrainingCheckError(BnplError):
+    """A pre-training check refused the training set: days in it failed the quality gate.
+    Nothing was trained or registered."""

@@ -451,6 +451,39 @@ class ProjectSettings(BaseModel):
         return None if isinstance(value, str) and not value.strip() else value
 
 
+class ModelSettings(BaseModel):
+    """Model governance: the MLflow tracking store and registry, and the promotion rule."""
+
+    model_config = _SECTION
+
+    tracking_uri: str = ""
+    """MLflow tracking and registry URI, e.g. ``http://127.0.0.1:5000`` for a tracking server.
+    Empty: an embedded SQLite store, ``sqlite:///<store_dir>/mlflow.db``, no server."""
+    store_dir: Path = Path(".bnpl/mlflow")
+    """Directory of the embedded store (database and model artifacts) when no URI is set."""
+    registered_model: str = Field(default="bnpl-default-risk", min_length=1)
+    """Registered model every training run adds a version to."""
+    evaluation_window_days: int = Field(default=28, ge=1, le=366)
+    """Days of matured outcomes promotion compares champion and challenger on."""
+    bootstrap_resamples: int = Field(default=1000, ge=50, le=100_000)
+    """Paired bootstrap resamples of the evaluation window."""
+    bootstrap_seed: int = 0
+    """Seed of the bootstrap (the same window and models give the same figures)."""
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    """Two-sided level of the bootstrap confidence intervals."""
+    auc_margin: float = Field(default=0.0, ge=0, le=0.5)
+    """Promote only when the lower confidence bound of the ROC AUC gain exceeds this."""
+    calibration_tolerance: float = Field(default=0.01, ge=0, le=1)
+    """Promote only when the challenger's expected calibration error exceeds the champion's by
+    at most this."""
+    psi_warn: float = Field(default=0.1, ge=0)
+    """PSI of a feature, training against evaluation window, that is reported as a warning."""
+    psi_error: float = Field(default=0.25, ge=0)
+    """PSI of a feature, training against evaluation window, reported as an error (recorded on the model version; training goes on)."""
+    min_outcomes: int = Field(default=100, ge=1)
+    """Fewest defaults, and fewest repaid purchases, an evaluation window must hold."""
+
+
 class Settings(BaseSettings):
     """All bnpl settings. See ``.env.example`` for every variable."""
 
@@ -470,6 +503,7 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = SimulatorSettings()
     project: ProjectSettings = ProjectSettings()
     live: LiveSettings = LiveSettings()
+    model: ModelSettings = ModelSettings()
 
     @field_validator("warehouse", mode="before")
     @classmethod

@@ -50,6 +50,8 @@ DQ_RESULTS = TableName(AUDIT, "dq_results")
 """Every quality check result."""
 INGEST_FAILURES = TableName(AUDIT, "ingest_failures")
 """One row per failed day and run."""
+MODEL_DECISIONS = TableName(AUDIT, "model_decisions")
+"""One row per model governance decision (promote, initial champion, rollback)."""
 UNPUBLISHED = TableName(AUDIT, "_bnpl_unpublished")
 """One row per audited mart whose audit copy differs from the published table (DuckDB)."""
 

@@ -1,5 +1,7 @@
 """End to end on a real Prefect server: setup, deploy, a process worker, a day that fails on a
-source outage, and the same flow run retried to Completed.
+source outage, and the same flow run retried to Completed; then the model loop: the bnpl-train
+deployment trains and makes the first champion, and a completed bnpl-features run triggers
+bnpl-train by itself (train, then compare with the champion).
 
 Everything runs on 127.0.0.1: the session's Prefect server (``prefect_api``, its own SQLite
 database; shared with the other flow tests, so its startup is paid once), and this test's own
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,13 +29,14 @@ import httpx
 import polars as pl
 import psutil
 import pytest
+from model_demo import build_demo
 
 import bnpl
 from bnpl.calendar import plan_day
 from bnpl.settings import FaultSettings, PlanSettings, SimulatorSettings
 from bnpl.simulator.server import serve_in_background
 
-pytestmark = [pytest.mark.slow, pytest.mark.prefect_server, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.slow, pytest.mark.prefect_server, pytest.mark.timeout(1200)]
 
 
 def free_port() -> int:
@@ -245,7 +249,7 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     deployed = _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env, REPO)
     assert all(
         name in deployed
-        for name in ("bnpl-daily", "bnpl-ingest-day", "bnpl-backfill", "bnpl-features")
+        for name in ("bnpl-daily", "bnpl-ingest-day", "bnpl-backfill", "bnpl-features", "bnpl-train")
     )
     _phase(began, "prefect deploy --all")
 
@@ -258,6 +262,10 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
         BNPL_PLAN__WEEKDAY_BASE_VOLUME=str(VOLUME),
         BNPL_PLAN__WEEKEND_BASE_VOLUME=str(VOLUME),
         BNPL_PLAN__HOLIDAY_BASE_VOLUME=str(VOLUME),
+        BNPL_MODEL__STORE_DIR=str(tmp_path / "mlflow"),
+        BNPL_MODEL__MIN_OUTCOMES="20",
+        BNPL_MODEL__BOOTSTRAP_RESAMPLES="200",
+        MLFLOW_DISABLE_TELEMETRY="true",
     )
     stack.start(
         "worker",
@@ -330,3 +338,55 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
         assert _day("bnpl_raw.transactions", DAY_NEW).height == _expected(DAY_NEW)
         assert _day("bnpl_raw.transactions", DAY_FAILS).height == _expected(DAY_FAILS)
         _phase(began, "a backfill ran one flow run per day")
+
+    # 5. the model loop on seven months of demo data (the warehouse file replaced while idle):
+    #    bnpl-train makes the first champion when told to (initial), then a completed
+    #    bnpl-features run triggers bnpl-train by itself, which compares a challenger with it
+    demo = tmp_path / "demo.duckdb"
+    build_demo(demo)
+    shutil.copy(demo, warehouse)
+    _phase(began, "demo warehouse in place")
+    first_id = _start_run("bnpl-train/bnpl-train", {"initial": "true"}, env)
+    first = _wait_final(api, first_id, stack, timeout=400)
+    assert first["state"]["type"] == "COMPLETED", (first["state"], stack.log("worker"))
+    assert _artifact(api, first_id, "model-decision")
+    decided = bnpl.read_table("bnpl_audit.model_decisions")
+    assert decided["action"].to_list() == ["initial"]
+    assert decided["flow_run_id"].to_list() == [first_id]
+    _phase(began, "bnpl-train made the first champion")
+
+    features_id = _start_run("bnpl-features/bnpl-features", {}, env)
+    features = _wait_final(api, features_id, stack, timeout=300)
+    assert features["state"]["type"] == "COMPLETED", (features["state"], stack.log("worker"))
+    triggered = _wait_triggered(api, "bnpl-train", exclude={first_id}, stack=stack)
+    second = _wait_final(api, triggered, stack, timeout=400)
+    assert second["state"]["type"] == "COMPLETED", (second["state"], stack.log("worker"))
+    assert "Kept the champion" in _artifact(api, triggered, "model-decision") or "Promoted" in (
+        _artifact(api, triggered, "model-decision")
+    )
+    actions = bnpl.read_table("bnpl_audit.model_decisions").sort("decided_at")["action"]
+    assert actions.to_list() == ["initial", "promote"]
+    _phase(began, "bnpl-features triggered bnpl-train: train, then promote")
+
+
+def _artifact(api: str, run_id: str, key: str) -> str:
+    """The markdown of the run's artifact ``key`` ('' when there is none)."""
+    body = {"artifacts": {"flow_run_id": {"any_": [run_id]}, "key": {"any_": [key]}}}
+    found = httpx.post(f"{api}/artifacts/filter", json=body, timeout=10).json()
+    return str(found[0]["data"]) if found else ""
+
+
+def _wait_triggered(
+    api: str, flow_name: str, *, exclude: set[str], stack: Stack, timeout: float = 120
+) -> str:
+    """The id of a run of ``flow_name`` started by an automation (not one of ``exclude``)."""
+    deadline = time.monotonic() + timeout
+    body = {"flows": {"name": {"any_": [flow_name]}}}
+    while time.monotonic() < deadline:
+        runs = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+        fresh = [r["id"] for r in runs if r["id"] not in exclude]
+        if fresh:
+            return str(fresh[0])
+        stack.remember_children()
+        time.sleep(1)
+    pytest.fail(f"no {flow_name} run was triggered within {timeout} s:\n{stack.log('worker')}")

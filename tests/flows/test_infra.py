@@ -43,7 +43,7 @@ def _deployment(name: str) -> dict[str, Any]:
 
 
 def test_prefect_yaml_declares_the_deployments_on_the_process_pool() -> None:
-    """bnpl-daily, bnpl-ingest-day, bnpl-backfill and bnpl-features exist, all on the
+    """bnpl-daily, bnpl-ingest-day, bnpl-backfill, bnpl-features and bnpl-train exist, all on the
     bnpl-process pool; the features run is weekly, after the daily runs."""
     deployments = _prefect_yaml()["deployments"]
     assert sorted(d["name"] for d in deployments) == [
@@ -51,11 +51,24 @@ def test_prefect_yaml_declares_the_deployments_on_the_process_pool() -> None:
         "bnpl-daily",
         "bnpl-features",
         "bnpl-ingest-day",
+        "bnpl-train",
     ]
     assert {d["work_pool"]["name"] for d in deployments} == {infra.DEFAULT_POOL}
     assert _deployment("bnpl-features")["schedules"] == [
         {"cron": "0 4 * * 1", "timezone": "UTC", "active": True}
     ]
+
+
+def test_train_deployment_is_triggered_by_a_completed_features_run() -> None:
+    """bnpl-train has no schedule: its one trigger is a bnpl-features flow run's Completed event."""
+    train = _deployment("bnpl-train")
+    assert "schedules" not in train
+    (trigger,) = train["triggers"]
+    assert trigger["expect"] == ["prefect.flow-run.Completed"]
+    assert trigger["match_related"] == {
+        "prefect.resource.role": "flow",
+        "prefect.resource.name": "bnpl-features",
+    }
 
 
 def test_every_entrypoint_names_a_flow() -> None:
