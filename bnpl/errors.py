@@ -240,3 +240,8 @@ class RegistryError(BnplError):
 class TrainingCheckError(BnplError):
     """A pre-training check refused the training set: days in it failed the quality gate.
     Nothing was trained or registered."""
+
+
+class ServingError(BnplError):
+    """Online scoring failed: the online store cannot be opened, read or written, or no model
+    can be served. The API answers 503; nothing is scored from partial state."""

@@ -1,0 +1,47 @@
+"""``bnpl serving materialize``: the online store of the scoring API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bnpl.calendar import parse_day
+from bnpl.settings import load_settings
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``serving`` group to ``app``."""
+    serving = typer.Typer(help="The online store of the scoring API.", no_args_is_help=True)
+    app.add_typer(serving, name="serving")
+
+    @serving.command("materialize")
+    def materialize_command(
+        as_of: Annotated[
+            str,
+            typer.Option("--as-of", help="YYYY-MM-DD: the store as of the start of this day."),
+        ],
+    ) -> None:
+        """Bootstrap the online store (BNPL_SERVING__STORE_*) from the warehouse: the
+        transactions of the 366 days before --as-of and the market's daily counts.
+
+        Exit code 0 on success, 1 when the warehouse or the store fails, 2 for bad input or
+        settings.
+        """
+        from bnpl.serving.engines import open_store
+        from bnpl.serving.hook import materialize
+        from bnpl.warehouse import open_warehouse
+
+        day = parse_day(as_of, name="--as-of")
+        settings = load_settings()
+        warehouse = open_warehouse(settings, access="existing")
+        store = open_store(settings.serving)
+        try:
+            done = materialize(warehouse, store, day)
+        finally:
+            store.close()
+            warehouse.close()
+        typer.echo(
+            f"online store as of {day}: {done.transactions} transactions added, "
+            f"{done.market_days} market days"
+        )
