@@ -1,4 +1,4 @@
-"""``bnpl serving materialize``: the online store of the scoring API."""
+"""``bnpl serve`` (the scoring API) and ``bnpl serving materialize`` (its online store)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,35 @@ def register(app: typer.Typer) -> None:
     """Add the ``serving`` group to ``app``."""
     serving = typer.Typer(help="The online store of the scoring API.", no_args_is_help=True)
     app.add_typer(serving, name="serving")
+
+    @app.command("serve")
+    def serve_command(
+        host: Annotated[
+            str | None, typer.Option("--host", help="Interface [default: BNPL_SERVING__HOST].")
+        ] = None,
+        port: Annotated[
+            int | None, typer.Option("--port", help="Port [default: BNPL_SERVING__PORT].")
+        ] = None,
+    ) -> None:
+        """Run the scoring API (POST /v1/score, /healthz, /readyz, /metrics) until stopped.
+
+        Needs BNPL_SERVING__TOKENS. Exit code 2 for bad settings.
+        """
+        import uvicorn
+
+        from bnpl.errors import ConfigError
+        from bnpl.serving.api import create_app
+
+        settings = load_settings()
+        if not settings.serving.tokens:
+            raise ConfigError("bnpl serve needs BNPL_SERVING__TOKENS (bearer tokens it accepts)")
+        uvicorn.run(
+            create_app(settings),
+            host=host or settings.serving.host,
+            port=port or settings.serving.port,
+            log_level="warning",
+            access_log=False,
+        )
 
     @serving.command("materialize")
     def materialize_command(

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import polars as pl
-
-from bnpl.errors import ServingError
 from sqlglot import exp
 
+from bnpl.errors import ServingError
 from bnpl.models import Project, load_project
 from bnpl.models.dialect import to_dialect
 from bnpl.serving.features import (
@@ -72,22 +71,32 @@ def materialize(
     project = project or load_project()
     source = warehouse.table(project.model(ENRICHED).dataset, ENRICHED)
     first, last = as_of - timedelta(days=HISTORY_DAYS), as_of - timedelta(days=1)
-    history = exp.select(*HISTORY_COLUMNS).from_(source).where(
-        exp.column("transaction_date").between(param("first"), param("last"))
+    history = (
+        exp.select(*HISTORY_COLUMNS)
+        .from_(source)
+        .where(exp.column("transaction_date").between(param("first"), param("last")))
     )
     frame = warehouse.query(to_dialect(history, warehouse.dialect), {"first": first, "last": last})
     added = store.apply(frame.to_dicts(), count_market=False)
-    market_tree = exp.select("*").from_(
-        market_days_tree(project, source).subquery("m")
-    ).where(exp.column("transaction_date").between(param("first"), param("last")))
+    market_tree = (
+        exp.select("*")
+        .from_(market_days_tree(project, source).subquery("m"))
+        .where(exp.column("transaction_date").between(param("first"), param("last")))
+    )
     market = warehouse.query(
         to_dialect(market_tree, warehouse.dialect),
-        {"start_date": as_of, "end_date": last, "first": as_of - timedelta(days=MARKET_DAYS),
-         "last": last},
+        {
+            "start_date": as_of,
+            "end_date": last,
+            "first": as_of - timedelta(days=MARKET_DAYS),
+            "last": last,
+        },
     )
     store.set_market_days(market.to_dicts())
     logger.info(
         "online store materialized as of %s: %d transactions, %d market days",
-        as_of, added, market.height,
+        as_of,
+        added,
+        market.height,
     )
     return Materialized(added, market.height)

@@ -137,7 +137,7 @@ class SqliteStore:
         try:
             con = self._con()
             rows = con.execute(
-                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history"
+                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history"  # noqa: S608 (constant columns)
                 " WHERE customer_key = ? AND transaction_date BETWEEN ? AND ?",
                 [customer_key, first, day.isoformat()],
             ).fetchall()
