@@ -155,12 +155,14 @@ class ScoringService:
         try:
             checkout = Checkout.model_validate(payload)
         except ValidationError as exc:
-            problems = [
-                {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-                for e in exc.errors()
-            ]
+            problems: dict[str, str] = {}
+            for error in exc.errors():
+                field = str(error["loc"][0]) if error["loc"] else "(body)"
+                problems.setdefault(field, error["msg"])
             return _error(
-                422, "invalid checkout", fields=[p["field"] for p in problems], problems=problems
+                422,
+                "invalid checkout: " + "; ".join(f"{f}: {m}" for f, m in problems.items()),
+                fields=list(problems),
             )
         loaded = self.champion.current
         if loaded is None:
