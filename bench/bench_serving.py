@@ -46,7 +46,7 @@ def main() -> str:
         warehouse = DuckDBWarehouse(DuckDBSettings(path=path))
         raw = warehouse.query("SELECT * FROM bnpl_raw.transactions ORDER BY transaction_ts")
         history = warehouse.query(
-            f"SELECT {', '.join(HISTORY_COLUMNS)} "
+            f"SELECT {', '.join(HISTORY_COLUMNS)} "  # noqa: S608 (constant columns)
             "FROM bnpl_intermediate.int_bnpl_transactions_enriched"
         )
         warehouse.close()
@@ -54,7 +54,9 @@ def main() -> str:
         store.apply(history.to_dicts())
         features = OnlineFeatures()
         rows = raw.to_dicts()[-CHECKOUTS:]
-        features.compute(rows[0], store.history(rows[0]["customer_key"], rows[0]["transaction_date"]))
+        features.compute(
+            rows[0], store.history(rows[0]["customer_key"], rows[0]["transaction_date"])
+        )
         wall, cpu, reads = [], [], []
         for row in rows:
             c0, t0 = time.process_time(), time.perf_counter()

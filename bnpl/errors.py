@@ -231,6 +231,7 @@ class WebhookTimestampError(WebhookError):
     """``webhook-timestamp`` is missing, not an integer, or further than the tolerance from the
     gateway's clock, past or future: a replay or a wrong clock (400)."""
 
+
 class RegistryError(BnplError):
     """The MLflow tracking store or model registry failed during an operation (not a bad
     setting: those are :class:`ConfigError`). Nothing is half-registered: a version is

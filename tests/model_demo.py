@@ -42,7 +42,11 @@ def build_demo(
             body = simulate(StreamRequest.model_validate(request.body))
             records = [e[len(b"data: ") :] for e in body.split(b"\n\n") if e.startswith(b"data: ")]
             prepared = prepare_day(
-                records, request, source_identity=SOURCE, identity_scope="source", loaded_at=LOADED_AT
+                records,
+                request,
+                source_identity=SOURCE,
+                identity_scope="source",
+                loaded_at=LOADED_AT,
             )
             stats = prepared.stats
             warehouse.load_day(
