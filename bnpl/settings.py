@@ -442,8 +442,10 @@ class ProjectSettings(BaseModel):
     dir: Path | None = None
     """A directory whose ``models/`` folder holds the user's SQL models (in ``staging/``,
     ``intermediate/`` or ``marts/``, written as the bundled ones in ``sql/``), built beside the
-    bundled models; they may ``ref()`` them. A model name used twice is an error. None: the
-    bundled models only."""
+    bundled models; they may ``ref()`` them. Its optional ``checks/`` folder holds the user's
+    SQL checks (``<name>.sql``, a ``SELECT`` of the violating rows; :mod:`bnpl.quality.user_checks`),
+    run by the quality gate beside the bundled ones. A model or check name used twice is an error.
+    None: the bundled models and checks only."""
 
     @field_validator("dir", mode="before")
     @classmethod

@@ -96,18 +96,21 @@ def _add_relay(live: typer.Typer) -> None:
         from bnpl.live.relay import Relay
         from bnpl.settings import SourceSettings
 
-        try:
-            SourceSettings(url=from_url)
-        except ValueError as exc:
-            raise ConfigError(f"--from {from_url!r}: not an http(s) URL with a host") from exc
         request = relay_body(rate=rate, max_records=max_records, seed=seed, extra=body)
         settings = load_settings()
+        try:  # user info in --from becomes the source's secret userinfo, as in BNPL_SOURCE__URL
+            source = SourceSettings(**{**settings.source.model_dump(), "url": from_url})
+        except ValueError:  # its text would echo the URL, credentials included
+            raise ConfigError(
+                "--from: not an http(s) URL with a host and a usable port, e.g. "
+                "http://127.0.0.1:8000"
+            ) from None
         with (
             stop_on_signals(hard_exit_after_s=HARD_EXIT_AFTER_S),
             open_event_log(settings) as log,
         ):
             report = Relay(
-                log, url=from_url, body=request, source=settings.source, live=settings.live
+                log, url=source.url or from_url, body=request, source=source, live=settings.live
             ).run()
         typer.echo(
             f"relayed {report.received} records: {report.appended} appended, "

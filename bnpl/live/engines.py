@@ -12,12 +12,18 @@ def open_event_log(settings: Settings) -> EventLog:
     the Redis server. The caller closes it (it is a context manager).
 
     Raises:
-        ConfigError: the log was created with another partition count.
+        ConfigError: the log was created with another partition count, or redis-py (the
+            ``live`` extra) is missing for the Redis engine.
         EventLogUnavailableError: the file or the server cannot be reached.
     """
     live = settings.live
     if live.log_engine == "redis":
-        from bnpl.live.redis_log import RedisEventLog  # redis-py: the optional `live` extra
+        try:
+            from bnpl.live.redis_log import RedisEventLog
+        except ImportError as exc:  # redis-py is the optional `live` extra
+            raise ConfigError(
+                f"BNPL_LIVE__LOG_ENGINE=redis needs redis-py ({exc}): pip install 'bnpl[live]'"
+            ) from None
 
         if live.log_redis_url is None:  # LiveSettings refuses this; a guard for mypy
             raise ConfigError("BNPL_LIVE__LOG_ENGINE=redis needs BNPL_LIVE__LOG_REDIS_URL")

@@ -240,5 +240,6 @@ def serve_gateway(app: Starlette, *, host: str, port: int) -> None:
         log_config=None,  # bnpl's logging (redacted, one format) stays in charge
         backlog=4096,
         timeout_keep_alive=30,
+        proxy_headers=False,  # the gateway reads no client address; skip the middleware
     )
     uvicorn.Server(config).run()

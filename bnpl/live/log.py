@@ -58,14 +58,16 @@ class EventLog(ABC):
     """A durable, partitioned, append-only log with consumer groups.
 
     ``append`` returns only after the events are durable (SQLite: committed with WAL
-    ``synchronous=FULL``; Redis: written with ``appendfsync always`` or ``WAIT``-acknowledged).
+    ``synchronous=FULL``; Redis: the server runs ``appendfsync always`` and replies after the
+    fsync). Each call costs one fsync: append many events per call where throughput matters.
     An ``event_id`` already in the log is not appended again (``append`` reports it as a
     duplicate); an event id is remembered at least as long as the retention. Unavailable storage
     raises :class:`bnpl.errors.EventLogUnavailableError`.
 
     Events are placed in partition :func:`partition_for` ``(event.key, partitions)``; offsets
     increase with appends within a partition, so one customer's events are read in append order.
-    A consumer group is created on first use and then starts at the oldest retained event.
+    A consumer group is created by its first ``read``, ``claim_stale`` or ``seek`` (not by
+    ``stats``) and then starts at the oldest retained event.
     One instance may be shared by threads; separate processes open their own.
     """
 
@@ -81,7 +83,8 @@ class EventLog(ABC):
         self, group: str, consumer: str, *, max_events: int, block_ms: int = 0
     ) -> list[Delivered]:
         """Hand out up to ``max_events`` events not yet delivered to ``group``, waiting at most
-        ``block_ms`` for the first one. They stay pending for ``consumer`` until acknowledged."""
+        ``block_ms`` for the first one (0: do not wait). They stay pending for ``consumer`` until
+        acknowledged; no other consumer of the group gets them from ``read``."""
 
     @abstractmethod
     def ack(self, group: str, delivered: Sequence[Delivered]) -> None:
@@ -91,12 +94,20 @@ class EventLog(ABC):
     def claim_stale(
         self, group: str, consumer: str, *, idle_ms: int, max_events: int
     ) -> list[Delivered]:
-        """Take over events another consumer of ``group`` held unacknowledged for ``idle_ms``
-        (a dead consumer's work is redelivered; ``deliveries`` counts up)."""
+        """Take over up to ``max_events`` events that a consumer of ``group`` (any, this one
+        too) has held unacknowledged for at least ``idle_ms``: a dead consumer's work is
+        redelivered to ``consumer``, with ``deliveries`` one higher."""
 
     @abstractmethod
     def seek(self, group: str, positions: dict[int, str]) -> None:
-        """Replay: move ``group`` to just after ``positions`` (partition → offset; "" = start)."""
+        """Replay: move ``group`` to just after ``positions`` (partition → offset as
+        :attr:`Delivered.offset` gave it; "" = the partition's start). Partitions not named keep
+        their position. Events re-read this way are handed out again (if one was still pending,
+        its ``deliveries`` count is engine-specific).
+
+        Raises:
+            ConfigError: a partition outside ``0..partitions-1``.
+        """
 
     @abstractmethod
     def groups(self) -> list[str]:

@@ -121,6 +121,23 @@ def test_blocking_read_wakes_on_an_append(
     assert ids(got) == ["late"]
 
 
+def test_blocking_read_wakes_on_an_append_through_the_same_object(event_log: EventLog) -> None:
+    """A thread blocked in read wakes when another thread appends through the same log object
+    (one object shared by a process's threads)."""
+
+    def append_later() -> None:
+        time.sleep(0.2)
+        event_log.append([make_event("same-object")])
+
+    thread = threading.Thread(target=append_later)
+    thread.start()
+    started = time.monotonic()
+    got = event_log.read("g", "c1", max_events=5, block_ms=5000)
+    thread.join()
+    assert ids(got) == ["same-object"]
+    assert time.monotonic() - started < 4
+
+
 def test_ack_stops_redelivery_and_claim_takes_a_dead_consumers_events(event_log: EventLog) -> None:
     """What a consumer read and did not acknowledge stays pending; after idle_ms another
     consumer claims it (deliveries counts up); acknowledged events are never claimed."""

@@ -27,7 +27,7 @@ from bnpl.live.signing import Signer
 from bnpl.settings import PushSettings
 from bnpl.simulator.push_events import EventSource, utcnow
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("live-gateway")]
+pytestmark = pytest.mark.slow
 
 
 def _record(seed: int = 5) -> bytes:

@@ -213,3 +213,15 @@ def test_records_wait_while_the_log_is_down_and_are_appended_after(
             ]
     finally:
         server.stop()
+
+
+def test_credentials_in_from_are_never_logged(
+    server_url: str, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """User info in --from is sent as basic auth and appears in no output or log line."""
+    with_auth = server_url.replace("http://", "http://relay:pa55w0rd-x@")
+    main(["live", "relay", "--from", with_auth, "--rate", "500", "--max-records", "3"])
+    out = capsys.readouterr()
+    assert "3 appended" in out.out
+    assert "pa55w0rd-x" not in out.out + out.err + caplog.text
+    assert "relay http://127.0.0.1" in caplog.text

@@ -120,7 +120,6 @@ def test_transport_errors_are_retried_then_given_up() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("live-gateway")
 def test_faults_happen_against_a_real_gateway(tmp_path: Path) -> None:
     """Every injected fault happens and gets the gateway's answer: 401 for bad signatures, 400
     for stale timestamps and malformed bodies (stored as dead letters), duplicates acked once."""
@@ -165,7 +164,6 @@ def test_faults_happen_against_a_real_gateway(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("live-gateway")
 def test_nothing_is_lost_while_the_log_is_unavailable(tmp_path: Path) -> None:
     """The gateway answers 503 while its log cannot be opened; the provider retries with backoff
     until the log is back, and every event ends up acknowledged and stored."""
@@ -185,7 +183,6 @@ def test_nothing_is_lost_while_the_log_is_unavailable(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("live-gateway")
 def test_push_command_writes_the_acknowledged_ids(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
