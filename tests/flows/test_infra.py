@@ -65,7 +65,13 @@ def test_deployments_that_write_the_warehouse_run_one_at_a_time() -> None:
     simtom-api) has a concurrency limit of 1 whose second run waits (ENQUEUE)."""
     limited = {d["name"]: d.get("concurrency_limit") for d in _prefect_yaml()["deployments"]}
     assert limited.pop("bnpl-ingest-day") is None
-    assert set(limited) == {"bnpl-daily", "bnpl-backfill", "bnpl-features", "bnpl-quality-gate"}
+    assert set(limited) == {
+        "bnpl-daily",
+        "bnpl-backfill",
+        "bnpl-features",
+        "bnpl-quality-gate",
+        "bnpl-train",
+    }
     assert all(
         limit == {"limit": 1, "collision_strategy": "ENQUEUE"} for limit in limited.values()
     ), limited
