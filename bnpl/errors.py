@@ -31,6 +31,7 @@
     ├── ModelError                  a SQL model does not render, parse, resolve or build
     ├── RegistryError               the MLflow tracking store or registry failed mid-operation
     ├── TrainingCheckError          a pre-training check refused the data (gate-failed days)
+    ├── ServingError                the online store or the served model is unavailable (503)
     └── QualityGateError            an error-level data-quality check failed; nothing was published
 
 Third-party exceptions are translated at the boundary (``raise ... from exc``). Every message says
@@ -241,3 +242,8 @@ class WebhookSignatureError(WebhookError):
 class WebhookTimestampError(WebhookError):
     """``webhook-timestamp`` is missing, not an integer, or further than the tolerance from the
     gateway's clock, past or future: a replay or a wrong clock (400)."""
+
+
+class ServingError(BnplError):
+    """Online scoring failed: the online store cannot be opened, read or written, or no model
+    can be served. The API answers 503; nothing is scored from partial state."""

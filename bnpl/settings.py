@@ -486,6 +486,51 @@ class ModelSettings(BaseModel):
     """Fewest defaults, and fewest repaid purchases, an evaluation window must hold."""
 
 
+class ServingSettings(BaseModel):
+    """Online scoring (``bnpl serve``, ``bnpl serving ...``): the online store and the API."""
+
+    model_config = _SECTION
+
+    store_engine: Literal["sqlite", "redis"] = "sqlite"
+    """Online store: ``sqlite`` (an embedded file) or ``redis`` (a redis-server)."""
+    store_path: Path = Path(".bnpl/serving/online.sqlite")
+    """SQLite online store file (``store_engine=sqlite``)."""
+    store_redis_url: SecretStr | None = None
+    """Redis URL of the online store (``store_engine=redis``). Secret, never logged."""
+    store_redis_prefix: str = Field(default="bnpl:serving", min_length=1)
+    """Prefix of every Redis key the online store uses."""
+    host: str = "127.0.0.1"
+    """Interface ``bnpl serve`` listens on."""
+    port: int = Field(default=8090, ge=1, le=65535)
+    """TCP port of ``bnpl serve``."""
+    tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    """Bearer tokens the scoring API accepts; a JSON list or comma-separated. Never logged."""
+    max_body_bytes: int = Field(default=16_384, gt=0)
+    """Largest request body in bytes; a larger one gets 413."""
+    decline_above: float = Field(default=0.5, ge=0, le=1)
+    """Scores above this are declined."""
+    review_above: float = Field(default=0.3, ge=0, le=1)
+    """Scores above this (and not above ``decline_above``) go to review; the rest are approved."""
+    champion_alias: str = Field(default="champion", min_length=1)
+    """Registry alias of the model that scores."""
+    challenger_alias: str = Field(default="challenger", min_length=1)
+    """Registry alias of the model scored in shadow, when it exists."""
+    poll_s: float = Field(default=10.0, gt=0)
+    """Seconds between checks of the aliases; a moved alias is loaded and swapped in."""
+    reasons: int = Field(default=3, ge=0, le=20)
+    """Features listed as reasons for a score (those that moved it most)."""
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+
 class Settings(BaseSettings):
     """All bnpl settings. See ``.env.example`` for every variable."""
 
@@ -506,6 +551,7 @@ class Settings(BaseSettings):
     project: ProjectSettings = ProjectSettings()
     model: ModelSettings = ModelSettings()
     live: LiveSettings = LiveSettings()
+    serving: ServingSettings = ServingSettings()
 
     @field_validator("warehouse", mode="before")
     @classmethod
