@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 
 from bnpl.calendar import check_range
 from bnpl.errors import ConfigError, QualityGateError
+from bnpl.progress import ProgressCallback
 from bnpl.quality.base import Check, GateResult
 from bnpl.quality.checks import declared_checks
 from bnpl.quality.context import CheckContext, loaded_range
@@ -45,6 +46,7 @@ def audit_built(
     *,
     built: Sequence[str],
     checks: Sequence[Check] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> GateResult:
     """Run the checks on what a build wrote to the audit area for ``start..end`` and store every
     result in ``bnpl_audit.dq_results``; publish nothing (the caller publishes if it passed)."""
@@ -58,7 +60,9 @@ def audit_built(
         built=tuple(built),
     )
     checked_at = datetime.now(UTC)
-    results = evaluate_checks(ctx, declared_checks(settings.quality) if checks is None else checks)
+    results = evaluate_checks(
+        ctx, declared_checks(settings.quality) if checks is None else checks, progress=progress
+    )
     write_results(
         warehouse,
         results,
