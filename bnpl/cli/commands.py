@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from bnpl.cli import build, features, ingest, orchestrate, quality, simulate
+from bnpl.cli import build, features, ingest, orchestrate, quality, simulate, status
 
 
 def register(app: typer.Typer) -> None:
     """Add all commands; each area module owns its own."""
-    for area in (simulate, ingest, build, quality, features, orchestrate):
+    for area in (simulate, ingest, build, quality, status, features, orchestrate):
         area.register(app)

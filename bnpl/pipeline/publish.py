@@ -20,7 +20,9 @@ from bnpl.models import BuildResult, Project
 from bnpl.progress import ProgressCallback
 from bnpl.quality.base import Check, GateResult
 from bnpl.quality.gate import audit_built, gate_error, gate_range
+from bnpl.quality.store import write_publication
 from bnpl.settings import Settings
+from bnpl.timeutil import utc_now
 from bnpl.warehouse import names
 from bnpl.warehouse.base import Warehouse
 
@@ -103,11 +105,13 @@ def gate(
 
 
 def publish(warehouse: Warehouse, gate: GateResult) -> GateResult:
-    """Publish: copy the audited marts to ``bnpl_marts`` atomically if the gate passed; else leave
-    the marts as they are. Returns the gate with ``published`` set."""
+    """Publish: copy the audited marts to ``bnpl_marts`` atomically if the gate passed, and record
+    each in ``bnpl_audit.publish_log``; else leave the marts as they are. Returns the gate with
+    ``published`` set."""
     if not gate.passed:
         return gate
     models.publish_models(warehouse, gate.built)
+    write_publication(warehouse, gate, gate.built, published_at=utc_now())
     return replace(gate, published=gate.built)
 
 

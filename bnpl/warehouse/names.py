@@ -44,6 +44,8 @@ DQ_RESULTS = TableName(AUDIT, "dq_results")
 """Every quality check result."""
 INGEST_FAILURES = TableName(AUDIT, "ingest_failures")
 """One row per failed day and run."""
+PUBLISH_LOG = TableName(AUDIT, "publish_log")
+"""One row per mart each time a passed gate published it."""
 UNPUBLISHED = TableName(AUDIT, "_bnpl_unpublished")
 """One row per audited mart whose audit copy differs from the published table (DuckDB)."""
 
