@@ -8,12 +8,12 @@ export PREFECT_HOME ?= $(CURDIR)/.bnpl/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_API_ENABLE_HTTP2 ?= false
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean redis-server
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,ml]'
+	$(BIN)/pip install --quiet -e '.[dev,ml,live]'
 	touch $(STAMP)
 
 ## demo: ingest all of 2024 into the embedded DuckDB warehouse, then build, check and publish the models
@@ -22,9 +22,19 @@ demo: $(STAMP)
 	$(BIN)/bnpl build
 
 ## test: lint, type-check and the whole test suite (what CI runs)
-test: $(STAMP) lint typecheck
+test: $(STAMP) redis-server lint typecheck
 	mkdir -p "$(PREFECT_HOME)"  # two test workers importing Prefect at once race to create it
 	$(BIN)/pytest
+
+## redis-server: the OS package the Redis event log tests start (installed only when missing)
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "redis-server is not on PATH: installing the OS package (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+	  { $$SUDO apt-get install -y --no-install-recommends redis-server \
+	    || { $$SUDO apt-get update -q && $$SUDO apt-get install -y --no-install-recommends redis-server; }; } \
+	  && command -v redis-server >/dev/null 2>&1 \
+	  || { echo "cannot install redis-server: install it as root (apt-get install redis-server, or your OS's package) and put it on PATH" >&2; exit 1; }; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -33,7 +43,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) redis-server
 	$(BIN)/pytest -m "not slow"
 
 ## bench: the benchmarks in bench/, results appended to bench/results.md

@@ -21,6 +21,9 @@
     ├── IngestError                 some days of a run failed (the summary says which loaded)
     │   └── SliceError              some days of one fetch task's slice failed to fetch or prepare
     ├── RunStoppedError             SIGINT/SIGTERM stopped the run; whole days only, run it again
+    ├── LiveError                   the live path (gateway, event log, relay, loader, seal)
+    │   └── EventLogUnavailableError    the event log cannot be written or read (disk full, file
+    │                                   unreadable, Redis unreachable): transient, retry later
     ├── ModelError                  a SQL model does not render, parse, resolve or build
     └── QualityGateError            an error-level data-quality check failed; nothing was published
 
@@ -200,3 +203,14 @@ class QualityGateError(BnplError):
 class WarehouseDamagedError(WarehouseError):
     """The DuckDB file is damaged (e.g. a truncated copy): restore it, or rebuild it from the
     ledger's requests. Terminal: retrying will not help."""
+
+
+class LiveError(BnplError):
+    """The live path (gateway, event log, relay, loader, seal) failed."""
+
+
+class EventLogUnavailableError(LiveError):
+    """The event log cannot be written or read: its file is unwritable, damaged or on a full
+    disk, or the Redis server is unreachable or refuses writes. The failed call's events count as
+    not stored (the gateway answers 503 and the provider retries); a retry with the same event ids
+    is safe, since the log drops an event id it already holds."""

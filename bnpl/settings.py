@@ -293,6 +293,46 @@ class SimulatorSettings(BaseModel):
     """Injected faults (all off by default)."""
 
 
+class LiveSettings(BaseModel):
+    """The live path (``bnpl live ...``): the event log, the relay, the gateway and the loader."""
+
+    model_config = _SECTION
+
+    # --- event log and relay (bnpl/live/log.py, sqlite_log.py, redis_log.py, relay.py) ---
+    log_engine: Literal["sqlite", "redis"] = "sqlite"
+    """Event log engine: ``sqlite`` (an embedded SQLite file in WAL mode, no server) or ``redis``
+    (Redis Streams on a ``redis-server`` run with ``appendonly yes``, ``appendfsync always``)."""
+    log_path: Path = Path(".bnpl/live/events.sqlite")
+    """SQLite event log file (``log_engine=sqlite``); its directory is created on first use."""
+    log_redis_url: SecretStr | None = None
+    """Redis URL (``redis://[:password@]host:port/db``) of the event log (``log_engine=redis``).
+    Secret because it may hold a password; never logged."""
+    log_redis_prefix: str = Field(default="bnpl:live", pattern=r"^[A-Za-z0-9_:.-]+$")
+    """Prefix of every Redis key the event log uses (streams, idempotency keys, metadata)."""
+    log_partitions: int = Field(default=8, ge=1, le=256)
+    """Partitions of the event log (events are placed by a hash of the customer id). Fixed when
+    the log is created: opening a log made with another count is an error."""
+    log_retention_h: float = Field(default=168.0, gt=0)
+    """Hours an event stays in the log after its append before ``trim`` may drop it (only once
+    every consumer group acknowledged it); also how long an event id is remembered for
+    deduplication."""
+    log_busy_timeout_s: float = Field(default=10.0, gt=0)
+    """Seconds a SQLite event log operation waits for another process's write lock, and the
+    socket timeout of a Redis event log operation; then the log counts as unavailable."""
+    relay_max_backoff_s: float = Field(default=30.0, gt=0)
+    """Longest wait of ``bnpl live relay`` between reconnects to a failing source (the wait
+    doubles from ``BNPL_SOURCE__RETRY_INITIAL_WAIT_S`` with jitter)."""
+    relay_batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Records ``bnpl live relay`` appends to the log in one durable write, at most (a record
+    never waits for a batch to fill: each write takes what arrived while the last one ran)."""
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> LiveSettings:
+        if self.log_engine == "redis" and self.log_redis_url is None:
+            raise ValueError("log_engine=redis needs BNPL_LIVE__LOG_REDIS_URL")
+        return self
+
+
 class ProjectSettings(BaseModel):
     """A user's own project directory, loaded beside the bundled SQL project."""
 
@@ -328,6 +368,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = QualitySettings()
     simulator: SimulatorSettings = SimulatorSettings()
     project: ProjectSettings = ProjectSettings()
+    live: LiveSettings = LiveSettings()
 
     @field_validator("warehouse", mode="before")
     @classmethod

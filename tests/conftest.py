@@ -15,6 +15,7 @@ import pytest
 import stamina
 from emulator import Emulator, EmulatorError, prepare
 from hostile_source import HostileSource, serve_hostile
+from redis_server import RedisServer, RedisServerError
 from simulator_helpers import running_server
 
 from bnpl.settings import FaultSettings, SimulatorSettings
@@ -157,6 +158,21 @@ def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
             emulator.stop()
         return
     pytest.fail(f"BigQuery emulator did not start: {last}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session (127.0.0.1, a free port, AOF with appendfsync always);
+    fails, never skips, when it cannot start."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        server.start()
+    except RedisServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def free_port() -> int:

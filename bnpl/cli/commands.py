@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from bnpl.cli import build, features, ingest, orchestrate, quality, simulate, status
+from bnpl.cli import build, features, ingest, live, orchestrate, quality, simulate, status
 
 
 def register(app: typer.Typer) -> None:
     """Add all commands; each area module owns its own."""
-    for area in (simulate, ingest, build, quality, status, features, orchestrate):
+    for area in (simulate, ingest, build, quality, status, features, orchestrate, live):
         area.register(app)

@@ -167,7 +167,7 @@ def _stopped_error(stop: StopRequest) -> RunStoppedError:
     )
 
 
-def _shut_down(response: httpx.Response) -> None:
+def shut_down_response(response: httpx.Response) -> None:
     """Shut the response's socket down, so that a thread blocked reading it wakes at once
     (closing it would not wake the reader)."""
     stream = response.extensions.get("network_stream")
@@ -343,7 +343,7 @@ class SourceClient:
             ) as response:
                 started = True
                 if abandon is not None:  # a stop shuts the socket down: the reader wakes
-                    abandon.append(self._stop.on_request(lambda: _shut_down(response)))
+                    abandon.append(self._stop.on_request(lambda: shut_down_response(response)))
                 if response.status_code != 200:
                     self._raise_for_status(response)
                 if stable and response.headers.get(STABLE_IDS_HEADER) != "true":
@@ -389,20 +389,23 @@ class SourceClient:
         )
 
     def _raise_for_status(self, response: httpx.Response) -> None:
-        response.read()
-        status = response.status_code
-        detail = _detail(response)
-        if status == 429:
-            wait = min(
-                parse_retry_after(response.headers.get("Retry-After")), self.settings.retry_budget_s
-            )
-            raise _RateLimitedError(
-                f"HTTP 429, Retry-After {wait:g} s: {detail}", retry_after_s=wait
-            )
-        if status >= 500:
-            raise TransientSourceError(f"HTTP {status}: {detail}")
-        raise SourceRequestError(
-            f"POST {self.stream_url} was rejected with HTTP {status}: {detail}",
-            status_code=status,
-            detail=detail,
-        )
+        raise_for_status(response, url=self.stream_url, retry_budget_s=self.settings.retry_budget_s)
+
+
+def raise_for_status(response: httpx.Response, *, url: str, retry_budget_s: float) -> None:
+    """Raise for a response that is not 200 (its body is read): a 429 as a transient error whose
+    ``Retry-After`` (at most ``retry_budget_s``) :func:`retry_wait` honours, 5xx as
+    :class:`TransientSourceError`, other 4xx as :class:`SourceRequestError` with the detail."""
+    response.read()
+    status = response.status_code
+    detail = _detail(response)
+    if status == 429:
+        wait = min(parse_retry_after(response.headers.get("Retry-After")), retry_budget_s)
+        raise _RateLimitedError(f"HTTP 429, Retry-After {wait:g} s: {detail}", retry_after_s=wait)
+    if status >= 500:
+        raise TransientSourceError(f"HTTP {status}: {detail}")
+    raise SourceRequestError(
+        f"POST {url} was rejected with HTTP {status}: {detail}",
+        status_code=status,
+        detail=detail,
+    )
