@@ -65,6 +65,10 @@ COMMANDS = {
 }
 
 
+def _role_cpu(m: Measured, role: str) -> str:
+    return f"{m.cpu_by_role.get(role, 0.0):.1f} s"
+
+
 def _check(name: str, m: Measured) -> None:
     if m.returncode != 0:
         raise RuntimeError(f"{name} failed with exit code {m.returncode}:\n{m.stderr[-3000:]}")
@@ -136,10 +140,10 @@ included; its CPU is `time.process_time`, the bnpl process only, comparable with
 |---|---|---|---|---|---|---|---|---|
 {table}
 
-| year {START}..{END} | wall | CPU (tree) | rows | peak RSS (tree) | peak RSS (main) |
-|---|---|---|---|---|---|
-| `bnpl backfill` (direct) | {year.wall_s:.1f} s | {year.cpu_s:.1f} s | {year.rows:,} | {_gib(year.peak_rss)} | {_gib(year.peak_main_rss)} |
-| engine alone (`bnpl.ingest.run_range`) | {engine.wall_s:.1f} s | {engine.cpu_s:.1f} s | {engine.rows:,} | {_gib(engine.peak_rss)} | {_gib(engine.peak_main_rss)} |
+| year {START}..{END} | wall | CPU (tree) | CPU: bnpl | CPU: simulator | rows | peak RSS (tree) | peak RSS (main) |
+|---|---|---|---|---|---|---|---|
+| `bnpl backfill` (direct) | {year.wall_s:.1f} s | {year.cpu_s:.1f} s | {_role_cpu(year, "bnpl")} | {_role_cpu(year, "simulator")} | {year.rows:,} | {_gib(year.peak_rss)} | {_gib(year.peak_main_rss)} |
+| engine alone (`bnpl.ingest.run_range`) | {engine.wall_s:.1f} s | {engine.cpu_s:.1f} s | {_role_cpu(engine, "bnpl")} | {_role_cpu(engine, "simulator")} | {engine.rows:,} | {_gib(engine.peak_rss)} | {_gib(engine.peak_main_rss)} |
 
 Year target ≤ {TARGET_YEAR_WALL_S:.0f} s and ≤ {_gib(TARGET_YEAR_RSS)}: {_verdict(year_ok)}
 (command − engine: {year.wall_s - engine.wall_s:+.1f} s wall).
