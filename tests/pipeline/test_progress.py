@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+from fake_source import DAYS
+
 import bnpl
 from bnpl import ingest, pipeline
 from bnpl.progress import ProgressEvent
 from bnpl.settings import Settings
-from fake_source import DAYS
 
 
 def _lenient(session: ingest.IngestSession) -> ingest.IngestSession:
