@@ -1,22 +1,27 @@
 """bnpl: BNPL transaction ingestion, SQL models, a data-quality gate and ML features.
 
-The notebook surface. Everything not listed in ``__all__`` is internal::
+The notebook surface (:mod:`bnpl.notebook`). Everything not listed in ``__all__`` is internal::
 
     import bnpl
-    tx = bnpl.read_table("bnpl_raw.transactions")
-    with bnpl.pipeline.open_session(bnpl.load_settings()) as session:   # the pipeline's verbs
-        bnpl.pipeline.ingest_range(session, start, end)
 
-``bnpl.pipeline`` is imported on first use, so that ``import bnpl`` (and the ``bnpl`` command)
-stays cheap.
+    bnpl.backfill("2024-06-01", "2024-06-07")           # load days from the source
+    bnpl.build()                                        # models, checks, publish
+    tx = bnpl.read_table("bnpl_marts.mart_bnpl_transactions",
+                         columns=["transaction_date", "amount"], start="2024-06-01", lazy=True)
+    daily = bnpl.query("SELECT transaction_date, COUNT(*) AS n "
+                       "FROM {{ ref('mart_bnpl_transactions') }} GROUP BY 1")
+    with bnpl.open_warehouse() as wh:                   # one connection for several reads
+        ...
+
+Days are ``"YYYY-MM-DD"`` strings or ``date`` values. The pipeline's steps one by one are
+:mod:`bnpl.pipeline` (``bnpl.pipeline.ingest_range(session, ...)``, ``gate``, ``publish``), imported
+on first use, so that ``import bnpl`` (and the ``bnpl`` command) stays cheap.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from bnpl.calendar import DayRequest, day_type, plan_requests, source_volume
 from bnpl.errors import (
@@ -30,7 +35,11 @@ from bnpl.errors import (
 )
 from bnpl.settings import Settings, load_settings
 from bnpl.version import VERSION
-from bnpl.warehouse import Warehouse, open_warehouse
+from bnpl.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from bnpl import pipeline
+    from bnpl.notebook import backfill, build, check, open_warehouse, query, read_table
 
 __version__ = VERSION
 
@@ -45,27 +54,28 @@ __all__ = [
     "SourceError",
     "Warehouse",
     "WarehouseError",
+    "backfill",
+    "build",
+    "check",
     "day_type",
     "load_settings",
     "open_warehouse",
     "pipeline",
     "plan_requests",
+    "query",
     "read_table",
     "source_volume",
 ]
 
 
-def read_table(name: str, settings: Settings | None = None) -> pl.DataFrame:
-    """Read ``dataset.table`` (e.g. ``"bnpl_raw.transactions"``) from the configured warehouse."""
-    warehouse = open_warehouse(settings or load_settings())
-    try:
-        return warehouse.read_table(name)
-    finally:
-        warehouse.close()
+_NOTEBOOK = ("backfill", "build", "check", "open_warehouse", "query", "read_table")
 
 
-def __getattr__(name: str) -> ModuleType:
-    """``bnpl.pipeline``, imported on first use."""
+def __getattr__(name: str) -> Any:
+    """``bnpl.pipeline`` and the notebook functions (:mod:`bnpl.notebook`), imported on first
+    use: they load the SQL project's modules, which the ``bnpl`` command often does not need."""
     if name == "pipeline":
         return importlib.import_module("bnpl.pipeline")
+    if name in _NOTEBOOK:
+        return getattr(importlib.import_module("bnpl.notebook"), name)
     raise AttributeError(f"module 'bnpl' has no attribute {name!r}")

@@ -20,7 +20,7 @@ import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -226,11 +226,16 @@ def check_ingest_range(start: date, end: date, *, today: date) -> None:
     check_processable_day(end, today=today)
 
 
-def parse_day(value: str, *, name: str = "date") -> date:
-    """Parse ``YYYY-MM-DD`` or raise :class:`ConfigError` naming the argument."""
+def parse_day(value: str | date, *, name: str = "date") -> date:
+    """A day given as ``YYYY-MM-DD`` or a :class:`~datetime.date` (a ``datetime`` is refused:
+    its time would be dropped silently), or :class:`ConfigError` naming the argument."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
     try:
+        if not isinstance(value, str):
+            raise TypeError(value)
         return date.fromisoformat(value.strip())
-    except (ValueError, AttributeError):
+    except (ValueError, TypeError):
         raise ConfigError(
             f"{name} {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-03-01"
         ) from None

@@ -22,8 +22,11 @@
     │   └── SliceError              some days of one fetch task's slice failed to fetch or prepare
     ├── RunStoppedError             SIGINT/SIGTERM stopped the run; whole days only, run it again
     ├── LiveError                   the live path (gateway, event log, relay, loader, seal)
-    │   └── EventLogUnavailableError    the event log cannot be written or read (disk full, file
-    │                                   unreadable, Redis unreachable): transient, retry later
+    │   ├── EventLogUnavailableError    the event log cannot be written or read (disk full, file
+    │   │                               unreadable, Redis unreachable): transient, retry later
+    │   └── WebhookError            the gateway refused a webhook before storing it
+    │       ├── WebhookSignatureError   no signature matches the current or previous secret (401)
+    │       └── WebhookTimestampError   webhook-timestamp missing, unparsable or off the clock (400)
     ├── ModelError                  a SQL model does not render, parse, resolve or build
     └── QualityGateError            an error-level data-quality check failed; nothing was published
 
@@ -214,3 +217,17 @@ class EventLogUnavailableError(LiveError):
     disk, or the Redis server is unreachable or refuses writes. The failed call's events count as
     not stored (the gateway answers 503 and the provider retries); a retry with the same event ids
     is safe, since the log drops an event id it already holds."""
+
+
+class WebhookError(LiveError):
+    """The gateway refused a webhook before storing anything."""
+
+
+class WebhookSignatureError(WebhookError):
+    """No ``webhook-signature`` entry matches the current or the previous secret (or the
+    ``webhook-id`` or ``webhook-signature`` header is missing): the sender is not trusted (401)."""
+
+
+class WebhookTimestampError(WebhookError):
+    """``webhook-timestamp`` is missing, not an integer, or further than the tolerance from the
+    gateway's clock, past or future: a replay or a wrong clock (400)."""

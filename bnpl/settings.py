@@ -8,6 +8,9 @@ from the environment with the ``BNPL_`` prefix and ``__`` between sections, e.g.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import os
 import re
 from pathlib import Path
@@ -23,7 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from bnpl.errors import ConfigError
@@ -278,6 +281,41 @@ class FaultSettings(BaseModel):
     """Share of records whose int and bool fields are written as floats (contract §4.9)."""
 
 
+class PushSettings(BaseModel):
+    """``bnpl simulate push``: how the provider delivers signed webhooks, and the faults it injects.
+
+    Fault decisions are a pure function of ``seed`` and the event's position, so a seeded run
+    injects the same faults into the same events every time.
+    """
+
+    model_config = _SECTION
+
+    concurrency: int = Field(default=64, ge=1, le=4096)
+    """Deliveries in flight at once (the client's connection pool is as large)."""
+    timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds one delivery attempt may take (connect, send and the response)."""
+    max_attempts: int = Field(default=12, ge=1, le=100)
+    """Attempts per event, the first included (5xx, 429, timeouts and transport errors)."""
+    backoff_initial_s: float = Field(default=0.1, gt=0)
+    """First retry wait; it doubles each attempt, with jitter, up to ``backoff_max_s``."""
+    backoff_max_s: float = Field(default=5.0, gt=0)
+    """Longest wait between two attempts of one event."""
+    duplicate_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of events delivered a second time (same ``webhook-id``, same body) after their ack."""
+    out_of_order_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of events held back and delivered after later events (their ``_timestamp`` kept)."""
+    late_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of events whose ``_timestamp`` lies ``late_by_s`` in the past (a day that ended)."""
+    late_by_s: float = Field(default=86_400.0, ge=0)
+    """How far in the past a late event happened (default one day: yesterday's date)."""
+    bad_signature_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of events signed with a secret the gateway does not know (401, not retried)."""
+    stale_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of events sent with a ``webhook-timestamp`` a day old (400, not retried)."""
+    malformed_rate: float = Field(default=0.0, ge=0, le=1)
+    """Share of events whose body is not JSON or lacks a required field (400, a dead letter)."""
+
+
 class SimulatorSettings(BaseModel):
     """The bundled simtom-compatible simulator (``bnpl simulate serve``)."""
 
@@ -291,6 +329,8 @@ class SimulatorSettings(BaseModel):
     """Pace historical streams like simtom: one day per second."""
     faults: FaultSettings = FaultSettings()
     """Injected faults (all off by default)."""
+    push: PushSettings = PushSettings()
+    """``bnpl simulate push``: delivery and injected faults (all off by default)."""
 
 
 class LiveSettings(BaseModel):
@@ -326,6 +366,47 @@ class LiveSettings(BaseModel):
     """Records ``bnpl live relay`` appends to the log in one durable write, at most (a record
     never waits for a batch to fill: each write takes what arrived while the last one ran)."""
 
+    # --- gateway (bnpl/live/gateway.py) ---
+    webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    """Standard Webhooks secrets (``whsec_<base64>``): the current one first, then the previous
+    one while providers rotate. A JSON list or comma-separated. The gateway needs at least one;
+    ``bnpl simulate push`` signs with the first. Never logged."""
+    webhook_tolerance_s: float = Field(default=300.0, gt=0)
+    """Largest difference in seconds, past or future, between ``webhook-timestamp`` and the
+    gateway's clock (replay protection); outside it the gateway answers 400."""
+    max_body_bytes: int = Field(default=65_536, gt=0)
+    """Largest webhook body in bytes; a larger one gets 413 (read no further than this)."""
+    gateway_host: str = "127.0.0.1"
+    """Interface ``bnpl live gateway`` listens on."""
+    gateway_port: int = Field(default=8088, ge=1, le=65535)
+    """TCP port of ``bnpl live gateway``."""
+    max_batch_events: int = Field(default=512, ge=1, le=100_000)
+    """Most events the gateway appends to the log in one durable write (group commit)."""
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _check_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for position, secret in enumerate(value, 1):
+            text = secret.get_secret_value()
+            body = text.removeprefix("whsec_").rstrip("=")
+            try:
+                raw = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+            except (ValueError, binascii.Error):
+                raw = b""
+            if not text.startswith("whsec_") or not raw:
+                raise ValueError(f"secret {position} is not whsec_<base64 of the key>")
+        return value
+
     @model_validator(mode="after")
     def _redis_needs_url(self) -> LiveSettings:
         if self.log_engine == "redis" and self.log_redis_url is None:
@@ -341,8 +422,10 @@ class ProjectSettings(BaseModel):
     dir: Path | None = None
     """A directory whose ``models/`` folder holds the user's SQL models (in ``staging/``,
     ``intermediate/`` or ``marts/``, written as the bundled ones in ``sql/``), built beside the
-    bundled models; they may ``ref()`` them. A model name used twice is an error. None: the
-    bundled models only."""
+    bundled models; they may ``ref()`` them. Its optional ``checks/`` folder holds the user's
+    SQL checks (``<name>.sql``, a ``SELECT`` of the violating rows; :mod:`bnpl.quality.user_checks`),
+    run by the quality gate beside the bundled ones. A model or check name used twice is an error.
+    None: the bundled models and checks only."""
 
     @field_validator("dir", mode="before")
     @classmethod

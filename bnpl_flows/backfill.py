@@ -38,11 +38,12 @@ from bnpl_flows import infra
 from bnpl_flows._runtime import Day, forward_bnpl_logs
 from bnpl_flows.ingest import backfill as ingest_backfill
 from bnpl_flows.ingest import ingest_day
+from bnpl_flows.naming import deployment_of
 
 logger = logging.getLogger(__name__)
 
-INGEST_DAY_DEPLOYMENT = f"{ingest_day.name}/bnpl-ingest-day"
-"""``flow/deployment`` name of the per-day unit in ``prefect.yaml``."""
+INGEST_DAY_DEPLOYMENT = deployment_of(ingest_day)
+"""``flow/deployment`` name of the per-day unit in ``prefect.yaml``: ``bnpl-ingest-day/bnpl-ingest-day``."""
 
 MAX_LAUNCHERS = 16
 """Threads waiting on ``simtom-api`` slots; the limit, not this, sets how many days run at once."""

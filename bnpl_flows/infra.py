@@ -6,8 +6,8 @@
 * the global concurrency limit ``simtom-api``, which caps source requests across every process;
 * the prefect-gcp ``GcpCredentials`` block when a key file is given (also how credentials rotate);
 * the automations under ``deployments/automations/`` (matched by name: created or updated), their
-  placeholder notification block (the all-zero id) replaced by the block given with ``notify``;
-  without it such an automation is skipped, since it could not notify anyone.
+  placeholder notification block (the all-zero id) replaced by the block given with ``notify``,
+  else by ``do-nothing`` (the firings then show in the event feed only).
 
 The ``require_*`` functions are the pre-flight checks flows run before they start work, so a
 missing pool, limit, deployment or block fails the run at once with the command that fixes it.
@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
@@ -33,6 +33,7 @@ from prefect.client.schemas.actions import (
     WorkPoolUpdate,
 )
 from prefect.client.schemas.objects import WorkPool, WorkPoolStatus
+from prefect.events.actions import DoNothing
 from prefect.events.schemas.automations import AutomationCore
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
@@ -62,7 +63,7 @@ API_LIMIT = "simtom-api"
 
 SETUP_HINT = "run `bnpl prefect setup`"
 
-Outcome = Literal["created", "updated", "unchanged", "found", "skipped"]
+Outcome = Literal["created", "updated", "unchanged", "found"]
 
 PLACEHOLDER_BLOCK = UUID(int=0)
 """The block id automation files carry until a real notification block is filled in."""
@@ -75,9 +76,8 @@ class SetupStep:
     Attributes:
         kind: ``work pool``, ``concurrency limit``, ``block type``, ``block`` or ``automation``.
         name: the object's name in Prefect.
-        outcome: ``created``, ``updated``, ``unchanged``, ``found`` (checked, not managed) or
-            ``skipped`` (see ``note``).
-        note: why a step was skipped and how to include it.
+        outcome: ``created``, ``updated``, ``unchanged`` or ``found`` (checked, not managed).
+        note: a remark (an automation without a notification block).
     """
 
     kind: str
@@ -250,17 +250,18 @@ def _load_block(block_cls: Any, name: str) -> Any:
         ) from None
 
 
-def with_notification_block(
-    automation: AutomationCore, block_id: UUID | None
-) -> AutomationCore | None:
-    """The automation with placeholder block ids replaced; None if one remains unfilled."""
-    actions = []
-    for action in automation.actions:
-        if getattr(action, "block_document_id", None) == PLACEHOLDER_BLOCK:
-            if block_id is None:
-                return None
-            action = action.model_copy(update={"block_document_id": block_id})
-        actions.append(action)
+def _is_placeholder(action: Any) -> bool:
+    return getattr(action, "block_document_id", None) == PLACEHOLDER_BLOCK
+
+
+def with_notification_block(automation: AutomationCore, block_id: UUID | None) -> AutomationCore:
+    """The automation with placeholder block ids replaced by ``block_id``, else by do-nothing."""
+    actions: list[Any] = [
+        (DoNothing() if block_id is None else a.model_copy(update={"block_document_id": block_id}))
+        if _is_placeholder(a)
+        else a
+        for a in automation.actions
+    ]
     return automation.model_copy(update={"actions": actions})
 
 
@@ -309,7 +310,8 @@ def setup_prefect(
     ``gcp_credentials_block`` names the prefect-gcp block for BigQuery and Cloud Run; with
     ``gcp_key_file`` the block is created or overwritten from that service-account key (how
     credentials rotate), without it the block must already exist. ``notify`` names the
-    notification block (``slack-webhook/bnpl-alerts``) the automations send through.
+    notification block (``slack-webhook/bnpl-alerts``) the automations send through; without it
+    they fire into the event feed only (a ``do-nothing`` action).
 
     Raises:
         ConfigError: no server configured or reachable, a bad template or automation file, a
@@ -329,12 +331,10 @@ def setup_prefect(
         steps.append(_ensure_limit(client, api_limit))
         block_id = _notification_block_id(notify) if notify is not None else None
         for automation in automations:
-            filled = with_notification_block(automation, block_id)
-            if filled is None:
-                note = "needs a notification block: pass --notify <block-type-slug>/<name>"
-                steps.append(SetupStep("automation", automation.name, "skipped", note))
-            else:
-                steps.append(_ensure_automation(client, filled))
+            step = _ensure_automation(client, with_notification_block(automation, block_id))
+            if block_id is None and any(map(_is_placeholder, automation.actions)):
+                step = replace(step, note="no notification block: event feed only; pass --notify")
+            steps.append(step)
     for step in steps:
         logger.info("%s %s: %s %s", step.kind, step.name, step.outcome, step.note)
     return steps

@@ -1,4 +1,5 @@
-"""Ingestion flows: ``ingest_day`` (one day, the unit a deployment retries) and ``backfill``.
+"""Ingestion flows: ``bnpl-ingest-day`` (one day, the unit a deployment retries) and
+``bnpl-ingest-range`` (a range of days in one process).
 
 Wiring only. Each flow reads the settings once, opens one session
 (:func:`bnpl.pipeline.open_session`: the bundled simulator when no source URL is set, the
@@ -101,14 +102,14 @@ def _ingest(
     return ingest.raise_for_failures(summary)
 
 
-@flow(name="ingest-day", persist_result=False)
+@flow(name="bnpl-ingest-day", persist_result=False)
 def ingest_day(day: Day, force: bool = False) -> IngestSummary:
     """Ingest one day (skipped if the ledger already holds it for the same request, unless
     ``force``)."""
     return _ingest(day, day, 1, force, progress_key=None)
 
 
-@flow(name="backfill", persist_result=False)
+@flow(name="bnpl-ingest-range", persist_result=False)
 def backfill(
     start: Day, end: Day, concurrency: int | None = None, force: bool = False
 ) -> IngestSummary:

@@ -7,7 +7,7 @@ error-level check failed). Whatever the verdict, the run gets two artifacts: a t
 result (``quality-results``) and a markdown summary (``quality-summary``). A blocked gate emits the
 event ``bnpl.quality.failed`` with the failing checks in its payload, which the automation in
 ``deployments/automations/quality-failed.yaml`` turns into a notification (installed by
-``bnpl prefect setup --notify``), and the flow ends
+``bnpl prefect setup``; it notifies through the block given with ``--notify``), and the flow ends
 Failed with :class:`bnpl.errors.QualityGateError`.
 """
 

@@ -176,7 +176,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--notify",
                 help="Notification block the automations send through, e.g. "
-                "slack-webhook/bnpl-alerts (without it they are skipped).",
+                "slack-webhook/bnpl-alerts (without it they fire into the event feed only).",
             ),
         ] = None,
     ) -> None:

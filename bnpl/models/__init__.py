@@ -16,9 +16,14 @@ parameters. A template declares itself::
         grain='one row per transaction',
     ) }}
     {{ column('transaction_key', 'STRING', 'hash(batch_id, transaction_id)', nullable=False) }}
+    {{ column('risk_level', 'STRING', 'Risk band', tests=[{'accepted_values': ['low', 'high']}]) }}
     {{ columns_from('stg_bnpl_raw_transactions', exclude=['extra']) }}
     SELECT ... FROM {{ ref('stg_bnpl_raw_transactions') }} AS t
     WHERE t.transaction_date BETWEEN @start_date AND @end_date
+
+A mart's ``nullable=False``, ``unique_key``, ``references`` and per-column ``tests=[...]``
+(``'not_null'``, ``'unique'``, ``{'accepted_values': [...]}``, ``{'relationships': 'm.c'}``) are
+its quality checks (:mod:`bnpl.models.checks`).
 
 ``ref('model')``, ``source('raw', 'table')``, ``this`` and ``calendar_holidays()`` are the only ways
 to name a table. Every result column is declared (name, BigQuery type, description); a result that

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bnpl.models.checks import declared_checks
 from bnpl.models.model import LAYERS, SOURCES, Model, Project
 
 DOCS_PATH = Path("docs") / "models.md"
@@ -16,6 +17,52 @@ _UPDATES = {
     "replace_range": "incremental: the run's days are deleted and rebuilt",
     "merge": "incremental: rows of the keys the run's days touch are replaced",
 }
+
+ADD_A_MODEL = """\
+## Add a model
+
+1. **Write the SQL** in `sql/staging/`, `sql/intermediate/` or `sql/marts/` (or, for your own
+   project, in `models/<layer>/` of the directory `BNPL_PROJECT__DIR` names; it may `ref()` the
+   bundled models). One BigQuery `SELECT` per file, named after the file; its header declares it:
+
+   ```sql
+   {{ config(
+       materialized='incremental',            -- view | table | incremental
+       partition_by='transaction_date',       -- the run's days are replaced
+       unique_key='transaction_key',
+       description='What the model is for.',
+       grain='one row per transaction',
+   ) }}
+   {{ column('transaction_key', 'STRING', 'The key', nullable=False) }}
+   {{ column('customer_key', 'STRING', 'The customer', nullable=False,
+             references='mart_bnpl_customers.customer_key') }}
+   {{ column('risk_level', 'STRING', 'Risk band',
+             tests=[{'accepted_values': ['low', 'medium', 'high', 'very_high']}]) }}
+   {{ columns_from('int_bnpl_transactions_enriched', only=['amount_cents']) }}
+   SELECT ... FROM {{ ref('int_bnpl_transactions_enriched') }} AS t
+   WHERE t.transaction_date BETWEEN @start_date AND @end_date
+   ```
+
+   Every result column is declared (`column(...)`, or inherited with `columns_from(...)`); values
+   are `@name` parameters, never pasted. The runner's rules: `bnpl/models/__init__.py`.
+2. **Its checks come from the header** (marts only: they are checked in `bnpl_audit` before they
+   are published). `unique_key` gives `<prefix>_key_unique`; the key and non-null `references`
+   columns `<prefix>_key(s)_not_null`; other `nullable=False` columns `<prefix>_not_null`; each
+   `references` `<prefix>_<column>_exists` (the prefix is the model's name without `bnpl_`).
+   Per column, `tests=[...]` adds dbt's tests: `'not_null'`, `'unique'`,
+   `{'accepted_values': [...]}`, `{'relationships': 'model.column'}`. Each mart's section below
+   lists its checks; the full table is in `bnpl/models/checks.py`. A rule that is not a column
+   test is a SQL assertion: bundled ones in `sql/assertions/` (declared in
+   `bnpl/quality/checks.py`), yours in `checks/<name>.sql` of `BNPL_PROJECT__DIR`: a `SELECT` of
+   the violating rows, optionally headed `{{ config(severity='warn', model='mart_x') }}`, run by
+   `bnpl check` and the gate and stored in `bnpl_audit.dq_results` under the file's name.
+3. **Regenerate this document**: `bnpl docs models` (a test fails while it is stale).
+4. **Golden SQL**: `UPDATE_GOLDEN=1 .venv/bin/pytest tests/sql/test_golden.py` writes the exact
+   DuckDB and BigQuery SQL the model runs to `tests/sql/golden/`; review the diff and commit it.
+   `tests/sql/test_build.py` runs every model on DuckDB against fixture tables.
+5. `bnpl build --select <name>+` builds it (and what reads it), checks and publishes.
+"""
+"""The how-to at the top of ``docs/models.md``."""
 
 
 def _cell(text: str) -> str:
@@ -93,6 +140,9 @@ def _model_section(project: Project, model: Model) -> list[str]:
     ]
     if config.parameters:
         lines.append("- **Parameters:** " + ", ".join(f"`@{p}`" for p in config.parameters))
+    checks = declared_checks(model)
+    if checks:
+        lines.append("- **Checks:** " + "; ".join(f"`{c.name}` ({c.description})" for c in checks))
     lines += ["", "| column | type | nullable | description |", "|---|---|---|---|"]
     for column in model.columns:
         description = column.description
@@ -117,6 +167,7 @@ def render_models_doc(project: Project) -> str:
         "Generated from the templates in `sql/` by `bnpl docs models`; do not edit by hand.",
         "How the runner builds them: `bnpl/models/__init__.py`.",
         "",
+        ADD_A_MODEL,
         "## Lineage",
         "",
         *_lineage(project),

@@ -53,8 +53,16 @@ class ColumnDoc:
         name: column name.
         type: BigQuery type, one of :data:`TYPES`.
         description: what the value means (units, time zone, how derived).
-        nullable: whether NULL is expected (checked by the quality gate, not the runner).
-        references: ``model.column`` this column is a foreign key to, if any.
+        nullable: whether NULL is expected; ``nullable=False`` (or the test ``'not_null'``) is
+            checked by the quality gate.
+        references: ``model.column`` this column is a foreign key to (``references=`` or the test
+            ``{'relationships': 'model.column'}``), checked by the gate.
+        unique: the test ``'unique'``: no value occurs twice (within the checked days, on a
+            partitioned model); not inherited by ``columns_from``.
+        accepted_values: the test ``{'accepted_values': [...]}``: the only values allowed (NULL
+            is not one of them).
+
+    A mart's declarations become quality checks (:mod:`bnpl.quality.declared`).
     """
 
     name: str
@@ -62,6 +70,8 @@ class ColumnDoc:
     description: str
     nullable: bool = True
     references: str | None = None
+    unique: bool = False
+    accepted_values: tuple[str | int | float | bool, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

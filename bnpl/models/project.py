@@ -13,6 +13,7 @@ a banned construct fails before anything touches a warehouse, with the file (and
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from sqlglot import exp
 
 from bnpl.errors import BnplError, ConfigError, ModelError, WarehouseError
 from bnpl.models import dialect
+from bnpl.models.checks import with_tests
 from bnpl.models.folders import ModelFolder, bundled_folder, user_folder
 from bnpl.models.graph import CycleError, topological_order
 from bnpl.models.model import (
@@ -266,9 +268,11 @@ def _resolve_columns(
     for call in draft.collected.columns:
         if isinstance(call, ColumnCall):
             kind = _normal_type(draft, call.name, call.type)
-            result.append(
-                ColumnDoc(call.name, kind, call.description, call.nullable, call.references)
-            )
+            column = ColumnDoc(call.name, kind, call.description, call.nullable, call.references)
+            try:
+                result.append(with_tests(column, call.tests))
+            except ValueError as exc:
+                raise draft.error(str(exc)) from None
         elif call.source is not None:
             source_name, table = call.source
             _check_source(draft, source_name, table)
@@ -283,7 +287,8 @@ def _resolve_columns(
             if call.model not in drafts:
                 raise draft.error(f"columns_from({call.model!r}) names no model")
             upstream = _resolve_columns(drafts[call.model], drafts, done, (*stack, draft.name))
-            result += _pick(draft, f"model {call.model}", upstream, call)
+            picked = _pick(draft, f"model {call.model}", upstream, call)
+            result += [dataclasses.replace(c, unique=False) for c in picked]
     names = [c.name for c in result]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:

@@ -3,7 +3,8 @@
 A template calls these functions (and nothing else):
 
 * ``{{ config(materialized=..., description=..., grain=..., ...) }}`` once;
-* ``{{ column(name, type, description, nullable=True, references=None) }}`` per result column, or
+* ``{{ column(name, type, description, nullable=True, references=None, tests=[]) }}`` per result
+  column (``tests``: see :mod:`bnpl.models.model`), or
   ``{{ columns_from(model, only=None, exclude=()) }}`` / ``{{ columns_from_source('raw', table,
   only=None, exclude=()) }}`` to inherit documented columns;
 * ``{{ ref('model') }}``, ``{{ source('raw', 'table') }}``, ``{{ this }}`` (the model's own table as it
@@ -53,6 +54,7 @@ class ColumnCall:
     description: str
     nullable: bool
     references: str | None
+    tests: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +115,17 @@ def _context(collected: Collected) -> dict[str, Any]:
         description: str,
         nullable: bool = True,
         references: str | None = None,
+        tests: Sequence[object] = (),
     ) -> str:
         if not all(isinstance(v, str) for v in (name, type, description)):
             raise TemplateCallError(
                 f"column({name!r}, {type!r}, ...): name, type and description are strings"
             )
-        collected.columns.append(ColumnCall(name, type.upper(), description, nullable, references))
+        if isinstance(tests, str) or not isinstance(tests, Sequence):
+            raise TemplateCallError(f"column({name!r}, ..., tests=...) takes a list of tests")
+        collected.columns.append(
+            ColumnCall(name, type.upper(), description, nullable, references, tuple(tests))
+        )
         return ""
 
     def columns_from(model: str, only: object = None, exclude: object = ()) -> str:

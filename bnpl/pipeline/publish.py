@@ -19,6 +19,7 @@ from bnpl.calendar import check_range
 from bnpl.models import BuildResult, Project
 from bnpl.progress import ProgressCallback
 from bnpl.quality.base import Check, GateResult
+from bnpl.quality.checks import declared_checks
 from bnpl.quality.gate import audit_built, gate_error, gate_range
 from bnpl.quality.store import write_publication
 from bnpl.settings import Settings
@@ -160,6 +161,8 @@ def write_audit_publish(
     if start is not None and end is not None:
         check_range(start, end)
     project = project or models.load_project(user_dir=settings.project.dir)
+    # every check is known (a malformed user check found) before anything is written
+    checks = checks if checks is not None else declared_checks(settings.quality, project)
     with warehouse.session():  # one DuckDB connection for the three steps (docs/decisions.md)
         built = build(
             warehouse,

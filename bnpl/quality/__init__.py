@@ -5,14 +5,16 @@
     from bnpl import pipeline
     pipeline.write_audit_publish(warehouse, settings, run_id=run_id, start=start, end=end)
 
-Checks are declared once in :mod:`bnpl.quality.checks`; thresholds come from
+Checks are declared once in :mod:`bnpl.quality.checks` and in each mart's header
+(:mod:`bnpl.quality.declared`); a user's own are SQL files (:mod:`bnpl.quality.user_checks`);
+thresholds come from
 ``settings.quality``. See ``docs/quality.md``.
 """
 
 from __future__ import annotations
 
 from bnpl.quality.base import Check, CheckResult, GateResult, Outcome, Severity, Status
-from bnpl.quality.checks import CHECKS, declared_checks
+from bnpl.quality.checks import RAW_CHECKS, RUN_CHECKS, all_checks, declared_checks
 from bnpl.quality.context import CheckContext, loaded_range
 from bnpl.quality.events import (
     FAILED_EVENT,
@@ -27,8 +29,9 @@ from bnpl.quality.runner import evaluate_checks, run_checks
 from bnpl.quality.store import read_results, write_results
 
 __all__ = [
-    "CHECKS",
     "FAILED_EVENT",
+    "RAW_CHECKS",
+    "RUN_CHECKS",
     "Check",
     "CheckContext",
     "CheckResult",
@@ -37,6 +40,7 @@ __all__ = [
     "QualityEvent",
     "Severity",
     "Status",
+    "all_checks",
     "audit_built",
     "build_report",
     "declared_checks",

@@ -2,7 +2,8 @@
 
 Thresholds live in :class:`bnpl.settings.QualitySettings` (``BNPL_QUALITY__*``); severities can
 be overridden per check with ``BNPL_QUALITY__SEVERITY_OVERRIDES``. :func:`declared_checks` gives
-the list a run evaluates, in this order.
+the list a run evaluates: these, the checks each mart declares in its header
+(:mod:`bnpl.quality.declared`) and the user's own (:mod:`bnpl.quality.user_checks`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from typing import Any
 
 from bnpl import record
 from bnpl.errors import ConfigError
+from bnpl.models.model import Project
+from bnpl.models.project import load_project
 from bnpl.quality import completeness, drift, patterns
 from bnpl.quality.base import Check
+from bnpl.quality.declared import declared_model_checks
 from bnpl.quality.integrity import Relation, SqlAssertion
+from bnpl.quality.user_checks import user_checks
 from bnpl.settings import QualitySettings
 from bnpl.warehouse import names
 
@@ -23,7 +28,6 @@ RAW_CUSTOMERS = str(names.CUSTOMERS)
 RAW_QUARANTINE = str(names.QUARANTINE)
 LEDGER = str(names.LEDGER)
 MART_TX = "mart_bnpl_transactions"
-MART_CUSTOMERS = "mart_bnpl_customers"
 MART_DAILY = "mart_bnpl_daily_volume"
 
 _ACCEPTED_VALUES: dict[str, list[object]] = {
@@ -97,7 +101,7 @@ def _invariant(name: str, template: str, description: str) -> Check:
     )
 
 
-CHECKS: tuple[Check, ...] = (
+RAW_CHECKS: tuple[Check, ...] = (
     # --- integrity: keys, relationships, domains ----------------------------------------------
     Check(
         "transactions_key_unique", "integrity", RAW_TX, "error",
@@ -174,50 +178,11 @@ CHECKS: tuple[Check, ...] = (
     _invariant("bnpl_eligible", "bnpl_eligible", "product_bnpl_eligible == (amount ≥ 50 and an eligible category)"),
     _invariant("source_ids", "source_ids", "device/payment ids extend customer_id; transaction_id encodes _record_id"),
     _invariant("transaction_day", "transaction_day", "the partition day is the record timestamp's day"),
-    # --- integrity of the marts about to be published (read in the audit area) ----------------
-    Check(
-        "mart_transactions_key_unique", "integrity", MART_TX, "error",
-        "transaction_key occurs once in the mart within the range",
-        SqlAssertion("unique", {"relation": Relation(MART_TX), "columns": ["transaction_key"]}),
-    ),
-    Check(
-        "mart_transactions_keys_not_null", "integrity", MART_TX, "error",
-        "transaction_key and customer_key are never null in the mart",
-        SqlAssertion(
-            "not_null", {"relation": Relation(MART_TX), "columns": ["transaction_key", "customer_key"]}
-        ),
-    ),
-    Check(
-        "mart_customers_key_unique", "integrity", MART_CUSTOMERS, "error",
-        "customer_key occurs once in the customer mart",
-        SqlAssertion(
-            "unique",
-            {"relation": Relation(MART_CUSTOMERS), "columns": ["customer_key"], "day_column": None},
-        ),
-    ),
-    Check(
-        "mart_customers_key_not_null", "integrity", MART_CUSTOMERS, "error",
-        "customer_key is never null in the customer mart",
-        SqlAssertion(
-            "not_null",
-            {"relation": Relation(MART_CUSTOMERS), "columns": ["customer_key"], "day_column": None},
-        ),
-    ),
-    Check(
-        "mart_transactions_customer_exists", "integrity", MART_TX, "error",
-        "every mart transaction's customer_key is in mart_bnpl_customers",
-        SqlAssertion(
-            "relationship",
-            {
-                "child": Relation(MART_TX),
-                "column": "customer_key",
-                "parent": Relation(MART_CUSTOMERS),
-                "parent_column": "customer_key",
-                "same_day": False,
-                "parent_partitioned": False,
-            },
-        ),
-    ),
+    # (the marts' not-null, unique and relationship checks are generated from their
+    # declarations: bnpl.quality.declared)
+)  # fmt: skip
+
+RUN_CHECKS: tuple[Check, ...] = (
     # --- completeness --------------------------------------------------------------------------
     Check(
         "ledger_days_present", "completeness", LEDGER, "error",
@@ -326,22 +291,44 @@ CHECKS: tuple[Check, ...] = (
 )  # fmt: skip
 
 
-def declared_checks(settings: QualitySettings) -> tuple[Check, ...]:
-    """The checks a run evaluates, with ``severity_overrides`` applied.
+def all_checks(project: Project | None = None) -> tuple[Check, ...]:
+    """Every check, in run order: the raw tables' integrity (:data:`RAW_CHECKS`), each mart's
+    declared checks (:mod:`bnpl.quality.declared`), the user's own checks
+    (:mod:`bnpl.quality.user_checks`), then completeness, freshness, volume, patterns and drift
+    (:data:`RUN_CHECKS`).
+
+    Args:
+        project: the models (with ``BNPL_PROJECT__DIR``'s); default: the bundled ones.
 
     Raises:
-        ConfigError: an override names a check that does not exist.
+        ConfigError: a user check is malformed, or two checks share a name.
     """
-    names = {c.name for c in CHECKS}
-    unknown = sorted(set(settings.severity_overrides) - names)
+    project = project or load_project()
+    checks = (*RAW_CHECKS, *declared_model_checks(project), *user_checks(project), *RUN_CHECKS)
+    names = [c.name for c in checks]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"check names {twice} are used twice; rename the user checks")
+    return checks
+
+
+def declared_checks(settings: QualitySettings, project: Project | None = None) -> tuple[Check, ...]:
+    """The checks a run evaluates (:func:`all_checks`), with ``severity_overrides`` applied.
+
+    Raises:
+        ConfigError: an override names a check that does not exist, or as :func:`all_checks`.
+    """
+    checks = all_checks(project)
+    known = {c.name for c in checks}
+    unknown = sorted(set(settings.severity_overrides) - known)
     if unknown:
         raise ConfigError(
             f"BNPL_QUALITY__SEVERITY_OVERRIDES names unknown checks {unknown}; "
-            f"known checks: {', '.join(sorted(names))}"
+            f"known checks: {', '.join(sorted(known))}"
         )
     return tuple(
         dataclasses.replace(c, severity=settings.severity_overrides[c.name])
         if c.name in settings.severity_overrides
         else c
-        for c in CHECKS
+        for c in checks
     )

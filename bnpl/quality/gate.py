@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 
 from bnpl.calendar import check_range
 from bnpl.errors import ConfigError, QualityGateError
+from bnpl.models.project import load_project
 from bnpl.progress import ProgressCallback
 from bnpl.quality.base import Check, GateResult
 from bnpl.quality.checks import declared_checks
@@ -60,9 +61,10 @@ def audit_built(
         built=tuple(built),
     )
     checked_at = datetime.now(UTC)
-    results = evaluate_checks(
-        ctx, declared_checks(settings.quality) if checks is None else checks, progress=progress
-    )
+    if checks is None:
+        project = load_project(user_dir=settings.project.dir)
+        checks = declared_checks(settings.quality, project)
+    results = evaluate_checks(ctx, checks, progress=progress)
     write_results(
         warehouse,
         results,

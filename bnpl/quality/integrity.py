@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from bnpl.quality.assertions import CompiledSql
 from bnpl.quality.base import Level, Outcome
 from bnpl.quality.context import CheckContext
 
@@ -44,16 +45,20 @@ class SqlAssertion:
     params: Mapping[str, Any] = field(default_factory=dict)
     max_violations: int = 0
 
-    def __call__(self, ctx: CheckContext) -> Outcome:
+    def compile(self, ctx: CheckContext) -> CompiledSql:
+        """The SQL this assertion runs in ``ctx``'s warehouse: its violations, counted, and a
+        sample of them."""
         variables = {"day_column": "transaction_date"} | {
             name: ctx.relation(value.model) if isinstance(value, Relation) else value
             for name, value in self.variables.items()
         }
-        frame = ctx.query(
-            "_violations",
-            {**variables, "assertion": self.template, "sample_size": SAMPLE_SIZE},
-            self.params,
+        return ctx.render(
+            "_violations", {**variables, "assertion": self.template, "sample_size": SAMPLE_SIZE}
         )
+
+    def __call__(self, ctx: CheckContext) -> Outcome:
+        compiled = self.compile(ctx)
+        frame = ctx.warehouse.query(compiled.sql, compiled.bind({**ctx.params, **self.params}))
         violations = int(frame["dq_violations"][0]) if frame.height else 0
         level: Level = "fail" if violations > self.max_violations else "pass"
         return Outcome(

@@ -17,7 +17,7 @@ import polars as pl
 
 from bnpl.errors import ConfigError
 from bnpl.quality.charts import PALETTE, Series, line_chart, volume_chart
-from bnpl.quality.checks import CHECKS
+from bnpl.quality.checks import all_checks
 from bnpl.quality.context import CheckContext, loaded_range
 from bnpl.quality.drift import psi_series
 from bnpl.quality.store import read_results
@@ -221,7 +221,7 @@ def _drift_section(ctx: CheckContext, settings: QualitySettings) -> str:
 def _results_section(results: pl.DataFrame) -> str:
     if results.height == 0:
         return "<h2>Check results</h2>\n<p>No gate run has stored results yet: run <code>bnpl check</code>.</p>"
-    order = {c.name: i for i, c in enumerate(CHECKS)}
+    order = {c.name: i for i, c in enumerate(all_checks())}  # a user's checks go last
     rows = sorted(
         results.iter_rows(named=True), key=lambda r: order.get(r["check_name"], len(order))
     )

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from datetime import date
 
+from bnpl.models.model import Project
 from bnpl.progress import ProgressCallback, report
 from bnpl.quality.base import Check, CheckResult, Outcome, apply_severity
 from bnpl.quality.checks import declared_checks
@@ -77,11 +78,13 @@ def run_checks(
     marts_dataset: str = AUDIT,
     built: Sequence[str] | None = None,
     checks: Sequence[Check] | None = None,
+    project: Project | None = None,
 ) -> tuple[CheckResult, ...]:
     """Evaluate the declared checks (or ``checks``) for ``start..end`` without storing them.
 
     ``built`` names the marts the run built in ``marts_dataset``; checks of other marts are
-    skipped. None: every mart that exists there is checked.
+    skipped. None: every mart that exists there is checked. ``project``: the models whose
+    declared checks run (default: the bundled ones).
     """
     ctx = CheckContext(
         warehouse,
@@ -92,4 +95,4 @@ def run_checks(
         marts_dataset=marts_dataset,
         built=built,
     )
-    return evaluate_checks(ctx, declared_checks(settings) if checks is None else checks)
+    return evaluate_checks(ctx, declared_checks(settings, project) if checks is None else checks)

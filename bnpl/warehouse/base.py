@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import polars as pl
 import sqlglot
@@ -27,6 +27,7 @@ from bnpl.errors import WarehouseError
 from bnpl.warehouse import audit
 from bnpl.warehouse.labels import job_labels
 from bnpl.warehouse.names import AUDIT, DATASETS, LEDGER, MARTS, RAW, RAW_DAY_TABLES
+from bnpl.warehouse.read import TableInfo, read_statement, split_name
 
 Dialect = Literal["duckdb", "bigquery"]
 
@@ -179,6 +180,9 @@ class Warehouse(ABC):
 
     dialect: ClassVar[Dialect]
 
+    _block: ExitStack = ExitStack()
+    """What ``with warehouse:`` entered (set on the instance)."""
+
     # --- what each engine implements ------------------------------------------------------------
 
     @abstractmethod
@@ -216,8 +220,12 @@ class Warehouse(ABC):
         """Run statements in order inside one transaction (all or nothing)."""
 
     @abstractmethod
-    def read_table(self, name: str) -> pl.DataFrame:
-        """Read ``dataset.table`` whole (raw tables: every partition)."""
+    def describe_table(self, dataset: str, table: str) -> TableInfo:
+        """Columns and partitioning of ``dataset.table``.
+
+        Raises:
+            ConfigError: the table does not exist (the message names the tables that do).
+        """
 
     @abstractmethod
     def table_exists(self, dataset: str, table: str) -> bool:
@@ -228,6 +236,49 @@ class Warehouse(ABC):
         """Release connections and clients."""
 
     # --- written once, overridden where an engine differs ---------------------------------------
+
+    def __enter__(self) -> Self:
+        """``with warehouse:`` holds a :meth:`session` for the block and closes the warehouse
+        after it (``with bnpl.open_warehouse() as wh``)."""
+        stack = ExitStack()
+        stack.enter_context(self.session())
+        stack.callback(self.close)
+        self._block = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        block, self._block = self._block, ExitStack()
+        block.__exit__(*exc_info)
+
+    def read_table(
+        self,
+        name: str,
+        columns: Sequence[str] | None = None,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        day_column: str | None = None,
+    ) -> pl.DataFrame:
+        """Read ``columns`` (default: all) of ``dataset.table`` for the days ``start..end``
+        (inclusive; None: unbounded), filtered on the table's partition column, or on
+        ``day_column`` where the warehouse knows none (see :mod:`.read`).
+
+        Raises:
+            ConfigError: a bad name, an unknown table or column, or days asked of a table with
+                no partition column.
+        """
+        dataset, table = split_name(name)
+        info = self.describe_table(dataset, table)
+        select, params = read_statement(
+            name,
+            self.table(dataset, table),
+            info,
+            columns=columns,
+            start=start,
+            end=end,
+            day_column=day_column,
+        )
+        return self.query(self.render(select), params)
 
     def load_day(self, batch: DayBatch) -> None:
         """Replace ``batch.day`` in every raw day table and write its ledger row, atomically."""

@@ -35,7 +35,6 @@ from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
 from bnpl.errors import ConfigError, WarehouseError
-from bnpl.sqltext import render_sql
 from bnpl.warehouse.base import (
     CopyJobPublishing,
     DayBatch,
@@ -55,11 +54,9 @@ from bnpl.warehouse.bigquery_load import (
 )
 from bnpl.warehouse.bigquery_params import TypedParam
 from bnpl.warehouse.names import DATASETS, RAW
+from bnpl.warehouse.read import TableInfo
 
 logger = logging.getLogger(__name__)
-
-_STATEMENTS = "warehouse/bigquery"
-"""The adapter's own statements: templates under ``sql/warehouse/bigquery/``."""
 
 __all__ = [
     "BigQueryWarehouse",
@@ -236,29 +233,32 @@ class BigQueryWarehouse(BigQueryJobs, CopyJobPublishing):
         )
         self._query_job(script, params, operation="execute_many", labels=labels, what="transaction")
 
-    def read_table(self, name: str) -> pl.DataFrame:
-        dataset, _, table = name.partition(".")
-        if not table or dataset not in DATASETS:
-            raise ConfigError(f"table {name!r} is not 'dataset.table' with a dataset in {DATASETS}")
+    def describe_table(self, dataset: str, table: str) -> TableInfo:
         try:
             meta = self.client().get_table(self._ref(dataset, table))
         except NotFound:
-            raise WarehouseError(
-                f"table {name} does not exist in project {self.project} "
-                f"(dataset {self.dataset_id(dataset)}); load or build it first"
+            raise ConfigError(
+                f"table {dataset}.{table} does not exist in project {self.project} "
+                f"(dataset {self.dataset_id(dataset)}); tables there: "
+                f"{', '.join(self._tables(dataset)) or 'none (load or build first)'}"
             ) from None
         except API_ERRORS as exc:
-            raise self._failure(f"reading {name}", exc) from exc
+            raise self._failure(f"reading {dataset}.{table}", exc) from exc
         partitioning = meta.time_partitioning
-        field = None  # every partition, with a filter the enforcement accepts if it needs one
-        if meta.require_partition_filter and partitioning is not None and partitioning.field:
-            field = f"`{partitioning.field}`"
-        sql = render_sql(
-            _STATEMENTS,
-            "read_table.sql",
-            {"table": self.qualified(dataset, table), "partition_field": field},
+        return TableInfo(
+            columns=tuple(f.name for f in meta.schema),
+            partition_column=partitioning.field if partitioning is not None else None,
+            require_partition_filter=bool(meta.require_partition_filter),
         )
-        return self.query(sql)
+
+    def _tables(self, dataset: str) -> list[str]:
+        """Names of the tables in ``dataset`` (empty when it does not exist)."""
+        try:
+            return sorted(t.table_id for t in self.client().list_tables(self.dataset_id(dataset)))
+        except NotFound:
+            return []
+        except API_ERRORS as exc:
+            raise self._failure(f"listing {dataset}", exc) from exc
 
     def table_exists(self, dataset: str, table: str) -> bool:
         try:

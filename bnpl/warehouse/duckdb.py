@@ -34,6 +34,7 @@ from bnpl.warehouse.base import (
 )
 from bnpl.warehouse.duckdb_file import STATEMENTS, DuckDBFile, quote
 from bnpl.warehouse.names import DATASETS, LEDGER, POLARS_TYPES, RAW, RAW_DAY_TABLES
+from bnpl.warehouse.read import TableInfo
 
 logger = logging.getLogger(__name__)
 
@@ -202,16 +203,22 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
                     raise WarehouseError(f"transaction rolled back: {exc}") from exc
                 raise
 
-    def read_table(self, name: str) -> pl.DataFrame:
-        dataset, _, table = name.partition(".")
-        if not table or dataset not in DATASETS:
-            raise ConfigError(f"table {name!r} is not 'dataset.table' with a dataset in {DATASETS}")
+    def describe_table(self, dataset: str, table: str) -> TableInfo:
         self.ensure_schema()
-        if not self.table_exists(dataset, table):
-            raise WarehouseError(f"table {name} does not exist in {self.path}")
-        return self.query(
-            render_sql(STATEMENTS, "read_table.sql", {"table": self.qualified(dataset, table)})
+        found = self.query(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = $dataset ORDER BY table_name, ordinal_position",
+            {"dataset": dataset},
         )
+        columns = tuple(found.filter(pl.col("table_name") == table)["column_name"].to_list())
+        if not columns:
+            tables = sorted(set(found["table_name"].to_list()))
+            raise ConfigError(
+                f"table {dataset}.{table} does not exist in {self.path}; "
+                f"tables in {dataset}: {', '.join(tables) or 'none (load or build first)'}"
+            )
+        declared = {(s.dataset, s.name): s for s in declared_tables()}.get((dataset, table))
+        return TableInfo(columns, declared.partition_field if declared else None)
 
     def table_exists(self, dataset: str, table: str) -> bool:
         found = self.query(

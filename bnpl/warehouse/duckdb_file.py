@@ -188,7 +188,10 @@ class DuckDBFile:
         try:
             con = self._connect(config)
             con.sql("SET TimeZone = 'UTC'")
-            con.sql("SET enable_progress_bar = false")
+            # in Jupyter without ipywidgets DuckDB refuses to change the setting (it is off there)
+            progress = con.sql("SELECT current_setting('enable_progress_bar')").fetchall()
+            if progress != [(False,)]:
+                con.sql("SET enable_progress_bar = false")
         except duckdb.IOException as exc:
             if existed and _is_read_error(exc):
                 raise WarehouseDamagedError(_damaged(self.path, str(exc), None)) from None

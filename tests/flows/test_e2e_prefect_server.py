@@ -1,5 +1,7 @@
 """End to end on a real Prefect server: setup, deploy, a process worker, a day that fails on a
-source outage, and the same flow run retried to Completed.
+source outage, and the same flow run retried to Completed; a failed daily run fires its automation;
+two daily runs never overlap (the deployment's concurrency limit), and each completed one triggers a
+features run.
 
 Everything runs on 127.0.0.1: the session's Prefect server (``prefect_api``, its own SQLite
 database; shared with the other flow tests, so its startup is paid once), and this test's own
@@ -26,13 +28,14 @@ import httpx
 import polars as pl
 import psutil
 import pytest
+from prefect.client.orchestration import get_client
 
 import bnpl
 from bnpl.calendar import plan_day
 from bnpl.settings import FaultSettings, PlanSettings, SimulatorSettings
 from bnpl.simulator.server import serve_in_background
 
-pytestmark = [pytest.mark.slow, pytest.mark.prefect_server, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.slow, pytest.mark.prefect_server, pytest.mark.timeout(900)]
 
 
 def free_port() -> int:
@@ -169,6 +172,15 @@ def _start_run(deployment: str, params: dict[str, str], env: dict[str, str]) -> 
     return found.group(1)
 
 
+def _create_run(deployment: str, params: dict[str, str]) -> str:
+    """Start a run of ``deployment`` (``flow/deployment``) with Prefect's client (which retries
+    a busy server's 503): what ``prefect deployment run`` does, without a CLI process to start."""
+    with get_client(sync_client=True) as client:
+        target = client.read_deployment_by_name(deployment)
+        run = client.create_flow_run_from_deployment(target.id, parameters=params)
+    return str(run.id)
+
+
 def _logs(api: str, run_id: str) -> list[dict[str, Any]]:
     body = {"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200}
     response = httpx.post(f"{api}/logs/filter", json=body, timeout=10)
@@ -186,6 +198,63 @@ def _bnpl_logs(api: str, run_id: str, timeout_s: float = 30.0) -> list[dict[str,
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
+
+
+def _request(method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One API call; a 503 (the temporary server's SQLite busy) is retried for up to 10 s."""
+    for _ in range(10):
+        response = httpx.request(method, url, timeout=10, **kwargs)
+        if response.status_code != 503:
+            break
+        time.sleep(1)
+    response.raise_for_status()
+    return response
+
+
+def _post(api: str, path: str, body: dict[str, Any]) -> Any:
+    return _request("POST", f"{api}/{path}", json=body).json()
+
+
+def _events(api: str, name: str, *, resource: str, related: str | None = None) -> list[Any]:
+    """Events called ``name`` about ``resource`` (and ``related``, when given) the server holds."""
+    event_filter: dict[str, Any] = {"event": {"name": [name]}, "resource": {"id": [resource]}}
+    if related is not None:
+        event_filter["related"] = {"id": [related]}
+    found: list[Any] = _post(api, "events/filter", {"filter": event_filter, "limit": 50})["events"]
+    return found
+
+
+def _automation_fired_for(api: str, automation: str, run_id: str, timeout_s: float = 60) -> None:
+    """Wait until ``automation`` ran its action for an event of flow run ``run_id``: the
+    server's ``prefect.automation.action.executed`` event names the triggering event."""
+    (found,) = [a for a in _post(api, "automations/filter", {}) if a["name"] == automation]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for trigger in _events(
+            api, "prefect.flow-run.Failed", resource=f"prefect.flow-run.{run_id}"
+        ):
+            executed = _events(
+                api,
+                "prefect.automation.action.executed",
+                resource=f"prefect.automation.{found['id']}",
+                related=f"prefect.event.{trigger['id']}",
+            )
+            if executed:
+                return
+        time.sleep(1)
+    pytest.fail(f"automation {automation} did not fire for flow run {run_id} in {timeout_s} s")
+
+
+def _deployment_runs(api: str, deployment: str) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = _post(
+        api, "flow_runs/filter", {"deployments": {"name": {"any_": [deployment]}}}
+    )
+    return runs
+
+
+def _state_names(api: str, run_id: str) -> list[str]:
+    states = _request("GET", f"{api}/flow_run_states/", params={"flow_run_id": run_id}).json()
+    return [s["name"] for s in states]
 
 
 def _expected(day: date) -> int:
@@ -245,9 +314,22 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     deployed = _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env, REPO)
     assert all(
         name in deployed
-        for name in ("bnpl-daily", "bnpl-ingest-day", "bnpl-backfill", "bnpl-features")
+        for name in (
+            "bnpl-daily",
+            "bnpl-ingest-day",
+            "bnpl-backfill",
+            "bnpl-features",
+            "bnpl-quality-gate",
+        )
     )
     _phase(began, "prefect deploy --all")
+    # the exports the triggered features runs write go to this test's directory, not the repo's
+    features = _request("GET", f"{api}/deployments/name/bnpl-features/bnpl-features").json()
+    _request(
+        "PATCH",
+        f"{api}/deployments/{features['id']}",
+        json={"parameters": {"out": str(tmp_path / "features")}},
+    )
 
     worker_env = dict(env)
     worker_env.update(
@@ -271,7 +353,7 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
         # 1. a healthy source: the day completes and is loaded once; meanwhile a daily run given
         #    a parameter that is not a date fails at once, saying what to pass
         source.enter_context(serve_in_background(SimulatorSettings(port=source_port)))
-        ok_id = _start_run("ingest-day/bnpl-ingest-day", {"day": DAY_OK.isoformat()}, env)
+        ok_id = _start_run("bnpl-ingest-day/bnpl-ingest-day", {"day": DAY_OK.isoformat()}, env)
         typo_id = _start_run("bnpl-daily/bnpl-daily", {"logical_date": "yesterday"}, env)
         ok = _wait_final(api, ok_id, stack)
         assert ok["state"]["type"] == "COMPLETED", (ok["state"], stack.log("worker"))
@@ -282,6 +364,10 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
         assert typo["state"]["type"] == "FAILED"
         assert "not a date; use YYYY-MM-DD" in typo["state"]["message"], typo["state"]
         _phase(began, "a day completed; a bad parameter failed")
+        # the failed bnpl-daily run's state event reached the server and fired the automation
+        # `bnpl prefect setup` registered (no --notify here: its action is do-nothing)
+        _automation_fired_for(api, "bnpl-daily-failed", typo_id)
+        _phase(began, "the failed daily run fired bnpl-daily-failed")
 
         # 2. the source answers 5xx to every request: the day's run fails, nothing is written
         source.close()
@@ -289,7 +375,7 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
         source.enter_context(
             serve_in_background(SimulatorSettings(port=source_port, faults=outage))
         )
-        bad_id = _start_run("ingest-day/bnpl-ingest-day", {"day": DAY_FAILS.isoformat()}, env)
+        bad_id = _start_run("bnpl-ingest-day/bnpl-ingest-day", {"day": DAY_FAILS.isoformat()}, env)
         bad = _wait_final(api, bad_id, stack)
         assert bad["state"]["type"] == "FAILED", bad["state"]
         assert DAY_FAILS.isoformat() in bad["state"]["message"], bad["state"]
@@ -330,3 +416,27 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
         assert _day("bnpl_raw.transactions", DAY_NEW).height == _expected(DAY_NEW)
         assert _day("bnpl_raw.transactions", DAY_FAILS).height == _expected(DAY_FAILS)
         _phase(began, "a backfill ran one flow run per day")
+
+        # 5. two daily runs at once: the deployment's limit of 1 holds the second back
+        #    (AwaitingConcurrencySlot) until the first ends; each completed run triggers bnpl-features
+        daily_ids = [
+            _create_run("bnpl-daily/bnpl-daily", {"logical_date": day.isoformat()})
+            for day in (DAY_OK, DAY_NEW)
+        ]
+        dailies = [_wait_final(api, run_id, stack, timeout=240) for run_id in daily_ids]
+        for run in dailies:
+            assert run["state"]["type"] == "COMPLETED", (run["state"], stack.log("worker"))
+        first, second = sorted(dailies, key=lambda r: r["start_time"])
+        assert first["end_time"] <= second["start_time"], (first, second)
+        assert "AwaitingConcurrencySlot" in _state_names(api, second["id"])
+        _phase(began, "two daily runs, one after the other")
+
+        deadline = time.monotonic() + 60
+        while len(_deployment_runs(api, "bnpl-features")) < len(dailies):
+            assert time.monotonic() < deadline, "no bnpl-features run after the daily runs"
+            time.sleep(1)
+        for run in _deployment_runs(api, "bnpl-features"):
+            final = _wait_final(api, run["id"], stack, timeout=240)
+            assert final["state"]["type"] == "COMPLETED", (final["state"], stack.log("worker"))
+            assert final["start_time"] >= first["end_time"]
+        _phase(began, "each completed daily run triggered a features run")

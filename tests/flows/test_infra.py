@@ -12,7 +12,9 @@ import pytest
 import yaml
 from prefect import Flow
 from prefect.client.schemas.actions import WorkPoolCreate
-from prefect.events.actions import SendNotification
+from prefect.events.actions import DoNothing, SendNotification
+from prefect.events.schemas.automations import EventTrigger
+from prefect.events.schemas.events import ResourceSpecification
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from bnpl.cli import main
@@ -43,19 +45,46 @@ def _deployment(name: str) -> dict[str, Any]:
 
 
 def test_prefect_yaml_declares_the_deployments_on_the_process_pool() -> None:
-    """bnpl-daily, bnpl-ingest-day, bnpl-backfill and bnpl-features exist, all on the
-    bnpl-process pool; the features run is weekly, after the daily runs."""
+    """bnpl-daily, bnpl-ingest-day, bnpl-backfill, bnpl-features and bnpl-quality-gate exist,
+    all on the bnpl-process pool; only bnpl-daily has a schedule."""
     deployments = _prefect_yaml()["deployments"]
     assert sorted(d["name"] for d in deployments) == [
         "bnpl-backfill",
         "bnpl-daily",
         "bnpl-features",
         "bnpl-ingest-day",
+        "bnpl-quality-gate",
     ]
     assert {d["work_pool"]["name"] for d in deployments} == {infra.DEFAULT_POOL}
-    assert _deployment("bnpl-features")["schedules"] == [
-        {"cron": "0 4 * * 1", "timezone": "UTC", "active": True}
-    ]
+    assert [d["name"] for d in deployments if d.get("schedules")] == ["bnpl-daily"]
+
+
+def test_deployments_that_write_the_warehouse_run_one_at_a_time() -> None:
+    """Every deployment but the per-day ingest unit (fanned out by bnpl-backfill under
+    simtom-api) has a concurrency limit of 1 whose second run waits (ENQUEUE)."""
+    limited = {d["name"]: d.get("concurrency_limit") for d in _prefect_yaml()["deployments"]}
+    assert limited.pop("bnpl-ingest-day") is None
+    assert set(limited) == {"bnpl-daily", "bnpl-backfill", "bnpl-features", "bnpl-quality-gate"}
+    assert all(
+        limit == {"limit": 1, "collision_strategy": "ENQUEUE"} for limit in limited.values()
+    ), limited
+
+
+def test_features_run_after_each_completed_daily_deployment_run() -> None:
+    """bnpl-features has no cron: its one trigger is a Completed run of the bnpl-daily
+    deployment, and it passes no parameters (the export is as of the last loaded day)."""
+    features = _deployment("bnpl-features")
+    assert "schedules" not in features and not features["parameters"]
+    (trigger,) = features["triggers"]
+    assert trigger["expect"] == ["prefect.flow-run.Completed"]
+    assert trigger["match"] == {"prefect.resource.id": "prefect.flow-run.*"}
+    assert trigger["match_related"] == {
+        "prefect.resource.role": "deployment",
+        "prefect.resource.name": "bnpl-daily",
+    }
+    from prefect.events import DeploymentEventTrigger
+
+    assert DeploymentEventTrigger.model_validate(trigger).enabled
 
 
 def test_every_entrypoint_names_a_flow() -> None:
@@ -118,8 +147,11 @@ def test_unknown_pool_type_is_a_config_error() -> None:
         infra.load_pool_template("ecs")
 
 
-def test_automation_files_load_and_a_placeholder_block_is_filled_or_skipped(tmp_path: Path) -> None:
-    """Automations load from YAML; the all-zero block id is replaced, or the automation skipped."""
+def test_automation_files_load_and_a_placeholder_block_is_filled_or_does_nothing(
+    tmp_path: Path,
+) -> None:
+    """Automations load from YAML; the all-zero block id is replaced by the block given, or the
+    notification by a do-nothing action when there is none."""
     (tmp_path / "alert.yaml").write_text(
         yaml.safe_dump(
             {
@@ -137,12 +169,33 @@ def test_automation_files_load_and_a_placeholder_block_is_filled_or_skipped(tmp_
     )
     (tmp_path / "notes.txt").write_text("not an automation")
     (automation,) = infra.load_automations(tmp_path)
-    assert infra.with_notification_block(automation, None) is None
+    (nothing,) = infra.with_notification_block(automation, None).actions
+    assert isinstance(nothing, DoNothing)
     block = infra.UUID(int=7)
     filled = infra.with_notification_block(automation, block)
-    assert filled is not None
     (action,) = filled.actions
     assert isinstance(action, SendNotification) and action.block_document_id == block
+
+
+def test_daily_automations_watch_failed_crashed_late_and_unfinished_runs() -> None:
+    """bnpl-daily-failed reacts to Failed, Crashed, TimedOut and Late runs of the flow
+    bnpl-daily; bnpl-daily-unfinished fires when a Running one has no final state in 2 h."""
+    automations = {a.name: a for a in infra.load_automations()}
+    failed = automations["bnpl-daily-failed"].trigger
+    unfinished = automations["bnpl-daily-unfinished"].trigger
+    assert isinstance(failed, EventTrigger) and isinstance(unfinished, EventTrigger)
+    assert failed.posture == "Reactive" and failed.threshold == 1
+    assert failed.expect == {
+        f"prefect.flow-run.{s}" for s in ("Failed", "Crashed", "TimedOut", "Late")
+    }
+    assert unfinished.posture == "Proactive"
+    assert unfinished.after == {"prefect.flow-run.Running"}
+    assert "prefect.flow-run.Completed" in unfinished.expect
+    assert unfinished.within.total_seconds() == 7200
+    for trigger in (failed, unfinished):
+        assert trigger.match_related == ResourceSpecification(
+            {"prefect.resource.role": "flow", "prefect.resource.name": "bnpl-daily"}
+        )
 
 
 def test_the_projects_automations_parse() -> None:

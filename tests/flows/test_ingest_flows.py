@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import polars as pl
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
@@ -206,7 +205,7 @@ def test_reversed_range_fails_the_flow_without_writing(warehouse):
     state = backfill(date(2024, 5, 2), date(2024, 5, 1), return_state=True)
     assert state.is_failed()
     assert "swap" in (state.message or "")
-    assert bnpl.read_table("bnpl_raw.transactions").filter(pl.lit(True)).is_empty()
+    assert not warehouse.exists() or bnpl.read_table("bnpl_raw.transactions").is_empty()
 
 
 def test_backfill_keeps_a_progress_artifact_and_feeds_the_callers_display(warehouse):

@@ -2,7 +2,7 @@
 the other flow tests): what it registers, read back through Prefect's client, and that a second
 run changes nothing while a run after drift puts things back.
 
-The objects setup manages have fixed names (the ``simtom-api`` limit, the automation), so each test
+The objects setup manages have fixed names (the ``simtom-api`` limit, the automations), so each test
 starts and ends with them removed from the shared server; the pools and blocks are the tests' own.
 The GCP block holds a key generated here: google-auth parses it locally, nothing calls Google.
 """
@@ -12,7 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -21,26 +25,30 @@ import pytest
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate, WorkPoolUpdate
-from prefect.events.actions import SendNotification
+from prefect.events.actions import DoNothing, SendNotification
 from prefect.events.schemas.automations import EventTrigger
 from prefect.exceptions import ObjectNotFound
+from prefect.states import Late, Scheduled
 
 from bnpl.cli import main
+from bnpl_flows.daily import daily_bnpl_processing
 
-pytestmark = [pytest.mark.prefect_server, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.prefect_server, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[2]
 POOL = "bnpl-setup-test"
 LIMIT = "simtom-api"
 AUTOMATION = "bnpl-quality-gate-failed"
+AUTOMATIONS = ("bnpl-daily-failed", "bnpl-daily-unfinished", AUTOMATION)
 NOTIFY = "custom-webhook/bnpl-setup-test"
 GCP_BLOCK = "bnpl-setup-test"
 
 
 def _clear(client: SyncPrefectClient) -> None:
     """Remove what setup creates under fixed names, and this module's pools."""
-    for automation in client.read_automations_by_name(AUTOMATION):
-        client.delete_automation(automation.id)
+    for name in AUTOMATIONS:
+        for automation in client.read_automations_by_name(name):
+            client.delete_automation(automation.id)
     for name in (POOL, f"{POOL}-cloud-run"):
         with contextlib.suppress(ObjectNotFound):
             client.delete_work_pool(name)
@@ -97,7 +105,7 @@ def test_setup_registers_pool_limit_and_automation_and_a_second_run_changes_noth
     assert first == {
         f"work pool {POOL}": "created",
         f"concurrency limit {LIMIT}": "created",
-        f"automation {AUTOMATION}": "created",
+        **{f"automation {name}": "created" for name in AUTOMATIONS},
     }
 
     pool = prefect.read_work_pool(POOL)
@@ -136,7 +144,9 @@ def test_setup_puts_back_what_drifted_on_the_server(
     assert not prefect.read_automation(automation.id).enabled
 
     steps = setup(capsys, "--api-limit", "3", "--notify", NOTIFY)
-    assert set(steps.values()) == {"updated"}, steps
+    drifted = {f"work pool {POOL}", f"concurrency limit {LIMIT}", f"automation {AUTOMATION}"}
+    assert {k for k, v in steps.items() if v == "updated"} == drifted, steps
+    assert {v for k, v in steps.items() if k not in drifted} == {"unchanged"}, steps
     assert prefect.read_work_pool(POOL).base_job_template == template("process-pool.json")
     limit = prefect.read_global_concurrency_limit_by_name(LIMIT)
     assert (limit.limit, limit.active) == (3, True)
@@ -149,20 +159,103 @@ def test_setup_puts_back_what_drifted_on_the_server(
     assert prefect.read_global_concurrency_limit_by_name(LIMIT).limit == 5
 
 
-def test_setup_without_a_notification_block_skips_the_automation(
+def test_setup_without_a_notification_block_creates_automations_that_do_nothing(
     prefect: SyncPrefectClient,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Without --notify the automation is reported skipped (with the flag to pass) and not
-    created; the pool and the limit (BNPL_INGEST__CONCURRENCY slots, here 2) are."""
+    """Without --notify each automation is created with a do-nothing action in place of its
+    notification, and the line says to pass --notify; the pool and the limit
+    (BNPL_INGEST__CONCURRENCY slots, here 2) are created too."""
     monkeypatch.setenv("BNPL_INGEST__CONCURRENCY", "2")
     main(["prefect", "setup", "--pool", POOL])
     out = capsys.readouterr().out
-    assert re.search(rf"automation {AUTOMATION}\s+skipped \(.*--notify", out), out
-    assert prefect.read_automations_by_name(AUTOMATION) == []
+    for name in AUTOMATIONS:
+        assert re.search(rf"automation {name}\s+created \(.*--notify", out), out
+        (automation,) = prefect.read_automations_by_name(name)
+        assert [type(a) for a in automation.actions] == [DoNothing]
     assert prefect.read_work_pool(POOL).type == "process"
     assert prefect.read_global_concurrency_limit_by_name(LIMIT).limit == 2
+
+
+class Inbox:
+    """An HTTP server on 127.0.0.1 that keeps the JSON bodies POSTed to it."""
+
+    def __init__(self) -> None:
+        received: list[dict[str, Any]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                received.append(json.loads(self.rfile.read(length) or b"{}"))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.received = received
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def wait_for(self, text: str, timeout_s: float = 60.0) -> dict[str, Any]:
+        """The first message whose subject or body contains ``text``, polling until timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for message in list(self.received):
+                if text in json.dumps(message):
+                    return message
+            time.sleep(0.5)
+        pytest.fail(f"no notification mentioning {text!r} in {timeout_s} s: {self.received}")
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    """A webhook receiver for the automations' notifications, stopped after the test."""
+    receiver = Inbox()
+    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_failed_and_a_late_daily_run_notify_through_the_block(
+    prefect: SyncPrefectClient, inbox: Inbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the automations set up to notify through a webhook block, a real bnpl-daily run
+    that fails (a day that has not ended) and a run the server marks Late each reach the
+    webhook, from the server's own state-change events, naming the run and its state."""
+    webhook = CustomWebhookNotificationBlock(
+        name="bnpl alerts",
+        url=inbox.url,
+        json_data={"subject": "{{subject}}", "body": "{{body}}"},
+        allow_private_urls=True,
+    )
+    webhook.save(NOTIFY.split("/")[1], overwrite=True)
+    setup(capsys, "--notify", NOTIFY)
+
+    failed = daily_bnpl_processing(logical_date=date(2999, 1, 1), return_state=True)
+    assert failed.is_failed()
+    run = prefect.read_flow_run(failed.state_details.flow_run_id)
+    message = inbox.wait_for(run.name)
+    assert message["subject"] == f"bnpl-daily run {run.name} is Failed", message
+    assert "has not ended yet" in message["body"], message
+
+    late = prefect.create_flow_run(
+        daily_bnpl_processing, state=Scheduled(scheduled_time=datetime.now(UTC) + timedelta(days=1))
+    )
+    try:
+        prefect.set_flow_run_state(
+            late.id, Late(), force=True
+        )  # what Prefect's late-runs service does
+        message = inbox.wait_for(late.name)
+        assert message["subject"] == f"bnpl-daily run {late.name} is Late", message
+    finally:
+        prefect.delete_flow_run(late.id)
 
 
 def service_account_key(path: Path) -> dict[str, str]:

@@ -55,10 +55,10 @@ def test_run_loads_every_day_and_the_ledger_adds_up(session, settings, records_b
     assert summary.failures == () and summary.skipped == ()
     total = sum(len(records_by_day[d]) for d in DAYS)
     assert summary.records_received == total
-    tx = bnpl.read_table("bnpl_raw.transactions", settings)
+    tx = bnpl.read_table("bnpl_raw.transactions", settings=settings)
     assert tx.height == summary.rows_loaded
     assert tx["transaction_key"].n_unique() == tx.height
-    ledger = bnpl.read_table("bnpl_raw.source_batches", settings).sort("transaction_date")
+    ledger = bnpl.read_table("bnpl_raw.source_batches", settings=settings).sort("transaction_date")
     assert ledger["transaction_date"].to_list() == DAYS
     assert ledger["records_received"].to_list() == [len(records_by_day[d]) for d in DAYS]
     assert (
@@ -71,7 +71,7 @@ def test_run_loads_every_day_and_the_ledger_adds_up(session, settings, records_b
 def test_ledger_row_describes_the_request_and_the_fetch(session, settings, source):
     """The ledger row holds the canonical request, the source identity, the batch id and the fetch."""
     ingest.run_range(session, DAYS[1], DAYS[1], flow_run_id="run-123")
-    row = bnpl.read_table("bnpl_raw.source_batches", settings).row(0, named=True)
+    row = bnpl.read_table("bnpl_raw.source_batches", settings=settings).row(0, named=True)
     request = ingest.plan_range(settings, DAYS[1], DAYS[1])[0]
     assert row["batch_id"] == batch_id(SIMULATOR_IDENTITY, request.body)
     assert row["source_url"] == SIMULATOR_IDENTITY
@@ -92,7 +92,7 @@ def test_the_ledger_row_is_checked_against_its_contract(session, settings):
     """A loaded ledger row passes the SourceBatches contract; one whose counts do not add up, or
     with an unknown status, is a ContractError naming the rule (a bug: nothing is loaded)."""
     ingest.run_range(session, DAYS[1], DAYS[1])
-    row = bnpl.read_table("bnpl_raw.source_batches", settings).row(0, named=True)
+    row = bnpl.read_table("bnpl_raw.source_batches", settings=settings).row(0, named=True)
     contracts.check_ledger_row(row)
     broken = {**row, "records_loaded": row["records_loaded"] + 1}
     with pytest.raises(ContractError, match="received_is_loaded_plus_quarantined"):
@@ -143,7 +143,7 @@ def test_a_changed_request_is_not_skipped(session, settings, tmp_path, source):
     with ingest.open_session(other, client=source) as s:
         summary = ingest.run_range(s, DAYS[0], DAYS[0])
     assert source.calls == [DAYS[0]] and len(summary.loaded) == 1
-    ledger = bnpl.read_table("bnpl_raw.source_batches", settings)
+    ledger = bnpl.read_table("bnpl_raw.source_batches", settings=settings)
     assert ledger.height == 1
     assert ledger["batch_id"][0] == batch_id(
         SIMULATOR_IDENTITY, ingest.plan_range(other, DAYS[0], DAYS[0])[0].body
@@ -158,7 +158,7 @@ def test_a_failing_day_does_not_stop_the_others(session, settings, source):
     assert [f.day for f in summary.failures] == [DAYS[1]]
     assert "TransientSourceError" in summary.failures[0].error
     assert "503" in summary.failures[0].error
-    ledger = bnpl.read_table("bnpl_raw.source_batches", settings)
+    ledger = bnpl.read_table("bnpl_raw.source_batches", settings=settings)
     assert sorted(ledger["transaction_date"].to_list()) == [DAYS[0], DAYS[2]]
     message = ingest.failure_message(summary)
     assert str(DAYS[1]) in message and "1 of 3 days failed" in message
@@ -168,7 +168,7 @@ def test_a_failing_day_does_not_stop_the_others(session, settings, source):
     assert source.calls == [DAYS[1]]
     assert [d.day for d in again.loaded] == [DAYS[1]]
     # the failure stays in the failure log as history; the successful rerun adds nothing to it
-    log = bnpl.read_table("bnpl_audit.ingest_failures", settings)
+    log = bnpl.read_table("bnpl_audit.ingest_failures", settings=settings)
     assert log["transaction_date"].to_list() == [DAYS[1]]
 
 
@@ -179,7 +179,7 @@ def test_failed_days_are_recorded_in_the_failure_log(session, settings, source, 
     source.records[DAYS[2]] = corrupt(records_by_day[DAYS[2]], every=10)  # over the threshold
     before = datetime.now(UTC)
     summary = ingest.run_range(session, DAYS[0], DAYS[-1], flow_run_id="run-1")
-    log = bnpl.read_table("bnpl_audit.ingest_failures", settings).sort("transaction_date")
+    log = bnpl.read_table("bnpl_audit.ingest_failures", settings=settings).sort("transaction_date")
     assert log["transaction_date"].to_list() == [DAYS[0], DAYS[2]]
     assert log["error_type"].to_list() == ["TransientSourceError", "QuarantineThresholdError"]
     assert log["error"].to_list() == [f.error for f in summary.failures]
@@ -193,7 +193,7 @@ def test_failed_days_are_recorded_in_the_failure_log(session, settings, source, 
     assert set(log["source_url"]) == {SIMULATOR_IDENTITY}
     assert set(log["flow_run_id"]) == {"run-1"}
     assert all(before <= t <= datetime.now(UTC) for t in log["failed_at"])
-    ledger = bnpl.read_table("bnpl_raw.source_batches", settings)
+    ledger = bnpl.read_table("bnpl_raw.source_batches", settings=settings)
     assert ledger["transaction_date"].to_list() == [DAYS[1]]
 
 
@@ -201,7 +201,7 @@ def test_a_run_outside_prefect_logs_failures_without_a_flow_run_id(session, sett
     """A run outside Prefect still records its failed day, with no flow run id."""
     source.fail[DAYS[0]] = RuntimeError("unexpected")
     ingest.run_range(session, DAYS[0], DAYS[0])
-    log = bnpl.read_table("bnpl_audit.ingest_failures", settings)
+    log = bnpl.read_table("bnpl_audit.ingest_failures", settings=settings)
     assert log.select("error_type", "error", "flow_run_id").rows() == [
         ("RuntimeError", "RuntimeError: unexpected", None)
     ]
@@ -239,7 +239,7 @@ def test_quarantine_over_threshold_fails_the_day_and_writes_nothing(
     assert error.startswith("QuarantineThresholdError")
     assert str(DAYS[1]) in error and "json_parse" in error and "10.07%" in error
     for table in ("transactions", "customers", "quarantine", "source_batches"):
-        rows = bnpl.read_table(f"bnpl_raw.{table}", settings)
+        rows = bnpl.read_table(f"bnpl_raw.{table}", settings=settings)
         assert DAYS[1] not in rows["transaction_date"].to_list(), table
     assert [d.day for d in summary.loaded] == [DAYS[0], DAYS[2]]
 
@@ -269,7 +269,7 @@ def test_malformed_lines_under_the_threshold_are_quarantined_with_a_reason(
     bad = len(range(0, len(records_by_day[DAYS[2]]), 20))
     assert summary.rows_quarantined == bad
     assert summary.rows_loaded == len(records_by_day[DAYS[2]]) - bad
-    quarantine = bnpl.read_table("bnpl_raw.quarantine", settings)
+    quarantine = bnpl.read_table("bnpl_raw.quarantine", settings=settings)
     assert quarantine.height == bad
     assert set(quarantine["check_name"]) == {"json_parse"}
     assert set(quarantine["raw_line"]) == {'{"broken'}

@@ -33,7 +33,7 @@ def test_summary_reports_counts_failures_and_time():
 def test_read_table_returns_the_loaded_rows_as_polars(session, settings):
     """bnpl.read_table gives the raw table with its declared columns after a run."""
     summary = ingest.run_range(session, DAYS[0], DAYS[0])
-    frame = bnpl.read_table("bnpl_raw.transactions", settings)
+    frame = bnpl.read_table("bnpl_raw.transactions", settings=settings)
     assert isinstance(frame, pl.DataFrame)
     assert frame.height == summary.rows_loaded
     assert frame.schema["transaction_ts"] == pl.Datetime("us")

@@ -39,6 +39,14 @@ GROUP BY day_type
 """
 """A user's model (BNPL_PROJECT__DIR) that reads a bundled mart."""
 
+USER_CHECK = """\
+{{ config(severity='error', description='every day type has transactions') }}
+SELECT day_type, transaction_count
+FROM {{ ref('mart_user_day_types') }}
+WHERE transaction_count <= 0
+"""
+"""A user's check (BNPL_PROJECT__DIR/checks) of the user's model; it passes."""
+
 
 def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> str:
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -157,6 +165,9 @@ def test_wheel_installs_and_runs_from_an_empty_directory(tmp_path: Path) -> None
     user_model = tmp_path / "project" / "models" / "marts" / "mart_user_day_types.sql"
     user_model.parent.mkdir(parents=True)
     user_model.write_text(USER_MART)
+    user_check = tmp_path / "project" / "checks" / "user_day_types_have_transactions.sql"
+    user_check.parent.mkdir()
+    user_check.write_text(USER_CHECK)
     env["BNPL_PROJECT__DIR"] = str(tmp_path / "project")
     bnpl = str(venv / "bin" / "bnpl")
     # as the flow (--prefect): the wheel's bnpl_flows run too; build and check run directly
@@ -164,7 +175,19 @@ def test_wheel_installs_and_runs_from_an_empty_directory(tmp_path: Path) -> None
     assert (work / ".bnpl" / "bnpl.duckdb").is_file()
     built = _run([bnpl, "build"], work, env)
     assert "published" in built and "mart_user_day_types" in built
-    _run([bnpl, "check"], work, env)
+    checked = _run([bnpl, "check"], work, env)
+    assert "user_day_types_have_transactions" in checked
+    stored = _run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import bnpl; r = bnpl.read_table('bnpl_audit.dq_results', ['check_name', 'status']);"
+            "print(sorted(set(r.filter(r['check_name'].str.starts_with('user_')).rows())))",
+        ],
+        work,
+        env,
+    )
+    assert stored.strip() == "[('user_day_types_have_transactions', 'pass')]", stored
     _run([bnpl, "report"], work, env)
     assert (work / ".bnpl" / "quality-report.html").stat().st_size > 0
     _run([bnpl, "features", "export", "--as-of", END, "--out", "features"], work, env)

@@ -46,7 +46,7 @@ def test_prepare_over_threshold_fails_the_day(
         QuarantineThresholdError, match=r"5 of 25 records .*BNPL_INGEST__QUARANTINE_THRESHOLD"
     ):
         pipeline.prepare_day(strict, request, dataclasses.replace(fetched, records=records))
-    assert bnpl.read_table("bnpl_raw.source_batches", settings).is_empty()
+    assert bnpl.read_table("bnpl_raw.source_batches", settings=settings).is_empty()
 
 
 def test_clean_day_is_prepared_and_loaded_once(
@@ -57,9 +57,11 @@ def test_clean_day_is_prepared_and_loaded_once(
     admitted = pipeline.prepare_day(session, request, pipeline.fetch_day(session, request))
     assert admitted.ready.prepared.stats.records_quarantined == 0
     loaded = pipeline.load_day(session, admitted)
-    ledger = bnpl.read_table("bnpl_raw.source_batches", settings)
+    ledger = bnpl.read_table("bnpl_raw.source_batches", settings=settings)
     assert ledger["transaction_date"].to_list() == [DAYS[1]]
-    assert bnpl.read_table("bnpl_raw.transactions", settings).height == loaded.records_loaded
+    assert (
+        bnpl.read_table("bnpl_raw.transactions", settings=settings).height == loaded.records_loaded
+    )
 
 
 def test_ingest_day_records_a_failed_day(
@@ -69,5 +71,5 @@ def test_ingest_day_records_a_failed_day(
     source.fail[DAYS[2]] = RuntimeError("down")
     with pytest.raises(RuntimeError, match="down"):
         pipeline.ingest_day(session, pipeline.plan_day(settings, DAYS[2]))
-    log = bnpl.read_table("bnpl_audit.ingest_failures", settings)
+    log = bnpl.read_table("bnpl_audit.ingest_failures", settings=settings)
     assert log["transaction_date"].to_list() == [DAYS[2]]

@@ -9,11 +9,13 @@ from quality_data import END, START, Knobs, make_day, request
 
 from bnpl.calendar import iter_days, source_dow_factor
 from bnpl.errors import ConfigError
-from bnpl.quality import CHECKS, CheckResult, declared_checks, run_checks
+from bnpl.quality import CheckResult, all_checks, declared_checks, run_checks
 from bnpl.quality.base import Check
 from bnpl.quality.integrity import Relation, SqlAssertion
 from bnpl.settings import QualitySettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
+
+CHECKS = all_checks()  # the bundled project's checks, in run order
 
 SETTINGS = QualitySettings()
 A_WEDNESDAY = date(2024, 11, 13)

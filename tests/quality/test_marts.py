@@ -10,12 +10,15 @@ import pytest
 from quality_data import END, START, Knobs, make_day, run_gate
 
 from bnpl.errors import QualityGateError
-from bnpl.quality import CHECKS, CheckResult, run_checks
+from bnpl.models import load_project
+from bnpl.quality import CheckResult, all_checks, run_checks
 from bnpl.settings import DuckDBSettings, QualitySettings, Settings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
+CHECKS = all_checks()  # the bundled project's checks, in run order
+
 pytestmark = pytest.mark.slow  # builds every model of the project once per session
-MARTS = ("mart_bnpl_transactions", "mart_bnpl_customers", "mart_bnpl_daily_volume")
+MARTS = tuple(m.name for m in load_project().models.values() if m.layer == "marts")
 MART_CHECKS = [c for c in CHECKS if "." not in c.model]
 
 

@@ -14,11 +14,13 @@ import pytest
 
 from bnpl import record
 from bnpl.contracts import python_quarter_cents
-from bnpl.quality import CHECKS
+from bnpl.quality import all_checks
 from bnpl.quality.assertions import compile_template, relation_name
 from bnpl.quality.integrity import SqlAssertion
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
+
+CHECKS = all_checks()  # the bundled project's checks, in run order
 
 DAY = date(2024, 3, 6)
 

@@ -1,0 +1,245 @@
+"""The webhook gateway: an ASGI app (Starlette, served by uvicorn) that verifies Standard Webhooks
+deliveries and appends them durably to the event log.
+
+``POST /webhooks/bnpl`` answers, in this order of checks:
+
+======  =======================================================================================
+413     the body is larger than ``max_body_bytes`` (read in chunks, never past the limit)
+400     ``webhook-timestamp`` missing or not integer seconds
+401     the id or signature header missing, or no signature matching the current or the previous
+        secret: counted, nothing stored
+400     the (signed) timestamp is further than the tolerance from the gateway's clock
+400     the signed body is not JSON, not an object, or lacks a field every record carries: stored
+        as a dead letter (``Event.rejected`` = the reason, the raw body kept) once durable
+200     appended and durable (``{"status": "accepted"}``), or the ``webhook-id`` was already in
+        the log (``{"status": "duplicate"}``, not appended again)
+503     the event log is unavailable: nothing counts as stored; the provider retries
+======  =======================================================================================
+
+``GET /healthz`` is 200 while the log is writable (503 after a failed append, until one
+succeeds); ``GET /metrics`` is the Prometheus text format. Secrets never reach a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bnpl import record
+from bnpl.errors import EventLogUnavailableError, WebhookSignatureError, WebhookTimestampError
+from bnpl.live.committer import BatchStats, GroupCommitter
+from bnpl.live.log import Event, EventLog
+from bnpl.live.signing import Verifier
+from bnpl.normalize import check_line
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/bnpl"
+SOURCE = "webhook"
+_REQUIRED = frozenset(record.REQUIRED)
+_JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """What the gateway needs besides its log (built from ``LiveSettings`` by the CLI)."""
+
+    secrets: tuple[str, ...]
+    tolerance_s: float
+    max_body_bytes: int
+    max_batch_events: int
+
+
+class _Metrics:
+    """The gateway's Prometheus metrics, in a registry of its own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "bnpl_gateway_requests",
+            "Webhook requests by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.duplicates = Counter(
+            "bnpl_gateway_duplicates",
+            "Webhooks whose webhook-id was already in the log (acknowledged, not appended).",
+            registry=self.registry,
+        )
+        self.append_seconds = Histogram(
+            "bnpl_gateway_append_seconds",
+            "Seconds of one durable append to the event log (one batch).",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        self.batch_events = Histogram(
+            "bnpl_gateway_batch_events",
+            "Events per durable append (group commit).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=self.registry,
+        )
+        self.outcome = {
+            name: self.requests.labels(name)
+            for name in (
+                "accepted",
+                "duplicate",
+                "bad_signature",
+                "bad_timestamp",
+                "too_large",
+                "dead_letter",
+                "unavailable",
+            )
+        }
+
+    def observe_batch(self, stats: BatchStats) -> None:
+        if stats.ok:
+            self.append_seconds.observe(stats.seconds)
+            self.batch_events.observe(stats.events)
+
+
+def shape_problem(body: bytes) -> tuple[str, str | None]:
+    """``(partition key, None)`` for a body shaped as a BNPL record, else ``("", reason)``.
+
+    The shape is what :mod:`bnpl.normalize` requires before it types a record: a JSON object with
+    every key of :data:`bnpl.record.REQUIRED`. Value types and domains are the loader's contracts'
+    business (a record that fails them is quarantined there). The reason is the normaliser's own
+    check name and message (``json_parse: ...``, ``required_field: ...``).
+    """
+    try:  # decoded as UTF-8 first: json.loads would also take UTF-16/32 bytes, the loader does not
+        obj = json.loads(body.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        obj = None
+    if isinstance(obj, dict) and _REQUIRED.issubset(obj.keys()):
+        customer = obj.get("customer_id")
+        return (customer if isinstance(customer, str) else ""), None
+    rejection = check_line(0, body).rejection
+    if rejection is None:  # the fast path was stricter than the normaliser (cannot happen today)
+        return "", "json_parse: not a JSON object with the record's fields"
+    problem = rejection.problems[0]
+    return "", f"{problem.check}: {problem.message}"[:500]
+
+
+def _reply(status: int, text: str) -> Response:
+    return Response(json.dumps({"status": text}), status_code=status, media_type=_JSON)
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLargeError
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(config: GatewayConfig, open_log: Callable[[], EventLog]) -> Starlette:
+    """The gateway app; ``open_log`` opens the event log (in the writer thread, lazily)."""
+    verifier = Verifier(config.secrets, tolerance_s=config.tolerance_s)
+    metrics = _Metrics()
+    committer = GroupCommitter(
+        open_log, max_batch=config.max_batch_events, on_batch=metrics.observe_batch
+    )
+    outcome = metrics.outcome
+
+    async def webhook(request: Request) -> Response:
+        try:
+            body = await _read_body(request, config.max_body_bytes)
+        except _TooLargeError:
+            outcome["too_large"].inc()
+            return _reply(413, f"body larger than {config.max_body_bytes} bytes")
+        try:
+            event_id = verifier.verify(request.headers, body, now=time.time())
+        except WebhookSignatureError as exc:
+            outcome["bad_signature"].inc()
+            return _reply(401, str(exc))
+        except WebhookTimestampError as exc:
+            outcome["bad_timestamp"].inc()
+            return _reply(400, str(exc))
+        key, reason = shape_problem(body)
+        event = Event(event_id, key, body, datetime.now(UTC), SOURCE, reason)
+        try:
+            new = await committer.append(event)
+        except EventLogUnavailableError:
+            outcome["unavailable"].inc()
+            return _reply(503, "event log unavailable; retry later")
+        if reason is not None:
+            outcome["dead_letter"].inc()
+            return _reply(400, reason)
+        if not new:
+            outcome["duplicate"].inc()
+            metrics.duplicates.inc()
+            return _reply(200, "duplicate")
+        outcome["accepted"].inc()
+        return _reply(200, "accepted")
+
+    async def healthz(request: Request) -> Response:
+        if committer.available:
+            return _reply(200, "ok")
+        return _reply(503, "event log unavailable")
+
+    async def prometheus(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        committer.start()
+        log.info(
+            "gateway ready: %d secret(s), tolerance %g s", len(config.secrets), config.tolerance_s
+        )
+        try:
+            yield
+        finally:
+            committer.stop()
+
+    return Starlette(
+        routes=[
+            Route(WEBHOOK_PATH, webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", prometheus, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def serve_gateway(app: Starlette, *, host: str, port: int) -> None:
+    """Serve ``app`` with uvicorn until SIGINT/SIGTERM (uvloop and httptools when installed).
+
+    The lifespan is required: the writer thread starts there, so a failed start is an error.
+    """
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="auto",
+        http="auto",
+        lifespan="on",
+        access_log=False,
+        log_config=None,  # bnpl's logging (redacted, one format) stays in charge
+        backlog=4096,
+        timeout_keep_alive=30,
+        proxy_headers=False,  # the gateway reads no client address; skip the middleware
+    )
+    uvicorn.Server(config).run()
