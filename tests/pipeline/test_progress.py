@@ -62,7 +62,7 @@ def test_daily_run_times_six_steps_and_records_the_publication(
         "validate_business_rules",
         "publish_quality_metrics",
     ]
-    log = bnpl.read_table("bnpl_audit.publish_log", settings)
+    log = bnpl.read_table("bnpl_audit.publish_log", settings=settings)
     assert set(log["run_id"]) == {"run-1"} and log.height == result.models_published > 0
     assert pipeline.DailyResult.from_dict(result.as_dict()) == result
     assert "| normalize_entities |" in run.summary(outcome="completed")
