@@ -154,12 +154,21 @@ class IngestError(BnplError):
     Attributes:
         failed: the failed days, ``YYYY-MM-DD``.
         summary: the run's summary report (what was loaded, skipped and why days failed).
+        data: the same summary as plain values (``IngestSummary.as_dict``), for ``--json``.
     """
 
-    def __init__(self, message: str, *, failed: list[str], summary: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        failed: list[str],
+        summary: str,
+        data: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.failed = failed
         self.summary = summary
+        self.data = data
 
 
 class RunStoppedError(BnplError):
