@@ -18,8 +18,9 @@ import typer
 
 from bnpl.calendar import check_range, parse_day
 from bnpl.cli.output import OUTPUT, emit, progress_display, want_json
+from bnpl.models import load_project
 from bnpl.pipeline import gate_range, write_audit_publish
-from bnpl.quality import GateResult, write_report
+from bnpl.quality import GateResult, declared_checks, select_checks, write_report
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
 
@@ -107,10 +108,18 @@ def register(app: typer.Typer) -> None:
         json_output: Annotated[
             bool, typer.Option("--json", help="Print the results as one JSON document.")
         ] = False,
+        select: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--select",
+                help="Run only these checks (repeatable); results are stored, nothing is published.",
+            ),
+        ] = None,
     ) -> None:
         """Run the quality gate: build into bnpl_audit, check, store results, publish if clean.
 
         Exit code 1 when an error-level check fails (the published marts are left unchanged).
+        With ``--select``, only the named checks run and nothing is published.
         """
         want_json("check", json_output)
         first = _day(start, "--start")
@@ -119,6 +128,9 @@ def register(app: typer.Typer) -> None:
         if first is not None and last is not None:
             check_range(first, last)  # before the warehouse is opened
         settings = load_settings()
+        project = load_project(user_dir=settings.project.dir)
+        # every named check is known before the warehouse is opened: a typo writes nothing
+        checks = select_checks(declared_checks(settings.quality, project), select or ())
         warehouse = open_warehouse(settings, access="existing")  # checks loaded data: never create
         try:
             first, last, logical = gate_range(warehouse, first, last, logical)
@@ -132,6 +144,9 @@ def register(app: typer.Typer) -> None:
                     logical_date=logical,
                     on_result=show_gate,
                     progress=progress,
+                    checks=checks,
+                    project=project,
+                    publish_marts=not select,
                 )
         finally:
             warehouse.close()

@@ -144,8 +144,12 @@ def write_audit_publish(
     project: Project | None = None,
     on_result: Callable[[GateResult], None] | None = None,
     progress: ProgressCallback | None = None,
+    publish_marts: bool = True,
 ) -> Published:
     """:func:`build`, :func:`gate` and :func:`publish`, in order.
+
+    ``publish_marts=False`` stops after the gate (a run of selected checks must not publish
+    marts that the other checks have not seen): the results are stored, nothing is published.
 
     The gate checks ``start..end`` (default: the first and last day in the ledger) with
     ``logical_date`` (default ``end``). ``on_result`` sees the gate's result after the results
@@ -177,21 +181,23 @@ def write_audit_publish(
             return Published(built, None)
         first, last, logical = gate_range(warehouse, start, end, logical_date)
         logger.info("built %d marts into %s for %s..%s", len(built.marts), names.AUDIT, first, last)
-        outcome = publish(
+        checked = gate(
             warehouse,
-            gate(
-                warehouse,
-                settings,
-                built.marts,
-                start=first,
-                end=last,
-                logical_date=logical,
-                run_id=run_id,
-                checks=checks,
-                progress=progress,
-            ),
+            settings,
+            built.marts,
+            start=first,
+            end=last,
+            logical_date=logical,
+            run_id=run_id,
+            checks=checks,
+            progress=progress,
         )
-        if outcome.passed:
+        outcome = publish(warehouse, checked) if publish_marts else checked
+        if outcome.passed and not publish_marts:
+            logger.info(
+                "selected checks passed (%d checks); nothing published", len(outcome.results)
+            )
+        elif outcome.passed:
             logger.info(
                 "quality gate passed (%d checks, %d warnings); published %d models",
                 len(outcome.results),
