@@ -57,7 +57,7 @@ _CHECK = re.compile(r"check (\S+): (\S+) \(([\d.]+) s\)")
 
 _MARTS_SQL = """
 SELECT table_name FROM information_schema.tables
-WHERE table_schema = 'bnpl_marts' AND table_type = 'BASE TABLE' ORDER BY table_name
+WHERE table_schema = 'bnpl_marts' ORDER BY table_name
 """
 
 
@@ -159,7 +159,8 @@ def _build(label: str, loaded: Path, workdir: Path, pythonpath: Path | None) -> 
 
 def _checksums(warehouse: Path) -> dict[str, tuple[int, int]]:
     """``table`` (row count, hash of every row) and ``table.column`` (row count, hash of the
-    column) of every published mart; each hash is an order-independent sum of ``hash()``."""
+    column) of every published mart (a table, or a view since marts are published by renaming);
+    each hash is an order-independent sum of ``hash()``."""
     con = duckdb.connect(str(warehouse), read_only=True)
     con.sql("SET enable_progress_bar = false")
     try:

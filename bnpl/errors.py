@@ -31,6 +31,7 @@
     ├── ModelError                  a SQL model does not render, parse, resolve or build
     ├── RegistryError               the MLflow tracking store or registry failed mid-operation
     ├── TrainingCheckError          a pre-training check refused the data (gate-failed days)
+    ├── ServingError                the online store or the served model is unavailable (503)
     └── QualityGateError            an error-level data-quality check failed; nothing was published
 
 Third-party exceptions are translated at the boundary (``raise ... from exc``). Every message says
@@ -153,12 +154,21 @@ class IngestError(BnplError):
     Attributes:
         failed: the failed days, ``YYYY-MM-DD``.
         summary: the run's summary report (what was loaded, skipped and why days failed).
+        data: the same summary as plain values (``IngestSummary.as_dict``), for ``--json``.
     """
 
-    def __init__(self, message: str, *, failed: list[str], summary: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        failed: list[str],
+        summary: str,
+        data: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.failed = failed
         self.summary = summary
+        self.data = data
 
 
 class RunStoppedError(BnplError):
@@ -241,3 +251,8 @@ class WebhookSignatureError(WebhookError):
 class WebhookTimestampError(WebhookError):
     """``webhook-timestamp`` is missing, not an integer, or further than the tolerance from the
     gateway's clock, past or future: a replay or a wrong clock (400)."""
+
+
+class ServingError(BnplError):
+    """Online scoring failed: the online store cannot be opened, read or written, or no model
+    can be served. The API answers 503; nothing is scored from partial state."""

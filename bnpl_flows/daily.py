@@ -3,13 +3,14 @@
 ``extract_daily_batch >> validate_raw_schema >> normalize_entities >> run_sql_pipeline >>
 validate_business_rules >> publish_quality_metrics``
 
-Wiring only: each task calls one verb of :mod:`bnpl.pipeline` (one step of ``ingest_day`` or of
-write-audit-publish). A day whose source is live (``BNPL_LIVE__SEAL_DAYS=true``) is sealed
-instead of fetched, under the same three task names: ``extract_daily_batch`` is
-``pipeline.read_live`` (refused before the day's end plus ``BNPL_LIVE__SEAL_GRACE_S``),
-``validate_raw_schema`` ``pipeline.prepare_seal``, ``normalize_entities`` ``pipeline.load_seal``;
-the build, gate and publish that follow are the same. The flow reads the settings once, opens one ingest session (source,
-client, warehouse) and passes it down.
+Wiring only: :class:`bnpl.pipeline.DailyRun` composes the six steps (``bnpl daily`` runs the
+same composition without Prefect); here each step is a task calling the step's function in
+:mod:`bnpl.pipeline.daily` (one verb of ``ingest_day`` or of write-audit-publish). The flow reads
+the settings once, opens one ingest session (source, client, warehouse) and passes it down.
+A day whose source is live (``BNPL_LIVE__SEAL_DAYS=true``) is sealed instead of fetched, under
+the same three task names: ``extract_daily_batch`` is ``pipeline.read_live`` (refused before the
+day's end plus ``BNPL_LIVE__SEAL_GRACE_S``), ``validate_raw_schema`` ``pipeline.prepare_seal``,
+``normalize_entities`` ``pipeline.load_seal``; the build, gate and publish that follow are the same.
 
 ==========================  ==========================================================
 task                        verb
@@ -49,10 +50,8 @@ markdown artifact ``daily-summary`` with what each step did.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -65,22 +64,18 @@ from bnpl import pipeline
 from bnpl.calendar import DayRequest, check_processable_day
 from bnpl.errors import BnplError
 from bnpl.live.seal import LiveDay
-from bnpl.models import load_project
-from bnpl.pipeline import AdmittedDay, DayResult, IngestSession, StepTiming
+from bnpl.pipeline import AdmittedDay, DayResult, IngestSession, daily
 from bnpl.quality.base import GateResult
 from bnpl.settings import BigQuerySettings, Settings, load_settings
 from bnpl.source.client import FetchedDay
 from bnpl.timeutil import utc_now
 from bnpl.warehouse import DayBatch
-from bnpl.warehouse import names as warehouse_names
 from bnpl.warehouse.labels import job_labels
 from bnpl_flows import infra
 from bnpl_flows._runtime import Day, forward_bnpl_logs
 from bnpl_flows.quality import publish_gate_outcome
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 @task(name="extract_daily_batch", cache_policy=NO_CACHE, persist_result=False)
@@ -89,14 +84,7 @@ def extract_daily_batch(session: IngestSession, request: DayRequest) -> FetchedD
 
     No Prefect retries here, on purpose: the client retries (stamina) and has a circuit breaker.
     """
-    fetched = pipeline.fetch_day(session, request)
-    logger.info(
-        "%s: %d records fetched in %d attempt(s)",
-        request.day,
-        len(fetched.records),
-        fetched.attempts,
-    )
-    return fetched
+    return daily.extract_daily_batch(session, request)
 
 
 @task(name="validate_raw_schema", cache_policy=NO_CACHE, persist_result=False)
@@ -105,111 +93,41 @@ def validate_raw_schema(
 ) -> AdmittedDay:
     """Parse, type, key and validate the day's records once (Pandera contracts; failing records
     go to quarantine with their reason); fail the day if too many are quarantined."""
-    admitted = pipeline.prepare_day(session, request, fetched, flow_run_id=flow_run_id)
-    stats = admitted.ready.prepared.stats
-    logger.info(
-        "%s: %d of %d records quarantined %s",
-        request.day,
-        stats.records_quarantined,
-        stats.records_received,
-        stats.quarantine_by_check or "",
-    )
-    return admitted
+    return daily.validate_raw_schema(session, request, fetched, flow_run_id)
 
 
 @task(name="normalize_entities", cache_policy=NO_CACHE, persist_result=False)
 def normalize_entities(session: IngestSession, admitted: AdmittedDay) -> DayResult:
     """Replace the day's transactions, customers and quarantined rows in the raw tables, with its
     ledger row, atomically."""
-    return pipeline.load_day(session, admitted)
+    return daily.normalize_entities(session, admitted)
 
 
 @task(name="extract_daily_batch", cache_policy=NO_CACHE, persist_result=False)
 def extract_live_day(session: IngestSession, day: date) -> LiveDay:
     """A live day (``BNPL_LIVE__SEAL_DAYS``): read its live rows and dead letters, once its
     grace period for late events is over."""
-    live = pipeline.read_live(session.warehouse, session.settings, day)
-    logger.info(
-        "%s: %d live rows, %d dead letters", day, live.rows.height, live.dead_letters.height
-    )
-    return live
+    return daily.extract_live_day(session, day)
 
 
 @task(name="validate_raw_schema", cache_policy=NO_CACHE, persist_result=False)
 def validate_live_day(session: IngestSession, live: LiveDay, flow_run_id: str | None) -> DayBatch:
-    """The sealed day's frames and its live ledger row (checked against the contracts: the
-    rows themselves passed them when the loader wrote them)."""
-    return pipeline.prepare_seal(session.settings, live, flow_run_id=flow_run_id)
+    """The sealed day's frames and its live ledger row."""
+    return daily.validate_live_day(session, live, flow_run_id)
 
 
 @task(name="normalize_entities", cache_policy=NO_CACHE, persist_result=False)
 def seal_live_day(session: IngestSession, batch: DayBatch) -> DayResult:
     """Replace the day in the raw tables with the live rows and the live ledger row,
     atomically (the same day replace as a fetched day)."""
-    return pipeline.load_seal(session.warehouse, batch)
-
-
-def _ingest_steps(
-    steps: _Steps, session: IngestSession, request: DayRequest, run_id: str | None
-) -> tuple[DayResult, int]:
-    """The first three steps for a day fetched from the source: the day's figures and the
-    source attempts."""
-    fetched = steps.run(
-        "extract_daily_batch",
-        lambda: extract_daily_batch(session, request),
-        lambda f: f"{len(f.records):,} records in {f.attempts} attempt(s)",
-    )
-    admitted = steps.run(
-        "validate_raw_schema",
-        lambda: validate_raw_schema(session, request, fetched, run_id),
-        lambda a: (
-            f"{a.ready.prepared.stats.records_quarantined:,} of "
-            f"{a.ready.prepared.stats.records_received:,} records quarantined"
-        ),
-    )
-    loaded = steps.run(
-        "normalize_entities",
-        lambda: normalize_entities(session, admitted),
-        lambda d: (
-            f"{d.records_loaded:,} transactions, {d.customers_loaded:,} customers, "
-            f"{d.records_quarantined:,} quarantined"
-        ),
-    )
-    return loaded, fetched.attempts
-
-
-def _seal_steps(
-    steps: _Steps, session: IngestSession, day: date, run_id: str | None
-) -> tuple[DayResult, int]:
-    """The first three steps for a live day: read it, prepare its seal, replace the day."""
-    live = steps.run(
-        "extract_daily_batch",
-        lambda: extract_live_day(session, day),
-        lambda d: f"{d.rows.height:,} live rows, {d.dead_letters.height:,} dead letters",
-    )
-    batch = steps.run(
-        "validate_raw_schema",
-        lambda: validate_live_day(session, live, run_id),
-        lambda b: f"{b.customers.height:,} customers; ledger source live",
-    )
-    loaded = steps.run(
-        "normalize_entities",
-        lambda: seal_live_day(session, batch),
-        lambda d: (
-            f"sealed: {d.records_loaded:,} transactions, {d.records_quarantined:,} dead letters"
-        ),
-    )
-    return loaded, 1
+    return daily.seal_live_day(session, batch)
 
 
 @task(name="run_sql_pipeline", cache_policy=NO_CACHE, persist_result=False)
 def run_sql_pipeline(session: IngestSession, day: date) -> tuple[str, ...]:
     """Build the SQL models for the day into the audit area: incremental models for that day
     and views, not the as-of snapshot marts, so that the run's cost stays flat in the history."""
-    project = load_project(user_dir=session.settings.project.dir)
-    return pipeline.build(
-        session.warehouse, start=day, end=day, snapshots=False, project=project
-    ).marts
+    return daily.run_sql_pipeline(session, day)
 
 
 @task(name="validate_business_rules", cache_policy=NO_CACHE, persist_result=False)
@@ -221,28 +139,44 @@ def validate_business_rules(
     A blocked gate ends this task Failed, naming the failing checks, and hands the gate's result
     on so that ``publish_quality_metrics`` still reports it.
     """
-    gate = pipeline.gate(
-        session.warehouse,
-        session.settings,
-        built,
-        start=day,
-        end=day,
-        logical_date=day,
-        run_id=run_id,
-    )
+    gate = daily.validate_business_rules(session, day, run_id, built)
     if gate.passed:
         return gate
     names = ", ".join(r.check_name for r in gate.failed)
     return Failed(message=f"{len(gate.failed)} error-level checks failed: {names}", data=gate)
 
 
+def _checked(session: IngestSession, day: date, run_id: str, built: tuple[str, ...]) -> GateResult:
+    """The gate's result, also from the Failed state of a blocked gate; a crash re-raises."""
+    state = validate_business_rules(session, day, run_id, built, return_state=True)
+    checked = state.result(raise_on_failure=False)
+    if not isinstance(checked, GateResult):  # the checks themselves crashed: re-raise
+        state.result()
+        raise AssertionError("unreachable")  # pragma: no cover
+    return checked
+
+
 @task(name="publish_quality_metrics", cache_policy=NO_CACHE, persist_result=False)
 def publish_quality_metrics(session: IngestSession, gate: GateResult) -> GateResult:
     """Publish the marts if the gate passed; always publish the results as artifacts, and the
     ``bnpl.quality.failed`` event when it did not."""
-    gate = pipeline.publish(session.warehouse, gate)
+    gate = daily.publish_quality_metrics(session, gate)
     publish_gate_outcome(gate)
     return gate
+
+
+TASKS = pipeline.DailySteps(
+    extract_daily_batch=extract_daily_batch,
+    validate_raw_schema=validate_raw_schema,
+    normalize_entities=normalize_entities,
+    run_sql_pipeline=run_sql_pipeline,
+    validate_business_rules=_checked,
+    publish_quality_metrics=publish_quality_metrics,
+    extract_live_day=extract_live_day,
+    validate_live_day=validate_live_day,
+    seal_live_day=seal_live_day,
+)
+"""The daily run's steps as this flow's tasks."""
 
 
 def _logical_date(logical_date: date | None) -> date:
@@ -258,28 +192,6 @@ def _preflight(settings: Settings) -> None:
     warehouse = settings.warehouse
     if isinstance(warehouse, BigQuerySettings) and warehouse.credentials_block:
         infra.require_gcp_block(warehouse.credentials_block)
-
-
-class _Steps:
-    """Times each step and remembers one line about what it did, for the summary artifact."""
-
-    def __init__(self) -> None:
-        self.done: list[StepTiming] = []
-
-    def run(self, name: str, call: Callable[[], T], describe: Callable[[T], str]) -> T:
-        started = time.monotonic()
-        try:
-            result = call()
-        except BaseException as exc:
-            self.done.append(StepTiming(name, time.monotonic() - started, f"failed: {exc}"))
-            raise
-        self.done.append(StepTiming(name, time.monotonic() - started, describe(result)))
-        return result
-
-
-def _describe_gate(gate: GateResult) -> str:
-    counts = gate.counts()
-    return ", ".join(f"{n} {status}" for status, n in counts.items() if n)
 
 
 @flow(name="bnpl-daily", persist_result=False)
@@ -300,68 +212,23 @@ def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
     forward_bnpl_logs()
     day = _logical_date(logical_date)
     run_id = flow_run.get_id()
-    steps = _Steps()
+    run = pipeline.DailyRun(day, run_id=run_id or "", flow_run_id=run_id, steps=TASKS)
     outcome = "failed"
-    gate: GateResult | None = None
     try:
         check_processable_day(day, today=utc_now().date())
         settings = load_settings()
         _preflight(settings)
-        request = pipeline.plan_day(settings, day)
         logger.info("daily run for %s (run %s)", day, run_id)
         with pipeline.open_session(settings) as session, job_labels(run_id=run_id or "adhoc"):
-            try:
-                if settings.live.seal_days:
-                    loaded, attempts = _seal_steps(steps, session, day, run_id)
-                else:
-                    loaded, attempts = _ingest_steps(steps, session, request, run_id)
-            except Exception as exc:  # the day was not loaded: keep it in the failure log
-                pipeline.record_failed_day(session, request, exc, flow_run_id=run_id)
-                raise
-            built = steps.run(
-                "run_sql_pipeline",
-                lambda: run_sql_pipeline(session, day),
-                lambda names: f"{len(names)} models built into {warehouse_names.AUDIT}",
-            )
-            state = steps.run(
-                "validate_business_rules",
-                lambda: validate_business_rules(
-                    session, day, run_id or "", built, return_state=True
-                ),
-                lambda s: s.message or "passed",
-            )
-            checked = state.result(raise_on_failure=False)
-            if not isinstance(checked, GateResult):  # the checks themselves crashed: re-raise
-                state.result()
-                raise AssertionError("unreachable")  # pragma: no cover
-            gate = steps.run(
-                "publish_quality_metrics",
-                lambda: publish_quality_metrics(session, checked),
-                lambda g: f"{len(g.published)} models published; {_describe_gate(g)}",
-            )
-            if not gate.passed:
-                raise pipeline.gate_error(gate)
+            result = run.run(session)
         outcome = "completed"
-        return {
-            "logical_date": day.isoformat(),
-            "source_attempts": attempts,
-            "records_loaded": loaded.records_loaded,
-            "records_quarantined": loaded.records_quarantined,
-            "models_built": len(built),
-            "models_published": len(gate.published),
-            "checks": gate.counts(),
-        }
+        return result.as_dict()
     except BnplError as exc:
         logger.error("daily run for %s failed: %s", day, exc)
         raise
     finally:  # the summary also when the run fails: which steps ran, and the error
         create_markdown_artifact(
             key="daily-summary",
-            markdown=pipeline.render_daily_summary(
-                day,
-                steps.done,
-                outcome=outcome,
-                failed_checks=[r.check_name for r in gate.failed] if gate else [],
-            ),
+            markdown=run.summary(outcome=outcome),
             description=f"bnpl daily run for {day}",
         )

@@ -9,6 +9,9 @@
   placeholder notification block (the all-zero id) replaced by the block given with ``notify``,
   else by ``do-nothing`` (the firings then show in the event feed only).
 
+The deployments of ``prefect.yaml`` come next, from ``bnpl_flows/deploy.py`` (the command runs
+both).
+
 The ``require_*`` functions are the pre-flight checks flows run before they start work, so a
 missing pool, limit, deployment or block fails the run at once with the command that fixes it.
 """
@@ -108,7 +111,7 @@ def api_url() -> str:
 
 
 @contextmanager
-def _server() -> Iterator[SyncPrefectClient]:
+def server() -> Iterator[SyncPrefectClient]:
     """A client of the configured server, after checking that it answers."""
     url = api_url()
     with get_client(sync_client=True) as client:
@@ -323,7 +326,7 @@ def setup_prefect(
         raise ConfigError("--gcp-key-file needs --gcp-credentials-block NAME to store it under")
     template = load_pool_template(pool_type)
     automations = load_automations(automations_dir)
-    with _server() as client:
+    with server() as client:
         steps: list[SetupStep] = []
         if gcp_credentials_block is not None:
             steps += _ensure_gcp_block(gcp_credentials_block, gcp_key_file, template, pool_type)
@@ -352,13 +355,13 @@ def require_deployment_target(deployment: str) -> WorkPool:
         ConfigError: the deployment, its pool or the ``simtom-api`` limit is missing, or no
             worker polls the pool (its runs would wait forever).
     """
-    with _server() as client:
+    with server() as client:
         try:
             target = client.read_deployment_by_name(deployment)
         except ObjectNotFound:
             raise ConfigError(
-                f"deployment {deployment!r} does not exist; deploy with "
-                "`prefect --no-prompt deploy --all` from the repository root"
+                f"deployment {deployment!r} does not exist; {SETUP_HINT} (it registers the "
+                "deployments of prefect.yaml)"
             ) from None
         if not target.work_pool_name:
             raise ConfigError(f"deployment {deployment!r} has no work pool; redeploy it")

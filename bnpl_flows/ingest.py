@@ -9,7 +9,8 @@ days (a task run has a CPU cost between the flow's process and the API; ``docs/d
 and ``bench/results.md``), and lets :func:`bnpl.pipeline.ingest_range` load each day through
 the single writer in the flow's thread as soon as its task hands it over. The summary becomes a table artifact and is logged; if any day
 failed the flow ends Failed (after every other day was loaded) with
-:class:`bnpl.errors.IngestError`.
+:class:`bnpl.errors.IngestError`. ``backfill`` keeps a progress artifact (``backfill-progress``)
+up to date as days load.
 
 The thread pool, not a Prefect concurrency limit, caps the fan-out: a global limit adds a
 round trip to the API per short task (figures in ``bench/results.md``). Deployments that must cap across processes use a
@@ -30,13 +31,13 @@ from prefect.utilities.annotations import quote
 
 from bnpl import ingest, pipeline
 from bnpl.calendar import DayRequest, check_ingest_range
-from bnpl.errors import IngestError
 from bnpl.fanout import Deliver, Pending
 from bnpl.ingest import IngestSession, IngestSummary, ReadyDay
 from bnpl.settings import load_settings
 from bnpl.timeutil import utc_now
 from bnpl.warehouse.labels import job_labels
 from bnpl_flows._runtime import Day, forward_bnpl_logs
+from bnpl_flows.progress import ArtifactProgress
 
 
 @task(
@@ -59,7 +60,9 @@ def fetch_and_prepare_days(
     return len(requests)
 
 
-def _ingest(start: date, end: date, concurrency: int | None, force: bool) -> IngestSummary:
+def _ingest(
+    start: date, end: date, concurrency: int | None, force: bool, *, progress_key: str | None
+) -> IngestSummary:
     forward_bnpl_logs()
     check_ingest_range(start, end, today=utc_now().date())
     settings = load_settings()
@@ -89,26 +92,21 @@ def _ingest(start: date, end: date, concurrency: int | None, force: bool) -> Ing
             concurrency=workers,
             launch=launch,
             flow_run_id=run_id,
+            progress=ArtifactProgress(progress_key, f"Days of {start}..{end} loaded or failed"),
         )
     create_table_artifact(
         key="ingest-summary",
         table=summary.table(),
         description=f"Ingestion of {start}..{end}",
     )
-    if summary.failures:
-        raise IngestError(
-            ingest.failure_message(summary),
-            failed=[str(f.day) for f in summary.failures],
-            summary=str(summary),
-        )
-    return summary
+    return ingest.raise_for_failures(summary)
 
 
 @flow(name="bnpl-ingest-day", persist_result=False)
 def ingest_day(day: Day, force: bool = False) -> IngestSummary:
     """Ingest one day (skipped if the ledger already holds it for the same request, unless
     ``force``)."""
-    return _ingest(day, day, 1, force)
+    return _ingest(day, day, 1, force, progress_key=None)
 
 
 @flow(name="bnpl-ingest-range", persist_result=False)
@@ -118,4 +116,4 @@ def backfill(
     """Ingest every day from ``start`` to ``end`` inclusive, ``concurrency`` days fetched in
     parallel (default ``BNPL_INGEST__CONCURRENCY``), skipping days already loaded unless
     ``force``."""
-    return _ingest(start, end, concurrency, force)
+    return _ingest(start, end, concurrency, force, progress_key="backfill-progress")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bnpl.calendar import plan_day
 from bnpl.ingest import prepare_day
@@ -23,14 +24,21 @@ SOURCE = "simulator:bnpl/governance-test"
 LOADED_AT = datetime(2024, 8, 1, 6, 0, tzinfo=UTC)
 
 
-def build_demo(path: Path, first: date = FIRST, last: date = LAST) -> None:
-    """Load ``first..last`` into a new DuckDB file at ``path`` and build and publish every model."""
+def build_demo(
+    path: Path,
+    first: date = FIRST,
+    last: date = LAST,
+    *,
+    request_extra: dict[str, Any] | None = None,
+) -> None:
+    """Load ``first..last`` into a new DuckDB file at ``path`` and build and publish every model
+    (``request_extra``: more simulator request fields, e.g. ``stable_customer_ids``)."""
     warehouse = DuckDBWarehouse(DuckDBSettings(path=path))
     try:
         warehouse.ensure_schema()
         day = first
         while day <= last:
-            request = plan_day(day, PLAN)
+            request = plan_day(day, PLAN, extra=request_extra)
             body = simulate(StreamRequest.model_validate(request.body))
             records = [e[len(b"data: ") :] for e in body.split(b"\n\n") if e.startswith(b"data: ")]
             prepared = prepare_day(

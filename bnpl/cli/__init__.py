@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
+from bnpl.cli.output import JSON_COMMANDS, OUTPUT, json_refused
 from bnpl.errors import BnplError, ConfigError, RunStoppedError
 from bnpl.redaction import install_log_redaction, redact
 from bnpl.stopping import STOP, exit_stopped
@@ -26,6 +27,58 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from bnpl.version import VERSION
+
+        typer.echo(f"bnpl {VERSION}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress and no log lines below warnings; the summary stays."
+        ),
+    ] = False,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="DEBUG, INFO, WARNING or ERROR, on stderr (default INFO; WARNING with --quiet).",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the summary as one JSON document (backfill, ingest-day, daily, build, "
+            "check, status).",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """BNPL transaction pipeline: ingest, build, check, export features."""
+    level_name = (log_level or ("WARNING" if quiet else "INFO")).upper()
+    if level_name not in LOG_LEVELS:
+        raise ConfigError(f"--log-level {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    OUTPUT.json, OUTPUT.quiet = json_output, quiet
+    OUTPUT.log_level = getattr(logging, level_name)
+    logging.getLogger().setLevel(OUTPUT.log_level)
+    if json_output and ctx.invoked_subcommand not in JSON_COMMANDS:
+        raise ConfigError(json_refused(str(ctx.invoked_subcommand)))
 
 
 def _register_all() -> None:
@@ -68,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     quiet_prefect_telemetry()  # before any command imports Prefect
     configure_logging()
+    OUTPUT.json, OUTPUT.quiet = False, False
     _register_all()
     try:
         app(args=argv, standalone_mode=False)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from bnpl.calendar import parse_day
-from bnpl.cli.quality import echo_results
+from bnpl.cli.output import emit, progress_display, want_json
+from bnpl.cli.quality import show_gate
 from bnpl.errors import ConfigError
 from bnpl.models import (
     DOCS_PATH,
@@ -26,7 +27,7 @@ from bnpl.models import (
 )
 from bnpl.models.compile import statements_text
 from bnpl.models.plan import validate_range
-from bnpl.pipeline import write_audit_publish
+from bnpl.pipeline import Published, write_audit_publish
 from bnpl.quality import GateResult
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
@@ -34,6 +35,30 @@ from bnpl.warehouse import open_warehouse
 
 def _day(value: str | None, name: str) -> date | None:
     return None if value is None else parse_day(value, name=name)
+
+
+def _build_dict(done: Published) -> dict[str, Any]:
+    """What a build did as plain values, for ``--json``."""
+    return {
+        "start": done.build.start,
+        "end": done.build.end,
+        "full_refresh": done.build.full_refresh,
+        "models": [
+            {
+                "name": m.name,
+                "target": str(m.target),
+                "action": m.action,
+                "start": m.start,
+                "end": m.end,
+                "seconds": round(m.seconds, 3),
+            }
+            for m in done.build.models
+        ],
+        "published": list(done.gate.published) if done.gate else [],
+        "checks": (
+            {str(status): n for status, n in done.gate.counts().items()} if done.gate else {}
+        ),
+    }
 
 
 def register(app: typer.Typer) -> None:
@@ -67,6 +92,9 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--dry-run", help="Print the SQL each model would run; write nothing."),
         ] = False,
+        json_output: Annotated[
+            bool, typer.Option("--json", help="Print the summary as one JSON document.")
+        ] = False,
     ) -> None:
         """Build the SQL models, check them, and publish the marts if the checks pass.
 
@@ -75,6 +103,9 @@ def register(app: typer.Typer) -> None:
         before publishing. Exit code 0 on success, 1 when a model or an error-level check fails
         (nothing is published), 2 for bad input.
         """
+        as_json = want_json("build", json_output)
+        if as_json and dry_run:
+            raise ConfigError("--dry-run prints SQL, not a summary; drop --json or --dry-run")
         first, last = _day(start, "--start"), _day(end, "--end")
         validate_range(first, last, full_refresh)  # before the warehouse is opened (or created)
         settings = load_settings()
@@ -99,21 +130,27 @@ def register(app: typer.Typer) -> None:
 
             def show_failures(gate: GateResult) -> None:
                 if not gate.passed:
-                    echo_results(gate)
+                    show_gate(gate)
 
-            result = write_audit_publish(
-                warehouse,
-                settings,
-                run_id=uuid.uuid4().hex,
-                selection=select or (),
-                start=first,
-                end=last,
-                full_refresh=full_refresh,
-                project=project,
-                on_result=show_failures,
-            ).build
+            with progress_display() as progress:
+                done = write_audit_publish(
+                    warehouse,
+                    settings,
+                    run_id=uuid.uuid4().hex,
+                    selection=select or (),
+                    start=first,
+                    end=last,
+                    full_refresh=full_refresh,
+                    project=project,
+                    on_result=show_failures,
+                    progress=progress,
+                )
         finally:
             warehouse.close()
+        result = done.build
+        if as_json:
+            emit("", _build_dict(done))
+            return
         for built in result.models:
             days = f" {built.start}..{built.end}" if built.start else ""
             typer.echo(

@@ -161,18 +161,28 @@ def _add_load(live: typer.Typer) -> None:
         """
         from bnpl.live.engines import open_event_log
         from bnpl.live.loader import Loader
+        from bnpl.serving.engines import open_store
+        from bnpl.serving.hook import store_updater
         from bnpl.warehouse import open_warehouse
 
         settings = load_settings()
         warehouse = open_warehouse(settings)
+        store = open_store(settings.serving)  # the scoring API's online store, kept fresh
         try:
             with (
                 open_event_log(settings) as log,
                 stop_on_signals(hard_exit_after_s=HARD_EXIT_AFTER_S) as stop,
             ):
-                loader = Loader(log, warehouse, settings.live, consumer=consumer)
+                loader = Loader(
+                    log,
+                    warehouse,
+                    settings.live,
+                    consumer=consumer,
+                    after_commit=store_updater(store),
+                )
                 stats = loader.run(once=once, max_events=max_events, stop=stop)
         finally:
+            store.close()
             warehouse.close()
         typer.echo(
             f"loaded {stats.events} events in {stats.batches} batches: {stats.rows} rows, "

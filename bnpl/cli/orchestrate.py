@@ -1,11 +1,15 @@
 """``bnpl daily``, ``bnpl simulate-days`` and ``bnpl prefect setup``: orchestration commands.
 
-Arguments are checked here, before Prefect starts, so bad input is one line on stderr and exit
-code 2. The flows are imported inside the commands: ``bnpl`` never imports Prefect at module level.
+Arguments are checked here, before anything starts, so bad input is one line on stderr and exit
+code 2. ``daily`` runs the flow's composition (:class:`bnpl.pipeline.DailyRun`) directly unless a
+Prefect API is configured or ``--prefect`` is given (:mod:`bnpl.cli.runmode`). The flows are
+imported inside the commands: ``bnpl`` never imports Prefect at module level.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -13,17 +17,46 @@ from typing import Annotated
 import typer
 
 from bnpl.calendar import check_processable_day, check_range, parse_day
+from bnpl.cli.ingest import PREFECT_OPTION, prepare_prefect
+from bnpl.cli.output import emit, want_json
+from bnpl.cli.runmode import use_prefect
 from bnpl.errors import ConfigError
+from bnpl.pipeline.daily import DailyResult, previous_day
 from bnpl.reaper import start_reaper
-from bnpl.settings import BigQuerySettings, load_settings
+from bnpl.settings import BigQuerySettings, Settings, load_settings
 from bnpl.stopping import HARD_EXIT_AFTER_S, stop_on_signals
 from bnpl.timeutil import utc_now
+from bnpl.warehouse.labels import job_labels
+
+logger = logging.getLogger(__name__)
 
 
 def _fault_rate(value: float) -> float:
     if not 0 <= value <= 1:
         raise ConfigError(f"--fault-rate {value} is not between 0 and 1 (0.05 means 5 %)")
     return value
+
+
+def _daily_direct(settings: Settings, day: date) -> DailyResult:
+    """The daily run's six steps in this process (:class:`bnpl.pipeline.DailyRun`); its summary
+    is logged, as the flow keeps it as an artifact."""
+    from bnpl import pipeline
+
+    start_reaper()  # the bundled simulator ends with this process
+    run = pipeline.DailyRun(day, run_id=uuid.uuid4().hex)
+    outcome = "failed"
+    logger.info("daily run for %s (run %s)", day, run.run_id)
+    try:
+        with (
+            stop_on_signals(hard_exit_after_s=HARD_EXIT_AFTER_S),
+            pipeline.open_session(settings) as session,
+            job_labels(run_id=run.run_id),
+        ):
+            result = run.run(session)
+        outcome = "completed"
+        return result
+    finally:
+        logger.info("%s", run.summary(outcome=outcome).strip())
 
 
 def register(app: typer.Typer) -> None:
@@ -40,27 +73,31 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--date", help="Day to process, YYYY-MM-DD [default: yesterday, UTC]."),
         ] = None,
+        prefect: Annotated[bool | None, PREFECT_OPTION] = None,
+        json_output: Annotated[
+            bool, typer.Option("--json", help="Print the summary as one JSON document.")
+        ] = False,
     ) -> None:
         """Run the daily pipeline for one day: extract, validate, load, build, check, publish.
 
         Exit code 0 when the day was published, 1 when a step failed (the quality gate, the
         source after its retries, ...), 2 for bad input. Runs once: no automatic retry here.
         """
+        want_json("daily", json_output)
         logical: date | None = parse_day(day, name="--date") if day is not None else None
         if logical is not None:
             check_processable_day(logical, today=utc_now().date())
-        load_settings()  # a bad setting fails here, before Prefect starts
-        start_reaper()  # Prefect's temporary API and the simulator end with this process
-        from bnpl_flows.daily import daily_bnpl_processing
+        settings = load_settings()  # a bad setting fails here, before anything starts
+        if not use_prefect(prefect):
+            result = _daily_direct(settings, logical or previous_day(utc_now()))
+        else:
+            prepare_prefect()  # Prefect's temporary API and the simulator end with this process
+            from bnpl_flows.daily import daily_bnpl_processing
 
-        with stop_on_signals(hard_exit_after_s=HARD_EXIT_AFTER_S):
-            result = daily_bnpl_processing(logical_date=logical)
-        checks = ", ".join(f"{n} {status}" for status, n in result["checks"].items() if n)
-        typer.echo(
-            f"{result['logical_date']}: {result['records_loaded']:,} rows loaded, "
-            f"{result['records_quarantined']:,} quarantined, {result['models_published']} models "
-            f"published; checks: {checks}"
-        )
+            with stop_on_signals(hard_exit_after_s=HARD_EXIT_AFTER_S):
+                figures = daily_bnpl_processing(logical_date=logical)
+            result = DailyResult.from_dict(figures)
+        emit(str(result), result.as_dict())
 
     @app.command("simulate-days")
     def simulate_days(
@@ -142,19 +179,39 @@ def register(app: typer.Typer) -> None:
                 "slack-webhook/bnpl-alerts (without it they fire into the event feed only).",
             ),
         ] = None,
+        prefect_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--prefect-file",
+                help="The prefect.yaml declaring the deployments [default: the checkout's, else "
+                "./prefect.yaml].",
+            ),
+        ] = None,
+        deployments: Annotated[
+            bool,
+            typer.Option(
+                "--deployments/--no-deployments",
+                help="Also register every deployment of prefect.yaml (prefect deploy --all).",
+            ),
+        ] = True,
     ) -> None:
-        """Create or update what the deployments need (idempotent).
+        """Create or update what the deployments need, then the deployments (idempotent).
 
         The work pool (template from deployments/), the `simtom-api` global concurrency limit, the
-        GCP credentials block when one is named, and the automations in deployments/automations/.
+        GCP credentials block when one is named, the automations in deployments/automations/, and
+        every deployment of prefect.yaml with its schedule, concurrency limit and triggers.
         Needs PREFECT_API_URL (a Prefect server or Cloud workspace).
         """
         settings = load_settings()
         block = gcp_credentials_block
         if block is None and isinstance(settings.warehouse, BigQuerySettings):
             block = settings.warehouse.credentials_block
+        from bnpl_flows.deploy import declared_deployments, find_prefect_file, register_deployments
         from bnpl_flows.infra import setup_prefect
 
+        declared = find_prefect_file(prefect_file) if deployments else None
+        if declared is not None:
+            declared_deployments(declared)  # a bad file fails here, before the server is touched
         steps = setup_prefect(
             pool=pool,
             pool_type=pool_type,
@@ -163,6 +220,8 @@ def register(app: typer.Typer) -> None:
             gcp_key_file=gcp_key_file,
             notify=notify,
         )
+        if declared is not None:
+            steps += register_deployments(declared)
         width = max(len(f"{s.kind} {s.name}") for s in steps)
         for step in steps:
             note = f" ({step.note})" if step.note else ""

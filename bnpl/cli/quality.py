@@ -12,13 +12,15 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from bnpl.calendar import check_range, parse_day
+from bnpl.cli.output import OUTPUT, emit, progress_display, want_json
+from bnpl.models import load_project
 from bnpl.pipeline import gate_range, write_audit_publish
-from bnpl.quality import GateResult, write_report
+from bnpl.quality import GateResult, declared_checks, select_checks, write_report
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
 
@@ -46,6 +48,40 @@ def echo_results(gate: GateResult) -> None:
     typer.echo(f"quality gate {gate.start}..{gate.end} (run {gate.run_id}): {counts}; {verdict}")
 
 
+def gate_dict(gate: GateResult) -> dict[str, Any]:
+    """The gate's verdict and results as plain values, for ``--json``."""
+    return {
+        "run_id": gate.run_id,
+        "logical_date": gate.logical_date.isoformat(),
+        "start": gate.start.isoformat(),
+        "end": gate.end.isoformat(),
+        "passed": gate.passed,
+        "counts": {str(status): n for status, n in gate.counts().items()},
+        "built": list(gate.built),
+        "published": list(gate.published),
+        "results": [
+            {
+                "check_name": r.check_name,
+                "model": r.model,
+                "severity": r.severity,
+                "status": r.status,
+                "observed_value": r.observed_value,
+                "threshold": r.threshold,
+                "details": r.details,
+            }
+            for r in gate.results
+        ],
+    }
+
+
+def show_gate(gate: GateResult) -> None:
+    """The gate's results on stdout: one line per check and the verdict, or JSON."""
+    if OUTPUT.json:
+        emit("", gate_dict(gate))
+    else:
+        echo_results(gate)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``check`` and ``report`` to ``app``."""
 
@@ -69,29 +105,49 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--run-id", help="Id stored with the results [default: random]."),
         ] = None,
+        json_output: Annotated[
+            bool, typer.Option("--json", help="Print the results as one JSON document.")
+        ] = False,
+        select: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--select",
+                help="Run only these checks (repeatable); results are stored, nothing is published.",
+            ),
+        ] = None,
     ) -> None:
         """Run the quality gate: build into bnpl_audit, check, store results, publish if clean.
 
         Exit code 1 when an error-level check fails (the published marts are left unchanged).
+        With ``--select``, only the named checks run and nothing is published.
         """
+        want_json("check", json_output)
         first = _day(start, "--start")
         last = _day(end, "--end")
         logical = _day(logical_date, "--logical-date")
         if first is not None and last is not None:
             check_range(first, last)  # before the warehouse is opened
         settings = load_settings()
+        project = load_project(user_dir=settings.project.dir)
+        # every named check is known before the warehouse is opened: a typo writes nothing
+        checks = select_checks(declared_checks(settings.quality, project), select or ())
         warehouse = open_warehouse(settings, access="existing")  # checks loaded data: never create
         try:
             first, last, logical = gate_range(warehouse, first, last, logical)
-            write_audit_publish(
-                warehouse,
-                settings,
-                run_id=run_id or uuid.uuid4().hex,
-                start=first,
-                end=last,
-                logical_date=logical,
-                on_result=echo_results,
-            )
+            with progress_display() as progress:
+                write_audit_publish(
+                    warehouse,
+                    settings,
+                    run_id=run_id or uuid.uuid4().hex,
+                    start=first,
+                    end=last,
+                    logical_date=logical,
+                    on_result=show_gate,
+                    progress=progress,
+                    checks=checks,
+                    project=project,
+                    publish_marts=not select,
+                )
         finally:
             warehouse.close()
 

@@ -44,7 +44,13 @@ from bnpl.ingest.plan import plan_range, select_pending
 from bnpl.ingest.prepare import DayStats, PreparedDay, prepare_day
 from bnpl.ingest.run import LaunchDays, run_range
 from bnpl.ingest.session import IngestSession, open_session, preflight, source_identity_of_url
-from bnpl.ingest.summary import DayFailure, DayResult, IngestSummary, failure_message
+from bnpl.ingest.summary import (
+    DayFailure,
+    DayResult,
+    IngestSummary,
+    failure_message,
+    raise_for_failures,
+)
 
 __all__ = [
     "AdmittedDay",
@@ -71,6 +77,7 @@ __all__ = [
     "preflight",
     "prepare_day",
     "prepare_fetched",
+    "raise_for_failures",
     "read_ledger",
     "record_failed_day",
     "record_failures",

@@ -22,6 +22,7 @@ from bnpl.ingest.load import load_group
 from bnpl.ingest.plan import plan_range, select_pending
 from bnpl.ingest.session import IngestSession
 from bnpl.ingest.summary import DayFailure, DayResult, IngestSummary, failure_of, others_loaded
+from bnpl.progress import ProgressCallback, report
 from bnpl.stopping import STOP, StopRequest, stop_on_signals
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def run_range(
     launch: LaunchDays | None = None,
     flow_run_id: str | None = None,
     stop: StopRequest = STOP,
+    progress: ProgressCallback | None = None,
 ) -> IngestSummary:
     """Ingest every day from ``start`` to ``end`` inclusive and summarise.
 
@@ -65,7 +67,8 @@ def run_range(
     ``settings.ingest.days_per_task``) started by ``launch`` (default: a thread pool of
     ``concurrency`` workers), and loaded in this thread as they complete. A day that fails
     (source, contract, quarantine threshold) is recorded and the others go on; the summary lists
-    every failure.
+    every failure. ``progress`` is told before the first day and after each day loaded or failed
+    (:mod:`bnpl.progress`; skipped days are not counted).
 
     SIGINT or SIGTERM (in the main thread; :mod:`bnpl.stopping`), or ``stop`` set by other
     means, stops the run within seconds with whole days only: no day is started or loaded after
@@ -96,6 +99,7 @@ def run_range(
     loaded: list[DayResult] = []
     failures: list[DayFailure] = []
     by_day = {request.day: request for request in todo}
+    report(progress, "ingest", 0, len(todo))
     with ExitStack() as stack:
         stack.enter_context(stop_on_signals(stop))
         if launch is None:
@@ -140,6 +144,9 @@ def run_range(
                     n,
                     len(todo),
                 )
+            if results or failed:
+                last = max([r.day for r in results] + [f.day for f in failed])
+                report(progress, "ingest", len(loaded) + len(failures), len(todo), str(last))
             if stop.is_set():
                 break
         if stop.is_set():

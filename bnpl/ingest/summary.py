@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from bnpl.errors import IngestError
+
 
 @dataclass(frozen=True)
 class DayResult:
@@ -85,6 +87,27 @@ class IngestSummary:
             ("wall time", f"{self.wall_s:.1f} s ({rate:,.0f} rows/s)"),
         ]
 
+    def as_dict(self) -> dict[str, object]:
+        """The summary as plain values (days as ``YYYY-MM-DD``), for ``--json``."""
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "days_planned": self.days_planned,
+            "days_loaded": len(self.loaded),
+            "days_skipped": len(self.skipped),
+            "days_failed": len(self.failures),
+            "records_received": self.records_received,
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+            "customers_loaded": self.customers_loaded,
+            "wall_s": round(self.wall_s, 3),
+            "loaded": [d.day.isoformat() for d in self.loaded],
+            "failed": [
+                {"day": f.day.isoformat(), "error_type": f.error_type, "error": f.error}
+                for f in self.failures
+            ],
+        }
+
     def table(self) -> list[dict[str, str]]:
         """Rows for a table artifact: the metrics, then one row per failed day."""
         rows = [{"metric": m, "value": v} for m, v in self.metrics()]
@@ -107,6 +130,22 @@ def failure_message(summary: IngestSummary) -> str:
         f"{others_loaded(len(summary.loaded), len(summary.skipped))}. Fix the cause and run the "
         "same command again: loaded days are skipped"
     )
+
+
+def raise_for_failures(summary: IngestSummary) -> IngestSummary:
+    """``summary`` when every planned day loaded or was skipped.
+
+    Raises:
+        IngestError: some days failed (the others are loaded); it carries the summary.
+    """
+    if summary.failures:
+        raise IngestError(
+            failure_message(summary),
+            failed=[str(f.day) for f in summary.failures],
+            summary=str(summary),
+            data=summary.as_dict(),
+        )
+    return summary
 
 
 def others_loaded(loaded: int, skipped: int = 0) -> str:

@@ -103,6 +103,7 @@ class Loader:
         settings: batch size and time, claim idle time, delivery limit.
         consumer: the consumer's name (default :func:`consumer_name`).
         clock: the current instant (tests pin it).
+        after_commit: called with each committed micro-batch's rows (the online store's update).
     """
 
     def __init__(
@@ -113,8 +114,10 @@ class Loader:
         *,
         consumer: str | None = None,
         clock: Callable[[], datetime] = timeutil.utc_now,
+        after_commit: Callable[[pl.DataFrame], None] | None = None,
     ) -> None:
         self.log = log
+        self.after_commit = after_commit
         self.warehouse = warehouse
         self.settings = settings
         self.group = settings.loader_group
@@ -241,6 +244,8 @@ class Loader:
         with self.warehouse.session():  # the DuckDB file is held for this write only
             self.warehouse.write_live_batch(live)
         self._offsets = offsets
+        if self.after_commit is not None:  # e.g. bnpl.serving.hook.store_updater (online store)
+            self.after_commit(rows)
 
     # --- offsets ------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from bnpl.models.compile import Action, Relation, select_all
 from bnpl.models.model import Project
 from bnpl.models.plan import Step, check_schema, plan_steps
 from bnpl.models.publish import change_of
+from bnpl.progress import ProgressCallback, report
 from bnpl.warehouse.base import Warehouse
 from bnpl.warehouse.labels import job_labels
 from bnpl.warehouse.names import AUDIT
@@ -111,6 +112,7 @@ def build_models(
     full_refresh: bool = False,
     audit: bool = False,
     params: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> BuildResult:
     """Build the selected models (all by default) in dependency order.
 
@@ -122,6 +124,7 @@ def build_models(
         full_refresh: rebuild every table from every loaded day.
         audit: write marts to ``bnpl_audit`` for :func:`publish_models`.
         params: values of the extra parameters models declare in ``config(parameters=...)``.
+        progress: told before the first model and after each (:mod:`bnpl.progress`).
 
     Raises:
         ModelError: naming the model and file; models before it stay built, marts in the audit
@@ -131,6 +134,7 @@ def build_models(
     results: list[BuiltModel] = []
     with warehouse.session():
         steps = plan_steps(warehouse, project, selection, start, end, full_refresh, audit, params)
+        report(progress, "build", 0, len(steps))
         for step in steps:
             began = time.perf_counter()
             compiled = step.compiled
@@ -162,4 +166,5 @@ def build_models(
                     seconds,
                 )
             )
+            report(progress, "build", len(results), len(steps), compiled.model.name)
     return BuildResult(start, end, full_refresh, audit, tuple(results))

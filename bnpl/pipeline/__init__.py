@@ -17,6 +17,8 @@ nothing below them::
         gate = pipeline.publish(session.warehouse, gate)        # publish_quality_metrics
 
     pipeline.write_audit_publish(warehouse, settings, run_id=run_id)   # build, gate, publish
+    with pipeline.open_session(settings) as session:             # the daily run's six steps
+        result = pipeline.DailyRun(day, run_id=run_id).run(session)
 
 Ingest: :func:`fetch_day`, :func:`prepare_day` (the day's one parse, then the quarantine
 threshold, checked once), :func:`load_day`, :func:`ingest_day` (the three, and the failure log),
@@ -37,7 +39,14 @@ from bnpl.ingest import (
     preflight,
     record_failed_day,
 )
-from bnpl.pipeline.daily import StepTiming, previous_day, render_daily_summary
+from bnpl.pipeline.daily import (
+    DailyResult,
+    DailyRun,
+    DailySteps,
+    StepTiming,
+    previous_day,
+    render_daily_summary,
+)
 from bnpl.pipeline.days import (
     fetch_day,
     ingest_day,
@@ -52,6 +61,9 @@ from bnpl.quality.gate import gate_error, gate_range
 
 __all__ = [
     "AdmittedDay",
+    "DailyResult",
+    "DailyRun",
+    "DailySteps",
     "DayResult",
     "IngestSession",
     "IngestSummary",

@@ -17,10 +17,13 @@ from datetime import date
 from bnpl import models
 from bnpl.calendar import check_range
 from bnpl.models import BuildResult, Project
+from bnpl.progress import ProgressCallback
 from bnpl.quality.base import Check, GateResult
 from bnpl.quality.checks import declared_checks
 from bnpl.quality.gate import audit_built, gate_error, gate_range
+from bnpl.quality.store import write_publication
 from bnpl.settings import Settings
+from bnpl.timeutil import utc_now
 from bnpl.warehouse import names
 from bnpl.warehouse.base import Warehouse
 
@@ -36,6 +39,7 @@ def build(
     full_refresh: bool = False,
     snapshots: bool = True,
     project: Project | None = None,
+    progress: ProgressCallback | None = None,
 ) -> BuildResult:
     """Write: build the selected models (all by default) for ``start..end`` (inclusive; both or
     neither: every loaded day), marts into the audit area (``bnpl_audit``).
@@ -49,6 +53,7 @@ def build(
             ``bnpl-features`` flow rebuild them).
         project: the models; the bundled ``sql/`` project by default (callers with settings
             pass ``load_project(user_dir=settings.project.dir)``).
+        progress: told before the first model and after each (:mod:`bnpl.progress`).
 
     Raises:
         ModelError: a model did not render, parse or build; nothing is published.
@@ -66,6 +71,7 @@ def build(
         end=end,
         full_refresh=full_refresh,
         audit=True,
+        progress=progress,
     )
 
 
@@ -79,22 +85,34 @@ def gate(
     logical_date: date,
     run_id: str,
     checks: Sequence[Check] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> GateResult:
     """Audit: run the quality checks (``checks``, default every declared check) on the ``built``
     marts in the audit area for ``start..end`` and store every result in
     ``bnpl_audit.dq_results`` under ``run_id``. Publishes nothing (see :func:`publish`);
-    freshness is measured against ``logical_date``."""
+    freshness is measured against ``logical_date``; ``progress`` is told before the first check
+    and after each (:mod:`bnpl.progress`)."""
     return audit_built(
-        warehouse, settings, start, end, logical_date, run_id, built=built, checks=checks
+        warehouse,
+        settings,
+        start,
+        end,
+        logical_date,
+        run_id,
+        built=built,
+        checks=checks,
+        progress=progress,
     )
 
 
 def publish(warehouse: Warehouse, gate: GateResult) -> GateResult:
-    """Publish: copy the audited marts to ``bnpl_marts`` atomically if the gate passed; else leave
-    the marts as they are. Returns the gate with ``published`` set."""
+    """Publish: copy the audited marts to ``bnpl_marts`` atomically if the gate passed, and record
+    each in ``bnpl_audit.publish_log``; else leave the marts as they are. Returns the gate with
+    ``published`` set."""
     if not gate.passed:
         return gate
     models.publish_models(warehouse, gate.built)
+    write_publication(warehouse, gate, gate.built, published_at=utc_now())
     return replace(gate, published=gate.built)
 
 
@@ -125,13 +143,19 @@ def write_audit_publish(
     checks: Sequence[Check] | None = None,
     project: Project | None = None,
     on_result: Callable[[GateResult], None] | None = None,
+    progress: ProgressCallback | None = None,
+    publish_marts: bool = True,
 ) -> Published:
     """:func:`build`, :func:`gate` and :func:`publish`, in order.
+
+    ``publish_marts=False`` stops after the gate (a run of selected checks must not publish
+    marts that the other checks have not seen): the results are stored, nothing is published.
 
     The gate checks ``start..end`` (default: the first and last day in the ledger) with
     ``logical_date`` (default ``end``). ``on_result`` sees the gate's result after the results
     are stored and the marts published (if they were), before a failure is raised: the flows
-    create their artifacts and the failure event there.
+    create their artifacts and the failure event there. ``progress`` sees the build's models, then
+    the gate's checks (:mod:`bnpl.progress`).
 
     Raises:
         QualityGateError: an error-level check failed; nothing was published.
@@ -151,25 +175,29 @@ def write_audit_publish(
             selection=selection,
             full_refresh=full_refresh,
             project=project,
+            progress=progress,
         )
         if not built.marts:
             return Published(built, None)
         first, last, logical = gate_range(warehouse, start, end, logical_date)
         logger.info("built %d marts into %s for %s..%s", len(built.marts), names.AUDIT, first, last)
-        outcome = publish(
+        checked = gate(
             warehouse,
-            gate(
-                warehouse,
-                settings,
-                built.marts,
-                start=first,
-                end=last,
-                logical_date=logical,
-                run_id=run_id,
-                checks=checks,
-            ),
+            settings,
+            built.marts,
+            start=first,
+            end=last,
+            logical_date=logical,
+            run_id=run_id,
+            checks=checks,
+            progress=progress,
         )
-        if outcome.passed:
+        outcome = publish(warehouse, checked) if publish_marts else checked
+        if outcome.passed and not publish_marts:
+            logger.info(
+                "selected checks passed (%d checks); nothing published", len(outcome.results)
+            )
+        elif outcome.passed:
             logger.info(
                 "quality gate passed (%d checks, %d warnings); published %d models",
                 len(outcome.results),

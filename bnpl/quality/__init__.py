@@ -14,7 +14,13 @@ thresholds come from
 from __future__ import annotations
 
 from bnpl.quality.base import Check, CheckResult, GateResult, Outcome, Severity, Status
-from bnpl.quality.checks import RAW_CHECKS, RUN_CHECKS, all_checks, declared_checks
+from bnpl.quality.checks import (
+    RAW_CHECKS,
+    RUN_CHECKS,
+    all_checks,
+    declared_checks,
+    select_checks,
+)
 from bnpl.quality.context import CheckContext, loaded_range
 from bnpl.quality.events import (
     FAILED_EVENT,
@@ -52,6 +58,7 @@ __all__ = [
     "read_results",
     "results_table",
     "run_checks",
+    "select_checks",
     "summary_markdown",
     "write_report",
     "write_results",

@@ -9,6 +9,7 @@ the list a run evaluates: these, the checks each mart declares in its header
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from bnpl import record
@@ -337,3 +338,20 @@ def declared_checks(settings: QualitySettings, project: Project | None = None) -
         else c
         for c in checks
     )
+
+
+def select_checks(checks: Sequence[Check], names: Sequence[str]) -> tuple[Check, ...]:
+    """The checks named in ``names`` (all of ``checks`` when ``names`` is empty), in run order.
+
+    Raises:
+        ConfigError: a name is not a check; the message lists the known ones.
+    """
+    if not names:
+        return tuple(checks)
+    known = {c.name for c in checks}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ConfigError(
+            f"--select names unknown checks {unknown}; known checks: {', '.join(sorted(known))}"
+        )
+    return tuple(c for c in checks if c.name in set(names))

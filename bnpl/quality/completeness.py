@@ -131,6 +131,20 @@ def quarantine_rate(ctx: CheckContext) -> Outcome:
     )
 
 
+def latest_gate_by_day(runs: pl.DataFrame) -> pl.DataFrame:
+    """Each day the gate runs ``runs`` (``results/gate_runs``) covered: ``day``, and the
+    ``run_id`` and ``blocked`` of the newest run that covered it."""
+    return (
+        runs.with_columns(
+            day=pl.date_ranges(pl.col("range_start"), pl.col("range_end"), interval="1d")
+        )
+        .explode("day")
+        .sort("checked_at", "run_id")
+        .group_by("day")
+        .agg(pl.col("run_id", "blocked").last())
+    )
+
+
 def earlier_blocks_resolved(ctx: CheckContext) -> Outcome:
     """No day outside the range is still blocked: a day whose latest gate run failed an
     error-level check (this one included: a day that could not publish is not in the marts
@@ -143,15 +157,7 @@ def earlier_blocks_resolved(ctx: CheckContext) -> Outcome:
     runs = ctx.query("results/gate_runs")
     if runs.is_empty():
         return Outcome("pass", 0.0, 0.0, "no earlier gate runs")
-    latest = (
-        runs.with_columns(
-            day=pl.date_ranges(pl.col("range_start"), pl.col("range_end"), interval="1d")
-        )
-        .explode("day")
-        .sort("checked_at", "run_id")
-        .group_by("day")
-        .agg(pl.col("run_id", "blocked").last())
-    )
+    latest = latest_gate_by_day(runs)
     blocked = latest.filter(pl.col("blocked") & ~pl.col("day").is_between(ctx.start, ctx.end)).sort(
         "day"
     )

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from bnpl.calendar import check_range
 from bnpl.errors import ConfigError, QualityGateError
 from bnpl.models.project import load_project
+from bnpl.progress import ProgressCallback
 from bnpl.quality.base import Check, GateResult
 from bnpl.quality.checks import declared_checks
 from bnpl.quality.context import CheckContext, loaded_range
@@ -46,6 +47,7 @@ def audit_built(
     *,
     built: Sequence[str],
     checks: Sequence[Check] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> GateResult:
     """Run the checks on what a build wrote to the audit area for ``start..end`` and store every
     result in ``bnpl_audit.dq_results``; publish nothing (the caller publishes if it passed)."""
@@ -62,7 +64,7 @@ def audit_built(
     if checks is None:
         project = load_project(user_dir=settings.project.dir)
         checks = declared_checks(settings.quality, project)
-    results = evaluate_checks(ctx, checks)
+    results = evaluate_checks(ctx, checks, progress=progress)
     write_results(
         warehouse,
         results,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from bnpl.models.model import Project
+from bnpl.progress import ProgressCallback, report
 from bnpl.quality.base import Check, CheckResult, Outcome, apply_severity
 from bnpl.quality.checks import declared_checks
 from bnpl.quality.context import CheckContext
@@ -18,14 +19,18 @@ from bnpl.warehouse.names import AUDIT
 logger = logging.getLogger(__name__)
 
 
-def evaluate_checks(ctx: CheckContext, checks: Sequence[Check]) -> tuple[CheckResult, ...]:
-    """Evaluate ``checks`` in order against ``ctx``.
+def evaluate_checks(
+    ctx: CheckContext, checks: Sequence[Check], *, progress: ProgressCallback | None = None
+) -> tuple[CheckResult, ...]:
+    """Evaluate ``checks`` in order against ``ctx`` (``progress`` is told before the first and
+    after each: :mod:`bnpl.progress`).
 
     A check that raises is recorded with status ``error`` and the exception in its details (it
     blocks publication when its severity is ``error``); the others still run. A check of a mart
     the run did not build is skipped.
     """
     results = []
+    report(progress, "check", 0, len(checks))
     for check in checks:
         started = time.perf_counter()
         try:
@@ -59,6 +64,7 @@ def evaluate_checks(ctx: CheckContext, checks: Sequence[Check]) -> tuple[CheckRe
             "" if result.status == "pass" else result.details,
         )
         results.append(result)
+        report(progress, "check", len(results), len(checks), check.name)
     return tuple(results)
 
 

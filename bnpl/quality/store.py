@@ -1,6 +1,7 @@
 """The results history: every check result of every gate run is a row of
 ``bnpl_audit.dq_results`` (declared in ``schemas/bnpl_audit/dq_results.json``, partitioned by
-logical date). Also readable with ``bnpl.read_table("bnpl_audit.dq_results")``."""
+logical date). Also readable with ``bnpl.read_table("bnpl_audit.dq_results")``. Each mart a
+passed gate publishes is a row of ``bnpl_audit.publish_log`` (:func:`write_publication`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 import polars as pl
 
 from bnpl.quality.assertions import compile_template, row_params
-from bnpl.quality.base import CheckResult
+from bnpl.quality.base import CheckResult, GateResult
+from bnpl.version import VERSION
 from bnpl.warehouse.base import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -73,3 +75,33 @@ def read_results(warehouse: Warehouse, run_id: str | None = None) -> pl.DataFram
     warehouse.ensure_schema()
     compiled = compile_template(warehouse, "results/read")
     return warehouse.query(compiled.sql, compiled.bind({"run_id": run_id or ""}))
+
+
+def write_publication(
+    warehouse: Warehouse, gate: GateResult, published: Sequence[str], *, published_at: datetime
+) -> None:
+    """Append one row per mart in ``published`` to ``bnpl_audit.publish_log`` (nothing for none).
+
+    Args:
+        published_at: when the marts were published; time-zone aware (UTC).
+    """
+    if not published:
+        return
+    params: dict[str, Any] = {
+        "run_id": gate.run_id,
+        "logical_date": gate.logical_date,
+        "range_start": gate.start,
+        "range_end": gate.end,
+        "published_at": published_at,
+        "bnpl_version": VERSION,
+    }
+    params |= row_params([{"mart": mart} for mart in published])
+    compiled = compile_template(warehouse, "results/insert_published", {"rows": len(published)})
+    warehouse.execute(compiled.sql, compiled.bind(params))
+
+
+def read_last_published(warehouse: Warehouse) -> dict[str, datetime]:
+    """When each mart was last published (:func:`write_publication`); empty if never."""
+    compiled = compile_template(warehouse, "results/last_published")
+    rows = warehouse.query(compiled.sql, compiled.bind({}))
+    return dict(zip(rows["mart"], rows["published_at"], strict=True))

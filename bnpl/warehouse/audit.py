@@ -11,7 +11,13 @@ marts *except for the changes of audited builds not yet published*, recorded in
   marts: the keys whose rows overlap the change's days in either table), for every mart in one
   transaction, and clears the records.
 
-A change that is not a range or a key set (a full rebuild) is copied whole. Every function here
+A change that is not a range or a key set (a full rebuild) is not copied: the audit table itself
+becomes the published data (:func:`swap`). DuckDB cannot move a table to another schema, so the
+published data lives in the audit schema as ``<mart>__published`` and ``bnpl_marts.<mart>`` is a
+view of it; the swap is a rename and a view replacement in the publishing transaction. The audit
+copy is then a view of the published table, and the next build of that mart drops it; an
+incremental one starts by copying the published table (as for a first audit). A mart published before this (a table in ``bnpl_marts``) is updated
+in place by ranges and keys until its next full publish replaces it by the view. Every function here
 returns sqlglot trees with bound parameters (:func:`bnpl.sqltext.param`); the adapter renders them
 in its dialect and runs them (:class:`bnpl.warehouse.base.Warehouse`).
 """
@@ -27,7 +33,7 @@ import sqlglot
 from sqlglot import exp
 
 from bnpl.sqltext import param
-from bnpl.warehouse.names import UNPUBLISHED
+from bnpl.warehouse.names import AUDIT, MARTS, UNPUBLISHED
 
 Table = Callable[[str, str], exp.Table]
 """``(dataset, table)`` -> the table as this warehouse names it."""
@@ -64,6 +70,44 @@ def copy(table: Table, source: str, target: str, name: str) -> exp.Create:
     )
 
 
+PUBLISHED_SUFFIX = "__published"
+
+
+def published_name(model: str) -> str:
+    """The audit-schema table holding ``model``'s published rows (behind the
+    ``bnpl_marts.<model>`` view)."""
+    return model + PUBLISHED_SUFFIX
+
+
+def swap(table: Table, model: str, *, marts_table: bool) -> list[exp.Expr]:
+    """Statements publishing the audit table of ``model`` without copying it: the audit table is
+    renamed to :func:`published_name` (replacing the previous one) and ``bnpl_marts.<model>``
+    becomes (or stays) a view of it; ``marts_table``: it is a table today (dropped first). The
+    audit area keeps a view of it too, so that checks reading a mart not built in a later run
+    see the published rows; the next build of the mart drops that view first."""
+    published = table(AUDIT, published_name(model))
+    statements: list[exp.Expr] = [exp.Drop(tables=[published.copy()], kind="TABLE", exists=True)]
+    if marts_table:
+        statements.append(exp.Drop(tables=[table(MARTS, model)], kind="TABLE", exists=True))
+    statements += [
+        exp.Alter(
+            this=table(AUDIT, model),
+            kind="TABLE",
+            actions=[exp.AlterRename(this=exp.to_table(published_name(model), quoted=True))],
+        ),
+        *(
+            exp.Create(
+                this=table(dataset, model),
+                kind="VIEW",
+                replace=True,
+                expression=exp.select("*").from_(published.copy()),
+            )
+            for dataset in (MARTS, AUDIT)
+        ),
+    ]
+    return statements
+
+
 def apply(
     table: Table,
     change: Change,
@@ -71,14 +115,16 @@ def apply(
     target: str,
     *,
     bounds: tuple[str, str] = DEFAULT_BOUNDS,
+    into: exp.Table | None = None,
 ) -> list[exp.Expr]:
-    """Statements making ``target.<mart>`` equal ``source.<mart>`` where ``change`` applies; its
-    first and last day are the parameters named ``bounds``."""
+    """Statements making ``target.<mart>`` (or the table ``into``) equal ``source.<mart>`` where
+    ``change`` applies; its first and last day are the parameters named ``bounds``."""
     if change.kind == "full":
         return [copy(table, source, target, change.model)]
     assert change.column is not None
     window = (param(bounds[0]), param(bounds[1]))
-    src, dst = table(source, change.model), table(target, change.model)
+    src = table(source, change.model)
+    dst = into.copy() if into is not None else table(target, change.model)
     if change.kind == "range":
         in_range = exp.column(change.column).between(*window)
         return [
@@ -179,3 +225,14 @@ def record(table: Table, change: Change) -> tuple[exp.Expr, dict[str, Any]]:
 
 def count(table: Table, dataset: str, name: str) -> exp.Select:
     return exp.select(exp.func("COUNT", exp.Star()).as_("n")).from_(table(dataset, name))
+
+
+def kinds(dataset: str) -> tuple[exp.Select, dict[str, Any]]:
+    """Every relation of the schema ``dataset`` with its type (``BASE TABLE`` or ``VIEW``), and
+    the bound schema name."""
+    select = (
+        exp.select("table_name", "table_type")
+        .from_(exp.to_table("information_schema.tables"))
+        .where(exp.column("table_schema").eq(param("kinds_schema")))
+    )
+    return select, {"kinds_schema": dataset}

@@ -348,9 +348,15 @@ class Warehouse(ABC):
         previous = self._recorded([name]).get(name)
         statements: list[exp.Expr] = []
         params: dict[str, Any] = {}
+        # after a publish by rename the audit area holds a view of the published table
+        audit_view = self._kinds(AUDIT).get(name) == "view"
+        if audit_view:
+            statements.append(exp.Drop(tables=[self.table(AUDIT, name)], kind="VIEW", exists=True))
         if incremental:
-            audit_ok = self.table_exists(AUDIT, name) and (
-                previous is not None or self._count(AUDIT, name) == self._count(MARTS, name)
+            audit_ok = (
+                not audit_view
+                and self.table_exists(AUDIT, name)
+                and (previous is not None or self._count(AUDIT, name) == self._count(MARTS, name))
             )
             undo = previous if audit_ok and previous is not None else audit.Change(name, "full")
             if not audit_ok or previous is not None:
@@ -364,22 +370,38 @@ class Warehouse(ABC):
         )
 
     def publish_marts(self, marts: Sequence[str]) -> None:
-        """Make each ``bnpl_marts.<name>`` equal ``bnpl_audit.<name>``: the recorded changes of
-        every mart in one transaction (:mod:`.audit`)."""
+        """Make each ``bnpl_marts.<name>`` equal ``bnpl_audit.<name>``, every mart in one
+        transaction: a recorded range or key change is copied (:func:`.audit.apply`), a full
+        change is published by renaming the audit table, with no copy (:func:`.audit.swap`)."""
         recorded = self._recorded(marts)
+        kinds = self._kinds(MARTS)
         statements: list[exp.Expr] = []
         params: dict[str, Any] = {}
         for index, name in enumerate(marts):
             change = recorded.get(name, audit.Change(name, "full"))
-            if not self.table_exists(MARTS, name):
+            if name not in kinds:
                 change = audit.Change(name, "full")
+            if change.kind == "full":
+                statements += audit.swap(self.table, name, marts_table=kinds.get(name) == "table")
+                continue
+            # a published view's rows are in its audit-schema table; a table is written in place
+            into = self.table(AUDIT, audit.published_name(name)) if kinds[name] == "view" else None
             # each mart's days get parameters of their own inside the one transaction
             bounds = (f"start_{index}", f"end_{index}")
-            statements += audit.apply(self.table, change, AUDIT, MARTS, bounds=bounds)
+            statements += audit.apply(self.table, change, AUDIT, MARTS, bounds=bounds, into=into)
             params |= audit.bound(change, bounds)
         forget, forget_params = audit.forget(self.table, list(marts))
         statements.append(forget)
         self.execute_many([self.render(s) for s in statements], params | forget_params)
+
+    def _kinds(self, dataset: str) -> dict[str, Literal["table", "view"]]:
+        """``table`` or ``view`` for every relation in ``dataset``."""
+        select, params = audit.kinds(dataset)
+        found = self.query(self.render(select), params)
+        return {
+            row["table_name"]: "view" if row["table_type"] == "VIEW" else "table"
+            for row in found.to_dicts()
+        }
 
     def _recorded(self, models: Sequence[str]) -> dict[str, audit.Change]:
         self.execute(self.render(audit.create_records(self.table)))

@@ -52,6 +52,9 @@ INGEST_FAILURES = TableName(AUDIT, "ingest_failures")
 """One row per failed day and run."""
 MODEL_DECISIONS = TableName(AUDIT, "model_decisions")
 """One row per model governance decision (promote, initial champion, rollback)."""
+
+PUBLISH_LOG = TableName(AUDIT, "publish_log")
+"""One row per mart each time a passed gate published it."""
 UNPUBLISHED = TableName(AUDIT, "_bnpl_unpublished")
 """One row per audited mart whose audit copy differs from the published table (DuckDB)."""
 

@@ -1,4 +1,4 @@
-"""End to end on a real Prefect server: setup, deploy, a process worker, a day that fails on a
+"""End to end on a real Prefect server: ``bnpl prefect setup`` (which deploys), a process worker, a day that fails on a
 source outage, and the same flow run retried to Completed; a failed daily run fires its automation;
 two daily runs never overlap (the deployment's concurrency limit), and each completed one triggers a
 features run; then the model loop: those features runs trigger
@@ -32,6 +32,7 @@ import httpx
 import polars as pl
 import psutil
 import pytest
+import yaml
 from model_demo import build_demo
 from prefect.client.orchestration import get_client
 
@@ -56,6 +57,9 @@ BIN = Path(sys.executable).parent
 VOLUME = 40
 DAY_OK, DAY_FAILS, DAY_NEW = date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6)
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+DEPLOYMENTS = [
+    d["name"] for d in yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
+]
 
 
 class Stack:
@@ -289,7 +293,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     tmp_path: Path, stack: Stack, monkeypatch: pytest.MonkeyPatch, prefect_api: str
 ) -> None:
-    """setup + deploy + worker: a day completes; a day failed by a source outage is retried as the
+    """setup (pool, limit, automations, deployments) + worker: a day completes; a day failed by a source outage is retried as the
     same flow run and completes with its rows loaded once; a backfill launches per-day runs; a
     parameter that is not a date fails at once."""
     began = time.monotonic()
@@ -308,27 +312,18 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     _wait_healthy(api, stack)
     _phase(began, "server healthy")
 
-    # one command prepares the server; a second run changes nothing
-    first = _run([str(BIN / "bnpl"), "prefect", "setup", "--api-limit", "2"], env, tmp_path)
+    # one command prepares the server and registers prefect.yaml's deployments; a second run
+    # changes nothing
+    setup = [str(BIN / "bnpl"), "prefect", "setup", "--api-limit", "2"]
+    first = _run(setup, env, tmp_path, timeout=400)
     assert re.search(r"work pool bnpl-process\s+created", first), first
     assert re.search(r"concurrency limit simtom-api\s+created", first), first
-    again = _run([str(BIN / "bnpl"), "prefect", "setup", "--api-limit", "2"], env, tmp_path)
+    for name in DEPLOYMENTS:
+        assert re.search(rf"deployment {name}/{name}\s+created", first), first
+    again = _run(setup, env, tmp_path, timeout=400)
     assert "created" not in again and "updated" not in again, again
-    _phase(began, "bnpl prefect setup, twice")
-
-    deployed = _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env, REPO)
-    assert all(
-        name in deployed
-        for name in (
-            "bnpl-daily",
-            "bnpl-ingest-day",
-            "bnpl-backfill",
-            "bnpl-features",
-            "bnpl-quality-gate",
-            "bnpl-train",
-        )
-    )
-    _phase(began, "prefect deploy --all")
+    assert all(f"deployment {name}/{name}" in again for name in DEPLOYMENTS), again
+    _phase(began, "bnpl prefect setup (pool, limit, automations, deployments), twice")
     # the exports the triggered features runs write go to this test's directory, not the repo's
     features = _request("GET", f"{api}/deployments/name/bnpl-features/bnpl-features").json()
     _request(

@@ -19,7 +19,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from bnpl.cli import main
 from bnpl.errors import ConfigError
-from bnpl_flows import infra
+from bnpl_flows import deploy, infra
 
 
 def free_port() -> int:
@@ -256,3 +256,58 @@ def test_setup_rejects_a_key_without_a_block_name(tmp_path: Path) -> None:
     """--gcp-key-file needs --gcp-credentials-block; nothing is contacted."""
     with pytest.raises(ConfigError, match="--gcp-credentials-block"):
         infra.setup_prefect(gcp_key_file=tmp_path / "key.json")
+
+
+def test_the_checkouts_prefect_yaml_is_found_and_lists_its_deployments() -> None:
+    """Without --prefect-file setup uses the checkout's prefect.yaml and reads every name from it."""
+    found = deploy.find_prefect_file()
+    assert found == (REPO / "prefect.yaml").resolve()
+    assert deploy.declared_deployments(found) == [d["name"] for d in _prefect_yaml()["deployments"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("deployments: [\n", r"cannot read .*prefect\.yaml: while parsing"),
+        ("name: bnpl\n", "declares no deployments"),
+        ("deployments:\n  - entrypoint: a.py:f\n", "deployment #1 has no name"),
+        ("deployments:\n  - name: bnpl-x\n    work_pool: {name: p}\n", "bnpl-x has no entrypoint"),
+        ("deployments:\n  - name: bnpl-x\n    entrypoint: a.py:f\n", "bnpl-x has no work_pool"),
+    ],
+)
+def test_an_invalid_prefect_yaml_exits_2_before_anything_is_contacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    """`bnpl prefect setup --prefect-file BAD` exits 2 with one line naming the file and the fault,
+    even with no server configured (the file is checked first)."""
+    bad = tmp_path / "prefect.yaml"
+    bad.write_text(text)
+    with temporary_settings(restore_defaults={PREFECT_API_URL}), pytest.raises(SystemExit) as exit_:
+        main(["prefect", "setup", "--prefect-file", str(bad)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert re.search(message, err), err
+    assert "PREFECT_API_URL" not in err
+
+
+def test_a_missing_prefect_yaml_says_how_to_name_or_skip_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --prefect-file that does not exist exits 2, pointing at --prefect-file and
+    --no-deployments (what an install from a wheel, which ships no prefect.yaml, needs)."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["prefect", "setup", "--prefect-file", str(tmp_path / "nope.yaml")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "nope.yaml" in err and "--no-deployments" in err, err
+
+
+def test_setup_without_deployments_needs_no_prefect_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--no-deployments skips the file entirely: a missing one is not an error (the run then
+    stops at the unset server)."""
+    with temporary_settings(restore_defaults={PREFECT_API_URL}), pytest.raises(SystemExit) as exit_:
+        main(["prefect", "setup", "--no-deployments", "--prefect-file", str(tmp_path / "x.yaml")])
+    assert exit_.value.code == 2
+    assert "PREFECT_API_URL is unset" in capsys.readouterr().err

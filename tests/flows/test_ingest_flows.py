@@ -24,7 +24,9 @@ from prefect.exceptions import ParameterTypeError
 import bnpl
 from bnpl.errors import IngestError
 from bnpl.ingest import IngestSummary
+from bnpl.progress import ProgressEvent
 from bnpl_flows.ingest import backfill, ingest_day
+from bnpl_flows.progress import local_progress
 
 pytestmark = pytest.mark.slow
 
@@ -204,3 +206,21 @@ def test_reversed_range_fails_the_flow_without_writing(warehouse):
     assert state.is_failed()
     assert "swap" in (state.message or "")
     assert not warehouse.exists() or bnpl.read_table("bnpl_raw.transactions").is_empty()
+
+
+def test_backfill_keeps_a_progress_artifact_and_feeds_the_callers_display(warehouse):
+    """The backfill flow's run has a progress artifact at 100 % after its last day, and the
+    caller's progress callback (bnpl's bar) saw every day."""
+    seen: list[ProgressEvent] = []
+    days = _days(3)
+    with local_progress(seen.append):
+        state = backfill(days[0], days[-1], concurrency=1, return_state=True)
+    assert state.is_completed(), state.message
+    assert (seen[0].done, seen[-1].done, seen[-1].total) == (0, 3, 3)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["backfill-progress"])),
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[_run_id(state)])),
+        )
+    assert len(artifacts) == 1
+    assert artifacts[0].type == "progress" and float(str(artifacts[0].data)) == 100.0

@@ -82,7 +82,7 @@ def alerts_block(prefect: SyncPrefectClient) -> UUID:
 
 def setup(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, str]:
     """Run ``bnpl prefect setup`` in this process; the outcome of each line it printed, by object."""
-    main(["prefect", "setup", "--pool", POOL, *args])
+    main(["prefect", "setup", "--no-deployments", "--pool", POOL, *args])
     out = capsys.readouterr().out
     lines = [re.fullmatch(r"(.+?)\s{2,}(\S+)(?: \((.*)\))?", line) for line in out.splitlines()]
     assert all(lines), out
@@ -168,7 +168,7 @@ def test_setup_without_a_notification_block_creates_automations_that_do_nothing(
     notification, and the line says to pass --notify; the pool and the limit
     (BNPL_INGEST__CONCURRENCY slots, here 2) are created too."""
     monkeypatch.setenv("BNPL_INGEST__CONCURRENCY", "2")
-    main(["prefect", "setup", "--pool", POOL])
+    main(["prefect", "setup", "--no-deployments", "--pool", POOL])
     out = capsys.readouterr().out
     for name in AUTOMATIONS:
         assert re.search(rf"automation {name}\s+created \(.*--notify", out), out
@@ -292,7 +292,8 @@ def test_setup_stores_the_gcp_key_and_points_a_cloud_run_pool_at_it(
     block = GCP_BLOCK
     pool = f"{POOL}-cloud-run"
     key = service_account_key(tmp_path / "key.json")
-    args = ["--pool", pool, "--pool-type", "cloud-run-v2", "--gcp-credentials-block", block]
+    args = ["--no-deployments", "--pool", pool, "--pool-type", "cloud-run-v2"]
+    args += ["--gcp-credentials-block", block]
     main(["prefect", "setup", *args, "--gcp-key-file", str(tmp_path / "key.json")])
     out = capsys.readouterr().out
     assert re.search(rf"block gcp-credentials/{block}\s+created", out), out

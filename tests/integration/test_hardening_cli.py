@@ -157,7 +157,9 @@ def test_a_planted_secret_reaches_no_output_table_or_prefect_database(
     cli: Cli, tmp_path: Path, hostile_source: HostileSource, simulator: str
 ):
     """A password in BNPL_SOURCE__URL and a key in a misspelled variable, through a refusing
-    source, bad settings and a good backfill (Prefect's temporary API, its own database)."""
+    source, bad settings and a good backfill run as a flow (--prefect: Prefect's temporary API,
+    its own database)."""
+    backfill = [*BACKFILL, "--prefect"]
     secret = "pw-ccf1e2d3b4a5968778695a4b"
     path = tmp_path / "w.duckdb"
     home = tmp_path / "prefect-home"
@@ -167,7 +169,7 @@ def test_a_planted_secret_reaches_no_output_table_or_prefect_database(
     env["PREFECT_HOME"] = str(home)
 
     hostile_source.mode = "refuse"
-    refused = cli.run(BACKFILL, env)
+    refused = cli.run(backfill, env)
     assert secret not in refused.stdout + refused.stderr, _out(refused)
     assert refused.returncode == 1, _out(refused)
     assert "HTTP 503" in _dump_duckdb(path)  # the failure was recorded ...
@@ -177,11 +179,11 @@ def test_a_planted_secret_reaches_no_output_table_or_prefect_database(
         ("BNPL_SOURCE__URL", f"http://bnpl:{secret}@127.0.0.1:99999/"),
         ("BNPL_SOURCE__URL", f"ftp://bnpl:{secret}@127.0.0.1/"),
     ]:
-        bad = cli.run(BACKFILL, {**env, name: value})
+        bad = cli.run(backfill, {**env, name: value})
         assert secret not in bad.stdout + bad.stderr, _out(bad)
         assert bad.returncode == 2 and name in bad.stderr, _out(bad)
     hostile_source.mode, hostile_source.upstream = "relay", simulator
-    good = cli.run(BACKFILL, env)
+    good = cli.run(backfill, env)
     assert secret not in good.stdout + good.stderr, _out(good)
     assert good.returncode == 0, _out(good)
 
@@ -213,13 +215,13 @@ def test_a_bad_setting_is_one_line_and_exit_2(cli: Cli, tmp_path: Path, name: st
 
 
 def test_prefect_telemetry_is_off_without_the_makefiles_environment(cli: Cli, tmp_path: Path):
-    """A run on Prefect's temporary API, with no PREFECT_SERVER_ANALYTICS_ENABLED nor
+    """A run on Prefect's temporary API (--prefect), with no PREFECT_SERVER_ANALYTICS_ENABLED nor
     DO_NOT_TRACK set, says nothing about telemetry and its server started with analytics off."""
     env = cli.env(ephemeral=True, warehouse__path=tmp_path / "w.duckdb", **PLAN)
     for name in ("PREFECT_SERVER_ANALYTICS_ENABLED", "DO_NOT_TRACK"):
         env.pop(name, None)
     env["PREFECT_LOGGING_LEVEL"] = "DEBUG"
-    proc = cli.run(BACKFILL, env)
+    proc = cli.run([*BACKFILL, "--prefect"], env)
     assert proc.returncode == 0, _out(proc)
     assert "Starting temporary server" in proc.stderr
     assert "telemetry" not in (proc.stdout + proc.stderr).lower(), _out(proc)

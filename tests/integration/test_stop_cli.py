@@ -168,8 +168,8 @@ def _listening(url: str) -> bool:
 
 
 def test_no_child_outlives_a_killed_backfill(cli: Cli, tmp_path: Path):
-    """SIGKILL of a backfill on Prefect's temporary API with the bundled simulator: within 5 s
-    no process it started is alive and the simulator's port is closed."""
+    """SIGKILL of a backfill on Prefect's temporary API (--prefect) with the bundled simulator:
+    within 5 s no process it started is alive and the simulator's port is closed."""
     env = cli.env(
         ephemeral=True,
         warehouse__path=tmp_path / "w.duckdb",
@@ -178,7 +178,7 @@ def test_no_child_outlives_a_killed_backfill(cli: Cli, tmp_path: Path):
         ingest__concurrency=1,
         **PLAN,
     )
-    proc = cli.popen(RANGE, env)
+    proc = cli.popen([*RANGE, "--prefect"], env)
     err = _Lines(proc.stderr)
     _Lines(proc.stdout)
     try:

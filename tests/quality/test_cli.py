@@ -9,6 +9,7 @@ import pytest
 from quality_data import END, START, Knobs, make_day, request
 
 from bnpl.cli import main
+from bnpl.errors import ConfigError
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
@@ -52,6 +53,39 @@ def test_check_exits_non_zero_on_an_error_level_failure(
     captured = capsys.readouterr()
     assert "BLOCKED" in captured.out
     assert "volume_vs_expected" in captured.err and "left unchanged" in captured.err
+
+
+def _column(db: Path, table: str, column: str) -> list[str]:
+    """The values of ``column`` in ``table``; empty when the table does not exist yet."""
+    warehouse = DuckDBWarehouse(DuckDBSettings(path=db))
+    try:
+        return [str(v) for v in warehouse.read_table(table, columns=[column])[column]]
+    except ConfigError:  # no such table: nothing was ever written to it
+        return []
+    finally:
+        warehouse.close()
+
+
+@pytest.mark.slow  # builds every model of the project
+def test_check_select_runs_only_the_named_checks_and_publishes_nothing(
+    configured: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bnpl check --select` stores results of the named checks only and publishes no mart."""
+    code = bnpl("check", "--start", str(START), "--end", str(END), "--select", "volume_vs_expected")
+    assert code == 0, capsys.readouterr().err
+    assert "nothing published" in capsys.readouterr().err
+    assert set(_column(configured, "bnpl_audit.dq_results", "check_name")) == {"volume_vs_expected"}
+    assert _column(configured, "bnpl_audit.publish_log", "mart") == []
+
+
+def test_check_select_of_an_unknown_check_is_one_line_exit_two_and_writes_nothing(
+    configured: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown name in `--select` is a one-line error naming it, exit 2, no result stored."""
+    assert bnpl("check", "--select", "no_such_check") == 2
+    err = capsys.readouterr().err
+    assert "no_such_check" in err and len(err.strip().splitlines()) == 1
+    assert _column(configured, "bnpl_audit.dq_results", "check_name") == []
 
 
 def test_check_rejects_bad_dates_with_exit_code_two(

@@ -68,6 +68,7 @@ def test_passing_gate_publishes_and_stores_every_result(
     assert gate.passed and gate.published == (MART,)
     assert seen == [gate]
     assert checksum(warehouse, "bnpl_marts", MART) == checksum(warehouse, "bnpl_audit", MART)
+    assert warehouse.read_table(f"bnpl_marts.{MART}").height > 0
     stored = read_results(warehouse, "run-1")
     assert stored.height == len(gate.results)
     # the project's real marts are not part of this one-mart project: their checks skip; the

@@ -29,6 +29,14 @@ LEDGER_CHECK = next(c for c in CHECKS if c.name == "transactions_match_ledger")
 the ledger recorded them."""
 
 
+EMPTY_AUDIT_TRANSACTIONS = (
+    'DROP VIEW IF EXISTS "bnpl_audit"."mart_bnpl_transactions"; '
+    'CREATE TABLE "bnpl_audit"."mart_bnpl_transactions" AS '
+    'SELECT * FROM "bnpl_marts"."mart_bnpl_transactions" LIMIT 0'
+)
+"""An audit copy that holds something else than the published mart (here: nothing)."""
+
+
 def marts(warehouse: DuckDBWarehouse) -> dict[str, Any]:
     """The content of every published mart."""
     return {name: content(warehouse, f"bnpl_marts.{name}") for name in sorted(MARTS)}
@@ -37,16 +45,26 @@ def marts(warehouse: DuckDBWarehouse) -> dict[str, Any]:
 def test_audit_build_writes_marts_to_the_audit_area_only(
     loaded: DuckDBWarehouse, project: Project
 ) -> None:
-    """With audit=True marts land in bnpl_audit and nothing is published until publish_models."""
+    """With audit=True marts land in bnpl_audit and nothing is published until publish_models;
+    publishing a first build moves each audit table behind its bnpl_marts view (no copy)."""
     result = build_models(loaded, project, audit=True)
     assert set(result.marts) == MARTS
     for name in MARTS:
         assert loaded.table_exists("bnpl_audit", name)
         assert not loaded.table_exists("bnpl_marts", name)
     assert loaded.table_exists("bnpl_intermediate", "int_bnpl_transactions_enriched")
+    audited = {name: content(loaded, f"bnpl_audit.{name}") for name in MARTS}
     publish_models(loaded, result.marts)
     for name in MARTS:
-        assert content(loaded, f"bnpl_marts.{name}").equals(content(loaded, f"bnpl_audit.{name}"))
+        assert content(loaded, f"bnpl_marts.{name}").equals(audited[name])
+        assert content(loaded, f"bnpl_audit.{name}").equals(audited[name])
+        assert loaded.table_exists("bnpl_audit", f"{name}__published")
+    kinds = loaded.query(
+        "SELECT DISTINCT table_type FROM information_schema.tables "
+        "WHERE table_schema IN ('bnpl_marts', 'bnpl_audit') AND table_name LIKE 'mart_%' "
+        "AND table_name NOT LIKE '%__published'"
+    )
+    assert kinds["table_type"].to_list() == ["VIEW"]
 
 
 def test_incremental_audit_build_starts_from_the_published_marts(
@@ -54,7 +72,7 @@ def test_incremental_audit_build_starts_from_the_published_marts(
 ) -> None:
     """An incremental audit build first copies each published mart, so the audit copy holds
     every day, even when the audit area held something else."""
-    built.execute('DELETE FROM "bnpl_audit"."mart_bnpl_transactions"')
+    built.execute(EMPTY_AUDIT_TRANSACTIONS)
     result = build_models(built, project, start=DAYS[2], end=DAYS[2], audit=True)
     actions = {m.name: m.action for m in result.models}
     assert actions["mart_bnpl_transactions"] == "replace_range"
@@ -69,7 +87,7 @@ def test_refs_between_marts_read_the_audit_copies(built: DuckDBWarehouse, projec
     read from bnpl_marts."""
     day = DAYS[1]
     built.execute(
-        'DELETE FROM "bnpl_marts"."mart_bnpl_transactions" WHERE transaction_date = $day',
+        'DELETE FROM "bnpl_audit"."mart_bnpl_transactions__published" WHERE transaction_date = $day',
         {"day": day},
     )
     build_models(
@@ -86,7 +104,7 @@ def test_refs_between_marts_read_the_audit_copies(built: DuckDBWarehouse, projec
 
 def test_publish_is_all_or_nothing(built: DuckDBWarehouse) -> None:
     """If one mart cannot be published, none is: the published marts stay as they were."""
-    built.execute('DELETE FROM "bnpl_audit"."mart_bnpl_transactions"')
+    built.execute(EMPTY_AUDIT_TRANSACTIONS)
     before = marts(built)
     with pytest.raises(ModelError, match="publishing"):
         publish_models(built, ["mart_bnpl_transactions", "mart_bnpl_missing"])
@@ -183,6 +201,8 @@ class CopyingWarehouse(CopyJobPublishing, DuckDBWarehouse):
         labels: Mapping[str, str] | None = None,
     ) -> None:
         self.copies.append((src_dataset, src_table, dst_dataset, dst_table))
+        # the fixture's marts were published by renaming, as views; a copy job writes tables
+        self.execute(f'DROP VIEW IF EXISTS "{dst_dataset}"."{dst_table}"')
         super().copy_table(src_dataset, src_table, dst_dataset, dst_table, labels=labels)
 
 
@@ -192,6 +212,8 @@ def test_copy_job_publishing_copies_whole_tables(built: DuckDBWarehouse, project
     built.close()
     warehouse = CopyingWarehouse(built)
     assert isinstance(warehouse, CopyJobPublishing)
+    for name in MARTS:  # the fixture published by renaming; copy jobs know tables only
+        warehouse.execute(f'DROP VIEW IF EXISTS "bnpl_audit"."{name}"')
     try:
         result = write_audit_publish(warehouse, project, start=DAYS[0], end=DAYS[0])
     finally:

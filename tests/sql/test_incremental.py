@@ -130,7 +130,7 @@ def test_reloaded_day_converges_with_batch_ids(
 
 def test_full_refresh_rebuilds_every_loaded_day(built: DuckDBWarehouse, project: Project) -> None:
     """A full refresh recreates each table from every day in the ledger."""
-    built.execute('DELETE FROM "bnpl_marts"."mart_bnpl_transactions"')
+    built.execute('DELETE FROM "bnpl_audit"."mart_bnpl_transactions__published"')
     result = write_audit_publish(built, project, full_refresh=True)
     assert {m.action for m in result.models} == {"create", "view"}  # the live view
     assert {(m.start, m.end) for m in result.models if m.action == "create"} == {

@@ -1,0 +1,154 @@
+"""Everyday commands (issue 17, "Numbers"): the whole ``bnpl`` command against the work alone.
+
+One-day commands, each in a subprocess on its own DuckDB file with the bundled simulator and no
+Prefect API configured (the direct path): ``bnpl ingest-day --date D1``, ``bnpl daily --date D2``,
+``bnpl build --start D2 --end D2``, in that order. The work alone: the same verbs in that order
+on another fresh file, timed in one warm process (``open_session`` + ``ingest_range``;
+``open_session`` + ``DailyRun.run``; ``write_audit_publish`` for D2). Overhead = command wall -
+work; target ≤ 3 s each. For comparison, ``bnpl ingest-day --prefect`` (Prefect's temporary API),
+as every run paid before.
+
+The year: ``bnpl backfill --start 2024-01-01 --end 2024-12-31`` (direct path, default plan) and,
+in the same run, the engine alone (``bnpl.ingest.run_range`` in a subprocess, as
+``bench_ingest``): wall, CPU and peak RSS of the process tree. Targets: ≤ 40 s wall, ≤ 1.5 GiB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.bench_ingest import _ENGINE, BNPL, END, START, Measured, _env, _gib, _measure, _verdict
+
+D1, D2, D3 = "2024-06-01", "2024-06-02", "2024-06-03"
+TARGET_OVERHEAD_S = 3.0
+TARGET_YEAR_WALL_S = 40.0
+TARGET_YEAR_RSS = int(1.5 * 1024**3)
+
+_WORK = f"""
+import json, time, uuid
+from datetime import date
+from bnpl import pipeline
+from bnpl.cli import configure_logging
+from bnpl.settings import load_settings
+from bnpl.warehouse import open_warehouse
+configure_logging()
+settings = load_settings()
+d1, d2 = date.fromisoformat("{D1}"), date.fromisoformat("{D2}")
+times, cpu = {{}}, {{}}
+began, cpu0 = time.perf_counter(), time.process_time()
+with pipeline.open_session(settings) as session:
+    pipeline.ingest_range(session, d1, d1, concurrency=1)
+times["ingest-day"], cpu["ingest-day"] = time.perf_counter() - began, time.process_time() - cpu0
+began, cpu0 = time.perf_counter(), time.process_time()
+with pipeline.open_session(settings) as session:
+    pipeline.DailyRun(d2, run_id=uuid.uuid4().hex).run(session)
+times["daily"], cpu["daily"] = time.perf_counter() - began, time.process_time() - cpu0
+began, cpu0 = time.perf_counter(), time.process_time()
+warehouse = open_warehouse(settings, access="existing")
+try:
+    pipeline.write_audit_publish(warehouse, settings, run_id=uuid.uuid4().hex, start=d2, end=d2)
+finally:
+    warehouse.close()
+times["build"], cpu["build"] = time.perf_counter() - began, time.process_time() - cpu0
+print(json.dumps({{"wall": times, "cpu": cpu}}))
+"""
+
+COMMANDS = {
+    "ingest-day": ["ingest-day", "--date", D1],
+    "daily": ["daily", "--date", D2],
+    "build": ["build", "--start", D2, "--end", D2],
+}
+
+
+def _role_cpu(m: Measured, role: str) -> str:
+    return f"{m.cpu_by_role.get(role, 0.0):.1f} s"
+
+
+def _check(name: str, m: Measured) -> None:
+    if m.returncode != 0:
+        raise RuntimeError(f"{name} failed with exit code {m.returncode}:\n{m.stderr[-3000:]}")
+
+
+def main() -> str:
+    """Run the one-day commands and their work, the Prefect-mode ingest-day, the year and the
+    engine; return the report."""
+    root = Path(tempfile.mkdtemp(prefix="bench-cli-"))
+    try:
+        home = root / "prefect"
+        load = os.getloadavg()
+        work_wh = root / "work.duckdb"
+        work = _measure([sys.executable, "-c", _WORK], _env(home, work_wh), root, work_wh)
+        _check("work", work)
+        measured = json.loads(work.stdout.strip().splitlines()[-1])
+        alone: dict[str, float] = measured["wall"]
+        alone_cpu: dict[str, float] = measured["cpu"]
+        cli_wh = root / "cli.duckdb"
+        commands = {}
+        for name, argv in COMMANDS.items():
+            commands[name] = _measure([str(BNPL), *argv], _env(home, cli_wh), root, cli_wh)
+            _check(name, commands[name])
+        flow = _measure(
+            [str(BNPL), "ingest-day", "--date", D3, "--prefect"], _env(home, cli_wh), root, cli_wh
+        )
+        _check("ingest-day --prefect", flow)
+        year_wh = root / "year.duckdb"
+        year = _measure(
+            [str(BNPL), "backfill", "--start", START, "--end", END],
+            _env(home, year_wh),
+            root,
+            year_wh,
+        )
+        _check("backfill", year)
+        engine_wh = root / "engine.duckdb"
+        engine = _measure([sys.executable, "-c", _ENGINE], _env(home, engine_wh), root, engine_wh)
+        _check("engine", engine)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    lines = []
+    for name, m in commands.items():
+        overhead = m.wall_s - alone[name]
+        main_cpu = m.cpu_by_role.get("bnpl", 0.0)
+        lines.append(
+            f"| `bnpl {' '.join(COMMANDS[name])}` | {m.wall_s:.1f} s | {m.cpu_s:.1f} s | "
+            f"{main_cpu:.1f} s | {alone[name]:.1f} s | {alone_cpu[name]:.1f} s | "
+            f"{overhead:.1f} s | {main_cpu - alone_cpu[name]:.1f} s | "
+            f"{_verdict(overhead <= TARGET_OVERHEAD_S)} |"
+        )
+    flow_cpu = flow.cpu_by_role.get("bnpl", 0.0)
+    lines.append(
+        f"| `bnpl ingest-day --date {D3} --prefect` (temporary API) | {flow.wall_s:.1f} s | "
+        f"{flow.cpu_s:.1f} s | {flow_cpu:.1f} s | {alone['ingest-day']:.1f} s (D1) | "
+        f"{alone_cpu['ingest-day']:.1f} s | {flow.wall_s - alone['ingest-day']:.1f} s | "
+        f"{flow_cpu - alone_cpu['ingest-day']:.1f} s | - |"
+    )
+    table = "\n".join(lines)
+    year_ok = year.wall_s <= TARGET_YEAR_WALL_S and year.peak_rss <= TARGET_YEAR_RSS
+    return f"""
+Command: `python -m bench cli`. Load average before the runs: {load[0]:.1f} / {load[1]:.1f} /
+{load[2]:.1f} (2 cores shared with other sessions: read the CPU columns, which the load inflates
+far less than wall). No Prefect API configured, so the commands run directly; the work alone is
+the same verbs timed in one warm process ({work.wall_s:.1f} s for that process, imports
+included; its CPU is `time.process_time`, the bnpl process only, comparable with the command's
+"CPU (bnpl process)", sampled by psutil).
+
+| command | wall | CPU (tree) | CPU (bnpl process) | work alone: wall | work alone: CPU | overhead: wall | overhead: CPU (bnpl process − work) | wall overhead ≤ {TARGET_OVERHEAD_S:.0f} s |
+|---|---|---|---|---|---|---|---|---|
+{table}
+
+| year {START}..{END} | wall | CPU (tree) | CPU: bnpl | CPU: simulator | rows | peak RSS (tree) | peak RSS (main) |
+|---|---|---|---|---|---|---|---|
+| `bnpl backfill` (direct) | {year.wall_s:.1f} s | {year.cpu_s:.1f} s | {_role_cpu(year, "bnpl")} | {_role_cpu(year, "simulator")} | {year.rows:,} | {_gib(year.peak_rss)} | {_gib(year.peak_main_rss)} |
+| engine alone (`bnpl.ingest.run_range`) | {engine.wall_s:.1f} s | {engine.cpu_s:.1f} s | {_role_cpu(engine, "bnpl")} | {_role_cpu(engine, "simulator")} | {engine.rows:,} | {_gib(engine.peak_rss)} | {_gib(engine.peak_main_rss)} |
+
+Year target ≤ {TARGET_YEAR_WALL_S:.0f} s and ≤ {_gib(TARGET_YEAR_RSS)}: {_verdict(year_ok)}
+(command − engine: {year.wall_s - engine.wall_s:+.1f} s wall).
+"""
+
+
+if __name__ == "__main__":
+    print(main())

@@ -1,0 +1,1 @@
+"""Online scoring: features from the training SQL over an online store, and the scoring API."""

@@ -1,0 +1,46 @@
+"""Fixtures of the serving tests: a few weeks of the bundled simulator with stable customer ids,
+loaded and built like production (built once per session)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bnpl.settings import DuckDBSettings
+from bnpl.warehouse.duckdb import DuckDBWarehouse
+from tests.model_demo import build_demo
+
+FIRST, LAST = date(2024, 1, 1), date(2024, 2, 11)
+"""Six weeks: the 7- and 28-day windows fill up, and the 28-day window also starts empty."""
+
+UNIVERSE = 250
+"""Customers in the simulator's universe: most buy several times in six weeks, some once."""
+
+
+@pytest.fixture(scope="session")
+def weeks_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six weeks of simulated days (40 a day, stable customer ids), loaded, built, published."""
+    path = tmp_path_factory.mktemp("serving") / "weeks.duckdb"
+    build_demo(
+        path,
+        FIRST,
+        LAST,
+        request_extra={"stable_customer_ids": True, "customer_universe_size": UNIVERSE},
+    )
+    return path
+
+
+@pytest.fixture
+def weeks(weeks_db: Path, tmp_path: Path) -> Iterator[DuckDBWarehouse]:
+    """This test's copy of the six-week warehouse, open."""
+    path = tmp_path / "bnpl.duckdb"
+    shutil.copy(weeks_db, path)
+    warehouse = DuckDBWarehouse(DuckDBSettings(path=path))
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()

@@ -1,0 +1,217 @@
+"""The scoring API on a real uvicorn, with a real MLflow store and SQLite online store."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import polars as pl
+import pytest
+
+from bnpl.features.training import feature_columns
+from bnpl.governance import estimator, registry, store
+from bnpl.settings import Settings, load_settings
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "test-token-0123456789"
+FIXTURE = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "simtom"
+FEATURES = ["risk_score", "amount_cents", "prior_txn_count_28d", "product_category"]
+
+
+def _checkout() -> dict[str, Any]:
+    path = FIXTURE / "hist_2024-11-28_3days_base200_seed42.txt.gz"
+    if path.exists():
+        for line in gzip.decompress(path.read_bytes()).decode().splitlines():
+            if line.startswith("data: {"):
+                record: dict[str, Any] = json.loads(line[len("data: ") :])
+                break
+    else:  # pragma: no cover - the shared fixtures are part of the checkout
+        pytest.skip("shared simtom fixture missing")
+    for name in ("will_default", "days_to_first_missed_payment", "_timestamp", "_record_id"):
+        record.pop(name, None)
+    record.pop("_generator", None)
+    record["timestamp"] = "2024-11-28T10:00:00"
+    return record
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings with this test's MLflow store, online store and token; fast alias polling."""
+    for name in [n for n in os.environ if n.startswith("BNPL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(tmp_path / "bnpl.duckdb"))
+    monkeypatch.setenv("BNPL_MODEL__STORE_DIR", str(tmp_path / "mlflow"))
+    monkeypatch.setenv("BNPL_SERVING__STORE_PATH", str(tmp_path / "online.sqlite"))
+    monkeypatch.setenv("BNPL_SERVING__TOKENS", TOKEN)
+    monkeypatch.setenv("BNPL_SERVING__POLL_S", "0.5")
+    monkeypatch.setenv("BNPL_SERVING__MAX_BODY_BYTES", "4096")
+    return load_settings()
+
+
+def _register(settings: Settings, sign: float, alias: str = registry.CHAMPION) -> int:
+    """Fit the bnpl pipeline on synthetic rows where risk_score drives defaults (``sign``: +1
+    risky means default); register it and point ``alias`` at it."""
+    import mlflow
+
+    catalog = {f.name: f for f in feature_columns()}
+    features = [catalog[n] for n in FEATURES]
+    rng = np.random.default_rng(0)
+    n = 2000
+    risk = rng.uniform(0.1, 0.8, n)
+    frame = pl.DataFrame(
+        {
+            "risk_score": risk,
+            "amount_cents": rng.integers(1000, 50000, n),
+            "prior_txn_count_28d": rng.integers(0, 5, n),
+            "product_category": rng.choice(["electronics", "clothing", "home"], n),
+        }
+    )
+    y = rng.random(n) < 1 / (1 + np.exp(-sign * 10 * (risk - 0.45)))
+    model = estimator.build_pipeline(features)
+    model.fit(estimator.model_input(frame, features), y)
+    client = store.open_client(settings)
+    name = settings.model.registered_model
+    with (
+        store.quiet(),
+        mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
+    ):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            pip_requirements=["scikit-learn"],
+            skops_trusted_types=estimator.TRUSTED_TYPES,
+        )
+        if not registry.model_exists(client, name):
+            client.create_registered_model(name)
+        version = int(
+            client.create_model_version(
+                name,
+                info.model_uri,
+                run.info.run_id,
+                tags={
+                    "bnpl.as_of": "2024-06-30",
+                    "bnpl.train_start": "2024-01-01",
+                    "bnpl.train_end": "2024-05-31",
+                    "bnpl.features": json.dumps(FEATURES),
+                },
+            ).version
+        )
+        client.set_registered_model_alias(name, alias, str(version))
+    return version
+
+
+class Server:
+    """The app under a real uvicorn server in a thread, on a free loopback port."""
+
+    def __init__(self, settings: Settings) -> None:
+        import uvicorn
+
+        from bnpl.serving.api import create_app
+
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 120
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60)
+
+    def score(self, body: Any, token: str | None = TOKEN, **kwargs: Any) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return self.client.post("/v1/score", json=body, headers=headers, **kwargs)
+
+    def stop(self) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[Server]:
+    """A running scoring API with a champion registered."""
+    _register(settings, +1.0)
+    running = Server(settings)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_score_returns_a_decision_from_the_champion(server: Server) -> None:
+    """A valid checkout gets a score, decision, reasons, the model version and its features."""
+    response = server.score(_checkout())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert 0 <= body["score"] <= 1
+    assert body["decision"] in {"approve", "review", "decline"}
+    assert body["model_version"] == 1
+    assert body["cold_start"] is True
+    assert body["features"]["prior_txn_count_365d"] == 0
+    assert body["features"]["risk_score"] == pytest.approx(_checkout()["risk_score"])
+    assert body["reasons"] and body["reasons"][0]["feature"] in FEATURES
+    risky = server.score({**_checkout(), "risk_score": 0.8}).json()
+    safe = server.score({**_checkout(), "risk_score": 0.11}).json()
+    assert risky["score"] > safe["score"]
+    assert server.client.get("/readyz").json()["model_version"] == 1
+    metrics = server.client.get("/metrics").text
+    assert 'bnpl_score_requests_total{status="200"} 3.0' in metrics
+
+
+def test_bad_requests_get_clear_statuses(server: Server) -> None:
+    """401 without or with a wrong token, 422 naming missing/mistyped fields, 422 for outcome
+    fields, 413 over the body limit."""
+    assert server.score(_checkout(), token=None).status_code == 401
+    assert server.score(_checkout(), token="wrong").status_code == 401
+    broken = {**_checkout(), "amount": "12.5"}
+    del broken["customer_id"]
+    response = server.score(broken)
+    assert response.status_code == 422
+    assert set(response.json()["fields"]) == {"amount", "customer_id"}
+    outcome = server.score({**_checkout(), "will_default": False})
+    assert outcome.status_code == 422 and outcome.json()["fields"] == ["will_default"]
+    big = server.score({**_checkout(), "padding": "x" * 5000})
+    assert big.status_code == 413
+
+
+def test_a_new_champion_is_picked_up_without_dropping_requests(
+    server: Server, settings: Settings
+) -> None:
+    """Moving the alias swaps the model while requests keep succeeding."""
+    _register(settings, -1.0)
+    seen: set[int] = set()
+    deadline = time.monotonic() + 120
+    while 2 not in seen:
+        assert time.monotonic() < deadline, "new champion not picked up"
+        response = server.score(_checkout())
+        assert response.status_code == 200, response.text
+        seen.add(response.json()["model_version"])
+    assert seen <= {1, 2}
+
+
+def test_no_champion_means_503_and_not_ready(settings: Settings) -> None:
+    """Without a champion the API answers 503 and /readyz is false."""
+    running = Server(settings)
+    try:
+        response = running.score(_checkout())
+        assert response.status_code == 503
+        ready = running.client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["ready"] is False
+        assert running.client.get("/healthz").status_code == 200
+    finally:
+        running.stop()
