@@ -9,28 +9,31 @@ schema plus partitioning and clustering); both adapters create their tables from
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import polars as pl
 import sqlglot
 from sqlglot import exp
 
-from bnpl.bundle import SCHEMAS_DIR
 from bnpl.errors import WarehouseError
 from bnpl.warehouse import audit
 from bnpl.warehouse.labels import job_labels
-from bnpl.warehouse.names import AUDIT, DATASETS, LEDGER, MARTS, QUARANTINE, RAW, RAW_DAY_TABLES
+from bnpl.warehouse.names import AUDIT, LEDGER, MARTS, QUARANTINE, RAW, RAW_DAY_TABLES
 from bnpl.warehouse.read import TableInfo, read_statement, split_name
+from bnpl.warehouse.specs import (  # re-exported: the adapters and callers find them here
+    Column as Column,
+)
+from bnpl.warehouse.specs import TableSpec as TableSpec
+from bnpl.warehouse.specs import declared_tables as declared_tables
+from bnpl.warehouse.specs import table_spec as table_spec
 
 if TYPE_CHECKING:
-    from bnpl.warehouse.live import LiveBatch
+    from bnpl.warehouse.live_batch import LiveBatch
 
 Dialect = Literal["duckdb", "bigquery"]
 
@@ -39,75 +42,6 @@ LIVE_QUARANTINE_COLUMNS: tuple[str, ...] = ("event_id", "received_at")
 
 Access = Literal["create", "existing", "read_only"]
 """How :func:`bnpl.warehouse.open_warehouse` opens an embedded file."""
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One column of a declared table (BigQuery type names)."""
-
-    name: str
-    type: str
-    nullable: bool
-    description: str
-
-
-@dataclass(frozen=True, slots=True)
-class TableSpec:
-    """A table declared in ``schemas/``."""
-
-    dataset: str
-    name: str
-    description: str
-    columns: tuple[Column, ...]
-    partition_field: str | None
-    clustering: tuple[str, ...]
-    require_partition_filter: bool
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-
-@cache
-def table_spec(dataset: str, name: str) -> TableSpec:
-    """Read ``schemas/<dataset>/<name>.json``.
-
-    Raises:
-        WarehouseError: when the file is missing or malformed.
-    """
-    path = SCHEMAS_DIR / dataset / f"{name}.json"
-    try:
-        doc = json.loads(path.read_text())
-        columns = tuple(
-            Column(
-                f["name"],
-                f["type"],
-                f.get("mode", "NULLABLE") != "REQUIRED",
-                f.get("description", ""),
-            )
-            for f in doc["fields"]
-        )
-    except (OSError, ValueError, KeyError) as exc:
-        raise WarehouseError(f"cannot read table schema {path}: {exc}") from exc
-    partitioning = doc.get("time_partitioning") or {}
-    return TableSpec(
-        dataset=dataset,
-        name=name,
-        description=doc.get("description", ""),
-        columns=columns,
-        partition_field=partitioning.get("field"),
-        clustering=tuple(doc.get("clustering", ())),
-        require_partition_filter=bool(doc.get("require_partition_filter", False)),
-    )
-
-
-def declared_tables() -> list[TableSpec]:
-    """Every table declared under ``schemas/``, sorted by dataset and name."""
-    return [
-        table_spec(p.parent.name, p.stem)
-        for p in sorted(SCHEMAS_DIR.glob("bnpl_*/*.json"))
-        if p.parent.name in DATASETS
-    ]
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ from bnpl.warehouse.bigquery_load import (
     to_parquet,
 )
 from bnpl.warehouse.bigquery_params import TypedParam
-from bnpl.warehouse.live import LiveBatch
+from bnpl.warehouse.live_batch import LiveBatch
 from bnpl.warehouse.names import (
     DATASETS,
     LIVE_OFFSETS,

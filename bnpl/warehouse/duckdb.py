@@ -33,7 +33,7 @@ from bnpl.warehouse.base import (
     table_spec,
 )
 from bnpl.warehouse.duckdb_file import STATEMENTS, DuckDBFile, quote
-from bnpl.warehouse.live import LiveBatch
+from bnpl.warehouse.live_batch import LiveBatch
 from bnpl.warehouse.names import (
     DATASETS,
     LEDGER,

@@ -26,7 +26,7 @@ SELECT
   DATETIME_TRUNC(t.transaction_ts, MINUTE) AS minute,
   COUNT(*) AS transaction_count,
   COUNT(DISTINCT t.customer_key) AS customer_count,
-  SUM(t.amount_cents) AS amount_cents,
+  CAST(SUM(t.amount_cents) AS INT64) AS amount_cents,  -- a view has no declared type: keep INT64 on both engines
   COUNTIF(t.risk_level = 'low') AS low_risk_count,
   COUNTIF(t.risk_level = 'medium') AS medium_risk_count,
   COUNTIF(t.risk_level = 'high') AS high_risk_count,

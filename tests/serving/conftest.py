@@ -9,10 +9,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from model_demo import build_demo
 
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
-from tests.model_demo import build_demo
 
 FIRST, LAST = date(2024, 1, 1), date(2024, 2, 11)
 """Six weeks: the 7- and 28-day windows fill up, and the 28-day window also starts empty."""

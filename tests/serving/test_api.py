@@ -15,11 +15,11 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
+from simulator_helpers import free_port
 
 from bnpl.features.training import feature_columns
 from bnpl.governance import estimator, registry, store
 from bnpl.settings import Settings, load_settings
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 

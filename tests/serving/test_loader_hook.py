@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from live_data import live_events
+
 from bnpl.live.engines import open_event_log
 from bnpl.live.loader import Loader
 from bnpl.serving.hook import store_updater
 from bnpl.serving.store import SqliteStore
 from bnpl.settings import load_settings
 from bnpl.warehouse import open_warehouse
-from tests.live.live_data import live_events
 
 
 def test_each_committed_batch_reaches_the_store_once(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from redis_server import RedisServer
 
 from bnpl.models import load_project
 from bnpl.serving.features import ENRICHED, HISTORY_COLUMNS
@@ -18,7 +19,6 @@ from bnpl.serving.hook import materialize, store_updater
 from bnpl.serving.redis_store import RedisStore
 from bnpl.serving.store import OnlineStore, SqliteStore
 from bnpl.warehouse.duckdb import DuckDBWarehouse
-from tests.redis_server import RedisServer
 
 
 def _row(key: str, customer: str, ts: datetime, amount: int = 1000) -> dict[str, Any]:

@@ -6,7 +6,7 @@ SELECT
   DATE_TRUNC('MINUTE', CAST(t.transaction_ts AS TIMESTAMP)) AS minute,
   COUNT(*) AS transaction_count,
   COUNT(DISTINCT t.customer_key) AS customer_count,
-  SUM(t.amount_cents) AS amount_cents,
+  CAST(SUM(t.amount_cents) AS BIGINT) AS amount_cents, /* a view has no declared type: keep INT64 on both engines */
   COUNT_IF(t.risk_level = 'low') AS low_risk_count,
   COUNT_IF(t.risk_level = 'medium') AS medium_risk_count,
   COUNT_IF(t.risk_level = 'high') AS high_risk_count,
@@ -26,7 +26,7 @@ SELECT
   DATE_TRUNC('MINUTE', CAST(t.transaction_ts AS TIMESTAMP)) AS minute,
   COUNT(*) AS transaction_count,
   COUNT(DISTINCT t.customer_key) AS customer_count,
-  SUM(t.amount_cents) AS amount_cents,
+  CAST(SUM(t.amount_cents) AS BIGINT) AS amount_cents, /* a view has no declared type: keep INT64 on both engines */
   COUNT_IF(t.risk_level = 'low') AS low_risk_count,
   COUNT_IF(t.risk_level = 'medium') AS medium_risk_count,
   COUNT_IF(t.risk_level = 'high') AS high_risk_count,
