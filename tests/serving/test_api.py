@@ -77,8 +77,7 @@ def _register(settings: Settings, sign: float, alias: str = registry.CHAMPION) -
         }
     )
     y = rng.random(n) < 1 / (1 + np.exp(-sign * 10 * (risk - 0.45)))
-    model = estimator.build_pipeline(features)
-    model.fit(estimator.model_input(frame, features), y)
+    model = estimator.fit_pipeline(frame, y, features)
     client = store.open_client(settings)
     name = settings.model.registered_model
     with (
