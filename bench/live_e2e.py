@@ -34,7 +34,7 @@ from pathlib import Path
 import polars as pl
 import psutil
 
-from bench.bench_live import BIN, SECRET, Service, _stop, running_gateway, running_redis
+from bench.live_services import BIN, SECRET, Service, _stop, running_gateway, running_redis
 from bnpl.live.engines import open_event_log
 from bnpl.pipeline import seal_day
 from bnpl.settings import PushSettings, Settings, load_settings
@@ -211,7 +211,7 @@ def _gateway_process(root: Path, env: dict[str, str], port: int) -> subprocess.P
 
 def exactly_once_run(root: Path, events: int) -> list[str]:
     """The full-size fault run on the SQLite log; returns report lines (raises if it fails)."""
-    from bench.bench_live import free_port
+    from bench.live_services import free_port
 
     root.mkdir(parents=True, exist_ok=True)
     live = {"log_engine": "sqlite", "log_path": str(root / "events.sqlite")}
