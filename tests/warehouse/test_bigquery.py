@@ -18,11 +18,11 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import bigquery
 from polars.testing import assert_frame_equal
 
+from bnpl.bundle import SCHEMAS_DIR
 from bnpl.errors import ConfigError, WarehouseError
 from bnpl.ingest.failures import FailedDay, write_failures
 from bnpl.settings import BigQuerySettings, load_settings
 from bnpl.warehouse import DayBatch, open_warehouse
-from bnpl.warehouse.base import SCHEMAS_DIR
 from bnpl.warehouse.bigquery import BigQueryWarehouse, TypedParam, set_credentials_block_loader
 from bnpl.warehouse.bigquery_load import day_script, staging_name
 from bnpl.warehouse.bigquery_params import query_parameter, query_parameters
