@@ -57,6 +57,15 @@ HISTORY_COLUMNS: tuple[str, ...] = (
 )
 """The enriched columns the mart reads from a customer's earlier transactions."""
 
+
+def _insert(table: str, columns: Sequence[str]) -> str:
+    """``INSERT INTO table (columns) VALUES (?, ...)``: one bound parameter per column."""
+    values = exp.values([tuple(exp.Placeholder() for _ in columns)])
+    return exp.insert(values, table, columns=list(columns)).sql("duckdb")
+
+
+_INSERT_HISTORY = _insert("history", HISTORY_COLUMNS)
+
 HISTORY_DAYS = 366
 """The mart's history reaches this many days before the checkout's day."""
 
@@ -109,11 +118,19 @@ def _market_cte(tree: exp.Expr) -> exp.CTE:
 
 @dataclass(frozen=True)
 class CompiledFeatures:
-    """The two DuckDB statements of one checkout, for one number of bound holidays."""
+    """The DuckDB statements of one checkout, for one number of bound holidays, built once from
+    the models' trees: create the enriched table's shape, enrich the checkout into it, and read
+    the checkout's mart row (``$key``)."""
 
-    enrich: str
-    mart: str
+    create_enriched: str
+    insert_enriched: str
+    select_row: str
     columns: tuple[str, ...]
+
+
+def _aliased(query: exp.Expr, alias: str) -> exp.Subquery:
+    """``(query) AS alias``, to select from."""
+    return exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(alias)))
 
 
 def _compile(project: Project, holidays: int) -> CompiledFeatures:
@@ -136,9 +153,19 @@ def _compile(project: Project, holidays: int) -> CompiledFeatures:
         lambda t: exp.to_table("enriched") if t == REF_PREFIX + ENRICHED else None,
     )
     mart_model: Model = project.model(MART)
+    enriched = exp.to_table("checkout_enriched")
+    shape = exp.select("*").from_(_aliased(enrich_tree.copy(), "e")).limit(0)
+    row = (
+        exp.select("*")
+        .from_(_aliased(mart_tree, "m"))
+        .where(exp.column("transaction_key").eq(exp.Parameter(this=exp.var("key"))))
+    )
     return CompiledFeatures(
-        enrich=to_dialect(enrich_tree, "duckdb"),
-        mart=to_dialect(mart_tree, "duckdb"),
+        create_enriched=to_dialect(
+            exp.Create(this=enriched, kind="TABLE", expression=shape), "duckdb"
+        ),
+        insert_enriched=to_dialect(exp.insert(enrich_tree, enriched), "duckdb"),
+        select_row=to_dialect(row, "duckdb"),
         columns=tuple(mart_model.column_names),
     )
 
@@ -191,16 +218,14 @@ class OnlineFeatures:
             "CREATE TABLE market_days (transaction_date DATE, txn_count BIGINT, amount_cents BIGINT)"
         )
         first = self._statements(date(2024, 1, 1))
-        self._con.execute(
-            f"CREATE TABLE checkout_enriched AS SELECT * FROM ({first.enrich}) LIMIT 0",  # noqa: S608 (compiled model SQL)
-            self._params(date(2024, 1, 1)),
-        )
+        self._con.execute(first.create_enriched, self._params(date(2024, 1, 1)))
         self._con.execute("CREATE TABLE history AS SELECT * FROM checkout_enriched LIMIT 0")
         self._con.execute(
             "CREATE VIEW enriched AS SELECT * FROM checkout_enriched UNION ALL BY NAME "
             "SELECT * FROM history"
         )
         self.columns = first.columns
+        self._insert_raw = _insert("checkout_raw", self._raw_columns)
 
     def _statements(self, day: date) -> CompiledFeatures:
         count = len(_holidays(day))
@@ -241,15 +266,14 @@ class OnlineFeatures:
                 con.execute("DELETE FROM checkout_enriched")
                 con.execute("DELETE FROM history")
                 con.execute("DELETE FROM market_days")
-                con.execute(f"INSERT INTO checkout_raw VALUES ({', '.join('?' * len(raw))})", raw)  # noqa: S608 (placeholders)
+                con.execute(self._insert_raw, raw)
                 con.execute(
                     "INSERT INTO checkout_customer VALUES (?, ?, ?, ?, NULL, FALSE)",
                     [checkout["customer_key"], day, checkout["batch_id"], identity_scope],
                 )
                 if history.transactions:
                     con.executemany(
-                        f"INSERT INTO history ({', '.join(HISTORY_COLUMNS)}) "  # noqa: S608 (constant columns)
-                        f"VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
+                        _INSERT_HISTORY,
                         [[row[c] for c in HISTORY_COLUMNS] for row in history.transactions],
                     )
                 if history.market_days:
@@ -260,9 +284,9 @@ class OnlineFeatures:
                             for m in history.market_days
                         ],
                     )
-                con.execute(f"INSERT INTO checkout_enriched {compiled.enrich}", params)
+                con.execute(compiled.insert_enriched, params)
                 cursor = con.execute(
-                    f"SELECT * FROM ({compiled.mart}) WHERE transaction_key = $key",  # noqa: S608 (compiled model SQL)
+                    compiled.select_row,
                     {"start_date": day, "end_date": day, "key": checkout["transaction_key"]},
                 )
                 names = [d[0] for d in cursor.description or ()]
