@@ -25,8 +25,18 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlglot import exp
+
 from bnpl.errors import ServingError
 from bnpl.serving.features import HISTORY_COLUMNS, HISTORY_DAYS, MARKET_DAYS, History
+
+_SELECT_HISTORY = (
+    exp.select(*HISTORY_COLUMNS)
+    .from_("history")
+    .where("customer_key = ? AND transaction_date BETWEEN ? AND ?", dialect="sqlite")
+    .sql("sqlite")
+)
+"""A customer's rows of one window (bound: customer key, first and last day)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS history (
@@ -137,8 +147,7 @@ class SqliteStore:
         try:
             con = self._con()
             rows = con.execute(
-                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history"  # noqa: S608 (constant columns)
-                " WHERE customer_key = ? AND transaction_date BETWEEN ? AND ?",
+                _SELECT_HISTORY,
                 [customer_key, first, day.isoformat()],
             ).fetchall()
             market = con.execute(
