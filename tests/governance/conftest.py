@@ -1,34 +1,23 @@
 """Fixtures of the governance tests: a real MLflow store (embedded SQLite) and DuckDB warehouse in
-the test's directory, synthetic models of known strength registered as bnpl registers its own,
-and a small demo warehouse built once per session."""
+the test's directory, synthetic models of known strength registered as bnpl registers its own
+(``tests/model_registry.py``; the data in ``governance_data.py``), and a small demo warehouse built once per session."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import polars as pl
 import pytest
+from governance_data import TRAINED, Register
 from model_demo import build_demo
+from model_registry import register_model
 
-from bnpl.governance import estimator, registry, store
-from bnpl.governance.window import Window
 from bnpl.settings import Settings, load_settings
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # nothing leaves 127.0.0.1
-
-TRAINED = Window(date(2024, 1, 1), date(2024, 3, 31))
-"""The training window every synthetic model is tagged with."""
-AS_OF = date(2024, 8, 31)
-"""As-of date of the synthetic comparisons: the window is 2024-05-12..2024-06-08."""
-TRUTH = (-2.0, 1.5, 1.5)
-"""The synthetic outcome: logit P(default) = -2 + 1.5 x1 + 1.5 x2."""
 
 
 @pytest.fixture
@@ -42,92 +31,13 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return load_settings()
 
 
-def synthetic_rows(seed: int = 0, per_day: int = 250) -> pl.DataFrame:
-    """Outcomes drawn from :data:`TRUTH` over 2024-04-01..2024-06-30, with a weak ``risk_score``."""
-    rng = np.random.default_rng(seed)
-    days = [date(2024, 4, 1) + timedelta(days=i) for i in range(91)]
-    n = per_day * len(days)
-    x1, x2 = rng.normal(size=n), rng.normal(size=n)
-    logit = TRUTH[0] + TRUTH[1] * x1 + TRUTH[2] * x2
-    y = rng.random(n) < 1 / (1 + np.exp(-logit))
-    return pl.DataFrame(
-        {
-            "transaction_date": pl.Series([d for d in days for _ in range(per_day)], dtype=pl.Date),
-            "x1": x1,
-            "x2": x2,
-            "risk_score": 1 / (1 + np.exp(-(0.5 * x1))),
-            "will_default": y,
-        }
-    )
-
-
-def logistic(columns: list[str], coef: list[float], intercept: float, frame: pl.DataFrame) -> Any:
-    """A pipeline (columns, logistic regression) with the given coefficients: a model whose
-    strength is known by construction."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-
-    model = Pipeline(
-        [
-            ("columns", ColumnTransformer([("x", "passthrough", columns)])),
-            ("classifier", LogisticRegression()),
-        ]
-    )
-    pandas = frame.select(columns).to_pandas()
-    model.fit(pandas, frame.get_column("will_default").to_numpy())
-    model.named_steps["classifier"].coef_ = np.array([coef])
-    model.named_steps["classifier"].intercept_ = np.array([intercept])
-    return model
-
-
-def free_port_here() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-Register = Callable[[Any, list[str]], int]
-
-
 @pytest.fixture
 def register(settings: Settings) -> Register:
     """Log ``model`` taking ``columns`` to the store and register it as bnpl does (tags, the
     ``challenger`` alias); returns the version."""
 
     def run(model: Any, columns: list[str]) -> int:
-        import mlflow
-
-        client = store.open_client(settings)
-        name = settings.model.registered_model
-        tags = {
-            "bnpl.as_of": "2024-06-30",
-            "bnpl.train_start": TRAINED.start.isoformat(),
-            "bnpl.train_end": TRAINED.end.isoformat(),
-            "bnpl.features": json.dumps(columns),
-        }
-        with (
-            store.quiet(),
-            mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
-        ):
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                pip_requirements=["scikit-learn"],
-                skops_trusted_types=estimator.TRUSTED_TYPES,
-            )
-            if not registry.model_exists(client, name):
-                client.create_registered_model(name)
-            version = int(
-                client.create_model_version(
-                    name, info.model_uri, run.info.run_id, tags=tags
-                ).version
-            )
-            client.set_registered_model_alias(name, registry.CHALLENGER, str(version))
-        return version
+        return register_model(settings, model, columns, trained=(TRAINED.start, TRAINED.end))
 
     return run
 

@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
+from model_registry import register_model
 from simulator_helpers import free_port
 
 from bnpl.features.training import feature_columns
-from bnpl.governance import estimator, registry, store
+from bnpl.governance import estimator, registry
 from bnpl.settings import Settings, load_settings
 
 pytestmark = pytest.mark.slow
@@ -56,8 +58,6 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 def _register(settings: Settings, sign: float, alias: str = registry.CHAMPION) -> int:
     """Fit the bnpl pipeline on synthetic rows where risk_score drives defaults (``sign``: +1
     risky means default); register it and point ``alias`` at it."""
-    import mlflow
-
     catalog = {f.name: f for f in feature_columns()}
     features = [catalog[n] for n in FEATURES]
     rng = np.random.default_rng(0)
@@ -73,35 +73,9 @@ def _register(settings: Settings, sign: float, alias: str = registry.CHAMPION) -
     )
     y = rng.random(n) < 1 / (1 + np.exp(-sign * 10 * (risk - 0.45)))
     model = estimator.fit_pipeline(frame, y, features)
-    client = store.open_client(settings)
-    name = settings.model.registered_model
-    with (
-        store.quiet(),
-        mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
-    ):
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            pip_requirements=["scikit-learn"],
-            skops_trusted_types=estimator.TRUSTED_TYPES,
-        )
-        if not registry.model_exists(client, name):
-            client.create_registered_model(name)
-        version = int(
-            client.create_model_version(
-                name,
-                info.model_uri,
-                run.info.run_id,
-                tags={
-                    "bnpl.as_of": "2024-06-30",
-                    "bnpl.train_start": "2024-01-01",
-                    "bnpl.train_end": "2024-05-31",
-                    "bnpl.features": json.dumps(FEATURES),
-                },
-            ).version
-        )
-        client.set_registered_model_alias(name, alias, str(version))
-    return version
+    return register_model(
+        settings, model, FEATURES, trained=(date(2024, 1, 1), date(2024, 5, 31)), alias=alias
+    )
 
 
 class Server:
