@@ -15,6 +15,7 @@ import pytest
 import stamina
 from emulator import Emulator, EmulatorError, prepare
 from hostile_source import HostileSource, serve_hostile
+from model_demo import build_demo
 from redis_server import RedisServer, RedisServerError
 from simulator_helpers import running_server
 
@@ -106,6 +107,16 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         url = PREFECT_API_URL.value()
         assert url, "the Prefect test harness set no API URL"
         yield str(url)
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seven months of simulated days (40 a day), loaded, built and published
+    (``tests/model_demo.py``): built once per worker, for the governance tests and the model loop
+    on the Prefect server; tests copy it."""
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    build_demo(path)
+    return path
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Fixtures of the governance tests: a real MLflow store (embedded SQLite) and DuckDB warehouse in
 the test's directory, synthetic models of known strength registered as bnpl registers its own
-(``tests/model_registry.py``; the data in ``governance_data.py``), and a small demo warehouse built once per session."""
+(``tests/model_registry.py``; the data in ``governance_data.py``), and a copy per test of the small demo warehouse (``demo_db``, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from governance_data import TRAINED, Register
-from model_demo import build_demo
 from model_registry import register_model
 
 from bnpl.settings import Settings, load_settings
@@ -40,14 +39,6 @@ def register(settings: Settings) -> Register:
         return register_model(settings, model, columns, trained=(TRAINED.start, TRAINED.end))
 
     return run
-
-
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Seven months of simulated days (40 a day), loaded, built and published (built once)."""
-    path = tmp_path_factory.mktemp("governance") / "demo.duckdb"
-    build_demo(path)
-    return path
 
 
 @pytest.fixture
