@@ -16,6 +16,7 @@ import stamina
 from emulator import Emulator, EmulatorError, prepare
 from hostile_source import HostileSource, serve_hostile
 from model_demo import build_demo
+from model_registry import empty_store
 from redis_server import RedisServer, RedisServerError
 from simulator_helpers import running_server
 
@@ -117,6 +118,14 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     build_demo(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty embedded MLflow store's database, schema migrated once per worker; tests start
+    their own store from a copy (``model_registry.seed_store``)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # nothing leaves 127.0.0.1
+    return empty_store(tmp_path_factory.mktemp("mlflow-empty"))
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
-from model_registry import register_model
+from model_registry import register_model, seed_store
 from simulator_helpers import free_port
 
 from bnpl.features.training import feature_columns
@@ -42,10 +42,12 @@ def _checkout() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Settings with this test's MLflow store, online store and token; fast alias polling."""
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_db: Path) -> Settings:
+    """Settings with this test's MLflow store (a copy of the session's empty one), online store
+    and token; fast alias polling."""
     for name in [n for n in os.environ if n.startswith("BNPL_")]:
         monkeypatch.delenv(name)
+    seed_store(mlflow_db, tmp_path / "mlflow")
     monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(tmp_path / "bnpl.duckdb"))
     monkeypatch.setenv("BNPL_MODEL__STORE_DIR", str(tmp_path / "mlflow"))
     monkeypatch.setenv("BNPL_SERVING__STORE_PATH", str(tmp_path / "online.sqlite"))
