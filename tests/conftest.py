@@ -32,9 +32,23 @@ EMULATOR_MODULES = "bigquery"
 worker runs them all, so the session starts one emulator."""
 
 
+LONGEST = frozenset(
+    {
+        "test_e2e_prefect_server.py",
+        "test_parity.py",
+        "test_model_cli.py",
+        "test_wheel_install.py",
+        "test_exactly_once.py",
+    }
+)
+"""Modules whose tests take minutes each (``--durations``, bench/results.md "test suite"): started
+before every other test, so that none of them is the last one running on a worker."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Refuse an emulator test outside the emulator's modules (it would start a second emulator on
-    another worker); start the slow tests first so that the two workers finish together."""
+    another worker); start the longest modules' tests first, then the other slow ones, so that the
+    two workers finish together."""
     for item in items:
         uses = "bq_emulator" in getattr(item, "fixturenames", ())
         if uses and EMULATOR_MODULES not in item.path.name:
@@ -42,7 +56,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 f"{item.nodeid} uses the BigQuery emulator: move it to a module whose name "
                 f"contains {EMULATOR_MODULES!r}, so that it runs on the emulator's worker"
             )
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    items.sort(
+        key=lambda item: (
+            item.path.name not in LONGEST,
+            item.get_closest_marker("slow") is None,
+        )
+    )
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
