@@ -194,8 +194,8 @@ def compute(
                     scores=group.height,
                     matured=done.height,
                     positives=positives,
-                    approval_rate=float((group["decision"] == "approve").mean() or 0.0),
-                    mean_score=float(group["score"].mean() or 0.0),
+                    approval_rate=float(np.mean(group["decision"].to_numpy() == "approve")),
+                    mean_score=float(np.mean(group["score"].to_numpy())),
                     roc_auc=auc,
                     brier=brier,
                     ece=ece,
@@ -357,7 +357,8 @@ def latest_figures(warehouse: Warehouse, name: str, versions: Sequence[int]) -> 
             "latest_ece": last["ece"] if last else None,
             "max_score_psi": mine["score_psi"].max(),
         }
-    return json.loads(json.dumps(found, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(found, default=str))
+    return plain
 
 
 def _num(value: float | None, digits: int = 4) -> str:

@@ -144,7 +144,11 @@ class ShadowScorer:
                 next_poll = time.monotonic() + self.serving.poll_s
             jobs = self._take()
             if jobs:
-                self._handle(jobs)
+                try:
+                    self._handle(jobs)
+                except Exception:  # the worker outlives any one batch; the requests are answered
+                    self.failures.inc(len(jobs))
+                    logger.exception("%d scored requests not logged", len(jobs))
             elif self._stop.is_set():
                 return
 
@@ -183,7 +187,7 @@ class ShadowScorer:
         if challenger is not None and challenger.version != c.model_version:
             try:
                 s = score_features(challenger, job.features, self._no_reasons)
-            except BnplError as exc:
+            except Exception as exc:  # a failing challenger never costs the champion's log
                 self.shadow_failed.inc()
                 logger.warning("challenger version %d failed to score: %s", challenger.version, exc)
             else:
