@@ -174,9 +174,7 @@ def test_champion_and_shadow_scores_land_in_bnpl_raw_scores_exactly_once(
         assert mine.height == 2
         champ = mine.filter(pl.col("role") == "champion").row(0, named=True)
         assert champ["score"] == answer["score"] and champ["decision"] == answer["decision"]
-        assert mine["features_fingerprint"].unique().to_list() == [
-            fingerprint(answer["features"])
-        ]
+        assert mine["features_fingerprint"].unique().to_list() == [fingerprint(answer["features"])]
         assert str(mine["transaction_date"][0]) == "2024-11-28"
     # opposite models: the shadow score is not the champion's
     assert (by_role["champion"]["score"] != by_role["challenger"]["score"]).all()
