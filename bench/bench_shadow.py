@@ -69,7 +69,10 @@ def _register(settings: Any, sign: float, alias: str) -> None:
     model = estimator.fit_pipeline(frame, y, [catalog[c] for c in FEATURES])
     client = store.open_client(settings)
     name = settings.model.registered_model
-    with store.quiet(), mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run:
+    with (
+        store.quiet(),
+        mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
+    ):
         info = mlflow.sklearn.log_model(
             model,
             name="model",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from redis_server import RedisServer
 from registry_helpers import Register
 from starlette.testclient import TestClient
 
@@ -275,3 +276,28 @@ def test_fingerprint_is_stable_and_sensitive() -> None:
     assert fingerprint(a) != fingerprint({**a, "risk_score": 0.2500000001})
     assert fingerprint(a) != fingerprint({**a, "prior_txn_count_7d": 3})
     assert len(fingerprint(a)) == 64
+
+
+def test_scores_go_through_their_own_redis_stream(
+    env: Callable[..., Settings], register: Register, redis_server: RedisServer
+) -> None:
+    """On the Redis engine the scores are a stream of their own prefix on the same server (the
+    webhook events' stream stays empty) and load the same way."""
+    tag = f"{os.getpid()}x{time.monotonic_ns()}"
+    settings = env(
+        BNPL_LIVE__LOG_ENGINE="redis",
+        BNPL_LIVE__LOG_REDIS_URL=redis_server.url,
+        BNPL_LIVE__LOG_REDIS_PREFIX=f"test:events:{tag}",
+        BNPL_SERVING__SCORE_LOG_REDIS_PREFIX=f"test:scores:{tag}",
+    )
+    register(_model(+1.0), FEATURES, alias=registry.CHAMPION)
+    answers = _serve(settings, _checkouts(3))
+    with open_event_log(settings, stream="scores") as scores, open_event_log(settings) as events:
+        assert scores.stats("nobody").depth == 3
+        assert events.stats("nobody").depth == 0
+    warehouse = DuckDBWarehouse(settings.warehouse)
+    try:
+        rows = _load(settings, warehouse)
+    finally:
+        warehouse.close()
+    assert sorted(rows["request_id"]) == sorted(a["request_id"] for a in answers)
