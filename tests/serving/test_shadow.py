@@ -197,9 +197,11 @@ def test_champion_and_shadow_scores_land_in_bnpl_raw_scores_exactly_once(
 
 
 def test_champion_score_is_logged_without_a_challenger(
-    settings: Settings, register: Register, warehouse: DuckDBWarehouse
+    settings: Settings, register: Register, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """With only a champion, each request still logs its one score."""
+    """With only a champion, each request still logs its one score; `bnpl serving load-scores
+    --once` loads them."""
+    from bnpl.cli import main
     from bnpl.governance import store
 
     version = register(_model(+1.0), FEATURES, alias=registry.CHAMPION)
@@ -207,7 +209,18 @@ def test_champion_score_is_logged_without_a_challenger(
         settings.model.registered_model, registry.CHALLENGER
     )
     _serve(settings, _checkouts(3))
-    rows = _load(settings, warehouse)
+    try:
+        main(["serving", "load-scores", "--once"])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    assert "loaded 3 scored requests in 1 batches: 3 scores, 0 dead letters" in (
+        capsys.readouterr().out
+    )
+    warehouse = DuckDBWarehouse(settings.warehouse)
+    try:
+        rows = warehouse.query("SELECT role, model_version FROM bnpl_raw.scores")
+    finally:
+        warehouse.close()
     assert rows["role"].to_list() == ["champion"] * 3
     assert rows["model_version"].to_list() == [version] * 3
 
