@@ -15,8 +15,8 @@ import pytest
 import stamina
 from emulator import Emulator, EmulatorError, prepare
 from hostile_source import HostileSource, serve_hostile
+from mlflow_store import empty_store
 from model_demo import build_demo
-from model_registry import empty_store
 from redis_server import RedisServer, RedisServerError
 from simulator_helpers import running_server
 
@@ -142,7 +142,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty embedded MLflow store's database, schema migrated once per worker; tests start
-    their own store from a copy (``model_registry.seed_store``)."""
+    their own store from a copy (``mlflow_store.seed_store``)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # nothing leaves 127.0.0.1
     return empty_store(tmp_path_factory.mktemp("mlflow-empty"))
 

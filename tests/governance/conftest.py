@@ -1,6 +1,8 @@
-"""Fixtures of the governance tests: a real MLflow store (embedded SQLite) and DuckDB warehouse in
-the test's directory, synthetic models of known strength registered as bnpl registers its own
-(``tests/model_registry.py``; the data in ``governance_data.py``), and a copy per test of the small demo warehouse (``demo_db``, tests/conftest.py)."""
+"""Fixtures of the governance tests: a real MLflow store (embedded SQLite, started from the
+session's empty one) and DuckDB warehouse in the test's directory, models registered as bnpl
+registers its own (``register``, tests/registry_helpers.py; the synthetic data in
+``governance_data.py``), and a copy per test of the small demo warehouse (``demo_db``,
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,10 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from governance_data import TRAINED, Register
-from model_registry import register_model, seed_store
+from mlflow_store import seed_store
+from registry_helpers import register  # noqa: F401  (shared: the fixture)
 
 from bnpl.settings import Settings, load_settings
 
@@ -30,17 +31,6 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_db: Path) -
     monkeypatch.setenv("BNPL_MODEL__STORE_DIR", str(tmp_path / "mlflow"))
     monkeypatch.setenv("BNPL_MODEL__BOOTSTRAP_RESAMPLES", "300")
     return load_settings()
-
-
-@pytest.fixture
-def register(settings: Settings) -> Register:
-    """Log ``model`` taking ``columns`` to the store and register it as bnpl does (tags, the
-    ``challenger`` alias); returns the version."""
-
-    def run(model: Any, columns: list[str]) -> int:
-        return register_model(settings, model, columns, trained=(TRAINED.start, TRAINED.end))
-
-    return run
 
 
 @pytest.fixture

@@ -1,20 +1,15 @@
 """The governance tests' synthetic data: outcomes of known truth, and logistic models of known
-strength (imported by tests and conftest; a module of its own, because ``from conftest import``
+strength (imported by tests; a module of its own, because ``from conftest import``
 finds whichever conftest pytest imported last when several directories run together)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from bnpl.governance.window import Window
-
-TRAINED = Window(date(2024, 1, 1), date(2024, 3, 31))
-"""The training window every synthetic model is tagged with."""
 AS_OF = date(2024, 8, 31)
 """As-of date of the synthetic comparisons: the window is 2024-05-12..2024-06-08."""
 TRUTH = (-2.0, 1.5, 1.5)
@@ -58,6 +53,3 @@ def logistic(columns: list[str], coef: list[float], intercept: float, frame: pl.
     model.named_steps["classifier"].coef_ = np.array([coef])
     model.named_steps["classifier"].intercept_ = np.array([intercept])
     return model
-
-
-Register = Callable[[Any, list[str]], int]

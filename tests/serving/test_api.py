@@ -8,7 +8,6 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,8 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
-from model_registry import register_model, seed_store
+from mlflow_store import seed_store
+from registry_helpers import Register
 from simulator_helpers import free_port
 
 from bnpl.features.training import feature_columns
@@ -57,9 +57,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_db: Path) -
     return load_settings()
 
 
-def _register(settings: Settings, sign: float, alias: str = registry.CHAMPION) -> int:
-    """Fit the bnpl pipeline on synthetic rows where risk_score drives defaults (``sign``: +1
-    risky means default); register it and point ``alias`` at it."""
+def _fitted(sign: float) -> Any:
+    """The bnpl pipeline fitted on synthetic rows where risk_score drives defaults (``sign``: +1
+    risky means default)."""
     catalog = {f.name: f for f in feature_columns()}
     features = [catalog[n] for n in FEATURES]
     rng = np.random.default_rng(0)
@@ -74,10 +74,7 @@ def _register(settings: Settings, sign: float, alias: str = registry.CHAMPION) -
         }
     )
     y = rng.random(n) < 1 / (1 + np.exp(-sign * 10 * (risk - 0.45)))
-    model = estimator.fit_pipeline(frame, y, features)
-    return register_model(
-        settings, model, FEATURES, trained=(date(2024, 1, 1), date(2024, 5, 31)), alias=alias
-    )
+    return estimator.fit_pipeline(frame, y, features)
 
 
 class Server:
@@ -113,9 +110,9 @@ class Server:
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[Server]:
-    """A running scoring API with a champion registered."""
-    _register(settings, +1.0)
+def server(settings: Settings, register: Register) -> Iterator[Server]:
+    """A running scoring API with a champion registered (the shared ``register`` fixture)."""
+    register(_fitted(+1.0), FEATURES, alias=registry.CHAMPION)
     running = Server(settings)
     try:
         yield running
@@ -160,10 +157,10 @@ def test_bad_requests_get_clear_statuses(server: Server) -> None:
 
 
 def test_a_new_champion_is_picked_up_without_dropping_requests(
-    server: Server, settings: Settings
+    server: Server, register: Register
 ) -> None:
     """Moving the alias swaps the model while requests keep succeeding."""
-    _register(settings, -1.0)
+    register(_fitted(-1.0), FEATURES, alias=registry.CHAMPION)
     seen: set[int] = set()
     deadline = time.monotonic() + 120
     while 2 not in seen:
