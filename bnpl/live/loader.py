@@ -9,6 +9,11 @@ log. Delivery is at-least-once and every write is idempotent on the event id, so
 at any point (before the commit, between the commit and the acknowledgement) loses and duplicates
 nothing: what it held is redelivered and written again to the same rows.
 
+Retention: every ``log_trim_interval_s`` (and at start) the loader trims the log: the events
+appended more than ``log_retention_h`` ago that every consumer group acknowledged are dropped
+(:meth:`~bnpl.live.log.EventLog.trim`). A trim that fails is logged and retried at the next
+interval; it never stops the loading.
+
 A poison event never blocks the stream: an event handed out more than ``max_deliveries`` times is
 dead-lettered (``delivery_limit``) without being parsed, and a batch whose write fails is written
 again event by event, so that only the events that fail alone stay unacknowledged (to be
@@ -26,7 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -124,6 +129,7 @@ class Loader:
         self.consumer = consumer or consumer_name(settings)
         self._clock = clock
         self._offsets: dict[int, tuple[str, datetime]] | None = None
+        self._next_trim = time.monotonic()  # the first trim comes with the first step
 
     # --- one micro-batch ----------------------------------------------------------------------
 
@@ -290,6 +296,29 @@ class Loader:
         ]
         return pl.DataFrame(rows, schema=polars_schema(names.LIVE_OFFSETS.table), orient="row")
 
+    # --- retention ----------------------------------------------------------------------------
+
+    def trim(self) -> int:
+        """Drop the events older than the retention that every group acknowledged; the count
+        dropped (0 when the log is unavailable: logged, tried again at the next interval)."""
+        cutoff = self._clock() - timedelta(hours=self.settings.log_retention_h)
+        try:
+            dropped = self.log.trim(cutoff)
+        except EventLogUnavailableError as exc:
+            logger.warning(
+                "event log trim failed, retried in %g s: %s", self.settings.log_trim_interval_s, exc
+            )
+            return 0
+        if dropped:
+            logger.info("trimmed %d events appended before %s from the event log", dropped, cutoff)
+        return dropped
+
+    def _trim_if_due(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_trim:
+            self._next_trim = now + self.settings.log_trim_interval_s
+            self.trim()
+
     # --- the service loop ---------------------------------------------------------------------
 
     def run(
@@ -310,6 +339,7 @@ class Loader:
             self.settings.batch_max_ms,
         )
         while not stop.is_set():
+            self._trim_if_due()
             try:
                 outcome = self.step()
             except EventLogUnavailableError as exc:  # the log comes back; nothing was acked

@@ -4,7 +4,8 @@ Every process (gateway, relay, loaders) opens the file itself. Writers take SQLi
 lock for a short ``BEGIN IMMEDIATE`` transaction and wait up to the busy timeout for it; readers
 of a WAL file never block writers. ``synchronous=FULL`` makes a commit durable before it returns
 (the WAL is fsynced at every commit), so an event :meth:`SQLiteEventLog.append` returned True for
-survives SIGKILL and power loss.
+survives SIGKILL and power loss. Commits never checkpoint the WAL themselves: a thread of each
+open log does, off the commit path (:mod:`bnpl.live.sqlite_checkpoint`).
 
 Tables: ``events`` (partition, offset, event id, the event), ``heads`` (the next offset of each
 partition, so that trimmed offsets are never reused), ``cursors`` (per group and partition, the
@@ -15,6 +16,7 @@ its offset is at or below the group's cursor and it is not pending.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -23,14 +25,17 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 from bnpl.errors import ConfigError, EventLogUnavailableError
 from bnpl.live.log import Delivered, Event, EventLog, LogStats, partition_for
+from bnpl.live.sqlite_checkpoint import WalCheckpointer
 
 logger = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INSERT_CHUNK = 256  # rows of one INSERT: 9 values each, below SQLite's 32,766 variables
 _POLL_S = 0.01  # idle wait of a blocking read between checks of PRAGMA data_version
 
 _SCHEMA = """
@@ -97,6 +102,7 @@ class SQLiteEventLog(EventLog):
         self.partitions = partitions
         self._lock = threading.Lock()
         self._own_commits = 0  # PRAGMA data_version does not count this connection's commits
+        self._checkpointer = WalCheckpointer(path, self._lock, busy_timeout_s=busy_timeout_s)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -143,11 +149,13 @@ class SQLiteEventLog(EventLog):
                 if what == "open":
                     db.execute("PRAGMA journal_mode=WAL")
                     db.execute("PRAGMA synchronous=FULL")
+                    db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's thread does it
                     db.executescript(_SCHEMA)
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     yield db
                     db.execute("COMMIT")
+                    self._checkpointer.notify()
                     if what in ("append", "seek"):  # what can make events readable
                         self._own_commits += 1
                 except BaseException:
@@ -181,36 +189,59 @@ class SQLiteEventLog(EventLog):
     def append(self, events: Sequence[Event]) -> list[bool]:
         if not events:
             return []
-        stored: list[bool] = []
+        # A fixed number of statements per call, whatever its size (not one per event): each
+        # statement lets go of the GIL and takes it back, and under load each take-back can
+        # wait a switch interval (5 ms) for the gateway's event loop, so per-event statements
+        # made a batch's commit as slow as the loop was busy. The id check is one query, the
+        # rows go in with a few multi-row INSERTs (chunk sizes powers of two: the statements
+        # stay in the connection's cache), the heads with one more.
+        first: dict[str, Event] = {}
+        for event in events:
+            first.setdefault(event.event_id, event)
         with self._write("append") as db:
             now = _now_us()  # under the write lock: appended_us rises with the offsets
             heads = dict(db.execute("SELECT partition, next_offset FROM heads").fetchall())
-            moved: set[int] = set()
-            for event in events:
+            present = {
+                event_id
+                for (event_id,) in db.execute(
+                    "SELECT event_id FROM events WHERE event_id IN "
+                    "(SELECT value FROM json_each(?))",
+                    (json.dumps(list(first)),),
+                )
+            }
+            rows: list[tuple[object, ...]] = []
+            for event_id, event in first.items():
+                if event_id in present:
+                    continue
                 partition = partition_for(event.key, self.partitions)
-                added = db.execute(
-                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows.append(
                     (
                         partition,
                         heads[partition],
-                        event.event_id,
+                        event_id,
                         event.key,
                         event.payload,
                         _to_us(event.received_at),
                         now,
                         event.source,
                         event.rejected,
-                    ),
-                ).rowcount
-                stored.append(added == 1)
-                if added == 1:
-                    heads[partition] += 1
-                    moved.add(partition)
-            db.executemany(
-                "UPDATE heads SET next_offset = ? WHERE partition = ?",
-                [(heads[p], p) for p in moved],
-            )
-        return stored
+                    )
+                )
+                heads[partition] += 1
+            _insert_rows(db, rows)
+            if rows:
+                moved = {row[0] for row in rows}
+                db.execute(
+                    "INSERT OR REPLACE INTO heads VALUES "  # noqa: S608 (placeholders only)
+                    + ", ".join(["(?, ?)"] * len(moved)),
+                    [value for p in sorted(moved) for value in (p, heads[p])],
+                )
+        stored = {row[2] for row in rows}
+        added: list[bool] = []
+        for event in events:  # True for the first copy of each id that was stored
+            added.append(event.event_id in stored)
+            stored.discard(event.event_id)
+        return added
 
     def read(
         self, group: str, consumer: str, *, max_events: int, block_ms: int = 0
@@ -372,8 +403,24 @@ class SQLiteEventLog(EventLog):
         return dropped
 
     def close(self) -> None:
+        self._checkpointer.close()
         with self._lock:
             self._db.close()
+
+
+def _insert_rows(db: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
+    """Insert event rows with multi-row INSERTs of 2^k rows (at most :data:`_INSERT_CHUNK`)."""
+    start = 0
+    while start < len(rows):
+        size = min(_INSERT_CHUNK, 1 << ((len(rows) - start).bit_length() - 1))
+        chunk = rows[start : start + size]
+        db.execute(_insert_sql(size), [value for row in chunk for value in row])
+        start += size
+
+
+@cache
+def _insert_sql(rows: int) -> str:
+    return "INSERT INTO events VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
 
 
 def _event(row: tuple[str, str, bytes, int, str, str | None]) -> Event:
