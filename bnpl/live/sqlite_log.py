@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS events (
     source TEXT NOT NULL,
     rejected TEXT,
     PRIMARY KEY (partition, offset)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS cursors (
     grp TEXT NOT NULL,
     partition INTEGER NOT NULL,
