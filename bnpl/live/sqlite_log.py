@@ -25,51 +25,18 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
 
 from bnpl.errors import ConfigError, EventLogUnavailableError
 from bnpl.live.log import Delivered, Event, EventLog, LogStats, partition_for
 from bnpl.live.sqlite_checkpoint import WalCheckpointer
+from bnpl.live.sqlite_schema import SCHEMA, EventRow, insert_rows
 
 logger = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_INSERT_CHUNK = 256  # rows of one INSERT: 9 values each, below SQLite's 32,766 variables
 _POLL_S = 0.01  # idle wait of a blocking read between checks of PRAGMA data_version
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS heads (partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    partition INTEGER NOT NULL,
-    offset INTEGER NOT NULL,
-    event_id TEXT NOT NULL UNIQUE,
-    key TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    received_us INTEGER NOT NULL,
-    appended_us INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    rejected TEXT,
-    PRIMARY KEY (partition, offset)
-);
-CREATE TABLE IF NOT EXISTS cursors (
-    grp TEXT NOT NULL,
-    partition INTEGER NOT NULL,
-    cursor INTEGER NOT NULL,
-    PRIMARY KEY (grp, partition)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pending (
-    grp TEXT NOT NULL,
-    partition INTEGER NOT NULL,
-    offset INTEGER NOT NULL,
-    consumer TEXT NOT NULL,
-    delivered_us INTEGER NOT NULL,
-    deliveries INTEGER NOT NULL,
-    PRIMARY KEY (grp, partition, offset)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS pending_by_time ON pending (grp, delivered_us);
-"""
 
 _EVENT_COLUMNS = "e.event_id, e.key, e.payload, e.received_us, e.source, e.rejected"
 
@@ -150,7 +117,7 @@ class SQLiteEventLog(EventLog):
                     db.execute("PRAGMA journal_mode=WAL")
                     db.execute("PRAGMA synchronous=FULL")
                     db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's thread does it
-                    db.executescript(_SCHEMA)
+                    db.executescript(SCHEMA)
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     yield db
@@ -209,7 +176,7 @@ class SQLiteEventLog(EventLog):
                     (json.dumps(list(first)),),
                 )
             }
-            rows: list[tuple[object, ...]] = []
+            rows: list[EventRow] = []
             for event_id, event in first.items():
                 if event_id in present:
                     continue
@@ -228,7 +195,7 @@ class SQLiteEventLog(EventLog):
                     )
                 )
                 heads[partition] += 1
-            _insert_rows(db, rows)
+            insert_rows(db, rows)
             if rows:
                 moved = {row[0] for row in rows}
                 db.execute(
@@ -406,21 +373,6 @@ class SQLiteEventLog(EventLog):
         self._checkpointer.close()
         with self._lock:
             self._db.close()
-
-
-def _insert_rows(db: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
-    """Insert event rows with multi-row INSERTs of 2^k rows (at most :data:`_INSERT_CHUNK`)."""
-    start = 0
-    while start < len(rows):
-        size = min(_INSERT_CHUNK, 1 << ((len(rows) - start).bit_length() - 1))
-        chunk = rows[start : start + size]
-        db.execute(_insert_sql(size), [value for row in chunk for value in row])
-        start += size
-
-
-@cache
-def _insert_sql(rows: int) -> str:
-    return "INSERT INTO events VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
 
 
 def _event(row: tuple[str, str, bytes, int, str, str | None]) -> Event:
