@@ -57,7 +57,7 @@ def test_a_reopening_reader_warns_about_the_wait_once(tmp_path, caplog):
         [sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE, text=True
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="bnpl.warehouse.duckdb_file")
     try:
         wh = DuckDBWarehouse(DuckDBSettings(path=path, lock_timeout_s=0.3))
         for _ in range(3):
