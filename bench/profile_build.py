@@ -38,7 +38,8 @@ def _label(first: str | Sequence[str]) -> str:
     flat = " ".join(text.split())
     match = _TARGET.match(flat)
     if match:
-        return f"model {match[2] or match[4]}"
+        table = match[2] or match[4]
+        return "publish" if table.startswith("_bnpl") else f"model {table}"
     if "Wraps an assertion" in flat or flat.startswith("/*"):
         return "check"
     return "other statement"
