@@ -46,19 +46,24 @@ def _deployment(name: str) -> dict[str, Any]:
 
 
 def test_prefect_yaml_declares_the_deployments_on_the_process_pool() -> None:
-    """bnpl-daily, bnpl-ingest-day, bnpl-backfill, bnpl-features, bnpl-quality-gate and
-    bnpl-train exist, all on the bnpl-process pool; only bnpl-daily has a schedule."""
+    """bnpl-daily, bnpl-ingest-day, bnpl-backfill, bnpl-features, bnpl-quality-gate,
+    bnpl-model-monitor and bnpl-train exist, all on the bnpl-process pool; only bnpl-daily and
+    bnpl-model-monitor have a schedule."""
     deployments = _prefect_yaml()["deployments"]
     assert sorted(d["name"] for d in deployments) == [
         "bnpl-backfill",
         "bnpl-daily",
         "bnpl-features",
         "bnpl-ingest-day",
+        "bnpl-model-monitor",
         "bnpl-quality-gate",
         "bnpl-train",
     ]
     assert {d["work_pool"]["name"] for d in deployments} == {infra.DEFAULT_POOL}
-    assert [d["name"] for d in deployments if d.get("schedules")] == ["bnpl-daily"]
+    assert [d["name"] for d in deployments if d.get("schedules")] == [
+        "bnpl-daily",
+        "bnpl-model-monitor",
+    ]
 
 
 def test_deployments_that_write_the_warehouse_run_one_at_a_time() -> None:
@@ -71,6 +76,7 @@ def test_deployments_that_write_the_warehouse_run_one_at_a_time() -> None:
         "bnpl-backfill",
         "bnpl-features",
         "bnpl-quality-gate",
+        "bnpl-model-monitor",
         "bnpl-train",
     }
     assert all(
