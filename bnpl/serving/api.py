@@ -41,7 +41,7 @@ from starlette.routing import Route
 from bnpl.errors import ServingError
 from bnpl.serving.checkout import OUTCOME_FIELDS, Checkout, raw_row
 from bnpl.serving.engines import open_store
-from bnpl.serving.features import OnlineFeatures
+from bnpl.serving.fast import FastFeatures
 from bnpl.serving.scorer import ModelSlot, score_features
 from bnpl.serving.store import OnlineStore
 from bnpl.settings import Settings
@@ -77,7 +77,7 @@ class ScoringService:
         self.settings = settings
         self.serving = settings.serving
         self.store = store or open_store(settings.serving)
-        self.features = OnlineFeatures()
+        self.features = FastFeatures()
         self.champion = ModelSlot(settings, settings.serving.champion_alias)
         self.metrics = _Metrics()
         self._tokens = [t.get_secret_value().encode() for t in settings.serving.tokens]
