@@ -122,7 +122,12 @@ def _register(frame: Any, store_dir: Path, token: str) -> None:
                 name,
                 info.model_uri,
                 run.info.run_id,
-                tags={"bnpl.features": json.dumps([f.name for f in features])},
+                tags={
+                    "bnpl.as_of": "2024-01-10",
+                    "bnpl.train_start": "2024-01-01",
+                    "bnpl.train_end": "2024-01-10",
+                    "bnpl.features": json.dumps([f.name for f in features]),
+                },
             ).version
             client.set_registered_model_alias(name, registry.CHAMPION, str(version))
     finally:
