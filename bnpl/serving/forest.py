@@ -101,8 +101,11 @@ class CompiledForest:
                 negative = code < 0
                 byte = code.astype(np.int64).astype(np.uint8).astype(np.intp)
                 word, bit = byte >> 5, (byte & 31).astype(np.uint32)
-                in_left = (self._raw_left[self._bitset[node], word] >> bit) & 1
-                known = (self._known[self._f_idx_map[feature], word] >> bit) & 1
+                # rows at a numeric split look up bitset 0 (their index may be past the end)
+                bitset = np.where(categorical, self._bitset[node], 0)
+                known_row = np.where(categorical, self._f_idx_map[feature], 0)
+                in_left = (self._raw_left[bitset, word] >> bit) & 1
+                known = (self._known[known_row, word] >> bit) & 1
                 category_left = np.where(
                     negative | ((in_left == 0) & (known == 0)), missing_left, in_left == 1
                 )
