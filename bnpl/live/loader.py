@@ -16,6 +16,11 @@ redelivered, and dead-lettered at the limit).
 
 The DuckDB file is held for one batch's write only (``Warehouse.session``), so notebooks
 (``bnpl.read_table``) and ``bnpl build`` get their turns between batches.
+
+What the events become is the loader's :class:`Sink`: by default the webhook events'
+transactions (:class:`TransactionsSink`, ``bnpl_raw.live_transactions``); the scores stream uses
+:class:`bnpl.serving.scores.ScoresSink` (``bnpl_raw.scores``) with the same consumer, offsets and
+acknowledgement.
 """
 
 from __future__ import annotations
@@ -27,13 +32,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 import polars as pl
 
 from bnpl import timeutil
 from bnpl.contracts import polars_schema
 from bnpl.errors import EventLogUnavailableError, WarehouseError, WarehouseLockedError
-from bnpl.live.log import Delivered, EventLog
+from bnpl.live.log import Delivered, Event, EventLog
 from bnpl.live.records import DELIVERY_LIMIT, dead_letter_frame, prepare_events
 from bnpl.settings import LiveSettings
 from bnpl.stopping import STOP, StopRequest
@@ -47,6 +53,33 @@ _LOCKED_PAUSE_S = 1.0
 
 _LOG_PAUSE_S = 2.0
 """Pause after the event log was unavailable, before trying again."""
+
+
+class Sink(Protocol):
+    """What a loader makes of the events of one micro-batch, and the batch it writes."""
+
+    def prepare(
+        self, events: Sequence[Event], *, loaded_at: datetime
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The rows and the dead letters (``bnpl_raw.quarantine`` rows) of ``events``."""
+        ...
+
+    def batch(self, rows: pl.DataFrame, dead: pl.DataFrame, offsets: pl.DataFrame) -> LiveBatch:
+        """The micro-batch the warehouse writes as one unit."""
+        ...
+
+
+class TransactionsSink:
+    """The webhook events' sink: :func:`prepare_events`, into ``bnpl_raw.live_transactions``."""
+
+    def prepare(
+        self, events: Sequence[Event], *, loaded_at: datetime
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        prepared = prepare_events(events, loaded_at=loaded_at)
+        return prepared.rows, prepared.dead_letters
+
+    def batch(self, rows: pl.DataFrame, dead: pl.DataFrame, offsets: pl.DataFrame) -> LiveBatch:
+        return LiveBatch(rows, dead, offsets)
 
 
 def consumer_name(settings: LiveSettings) -> str:
@@ -104,6 +137,8 @@ class Loader:
         consumer: the consumer's name (default :func:`consumer_name`).
         clock: the current instant (tests pin it).
         after_commit: called with each committed micro-batch's rows (the online store's update).
+        sink: what the events become (default :class:`TransactionsSink`).
+        group: the consumer group (default ``settings.loader_group``).
     """
 
     def __init__(
@@ -115,12 +150,15 @@ class Loader:
         consumer: str | None = None,
         clock: Callable[[], datetime] = timeutil.utc_now,
         after_commit: Callable[[pl.DataFrame], None] | None = None,
+        sink: Sink | None = None,
+        group: str | None = None,
     ) -> None:
         self.log = log
         self.after_commit = after_commit
+        self.sink: Sink = sink or TransactionsSink()
         self.warehouse = warehouse
         self.settings = settings
-        self.group = settings.loader_group
+        self.group = group or settings.loader_group
         self.consumer = consumer or consumer_name(settings)
         self._clock = clock
         self._offsets: dict[int, tuple[str, datetime]] | None = None
@@ -211,8 +249,7 @@ class Loader:
         limit = self.settings.max_deliveries
         poison = [d for d in batch if d.deliveries > limit]
         fresh = [d.event for d in batch if d.deliveries <= limit]
-        prepared = prepare_events(fresh, loaded_at=now)
-        dead = prepared.dead_letters
+        rows, dead = self.sink.prepare(fresh, loaded_at=now)
         if poison:
             reasons = [
                 (
@@ -233,14 +270,14 @@ class Loader:
                 logger.error(
                     "event %s dead-lettered after %d deliveries", d.event.event_id, d.deliveries
                 )
-        return prepared.rows, dead
+        return rows, dead
 
     def _commit(
         self, frames: tuple[pl.DataFrame, pl.DataFrame], batch: Sequence[Delivered]
     ) -> None:
         rows, dead = frames
         offsets = self._advance(batch)
-        live = LiveBatch(rows, dead, self._offsets_frame(offsets, batch))
+        live = self.sink.batch(rows, dead, self._offsets_frame(offsets, batch))
         with self.warehouse.session():  # the DuckDB file is held for this write only
             self.warehouse.write_live_batch(live)
         self._offsets = offsets

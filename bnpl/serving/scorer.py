@@ -146,7 +146,9 @@ def score_features(
 
     rows: list[Mapping[str, Any]] = [features]
     present = [f for f in loaded.features if features.get(f.name) is not None]
-    if settings.reasons:
+    if not settings.reasons:
+        present = []  # no reasons asked for: one row, nothing to compare it with
+    else:
         rows += [{**features, f.name: None} for f in present]
     try:
         forest = compiled(loaded)

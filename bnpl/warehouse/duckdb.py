@@ -38,7 +38,6 @@ from bnpl.warehouse.names import (
     DATASETS,
     LEDGER,
     LIVE_OFFSETS,
-    LIVE_TRANSACTIONS,
     POLARS_TYPES,
     QUARANTINE,
     RAW,
@@ -226,7 +225,8 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
                 STATEMENTS,
                 "write_live.sql",
                 {
-                    "live": self.qualified(*LIVE_TRANSACTIONS),
+                    "live": self.qualified(*batch.table),
+                    "live_id": quote(batch.id_column),
                     "quarantine": self.qualified(*QUARANTINE),
                     "offsets_table": self.qualified(*LIVE_OFFSETS),
                     "rows": batch.rows.height > 0,
