@@ -126,9 +126,11 @@ class LoadRun:
         r = self.result
         errors = sum(r.stats["errors"].values())  # type: ignore[attr-defined]
         per = 1000 / max(1, self.ok)
+        # wrk stopped at its -d cap before every answer came back: its whole run's duration
+        elapsed = r.elapsed_s if r.elapsed_s > 0 else float(r.stats["duration_us"]) / 1e6  # type: ignore[arg-type]
         return (
             f"| {self.rate:.0f}/s | {self.seconds:.0f} s | {r.stats['sent']} | {self.ok} "
-            f"| {r.non_2xx()} | {errors} | {self.ok / r.elapsed_s:.0f} "
+            f"| {r.non_2xx()} | {errors} | {self.ok / elapsed:.0f} "
             f"| {r.percentile_ms('p50_us'):.2f} | {r.percentile_ms('p90_us'):.2f} "
             f"| {self.p99_ms():.2f} | {r.percentile_ms('max_us'):.1f} "
             f"| {self.server_cpu_s:.1f} | {self.server_cpu_s * per:.2f} | {r.cpu_s:.1f} |"
