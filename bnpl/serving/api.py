@@ -42,7 +42,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bnpl.errors import ServingError
-from bnpl.serving.checkout import OUTCOME_FIELDS, Checkout, raw_row
+from bnpl.serving.checkout import OUTCOME_FIELDS, Checkout, fast_raw_row
 from bnpl.serving.engines import open_store
 from bnpl.serving.fast import FastFeatures
 from bnpl.serving.scorer import ModelSlot, score_features
@@ -187,7 +187,7 @@ class ScoringService:
         return JSONResponse(result)
 
     def _compute(self, checkout: Checkout, loaded: Any) -> dict[str, Any]:
-        row = raw_row(checkout)
+        row = fast_raw_row(checkout)
         history = self.store.history(row["customer_key"], row["transaction_date"])
         features = self.features.compute(row, history)
         scored = score_features(loaded, features, self.serving)
