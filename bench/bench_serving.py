@@ -1,7 +1,8 @@
 """The scoring path of issue 15: per-checkout cost, the API under load, the rate sweep, freshness.
 
 1. **Per checkout, in process** (the last :data:`CHECKOUTS` checkouts of ten simulated days, one
-   thread): the request's steps timed one by one, wall and CPU: the checkout's parse
+   thread): the request's steps timed one by one, wall and CPU: the checkout's raw row in Python
+   (:func:`~bnpl.serving.checkout.fast_raw_row`, served) and by the live path's Polars parse
    (:func:`~bnpl.serving.checkout.raw_row`), the store read, the features by the Python evaluator
    (:mod:`bnpl.serving.fast`, the served path) and, in the same run, by the training SQL
    in-process (:mod:`bnpl.serving.features`, the parity reference and the old path), and the
@@ -55,7 +56,7 @@ def _timed(wall: list[float], cpu: list[float], step: Callable[..., Any], *args:
 
 
 def _in_process(served: Any, env: dict[str, str]) -> tuple[str, list[str]]:
-    from bnpl.serving.checkout import Checkout, raw_row
+    from bnpl.serving.checkout import Checkout, fast_raw_row, raw_row
     from bnpl.serving.fast import FastFeatures
     from bnpl.serving.features import OnlineFeatures
     from bnpl.serving.scorer import ModelSlot, score_features
@@ -74,23 +75,29 @@ def _in_process(served: Any, env: dict[str, str]) -> tuple[str, list[str]]:
     assert slot.refresh() and slot.current is not None
     store = SqliteStore(served.store_path)
     fast, sql = FastFeatures(), OnlineFeatures()
-    steps = ["checkout parse", "store read", "features: Python", "features: SQL", "score"]
+    steps = [
+        "checkout row: Python",
+        "checkout row: Polars",
+        "store read",
+        "features: Python",
+        "features: SQL",
+        "score",
+    ]
     wall: dict[str, list[float]] = {s: [] for s in steps}
     cpu: dict[str, list[float]] = {s: [] for s in steps}
     mismatched = 0
     for i, body in enumerate(served.bodies[-CHECKOUTS - 1 :]):
         checkout = Checkout.model_validate(body)
-        row = _timed(wall[steps[0]], cpu[steps[0]], raw_row, checkout)
-        history = _timed(
-            wall[steps[1]],
-            cpu[steps[1]],
-            store.history,
-            row["customer_key"],
-            row["transaction_date"],
-        )
-        got = _timed(wall[steps[2]], cpu[steps[2]], fast.compute, row, history)
-        ref = _timed(wall[steps[3]], cpu[steps[3]], sql.compute, row, history)
-        _timed(wall[steps[4]], cpu[steps[4]], score_features, slot.current, got, settings.serving)
+
+        def timed(step: str, fn: Callable[..., Any], *args: Any) -> Any:
+            return _timed(wall[step], cpu[step], fn, *args)
+
+        row = timed("checkout row: Python", fast_raw_row, checkout)
+        timed("checkout row: Polars", raw_row, checkout)
+        history = timed("store read", store.history, row["customer_key"], row["transaction_date"])
+        got = timed("features: Python", fast.compute, row, history)
+        ref = timed("features: SQL", sql.compute, row, history)
+        timed("score", score_features, slot.current, got, settings.serving)
         mismatched += got != ref
         if i == 0:  # warm-up
             for s in steps:
@@ -108,11 +115,11 @@ def _in_process(served: Any, env: dict[str, str]) -> tuple[str, list[str]]:
             f"| {s} | {_pct(wall[s], 0.5) * 1000:.3f} | {_pct(wall[s], 0.99) * 1000:.3f} "
             f"| {statistics.fmean(cpu[s]) * 1000:.3f} |"
         )
-    served_cpu = sum(statistics.fmean(cpu[s]) for s in steps if s != "features: SQL")
-    old_cpu = sum(statistics.fmean(cpu[s]) for s in steps if s != "features: Python")
+    served_cpu = sum(statistics.fmean(cpu[s]) for s in steps if not s.endswith(("SQL", "Polars")))
+    old_cpu = sum(statistics.fmean(cpu[s]) for s in steps if not s.endswith("Python"))
     notes = [
-        f"Request work, served path (parse + read + Python features + score): "
-        f"{served_cpu * 1000:.2f} CPU-ms per checkout; with the SQL features instead: "
+        f"Request work, served path (Python row + read + Python features + score): "
+        f"{served_cpu * 1000:.2f} CPU-ms per checkout; with the Polars row and SQL features: "
         f"{old_cpu * 1000:.2f} CPU-ms. Python and SQL features differed on {mismatched} of "
         f"{CHECKOUTS} checkouts (exact dict equality).",
     ]
