@@ -23,6 +23,8 @@ import httpx
 from bench.live_wrk import THREADS, Requests, WrkResult, run_wrk
 
 ROOT = Path(__file__).parents[1]
+HEALTH_BODY = '{"ok":true}'
+"""``GET /healthz``'s body from ``bnpl serve`` (Starlette's compact JSON)."""
 
 
 def process_cpu_s(pid: int) -> float:
@@ -158,6 +160,9 @@ def paced_run(
     """``rate`` requests/s for ``seconds`` through wrk; the server's CPU over the run."""
     prefix = tmp / f"score-{rate:g}"
     requests = build_requests(prefix, bodies, token, int(rate * seconds))
+    # the replay script tells its /healthz polls (sent while it waits for the last answers) from
+    # real answers by the body: the scoring API's, not the gateway's
+    os.environ["BENCH_WRK_HEALTH_BODY"] = HEALTH_BODY
     before = process_cpu_s(pid)
     result = run_wrk(url, requests, rate=rate, connections=connections, cap_s=seconds * 3 + 30)
     cpu = process_cpu_s(pid) - before
