@@ -50,6 +50,10 @@ class LiveSettings(BaseModel):
     """Hours an event stays in the log after its append before ``trim`` may drop it (only once
     every consumer group acknowledged it); also how long an event id is remembered for
     deduplication."""
+    log_trim_interval_s: float = Field(default=300.0, ge=0)
+    """Seconds between two trims of the event log by ``bnpl live load`` (each loader drops the
+    events older than ``log_retention_h`` that every consumer group acknowledged); 0: trim
+    before every micro-batch (tests)."""
     log_busy_timeout_s: float = Field(default=10.0, gt=0)
     """Seconds a SQLite event log operation waits for another process's write lock, and the
     socket timeout of a Redis event log operation; then the log counts as unavailable."""

@@ -9,6 +9,9 @@ log. Delivery is at-least-once and every write is idempotent on the event id, so
 at any point (before the commit, between the commit and the acknowledgement) loses and duplicates
 nothing: what it held is redelivered and written again to the same rows.
 
+Retention: at start and every ``log_trim_interval_s`` the loader trims the log
+(:func:`bnpl.live.retention.trim_log`).
+
 A poison event never blocks the stream: an event handed out more than ``max_deliveries`` times is
 dead-lettered (``delivery_limit``) without being parsed, and a batch whose write fails is written
 again event by event, so that only the events that fail alone stay unacknowledged (to be
@@ -41,6 +44,7 @@ from bnpl.contracts import polars_schema
 from bnpl.errors import EventLogUnavailableError, WarehouseError, WarehouseLockedError
 from bnpl.live.log import Delivered, Event, EventLog
 from bnpl.live.records import DELIVERY_LIMIT, dead_letter_frame, prepare_events
+from bnpl.live.retention import trim_log
 from bnpl.settings import LiveSettings
 from bnpl.stopping import STOP, StopRequest
 from bnpl.warehouse import Warehouse, names
@@ -162,6 +166,7 @@ class Loader:
         self.consumer = consumer or consumer_name(settings)
         self._clock = clock
         self._offsets: dict[int, tuple[str, datetime]] | None = None
+        self._next_trim = time.monotonic()  # the first trim comes with the first step
 
     # --- one micro-batch ----------------------------------------------------------------------
 
@@ -327,6 +332,10 @@ class Loader:
         ]
         return pl.DataFrame(rows, schema=polars_schema(names.LIVE_OFFSETS.table), orient="row")
 
+    def trim(self) -> int:
+        """Trim the log now (:func:`bnpl.live.retention.trim_log`); the count dropped."""
+        return trim_log(self.log, self.settings, now=self._clock())
+
     # --- the service loop ---------------------------------------------------------------------
 
     def run(
@@ -347,6 +356,9 @@ class Loader:
             self.settings.batch_max_ms,
         )
         while not stop.is_set():
+            if time.monotonic() >= self._next_trim:
+                self._next_trim = time.monotonic() + self.settings.log_trim_interval_s
+                self.trim()
             try:
                 outcome = self.step()
             except EventLogUnavailableError as exc:  # the log comes back; nothing was acked
