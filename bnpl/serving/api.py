@@ -42,9 +42,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bnpl.errors import ServingError
-from bnpl.serving.checkout import OUTCOME_FIELDS, Checkout, raw_row
+from bnpl.serving.checkout import OUTCOME_FIELDS, Checkout, fast_raw_row
 from bnpl.serving.engines import open_store
-from bnpl.serving.features import OnlineFeatures
+from bnpl.serving.fast import FastFeatures
 from bnpl.serving.scorer import ModelSlot, score_features
 from bnpl.serving.shadow import Job, ShadowScorer
 from bnpl.serving.store import OnlineStore
@@ -82,7 +82,7 @@ class ScoringService:
         self.settings = settings
         self.serving = settings.serving
         self.store = store or open_store(settings.serving)
-        self.features = OnlineFeatures()
+        self.features = FastFeatures()
         self.champion = ModelSlot(settings, settings.serving.champion_alias)
         self.metrics = _Metrics()
         self.shadow = (
@@ -187,7 +187,7 @@ class ScoringService:
         return JSONResponse(result)
 
     def _compute(self, checkout: Checkout, loaded: Any) -> dict[str, Any]:
-        row = raw_row(checkout)
+        row = fast_raw_row(checkout)
         history = self.store.history(row["customer_key"], row["transaction_date"])
         features = self.features.compute(row, history)
         scored = score_features(loaded, features, self.serving)
