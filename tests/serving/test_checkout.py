@@ -6,21 +6,16 @@ import json
 from datetime import datetime
 from typing import Any
 
-from live_data import realtime_records
+from live_data import checkout_body, realtime_records
 
 from bnpl.serving.checkout import Checkout, fast_raw_row, raw_row
 
 
 def _checkouts() -> list[dict[str, Any]]:
-    out = []
-    for text in realtime_records(200, seed=3):
-        record = json.loads(text)
-        for name in ("will_default", "days_to_first_missed_payment", "_timestamp", "_record_id"):
-            record.pop(name, None)
-        record.pop("_generator", None)
-        record["timestamp"] = "2024-11-28T10:00:00.123456"
-        out.append(record)
-    return out
+    return [
+        checkout_body(json.loads(text), "2024-11-28T10:00:00.123456")
+        for text in realtime_records(200, seed=3)
+    ]
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
