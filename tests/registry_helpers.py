@@ -1,5 +1,6 @@
 """The registry fixture shared by the governance and serving tests: register a model in this
-test's real MLflow store (``settings``' ``BNPL_MODEL__STORE_DIR``) as bnpl registers its own."""
+test's real MLflow store (``settings``' ``BNPL_MODEL__STORE_DIR``) as bnpl registers its own; and
+the small synthetic model the serving tests register (:func:`risk_model`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+import numpy as np
+import polars as pl
 import pytest
 
+from bnpl.features.training import feature_columns
 from bnpl.governance import estimator, registry, store
 from bnpl.governance.window import Window
 from bnpl.settings import Settings
@@ -19,6 +23,28 @@ TRAINED = Window(date(2024, 1, 1), date(2024, 3, 31))
 
 Register = Callable[..., int]
 """``register(model, columns, alias=CHALLENGER) -> version``."""
+
+RISK_FEATURES = ["risk_score", "amount_cents", "prior_txn_count_28d", "product_category"]
+"""The columns :func:`risk_model` is fitted on."""
+
+
+def risk_model(sign: float = 1.0) -> tuple[Any, pl.DataFrame]:
+    """The bnpl pipeline fitted on 2000 synthetic rows of :data:`RISK_FEATURES` where
+    risk_score drives defaults (``sign``: +1 risky means default), and those rows."""
+    catalog = {f.name: f for f in feature_columns()}
+    rng = np.random.default_rng(0)
+    n = 2000
+    risk = rng.uniform(0.1, 0.8, n)
+    frame = pl.DataFrame(
+        {
+            "risk_score": risk,
+            "amount_cents": rng.integers(1000, 50000, n),
+            "prior_txn_count_28d": rng.integers(0, 5, n),
+            "product_category": rng.choice(["electronics", "clothing", "home"], n),
+        }
+    )
+    y = rng.random(n) < 1 / (1 + np.exp(-sign * 10 * (risk - 0.45)))
+    return estimator.fit_pipeline(frame, y, [catalog[c] for c in RISK_FEATURES]), frame
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import threading
 import time
@@ -12,33 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
-import polars as pl
 import pytest
+from live_data import captured_checkout
 from mlflow_store import seed_store
-from registry_helpers import Register
+from registry_helpers import RISK_FEATURES, Register, risk_model
 from simulator_helpers import free_port
 
-from bnpl.features.training import feature_columns
-from bnpl.governance import estimator, registry
+from bnpl.governance import registry
 from bnpl.settings import Settings, load_settings
 
 pytestmark = pytest.mark.slow
 
 TOKEN = "test-token-0123456789"
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "simtom"  # the captures copied from ../shared
-FEATURES = ["risk_score", "amount_cents", "prior_txn_count_28d", "product_category"]
-
-
-def _checkout() -> dict[str, Any]:
-    path = FIXTURE / "hist_2024-11-28_3days_base200_seed42.txt.gz"
-    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
-    record: dict[str, Any] = json.loads(next(x for x in lines if x.startswith("data: {"))[6:])
-    for name in ("will_default", "days_to_first_missed_payment", "_timestamp", "_record_id"):
-        record.pop(name, None)
-    record.pop("_generator", None)
-    record["timestamp"] = "2024-11-28T10:00:00"
-    return record
 
 
 @pytest.fixture
@@ -55,26 +38,6 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_db: Path) -
     monkeypatch.setenv("BNPL_SERVING__POLL_S", "0.5")
     monkeypatch.setenv("BNPL_SERVING__MAX_BODY_BYTES", "4096")
     return load_settings()
-
-
-def _fitted(sign: float) -> Any:
-    """The bnpl pipeline fitted on synthetic rows where risk_score drives defaults (``sign``: +1
-    risky means default)."""
-    catalog = {f.name: f for f in feature_columns()}
-    features = [catalog[n] for n in FEATURES]
-    rng = np.random.default_rng(0)
-    n = 2000
-    risk = rng.uniform(0.1, 0.8, n)
-    frame = pl.DataFrame(
-        {
-            "risk_score": risk,
-            "amount_cents": rng.integers(1000, 50000, n),
-            "prior_txn_count_28d": rng.integers(0, 5, n),
-            "product_category": rng.choice(["electronics", "clothing", "home"], n),
-        }
-    )
-    y = rng.random(n) < 1 / (1 + np.exp(-sign * 10 * (risk - 0.45)))
-    return estimator.fit_pipeline(frame, y, features)
 
 
 class Server:
@@ -112,7 +75,7 @@ class Server:
 @pytest.fixture
 def server(settings: Settings, register: Register) -> Iterator[Server]:
     """A running scoring API with a champion registered (the shared ``register`` fixture)."""
-    register(_fitted(+1.0), FEATURES, alias=registry.CHAMPION)
+    register(risk_model(+1.0)[0], RISK_FEATURES, alias=registry.CHAMPION)
     running = Server(settings)
     try:
         yield running
@@ -122,7 +85,7 @@ def server(settings: Settings, register: Register) -> Iterator[Server]:
 
 def test_score_returns_a_decision_from_the_champion(server: Server) -> None:
     """A valid checkout gets a score, decision, reasons, the model version and its features."""
-    response = server.score(_checkout())
+    response = server.score(captured_checkout())
     assert response.status_code == 200, response.text
     body = response.json()
     assert 0 <= body["score"] <= 1
@@ -130,10 +93,10 @@ def test_score_returns_a_decision_from_the_champion(server: Server) -> None:
     assert body["model_version"] == 1
     assert body["cold_start"] is True
     assert body["features"]["prior_txn_count_365d"] == 0
-    assert body["features"]["risk_score"] == pytest.approx(_checkout()["risk_score"])
-    assert body["reasons"] and body["reasons"][0]["feature"] in FEATURES
-    risky = server.score({**_checkout(), "risk_score": 0.8}).json()
-    safe = server.score({**_checkout(), "risk_score": 0.11}).json()
+    assert body["features"]["risk_score"] == pytest.approx(captured_checkout()["risk_score"])
+    assert body["reasons"] and body["reasons"][0]["feature"] in RISK_FEATURES
+    risky = server.score({**captured_checkout(), "risk_score": 0.8}).json()
+    safe = server.score({**captured_checkout(), "risk_score": 0.11}).json()
     assert risky["score"] > safe["score"]
     assert server.client.get("/readyz").json()["model_version"] == 1
     metrics = server.client.get("/metrics").text
@@ -143,16 +106,16 @@ def test_score_returns_a_decision_from_the_champion(server: Server) -> None:
 def test_bad_requests_get_clear_statuses(server: Server) -> None:
     """401 without or with a wrong token, 422 naming missing/mistyped fields, 422 for outcome
     fields, 413 over the body limit."""
-    assert server.score(_checkout(), token=None).status_code == 401
-    assert server.score(_checkout(), token="wrong").status_code == 401
-    broken = {**_checkout(), "amount": "12.5"}
+    assert server.score(captured_checkout(), token=None).status_code == 401
+    assert server.score(captured_checkout(), token="wrong").status_code == 401
+    broken = {**captured_checkout(), "amount": "12.5"}
     del broken["customer_id"]
     response = server.score(broken)
     assert response.status_code == 422
     assert set(response.json()["fields"]) == {"amount", "customer_id"}
-    outcome = server.score({**_checkout(), "will_default": False})
+    outcome = server.score({**captured_checkout(), "will_default": False})
     assert outcome.status_code == 422 and outcome.json()["fields"] == ["will_default"]
-    big = server.score({**_checkout(), "padding": "x" * 5000})
+    big = server.score({**captured_checkout(), "padding": "x" * 5000})
     assert big.status_code == 413
 
 
@@ -160,12 +123,12 @@ def test_a_new_champion_is_picked_up_without_dropping_requests(
     server: Server, register: Register
 ) -> None:
     """Moving the alias swaps the model while requests keep succeeding."""
-    register(_fitted(-1.0), FEATURES, alias=registry.CHAMPION)
+    register(risk_model(-1.0)[0], RISK_FEATURES, alias=registry.CHAMPION)
     seen: set[int] = set()
     deadline = time.monotonic() + 120
     while 2 not in seen:
         assert time.monotonic() < deadline, "new champion not picked up"
-        response = server.score(_checkout())
+        response = server.score(captured_checkout())
         assert response.status_code == 200, response.text
         seen.add(response.json()["model_version"])
     assert seen <= {1, 2}
@@ -175,7 +138,7 @@ def test_no_champion_means_503_and_not_ready(settings: Settings) -> None:
     """Without a champion the API answers 503 and /readyz is false."""
     running = Server(settings)
     try:
-        response = running.score(_checkout())
+        response = running.score(captured_checkout())
         assert response.status_code == 503
         ready = running.client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["ready"] is False

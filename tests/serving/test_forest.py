@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from registry_helpers import RISK_FEATURES, risk_model
 
 from bnpl.features.training import feature_columns
 from bnpl.governance import estimator
@@ -62,24 +63,9 @@ def test_probabilities_equal_scikit_learns(fitted: tuple[Any, pl.DataFrame]) -> 
 def test_a_model_with_few_categorical_splits_scores_equally() -> None:
     """A model on one category and three numbers (most trees without a categorical split, so
     the category bitsets are fewer than the trees) scores as scikit-learn does."""
+    model, frame = risk_model()
     catalog = {f.name: f for f in feature_columns()}
-    features = tuple(
-        catalog[n]
-        for n in ("risk_score", "amount_cents", "prior_txn_count_28d", "product_category")
-    )
-    rng = np.random.default_rng(0)
-    n = 2000
-    risk = rng.uniform(0.1, 0.8, n)
-    frame = pl.DataFrame(
-        {
-            "risk_score": risk,
-            "amount_cents": rng.integers(1000, 50000, n),
-            "prior_txn_count_28d": rng.integers(0, 5, n),
-            "product_category": rng.choice(["electronics", "clothing", "home"], n),
-        }
-    )
-    labels = rng.random(n) < 1 / (1 + np.exp(-10 * (risk - 0.45)))
-    model = estimator.fit_pipeline(frame, labels, features)
+    features = tuple(catalog[n] for n in RISK_FEATURES)
     rows: list[Mapping[str, Any]] = list(frame.head(300).to_dicts())
     forest = CompiledForest(model, features)
     expected = estimator.probabilities(model, _frame(rows, features))

@@ -4,8 +4,6 @@ DuckDB bnpl_raw.scores exactly once, across redelivery and replay."""
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import sqlite3
 import time
@@ -13,15 +11,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 import pytest
+from live_data import captured_checkout
 from redis_server import RedisServer
-from registry_helpers import Register
+from registry_helpers import RISK_FEATURES, Register, risk_model
 from starlette.testclient import TestClient
 
-from bnpl.features.training import feature_columns
-from bnpl.governance import estimator, registry
+from bnpl.governance import registry
 from bnpl.live.engines import open_event_log
 from bnpl.live.log import Event
 from bnpl.serving.api import create_app
@@ -33,39 +30,13 @@ from bnpl.warehouse.duckdb import DuckDBWarehouse
 pytestmark = pytest.mark.slow
 
 TOKEN = "test-token-0123456789"
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "simtom"
-FEATURES = ["risk_score", "amount_cents", "prior_txn_count_28d", "product_category"]
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 
 def _checkouts(n: int, first: int = 0) -> list[dict[str, Any]]:
     """``n`` checkouts of the captured record, each with its own transaction id."""
-    path = FIXTURE / "hist_2024-11-28_3days_base200_seed42.txt.gz"
-    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
-    record: dict[str, Any] = json.loads(next(x for x in lines if x.startswith("data: {"))[6:])
-    for name in ("will_default", "days_to_first_missed_payment", "_timestamp", "_record_id"):
-        record.pop(name, None)
-    record.pop("_generator", None)
-    record["timestamp"] = "2024-11-28T10:00:00"
+    record = captured_checkout()
     return [{**record, "transaction_id": f"shadow-{first + i}"} for i in range(n)]
-
-
-def _model(sign: float) -> Any:
-    """The bnpl pipeline fitted on synthetic rows where risk_score drives defaults (``sign``)."""
-    catalog = {f.name: f for f in feature_columns()}
-    rng = np.random.default_rng(0)
-    n = 2000
-    risk = rng.uniform(0.1, 0.8, n)
-    frame = pl.DataFrame(
-        {
-            "risk_score": risk,
-            "amount_cents": rng.integers(1000, 50000, n),
-            "prior_txn_count_28d": rng.integers(0, 5, n),
-            "product_category": rng.choice(["electronics", "clothing", "home"], n),
-        }
-    )
-    y = rng.random(n) < 1 / (1 + np.exp(-sign * 10 * (risk - 0.45)))
-    return estimator.fit_pipeline(frame, y, [catalog[c] for c in FEATURES])
 
 
 @pytest.fixture
@@ -161,8 +132,8 @@ def test_champion_and_shadow_scores_land_in_bnpl_raw_scores_exactly_once(
     """Both scores of every request are loaded once, as answered, with versions and the
     features' fingerprint; redelivery after a crash before the ack and a replay from the start
     write nothing twice."""
-    champion = register(_model(+1.0), FEATURES, alias=registry.CHAMPION)
-    challenger = register(_model(-1.0), FEATURES)
+    champion = register(risk_model(+1.0)[0], RISK_FEATURES, alias=registry.CHAMPION)
+    challenger = register(risk_model(-1.0)[0], RISK_FEATURES)
     answers = _serve(settings, _checkouts(12))
     rows = _load(settings, warehouse)
     assert rows.height == 24
@@ -204,7 +175,7 @@ def test_champion_score_is_logged_without_a_challenger(
     from bnpl.cli import main
     from bnpl.governance import store
 
-    version = register(_model(+1.0), FEATURES, alias=registry.CHAMPION)
+    version = register(risk_model(+1.0)[0], RISK_FEATURES, alias=registry.CHAMPION)
     store.open_client(settings).delete_registered_model_alias(
         settings.model.registered_model, registry.CHALLENGER
     )
@@ -236,7 +207,7 @@ def test_a_full_queue_or_a_failing_log_never_fails_or_holds_a_request(
         BNPL_SERVING__SCORE_LOG_BATCH="1",
         BNPL_LIVE__LOG_BUSY_TIMEOUT_S="120",
     )
-    register(_model(+1.0), FEATURES, alias=registry.CHAMPION)
+    register(risk_model(+1.0)[0], RISK_FEATURES, alias=registry.CHAMPION)
     open_event_log(settings, stream="scores").close()  # the log exists
     lock = sqlite3.connect(settings.serving.score_log_path, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")  # another writer holds the log
@@ -303,7 +274,7 @@ def test_scores_go_through_their_own_redis_stream(
         BNPL_LIVE__LOG_REDIS_PREFIX=f"test:events:{tag}",
         BNPL_SERVING__SCORE_LOG_REDIS_PREFIX=f"test:scores:{tag}",
     )
-    register(_model(+1.0), FEATURES, alias=registry.CHAMPION)
+    register(risk_model(+1.0)[0], RISK_FEATURES, alias=registry.CHAMPION)
     answers = _serve(settings, _checkouts(3))
     with open_event_log(settings, stream="scores") as scores, open_event_log(settings) as events:
         assert scores.stats("nobody").depth == 3
