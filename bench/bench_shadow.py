@@ -47,12 +47,12 @@ def _checkouts(root: Path) -> list[dict[str, Any]]:
 
 
 def _register(settings: Any, sign: float, alias: str) -> None:
-    import mlflow
     import numpy as np
     import polars as pl
 
+    from bench.serving_setup import register_model
     from bnpl.features.training import feature_columns
-    from bnpl.governance import estimator, registry, store
+    from bnpl.governance import estimator
 
     catalog = {f.name: f for f in feature_columns()}
     rng = np.random.default_rng(0)
@@ -67,28 +67,15 @@ def _register(settings: Any, sign: float, alias: str) -> None:
     )
     y = rng.random(2000) < 1 / (1 + np.exp(-sign * 10 * (risk - 0.45)))
     model = estimator.fit_pipeline(frame, y, [catalog[c] for c in FEATURES])
-    client = store.open_client(settings)
-    name = settings.model.registered_model
-    with (
-        store.quiet(),
-        mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
-    ):
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            pip_requirements=["scikit-learn"],
-            skops_trusted_types=estimator.TRUSTED_TYPES,
-        )
-        if not registry.model_exists(client, name):
-            client.create_registered_model(name)
-        tags = {
-            "bnpl.as_of": "2024-06-30",
-            "bnpl.train_start": "2024-01-01",
-            "bnpl.train_end": "2024-05-31",
-            "bnpl.features": json.dumps(FEATURES),
-        }
-        version = client.create_model_version(name, info.model_uri, run.info.run_id, tags=tags)
-        client.set_registered_model_alias(name, alias, str(version.version))
+    register_model(
+        settings,
+        model,
+        FEATURES,
+        alias,
+        as_of="2024-06-30",
+        train_start="2024-01-01",
+        train_end="2024-05-31",
+    )
 
 
 def _run(settings: Any, bodies: list[dict[str, Any]]) -> tuple[list[float], float, int]:

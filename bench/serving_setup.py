@@ -90,10 +90,8 @@ def settings_env(tmp: Path, store_path: Path, store_dir: Path, token: str) -> di
 def _register(frame: Any, store_dir: Path, token: str) -> None:
     import os
 
-    import mlflow
-
     from bnpl.features.training import feature_columns
-    from bnpl.governance import estimator, registry, store
+    from bnpl.governance import estimator, registry
     from bnpl.settings import load_settings
 
     saved = {k: v for k, v in os.environ.items() if k.startswith("BNPL_")}
@@ -105,32 +103,59 @@ def _register(frame: Any, store_dir: Path, token: str) -> None:
         features = feature_columns()
         labels = frame.get_column("will_default").to_numpy()
         model = estimator.fit_pipeline(frame, labels, features)
-        client = store.open_client(settings)
-        name = settings.model.registered_model
-        with (
-            store.quiet(),
-            mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
-        ):
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                pip_requirements=["scikit-learn"],
-                skops_trusted_types=estimator.TRUSTED_TYPES,
-            )
-            client.create_registered_model(name)
-            version = client.create_model_version(
-                name,
-                info.model_uri,
-                run.info.run_id,
-                tags={
-                    "bnpl.as_of": "2024-01-10",
-                    "bnpl.train_start": "2024-01-01",
-                    "bnpl.train_end": "2024-01-10",
-                    "bnpl.features": json.dumps([f.name for f in features]),
-                },
-            ).version
-            client.set_registered_model_alias(name, registry.CHAMPION, str(version))
+        register_model(
+            settings,
+            model,
+            [f.name for f in features],
+            registry.CHAMPION,
+            as_of="2024-01-10",
+            train_start="2024-01-01",
+            train_end="2024-01-10",
+        )
     finally:
         for name in [n for n in os.environ if n.startswith("BNPL_")]:
             del os.environ[name]
         os.environ.update(saved)
+
+
+def register_model(
+    settings: Any,
+    model: Any,
+    columns: list[str],
+    alias: str,
+    *,
+    as_of: str,
+    train_start: str,
+    train_end: str,
+) -> int:
+    """Log ``model`` taking ``columns`` to ``settings``' MLflow store and register it as bnpl
+    does (its tags, ``alias``); returns the version. The benches' one copy."""
+    import mlflow
+
+    from bnpl.governance import estimator, registry, store
+
+    client = store.open_client(settings)
+    name = settings.model.registered_model
+    tags = {
+        "bnpl.as_of": as_of,
+        "bnpl.train_start": train_start,
+        "bnpl.train_end": train_end,
+        "bnpl.features": json.dumps(columns),
+    }
+    with (
+        store.quiet(),
+        mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
+    ):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            pip_requirements=["scikit-learn"],
+            skops_trusted_types=estimator.TRUSTED_TYPES,
+        )
+        if not registry.model_exists(client, name):
+            client.create_registered_model(name)
+        version = int(
+            client.create_model_version(name, info.model_uri, run.info.run_id, tags=tags).version
+        )
+        client.set_registered_model_alias(name, alias, str(version))
+    return version
