@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from bench.live_services import _stop
 from bench.live_wrk import THREADS, Requests, WrkResult, run_wrk
 
 ROOT = Path(__file__).parents[1]
@@ -75,12 +76,7 @@ def serve(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
             time.sleep(0.2)
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
 
 
 def build_requests(
