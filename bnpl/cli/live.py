@@ -21,6 +21,13 @@ from bnpl.stopping import HARD_EXIT_AFTER_S, stop_on_signals
 
 logger = logging.getLogger(__name__)
 
+ONCE_OPTION = typer.Option("--once", help="Stop when the log has nothing more for the group.")
+"""A log consumer's ``--once`` (``bnpl live load``, ``bnpl serving load-scores``)."""
+CONSUMER_OPTION = typer.Option(
+    "--consumer", help="This loader's name [default: BNPL_LIVE__LOADER_CONSUMER]."
+)
+"""A log consumer's ``--consumer`` (``bnpl live load``, ``bnpl serving load-scores``)."""
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``live`` command group to ``app``."""
@@ -138,19 +145,12 @@ def _add_load(live: typer.Typer) -> None:
 
     @live.command("load")
     def load(
-        once: Annotated[
-            bool, typer.Option("--once", help="Stop when the log has nothing more for the group.")
-        ] = False,
+        once: Annotated[bool, ONCE_OPTION] = False,
         max_events: Annotated[
             int | None,
             typer.Option("--max-events", min=1, help="Stop after about this many events."),
         ] = None,
-        consumer: Annotated[
-            str | None,
-            typer.Option(
-                "--consumer", help="This loader's name [default: BNPL_LIVE__LOADER_CONSUMER]."
-            ),
-        ] = None,
+        consumer: Annotated[str | None, CONSUMER_OPTION] = None,
     ) -> None:
         """Consume the event log into the live table (a long-running service).
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bnpl.calendar import parse_day
+from bnpl.cli.live import CONSUMER_OPTION, ONCE_OPTION
 from bnpl.settings import load_settings
 
 
@@ -78,15 +79,8 @@ def register(app: typer.Typer) -> None:
 
     @serving.command("load-scores")
     def load_scores_command(
-        once: Annotated[
-            bool, typer.Option("--once", help="Stop when the log has nothing more for the group.")
-        ] = False,
-        consumer: Annotated[
-            str | None,
-            typer.Option(
-                "--consumer", help="This loader's name [default: BNPL_LIVE__LOADER_CONSUMER]."
-            ),
-        ] = None,
+        once: Annotated[bool, ONCE_OPTION] = False,
+        consumer: Annotated[str | None, CONSUMER_OPTION] = None,
     ) -> None:
         """Consume the scores log (every score bnpl serve gave, the challenger's in shadow too)
         into bnpl_raw.scores, exactly once per request (a long-running service).
