@@ -13,6 +13,11 @@ from bnpl.calendar import parse_day
 from bnpl.errors import ConfigError
 from bnpl.settings import load_settings
 
+AS_OF_OPTION = typer.Option(
+    "--as-of", help="YYYY-MM-DD outcomes known by [default: last loaded day]."
+)
+"""``--as-of`` of the commands that judge on matured outcomes (promote, monitor)."""
+
 
 def _pct(value: float) -> str:
     return f"{value:.4f}"
@@ -77,12 +82,7 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--initial", help="Make the latest version the first champion."),
         ] = False,
-        as_of: Annotated[
-            str | None,
-            typer.Option(
-                "--as-of", help="YYYY-MM-DD outcomes known by [default: last loaded day]."
-            ),
-        ] = None,
+        as_of: Annotated[str | None, AS_OF_OPTION] = None,
     ) -> None:
         """Compare the challenger with the champion on the newest matured out-of-time window
         and move `champion` only on a significant, calibrated gain; every decision is recorded.
@@ -117,12 +117,7 @@ def register(app: typer.Typer) -> None:
 
     @model.command("monitor")
     def monitor_command(
-        as_of: Annotated[
-            str | None,
-            typer.Option(
-                "--as-of", help="YYYY-MM-DD outcomes known by [default: last loaded day]."
-            ),
-        ] = None,
+        as_of: Annotated[str | None, AS_OF_OPTION] = None,
         per: Annotated[
             str, typer.Option("--per", help="Period of the figures: day or week.")
         ] = "week",
