@@ -1,9 +1,9 @@
 """Model monitoring as a Prefect flow: ``bnpl-model-monitor``.
 
-Wiring only. The flow reads the settings once and runs :func:`bnpl.governance.monitor.monitor`
-as of ``as_of`` (default: the last loaded day): the logged scores (``bnpl_raw.scores``) against
-the outcomes matured by then, per model version and ``per`` period, appended to
-``bnpl_audit.model_monitor``; the table is the markdown artifact ``model-monitor``. The
+Wiring only. The flow reads the settings once and runs
+:func:`bnpl.governance.monitor.monitor_warehouse` as of ``as_of`` (default: the last loaded day):
+the logged scores (``bnpl_raw.scores``) against the outcomes matured by then, per model version
+and ``per`` period, appended to ``bnpl_audit.model_monitor``; the table is the markdown artifact ``model-monitor``. The
 deployment runs daily (a schedule in ``prefect.yaml``); no scores yet fails the run with the
 one-line reason.
 """
@@ -17,27 +17,15 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from bnpl.features import last_loaded_day
-from bnpl.governance.monitor import Grain, monitor, monitor_markdown
+from bnpl.governance.monitor import Grain, monitor_markdown, monitor_warehouse
 from bnpl.settings import Settings, load_settings
-from bnpl.warehouse import open_warehouse
 from bnpl_flows._runtime import Day, forward_bnpl_logs
 
 
 @task(name="monitor-model", cache_policy=NO_CACHE, persist_result=False)
 def monitor_model(settings: Settings, as_of: date | None, per: Grain) -> str:
     """Compute and record the figures; returns them as Markdown."""
-    warehouse = open_warehouse(settings, access="existing")
-    try:
-        result = monitor(
-            settings,
-            warehouse,
-            as_of=as_of or last_loaded_day(warehouse),
-            grain=per,
-            flow_run_id=flow_run.get_id(),
-        )
-    finally:
-        warehouse.close()
+    result = monitor_warehouse(settings, as_of=as_of, grain=per, flow_run_id=flow_run.get_id())
     return monitor_markdown(result)
 
 

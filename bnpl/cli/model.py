@@ -138,26 +138,18 @@ def register(app: typer.Typer) -> None:
         unknown version or period).
         """
         from bnpl.cli.output import emit, want_json
-        from bnpl.features.training import last_loaded_day
-        from bnpl.governance.monitor import GRAINS, monitor, monitor_markdown
-        from bnpl.warehouse import open_warehouse
+        from bnpl.governance.monitor import GRAINS, monitor_markdown, monitor_warehouse
 
         as_json = want_json("model monitor", json_output)
         if per not in GRAINS:
             raise ConfigError(f"--per must be one of {', '.join(GRAINS)}, got {per!r}")
         day = None if as_of is None else parse_day(as_of, name="--as-of")
-        settings = load_settings()
-        warehouse = open_warehouse(settings, access="existing")
-        try:
-            result = monitor(
-                settings,
-                warehouse,
-                as_of=day or last_loaded_day(warehouse),
-                grain="day" if per == "day" else "week",
-                versions=version or (),
-            )
-        finally:
-            warehouse.close()
+        result = monitor_warehouse(
+            load_settings(),
+            as_of=day,
+            grain="day" if per == "day" else "week",
+            versions=version or (),
+        )
         if as_json:
             emit("", result.as_dict())
         else:

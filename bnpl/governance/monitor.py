@@ -256,6 +256,29 @@ def monitor(
     return result
 
 
+def monitor_warehouse(
+    settings: Settings,
+    *,
+    as_of: date | None = None,
+    grain: Grain = "week",
+    versions: Sequence[int] = (),
+    flow_run_id: str | None = None,
+) -> MonitorResult:
+    """:func:`monitor` on the settings' existing warehouse (opened and closed here), as of
+    ``as_of`` or else the last loaded day: ``bnpl model monitor`` and the flow's one copy."""
+    from bnpl.features import last_loaded_day
+    from bnpl.warehouse import open_warehouse
+
+    warehouse = open_warehouse(settings, access="existing")
+    try:
+        day = as_of or last_loaded_day(warehouse)
+        return monitor(
+            settings, warehouse, as_of=day, grain=grain, versions=versions, flow_run_id=flow_run_id
+        )
+    finally:
+        warehouse.close()
+
+
 _INSERT = """
 INSERT INTO t (
   run_id, computed_at, as_of_date, registered_model, model_version, role, grain, period_start,
