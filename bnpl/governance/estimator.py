@@ -6,7 +6,10 @@ passes feature columns and nothing else.
 feature columns in order, numbers and booleans as float64 (nulls NaN), categories as strings
 (nulls None). The pipeline encodes categories itself (levels learned on the train split; an
 unseen level is treated as missing) and feeds a histogram gradient-boosted classifier, which
-handles missing values natively. scikit-learn and pandas come with the ``ml`` extra.
+handles missing values natively. The trees see a category as its level index (sorted levels) and
+split it like a number, not with scikit-learn's native categorical splits: those re-encode and
+copy the whole matrix inside every fit and predict, for no test ROC AUC on the demo's data
+(docs/decisions.md). scikit-learn and pandas come with the ``ml`` extra.
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ PARAMS: dict[str, Any] = {
     "random_state": 0,
 }
 """Hyper-parameters of the classifier (logged with every run). On more than 10,000 rows
-(``"auto"``) boosting stops when the log loss on a held-out tenth of the train split has not
-improved for 10 iterations: on a year of
-the demo's data it stops after about 40 of the 100 iterations with a test ROC AUC no lower than
-all 100 (bench/results.md "## model"), for less than half the fitting time."""
+(``"auto"``) boosting stops when the log loss on the validation split (passed by
+:func:`fit_encoded`; a held-out tenth of the train split when there is none) has not improved
+for 10 iterations: on a year of the demo's data after about 40 of the 100 iterations, with a
+test ROC AUC no lower than all 100 (bench/results.md "## model")."""
 
 
 TRUSTED_TYPES = [
@@ -166,9 +169,7 @@ def fit_encoded(
     )
     from sklearn.pipeline import Pipeline  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
-    categorical = _categorical(features)
-    mask = np.array([True] * len(categorical) + [False] * (len(features) - len(categorical)))
-    classifier = HistGradientBoostingClassifier(categorical_features=mask, **PARAMS)
+    classifier = HistGradientBoostingClassifier(categorical_features=None, **PARAMS)
     if validation is None:
         classifier.fit(matrix, labels)
     else:
