@@ -57,10 +57,12 @@ def threads(count: int) -> Iterator[None]:
     """At most ``count`` OpenMP threads fit and score inside the block
     (``BNPL_MODEL__THREADS``): an idle OpenMP thread spins, so on shared cores every thread
     beyond the first costs CPU seconds without shortening the run."""
+    import sklearn  # type: ignore[import-untyped,import-not-found,unused-ignore]  # noqa: F401
     from threadpoolctl import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
         threadpool_limits,
     )
 
+    # threadpoolctl limits the libraries already loaded: importing scikit-learn loads its OpenMP
     with threadpool_limits(limits=count, user_api="openmp"):
         yield
 

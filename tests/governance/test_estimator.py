@@ -7,7 +7,13 @@ import numpy as np
 import polars as pl
 
 from bnpl.features.training import Feature
-from bnpl.governance.estimator import fast_probabilities, fit_pipeline, model_input, probabilities
+from bnpl.governance.estimator import (
+    fast_probabilities,
+    fit_pipeline,
+    model_input,
+    probabilities,
+    threads,
+)
 
 FEATURES = [
     Feature("amount", "FLOAT64", "numeric", ""),
@@ -60,3 +66,16 @@ def test_boosting_stops_on_the_validation_rows_given() -> None:
     stopped = noise.named_steps["classifier"]
     assert len(stopped.validation_score_) == stopped.n_iter_ + 1
     assert stopped.n_iter_ <= 12 < like_train.named_steps["classifier"].n_iter_
+
+
+def test_threads_limits_scikit_learn_openmp() -> None:
+    """Inside ``threads(1)`` scikit-learn's OpenMP runs one thread, and the limit ends with it."""
+    from threadpoolctl import threadpool_info
+
+    def openmp() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"]
+
+    with threads(1):
+        assert openmp() and set(openmp()) == {1}
+    with threads(2):
+        assert set(openmp()) == {2}
