@@ -211,15 +211,6 @@ def encoded_probabilities(model: Any, matrix: Any) -> Any:
     return np.asarray(model.named_steps["classifier"].predict_proba(matrix)[:, 1], dtype=np.float64)
 
 
-def encodes_in_polars(model: Any) -> bool:
-    """Whether ``model`` is a pipeline :func:`fit_pipeline` made (a fitted ``categories``
-    encoder, then the classifier), which :func:`fast_probabilities` scores."""
-    steps = getattr(model, "named_steps", {})
-    columns = steps.get("columns")
-    encoder = getattr(columns, "named_transformers_", {}).get("categories")
-    return "classifier" in steps and hasattr(encoder, "categories_")
-
-
 def fast_probabilities(model: Any, frame: pl.DataFrame, features: Sequence[Feature]) -> Any:
     """:func:`probabilities` of a pipeline from :func:`fit_pipeline`, encoded in Polars."""
     return encoded_probabilities(model, encoded_matrix(frame, features, levels_in(model, features)))

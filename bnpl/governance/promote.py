@@ -88,19 +88,14 @@ def _window_rows(frame: pl.DataFrame, window: Window, settings: Settings) -> pl.
     return rows
 
 
-def _scores(name: str, version: int, rows: pl.DataFrame, features: Sequence[Feature]) -> Any:
+def _scores(name: str, version: int, rows: pl.DataFrame, features: tuple[str, ...]) -> Any:
     import mlflow
 
     with store.quiet():
         model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
-    if estimator.encodes_in_polars(model):  # a model bnpl trained: no pandas strings
-        return estimator.fast_probabilities(model, rows, features)
-    return estimator.probabilities(model, estimator.model_input(rows, features))
-
-
-def _features(names: Sequence[str]) -> list[Feature]:
     kinds = {f.name: f for f in feature_columns()}
-    return [kinds.get(n) or Feature(n, "FLOAT64", "numeric", "") for n in names]
+    chosen = [kinds.get(n) or Feature(n, "FLOAT64", "numeric", "") for n in features]
+    return estimator.probabilities(model, estimator.model_input(rows, chosen))
 
 
 def warehouse_rows(settings: Settings, warehouse: Warehouse | None) -> FrameSource:
@@ -144,8 +139,7 @@ def compare_versions(
         baseline = rows.get_column("risk_score").cast(pl.Float64).fill_null(0.0).to_numpy()
     with estimator.threads(settings.model.threads):
         scored = [
-            _scores(name, v, rows, _features(f))
-            for v, f in ((champion, a.features), (challenger, b.features))
+            _scores(name, v, rows, f) for v, f in ((champion, a.features), (challenger, b.features))
         ]
     comparison = metrics.compare(
         y,
