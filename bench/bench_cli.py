@@ -2,9 +2,10 @@
 
 One-day commands, each in a subprocess on its own DuckDB file with the bundled simulator and no
 Prefect API configured (the direct path): ``bnpl ingest-day --date D1``, ``bnpl daily --date D2``,
-``bnpl build --start D2 --end D2``, in that order. The work alone: the same verbs in that order
-on another fresh file, timed in one warm process (``open_session`` + ``ingest_range``;
-``open_session`` + ``DailyRun.run``; ``write_audit_publish`` for D2). Overhead = command wall -
+``bnpl build --start D2 --end D2``, ``bnpl check --start D2 --end D2``, in that order. The work
+alone: the same verbs in that order on another fresh file, timed in one warm process
+(``open_session`` + ``ingest_range``; ``open_session`` + ``DailyRun.run``;
+``write_audit_publish`` for D2, twice: the build, then the check's gate with D2 as logical date). Overhead = command wall -
 work; target ≤ 3 s each. For comparison, ``bnpl ingest-day --prefect`` (Prefect's temporary API),
 as every run paid before.
 
@@ -55,6 +56,15 @@ try:
 finally:
     warehouse.close()
 times["build"], cpu["build"] = time.perf_counter() - began, time.process_time() - cpu0
+began, cpu0 = time.perf_counter(), time.process_time()
+warehouse = open_warehouse(settings, access="existing")
+try:
+    pipeline.write_audit_publish(
+        warehouse, settings, run_id=uuid.uuid4().hex, start=d2, end=d2, logical_date=d2
+    )
+finally:
+    warehouse.close()
+times["check"], cpu["check"] = time.perf_counter() - began, time.process_time() - cpu0
 print(json.dumps({{"wall": times, "cpu": cpu}}))
 """
 
@@ -62,6 +72,7 @@ COMMANDS = {
     "ingest-day": ["ingest-day", "--date", D1],
     "daily": ["daily", "--date", D2],
     "build": ["build", "--start", D2, "--end", D2],
+    "check": ["check", "--start", D2, "--end", D2],
 }
 
 

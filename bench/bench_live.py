@@ -195,7 +195,14 @@ def wrk_runs(duration_s: float, rate: float, connections: int) -> tuple[list[Wrk
     with tempfile.TemporaryDirectory(prefix="bench-live-wrk-") as tmp:
         root = Path(tmp)
         events = int(rate * duration_s)
-        requests = build_requests(root / "requests", SECRET, events=events, rate=rate, seed=11)
+
+        def fresh(n: int) -> Requests:
+            # Signed just before each run: one set for all four runs goes stale against the
+            # gateway's timestamp tolerance (5 min) on a slow machine. Same seed, same ids.
+            prefix = root / f"requests{n}"
+            return build_requests(prefix, SECRET, events=events, rate=rate, seed=11)
+
+        requests = fresh(0)
         for n, target in enumerate((rate, 0.0)):
             live = {"log_engine": "sqlite", "log_path": str(root / f"sqlite{n}" / "ev.sqlite")}
             runs.append(
@@ -203,7 +210,7 @@ def wrk_runs(duration_s: float, rate: float, connections: int) -> tuple[list[Wrk
                     "SQLite",
                     root,
                     live,
-                    requests,
+                    requests if n == 0 else fresh(1),
                     rate=target,
                     connections=connections,
                     cap_s=cap_s,
@@ -221,7 +228,7 @@ def wrk_runs(duration_s: float, rate: float, connections: int) -> tuple[list[Wrk
                         "Redis Streams",
                         root,
                         live,
-                        requests,
+                        fresh(2 + n),
                         rate=target,
                         connections=connections,
                         cap_s=cap_s,

@@ -25,7 +25,7 @@ local rate = tonumber(os.getenv("BENCH_WRK_RATE") or "0")
 local nthreads = tonumber(os.getenv("BENCH_WRK_THREADS") or "1")
 local connections = tonumber(os.getenv("BENCH_WRK_CONNECTIONS") or "1")
 local health = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-local health_body = '{"status": "ok"}'
+local health_body = os.getenv("BENCH_WRK_HEALTH_BODY") or '{"status": "ok"}' -- the gateway's
 
 -- main state: number the threads
 local threads = {}

@@ -50,6 +50,10 @@ class LiveSettings(BaseModel):
     """Hours an event stays in the log after its append before ``trim`` may drop it (only once
     every consumer group acknowledged it); also how long an event id is remembered for
     deduplication."""
+    log_trim_interval_s: float = Field(default=300.0, ge=0)
+    """Seconds between two trims of the event log by ``bnpl live load`` (each loader drops the
+    events older than ``log_retention_h`` that every consumer group acknowledged); 0: trim
+    before every micro-batch (tests)."""
     log_busy_timeout_s: float = Field(default=10.0, gt=0)
     """Seconds a SQLite event log operation waits for another process's write lock, and the
     socket timeout of a Redis event log operation; then the log counts as unavailable."""
@@ -191,6 +195,22 @@ class ServingSettings(BaseModel):
     """Seconds between checks of the aliases; a moved alias is loaded and swapped in."""
     reasons: int = Field(default=3, ge=0, le=20)
     """Features listed as reasons for a score (those that moved it most)."""
+    score_log: bool = True
+    """Log every score (the champion's, and the challenger's in shadow) to the scores event log,
+    off the request path; ``false`` turns the shadow worker off entirely (e.g. for a bench)."""
+    shadow: bool = True
+    """Score the challenger alias, when it exists, in shadow on the same features."""
+    shadow_queue: int = Field(default=10_000, ge=1)
+    """Scored requests waiting for the shadow worker; when full, a request's log entry is
+    dropped (counted in ``/metrics``), never the request."""
+    score_log_batch: int = Field(default=500, ge=1)
+    """Most scored requests appended to the scores log in one call (one fsync)."""
+    score_log_path: Path = Path(".bnpl/serving/scores.sqlite")
+    """SQLite scores event log file (``BNPL_LIVE__LOG_ENGINE=sqlite``)."""
+    score_log_redis_prefix: str = Field(default="bnpl:scores", pattern=r"^[A-Za-z0-9_:.-]+$")
+    """Prefix of the scores stream's Redis keys (``BNPL_LIVE__LOG_ENGINE=redis``, same server)."""
+    score_loader_group: str = Field(default="bnpl-scores", min_length=1, max_length=200)
+    """Consumer group of the scores loader (``bnpl serving load-scores``)."""
 
     @field_validator("tokens", mode="before")
     @classmethod

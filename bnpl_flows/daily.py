@@ -219,7 +219,10 @@ def daily_bnpl_processing(logical_date: Day | None = None) -> dict[str, Any]:
         settings = load_settings()
         _preflight(settings)
         logger.info("daily run for %s (run %s)", day, run_id)
-        with pipeline.open_session(settings) as session, job_labels(run_id=run_id or "adhoc"):
+        with (
+            pipeline.open_session(settings, source=not settings.live.seal_days) as session,
+            job_labels(run_id=run_id or "adhoc"),
+        ):
             result = run.run(session)
         outcome = "completed"
         return result.as_dict()

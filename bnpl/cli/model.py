@@ -1,5 +1,6 @@
-"""``bnpl model train|promote|rollback|list``: the risk model's versions in the MLflow registry,
-champion/challenger promotion on matured outcomes, rollback."""
+"""``bnpl model train|promote|rollback|list|monitor``: the risk model's versions in the MLflow
+registry, champion/challenger promotion on matured outcomes, rollback, and monitoring of the
+logged scores on outcomes as they mature."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated
 import typer
 
 from bnpl.calendar import parse_day
+from bnpl.errors import ConfigError
 from bnpl.settings import load_settings
 
 
@@ -112,3 +114,56 @@ def register(app: typer.Typer) -> None:
         from bnpl.governance.report import versions_markdown
 
         typer.echo(versions_markdown(load_settings()), nl=False)
+
+    @model.command("monitor")
+    def monitor_command(
+        as_of: Annotated[
+            str | None,
+            typer.Option(
+                "--as-of", help="YYYY-MM-DD outcomes known by [default: last loaded day]."
+            ),
+        ] = None,
+        per: Annotated[
+            str, typer.Option("--per", help="Period of the figures: day or week.")
+        ] = "week",
+        version: Annotated[
+            list[int] | None,
+            typer.Option("--version", help="Only this model version (repeatable)."),
+        ] = None,
+        json_output: Annotated[
+            bool, typer.Option("--json", help="Print the figures as one JSON document.")
+        ] = False,
+    ) -> None:
+        """Join the logged scores (bnpl_raw.scores) with the outcomes matured by --as-of and
+        report per model version and period: ROC AUC, Brier, ECE, score PSI against the
+        version's first period, approval rate; the figures are appended to
+        bnpl_audit.model_monitor (and shown by `bnpl model promote`).
+
+        Exit code 0 on success, 1 when the run fails, 2 for bad input (no scores yet, an
+        unknown version or period).
+        """
+        from bnpl.cli.output import emit, want_json
+        from bnpl.features.training import last_loaded_day
+        from bnpl.governance.monitor import GRAINS, monitor, monitor_markdown
+        from bnpl.warehouse import open_warehouse
+
+        as_json = want_json("model monitor", json_output)
+        if per not in GRAINS:
+            raise ConfigError(f"--per must be one of {', '.join(GRAINS)}, got {per!r}")
+        day = None if as_of is None else parse_day(as_of, name="--as-of")
+        settings = load_settings()
+        warehouse = open_warehouse(settings, access="existing")
+        try:
+            result = monitor(
+                settings,
+                warehouse,
+                as_of=day or last_loaded_day(warehouse),
+                grain="day" if per == "day" else "week",
+                versions=version or (),
+            )
+        finally:
+            warehouse.close()
+        if as_json:
+            emit("", result.as_dict())
+        else:
+            typer.echo(monitor_markdown(result), nl=False)

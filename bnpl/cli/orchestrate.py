@@ -49,7 +49,7 @@ def _daily_direct(settings: Settings, day: date) -> DailyResult:
     try:
         with (
             stop_on_signals(hard_exit_after_s=HARD_EXIT_AFTER_S),
-            pipeline.open_session(settings) as session,
+            pipeline.open_session(settings, source=not settings.live.seal_days) as session,
             job_labels(run_id=run.run_id),
         ):
             result = run.run(session)

@@ -25,7 +25,9 @@ from bnpl.progress import ProgressCallback, ProgressEvent
 
 logger = logging.getLogger("bnpl.progress")
 
-JSON_COMMANDS = frozenset({"backfill", "ingest-day", "daily", "build", "check", "status"})
+JSON_COMMANDS = frozenset(
+    {"backfill", "ingest-day", "daily", "build", "check", "status", "model monitor"}
+)
 """The commands whose summary ``--json`` prints."""
 
 UNITS = {"ingest": "days", "build": "models", "check": "checks"}

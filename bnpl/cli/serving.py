@@ -1,4 +1,5 @@
-"""``bnpl serve`` (the scoring API) and ``bnpl serving materialize`` (its online store)."""
+"""``bnpl serve`` (the scoring API), ``bnpl serving materialize`` (its online store) and
+``bnpl serving load-scores`` (its scores log into ``bnpl_raw.scores``)."""
 
 from __future__ import annotations
 
@@ -73,4 +74,44 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"online store as of {day}: {done.transactions} transactions added, "
             f"{done.market_days} market days"
+        )
+
+    @serving.command("load-scores")
+    def load_scores_command(
+        once: Annotated[
+            bool, typer.Option("--once", help="Stop when the log has nothing more for the group.")
+        ] = False,
+        consumer: Annotated[
+            str | None,
+            typer.Option(
+                "--consumer", help="This loader's name [default: BNPL_LIVE__LOADER_CONSUMER]."
+            ),
+        ] = None,
+    ) -> None:
+        """Consume the scores log (every score bnpl serve gave, the challenger's in shadow too)
+        into bnpl_raw.scores, exactly once per request (a long-running service).
+
+        The live loader's micro-batches, offsets and acknowledgement, in the consumer group
+        BNPL_SERVING__SCORE_LOADER_GROUP. SIGTERM or SIGINT stops it after the current batch.
+        """
+        from bnpl.live.engines import open_event_log
+        from bnpl.serving.scores import score_loader
+        from bnpl.stopping import HARD_EXIT_AFTER_S, stop_on_signals
+        from bnpl.warehouse import open_warehouse
+
+        settings = load_settings()
+        warehouse = open_warehouse(settings)
+        try:
+            with (
+                open_event_log(settings, stream="scores") as log,
+                stop_on_signals(hard_exit_after_s=HARD_EXIT_AFTER_S) as stop,
+            ):
+                stats = score_loader(log, warehouse, settings, consumer=consumer).run(
+                    once=once, stop=stop
+                )
+        finally:
+            warehouse.close()
+        typer.echo(
+            f"loaded {stats.events} scored requests in {stats.batches} batches: {stats.rows} "
+            f"scores, {stats.dead_letters} dead letters"
         )

@@ -14,7 +14,8 @@ matured out-of-time outcomes, rollback, and every decision kept.
 MLflow and scikit-learn are the ``ml`` extra and are imported only when a function needs them.
 Modules: :mod:`~.window` (which days), :mod:`~.metrics` (figures, paired bootstrap),
 :mod:`~.checks` (gate and PSI), :mod:`~.estimator` (the pipeline), :mod:`~.store` and
-:mod:`~.registry` (MLflow), :mod:`~.train`, :mod:`~.promote`, :mod:`~.decisions`.
+:mod:`~.registry` (MLflow), :mod:`~.train`, :mod:`~.promote`, :mod:`~.decisions`,
+:mod:`~.monitor` (the logged scores on matured outcomes).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -65,6 +66,8 @@ class Decision:
         as_of: as-of date of the outcomes compared.
         window: the evaluation window.
         comparison: the figures (None: nothing compared).
+        monitor: the newest ``bnpl model monitor`` figures of the versions compared (version
+            text -> figures; evidence shown beside the comparison, not part of the rule).
         decision_id: unique id.
         decided_at: when (UTC).
     """
@@ -79,6 +82,7 @@ class Decision:
     as_of: date | None = None
     window: Window | None = None
     comparison: Comparison | None = None
+    monitor: Mapping[str, Any] | None = None
     decision_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     decided_at: datetime = field(default_factory=utc_now)
 
@@ -96,6 +100,7 @@ class Decision:
             "deltas": {m: [i.point, i.low, i.high] for m, i in c.deltas.items()},
             "resamples": c.resamples,
             "confidence": c.confidence,
+            **({"monitor": dict(self.monitor)} if self.monitor else {}),
         }
 
 

@@ -11,7 +11,8 @@ as-of date, after both training windows). It moves ``champion`` only when
   above the champion's;
 
 otherwise the champion stays and the decision says why. ``risk_score`` alone is scored on the same
-rows beside them. Bad input (no champion, no challenger, too few outcomes) raises
+rows beside them; the newest ``bnpl model monitor`` figures of both versions (scores logged in
+production on matured outcomes) are shown and recorded with the decision as evidence. Bad input (no champion, no challenger, too few outcomes) raises
 :class:`ConfigError` before anything is recorded or moved.
 """
 
@@ -38,6 +39,7 @@ from bnpl.features.training import (
 from bnpl.governance import estimator, metrics, registry, store
 from bnpl.governance.decisions import Decision, tag_decision, write_decision
 from bnpl.governance.metrics import Comparison
+from bnpl.governance.monitor import latest_figures
 from bnpl.governance.window import Window, evaluation_window
 from bnpl.settings import Settings
 from bnpl.warehouse import Warehouse
@@ -217,6 +219,8 @@ def promote(
     verdict = decide(
         comparison, margin=settings.model.auc_margin, tolerance=settings.model.calibration_tolerance
     )
+    with opened(settings, warehouse) as wh:  # live evidence beside the rule, not part of it
+        evidence = latest_figures(wh, name, [champion, challenger])
     decision = Decision(
         "promote",
         "promoted" if verdict.promote else "kept",
@@ -228,6 +232,7 @@ def promote(
         as_of=day,
         window=window,
         comparison=comparison,
+        monitor=evidence or None,
     )
     _record(settings, client, decision, warehouse, flow_run_id)
     if verdict.promote:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bnpl.governance import registry, store
@@ -42,6 +43,8 @@ def decision_markdown(decision: Decision) -> str:
             "Higher is better for roc_auc and pr_auc, lower for brier and ece. simtom draws the "
             "outcome from risk_score plus noise, so no model can add much beyond it.",
         ]
+    if decision.monitor:
+        lines += ["", *monitor_lines(decision.monitor)]
     return "\n".join(lines) + "\n"
 
 
@@ -71,3 +74,27 @@ def versions_markdown(settings: Settings) -> str:
             f"{_metric(client, v.run_id, 'test_risk_score_roc_auc')} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def monitor_lines(monitor: Mapping[str, Any]) -> list[str]:
+    """The live monitoring evidence of a decision (``bnpl model monitor``'s newest run)."""
+
+    def num(value: Any) -> str:
+        return "-" if value is None else f"{float(value):.4f}"
+
+    first = next(iter(monitor.values()))
+    lines = [
+        f"Live monitoring (bnpl_audit.model_monitor, run `{first['run_id']}` as of "
+        f"{first['as_of']}): the logged scores on matured outcomes.",
+        "",
+        "| version | role | scores | matured | approval rate | latest period | ROC AUC | Brier "
+        "| ECE | max score PSI |",
+        "|---:|---|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for version, f in monitor.items():
+        lines.append(
+            f"| {version} | {f['role']} | {f['scores']:,} | {f['matured']:,} | "
+            f"{num(f['approval_rate'])} | {f['latest_period'] or '-'} | {num(f['latest_roc_auc'])} "
+            f"| {num(f['latest_brier'])} | {num(f['latest_ece'])} | {num(f['max_score_psi'])} |"
+        )
+    return lines

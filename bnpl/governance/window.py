@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+
+import polars as pl
 
 from bnpl.errors import ConfigError
 
@@ -81,3 +83,14 @@ def evaluation_window(as_of: date, trained: Sequence[Window], days: int) -> Wind
             f"load more days and compare as of {last + timedelta(days=MAX_TERM_DAYS + 1)} or later"
         )
     return Window(start, end)
+
+
+def matured(frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The rows of ``frame`` (``transaction_ts``, ``installment_count``) whose label is final by
+    the end of ``as_of``: ``transaction_ts`` + 14 days x ``installment_count`` before ``as_of`` +
+    1 day 00:00 (the rule of ``mart_bnpl_ml_training_set``'s ``label_matures_ts``)."""
+    edge = datetime.combine(as_of + timedelta(days=1), time())
+    due = pl.col("transaction_ts") + pl.duration(
+        days=pl.col("installment_count") * DAYS_PER_INSTALLMENT
+    )
+    return frame.filter(due < pl.lit(edge))

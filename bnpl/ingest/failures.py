@@ -121,11 +121,20 @@ def record_failures(
         )
         for f in failures
     ]
+    record_failed_rows(
+        session.warehouse, rows, source_url=session.source_identity, flow_run_id=flow_run_id
+    )
+
+
+def record_failed_rows(
+    warehouse: Warehouse, rows: Sequence[FailedDay], *, source_url: str, flow_run_id: str | None
+) -> None:
+    """:func:`write_failures` now, best effort (a failure to write is logged, not raised)."""
     try:
         write_failures(
-            session.warehouse,
+            warehouse,
             rows,
-            source_url=session.source_identity,
+            source_url=source_url,
             failed_at=utc_now(),
             flow_run_id=flow_run_id,
             bnpl_version=VERSION,

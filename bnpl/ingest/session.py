@@ -8,12 +8,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from bnpl.calendar import DayRequest
 from bnpl.errors import ConfigError
 from bnpl.normalize import IdentityScope
 from bnpl.settings import Settings
 from bnpl.simulator import SIMULATOR_IDENTITY
-from bnpl.source.client import DaySource, SourceClient
+from bnpl.source.client import DaySource, FetchedDay, SourceClient
 from bnpl.warehouse import Warehouse, open_warehouse
+from bnpl.warehouse.names import LIVE_SOURCE
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +74,15 @@ class IngestSession:
 
 
 @contextmanager
-def open_session(settings: Settings, *, client: DaySource | None = None) -> Iterator[IngestSession]:
+def open_session(
+    settings: Settings, *, client: DaySource | None = None, source: bool = True
+) -> Iterator[IngestSession]:
     """Open the warehouse (creating its tables), then the source, for one run.
 
     With ``settings.source.url`` unset the bundled simulator is started on a free 127.0.0.1 port
     and stopped at the end. ``client`` replaces the HTTP client (tests); the identity still follows
-    the settings.
+    the settings. ``source=False`` (a run that seals live days, ``BNPL_LIVE__SEAL_DAYS``): no
+    source is opened or started; the identity is ``live`` and fetching a day is an error.
 
     Raises:
         ConfigError: the warehouse path is unusable or the source URL is invalid (nothing started).
@@ -87,6 +92,9 @@ def open_session(settings: Settings, *, client: DaySource | None = None) -> Iter
         warehouse = open_warehouse(settings)
         stack.callback(warehouse.close)
         warehouse.ensure_schema()
+        if not source:
+            yield IngestSession(settings, LIVE_SOURCE, "source", _NoSource(), warehouse)
+            return
         if settings.source.url is not None:
             identity = source_identity_of_url(settings.source.url)
             base_url = settings.source.url
@@ -102,6 +110,19 @@ def open_session(settings: Settings, *, client: DaySource | None = None) -> Iter
                 logger.info("started the bundled simulator at %s", base_url)
             client = stack.enter_context(_open_client(settings, base_url))
         yield IngestSession(settings, identity, scope, client, warehouse)
+
+
+class _NoSource:
+    """The source of a session that seals live days: there is none to fetch from."""
+
+    def fetch_day(self, request: DayRequest) -> FetchedDay:
+        raise ConfigError(
+            f"{request.day}: this run seals live days (BNPL_LIVE__SEAL_DAYS) and has no source "
+            "to fetch from"
+        )
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 @contextmanager

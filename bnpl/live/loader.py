@@ -9,6 +9,9 @@ log. Delivery is at-least-once and every write is idempotent on the event id, so
 at any point (before the commit, between the commit and the acknowledgement) loses and duplicates
 nothing: what it held is redelivered and written again to the same rows.
 
+Retention: at start and every ``log_trim_interval_s`` the loader trims the log
+(:func:`bnpl.live.retention.trim_log`).
+
 A poison event never blocks the stream: an event handed out more than ``max_deliveries`` times is
 dead-lettered (``delivery_limit``) without being parsed, and a batch whose write fails is written
 again event by event, so that only the events that fail alone stay unacknowledged (to be
@@ -16,6 +19,11 @@ redelivered, and dead-lettered at the limit).
 
 The DuckDB file is held for one batch's write only (``Warehouse.session``), so notebooks
 (``bnpl.read_table``) and ``bnpl build`` get their turns between batches.
+
+What the events become is the loader's :class:`Sink`: by default the webhook events'
+transactions (:class:`TransactionsSink`, ``bnpl_raw.live_transactions``); the scores stream uses
+:class:`bnpl.serving.scores.ScoresSink` (``bnpl_raw.scores``) with the same consumer, offsets and
+acknowledgement.
 """
 
 from __future__ import annotations
@@ -27,14 +35,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 import polars as pl
 
 from bnpl import timeutil
 from bnpl.contracts import polars_schema
 from bnpl.errors import EventLogUnavailableError, WarehouseError, WarehouseLockedError
-from bnpl.live.log import Delivered, EventLog
+from bnpl.live.log import Delivered, Event, EventLog
 from bnpl.live.records import DELIVERY_LIMIT, dead_letter_frame, prepare_events
+from bnpl.live.retention import trim_log
 from bnpl.settings import LiveSettings
 from bnpl.stopping import STOP, StopRequest
 from bnpl.warehouse import Warehouse, names
@@ -47,6 +57,33 @@ _LOCKED_PAUSE_S = 1.0
 
 _LOG_PAUSE_S = 2.0
 """Pause after the event log was unavailable, before trying again."""
+
+
+class Sink(Protocol):
+    """What a loader makes of the events of one micro-batch, and the batch it writes."""
+
+    def prepare(
+        self, events: Sequence[Event], *, loaded_at: datetime
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The rows and the dead letters (``bnpl_raw.quarantine`` rows) of ``events``."""
+        ...
+
+    def batch(self, rows: pl.DataFrame, dead: pl.DataFrame, offsets: pl.DataFrame) -> LiveBatch:
+        """The micro-batch the warehouse writes as one unit."""
+        ...
+
+
+class TransactionsSink:
+    """The webhook events' sink: :func:`prepare_events`, into ``bnpl_raw.live_transactions``."""
+
+    def prepare(
+        self, events: Sequence[Event], *, loaded_at: datetime
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        prepared = prepare_events(events, loaded_at=loaded_at)
+        return prepared.rows, prepared.dead_letters
+
+    def batch(self, rows: pl.DataFrame, dead: pl.DataFrame, offsets: pl.DataFrame) -> LiveBatch:
+        return LiveBatch(rows, dead, offsets)
 
 
 def consumer_name(settings: LiveSettings) -> str:
@@ -104,6 +141,8 @@ class Loader:
         consumer: the consumer's name (default :func:`consumer_name`).
         clock: the current instant (tests pin it).
         after_commit: called with each committed micro-batch's rows (the online store's update).
+        sink: what the events become (default :class:`TransactionsSink`).
+        group: the consumer group (default ``settings.loader_group``).
     """
 
     def __init__(
@@ -115,15 +154,19 @@ class Loader:
         consumer: str | None = None,
         clock: Callable[[], datetime] = timeutil.utc_now,
         after_commit: Callable[[pl.DataFrame], None] | None = None,
+        sink: Sink | None = None,
+        group: str | None = None,
     ) -> None:
         self.log = log
         self.after_commit = after_commit
+        self.sink: Sink = sink or TransactionsSink()
         self.warehouse = warehouse
         self.settings = settings
-        self.group = settings.loader_group
+        self.group = group or settings.loader_group
         self.consumer = consumer or consumer_name(settings)
         self._clock = clock
         self._offsets: dict[int, tuple[str, datetime]] | None = None
+        self._next_trim = time.monotonic()  # the first trim comes with the first step
 
     # --- one micro-batch ----------------------------------------------------------------------
 
@@ -211,8 +254,7 @@ class Loader:
         limit = self.settings.max_deliveries
         poison = [d for d in batch if d.deliveries > limit]
         fresh = [d.event for d in batch if d.deliveries <= limit]
-        prepared = prepare_events(fresh, loaded_at=now)
-        dead = prepared.dead_letters
+        rows, dead = self.sink.prepare(fresh, loaded_at=now)
         if poison:
             reasons = [
                 (
@@ -233,14 +275,14 @@ class Loader:
                 logger.error(
                     "event %s dead-lettered after %d deliveries", d.event.event_id, d.deliveries
                 )
-        return prepared.rows, dead
+        return rows, dead
 
     def _commit(
         self, frames: tuple[pl.DataFrame, pl.DataFrame], batch: Sequence[Delivered]
     ) -> None:
         rows, dead = frames
         offsets = self._advance(batch)
-        live = LiveBatch(rows, dead, self._offsets_frame(offsets, batch))
+        live = self.sink.batch(rows, dead, self._offsets_frame(offsets, batch))
         with self.warehouse.session():  # the DuckDB file is held for this write only
             self.warehouse.write_live_batch(live)
         self._offsets = offsets
@@ -290,6 +332,10 @@ class Loader:
         ]
         return pl.DataFrame(rows, schema=polars_schema(names.LIVE_OFFSETS.table), orient="row")
 
+    def trim(self) -> int:
+        """Trim the log now (:func:`bnpl.live.retention.trim_log`); the count dropped."""
+        return trim_log(self.log, self.settings, now=self._clock())
+
     # --- the service loop ---------------------------------------------------------------------
 
     def run(
@@ -310,6 +356,9 @@ class Loader:
             self.settings.batch_max_ms,
         )
         while not stop.is_set():
+            if time.monotonic() >= self._next_trim:
+                self._next_trim = time.monotonic() + self.settings.log_trim_interval_s
+                self.trim()
             try:
                 outcome = self.step()
             except EventLogUnavailableError as exc:  # the log comes back; nothing was acked

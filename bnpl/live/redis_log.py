@@ -355,6 +355,8 @@ class RedisEventLog(EventLog):
         dropped = 0
         with self._call("trim"):
             for stream in self._streams:
+                if not _sync(self._redis.exists(stream)):  # no event ever went to this partition
+                    continue
                 boundary = cutoff
                 for info in _sync(self._redis.xinfo_groups(stream)):
                     ms, seq = _id(info["last-delivered-id"])

@@ -4,7 +4,8 @@ Every process (gateway, relay, loaders) opens the file itself. Writers take SQLi
 lock for a short ``BEGIN IMMEDIATE`` transaction and wait up to the busy timeout for it; readers
 of a WAL file never block writers. ``synchronous=FULL`` makes a commit durable before it returns
 (the WAL is fsynced at every commit), so an event :meth:`SQLiteEventLog.append` returned True for
-survives SIGKILL and power loss.
+survives SIGKILL and power loss. Commits never checkpoint the WAL themselves: a thread of each
+open log does, off the commit path (:mod:`bnpl.live.sqlite_checkpoint`).
 
 Tables: ``events`` (partition, offset, event id, the event), ``heads`` (the next offset of each
 partition, so that trimmed offsets are never reused), ``cursors`` (per group and partition, the
@@ -15,6 +16,7 @@ its offset is at or below the group's cursor and it is not pending.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -27,44 +29,14 @@ from pathlib import Path
 
 from bnpl.errors import ConfigError, EventLogUnavailableError
 from bnpl.live.log import Delivered, Event, EventLog, LogStats, partition_for
+from bnpl.live.sqlite_checkpoint import WalCheckpointer
+from bnpl.live.sqlite_schema import SCHEMA, EventRow, insert_rows
 
 logger = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _POLL_S = 0.01  # idle wait of a blocking read between checks of PRAGMA data_version
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS heads (partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    partition INTEGER NOT NULL,
-    offset INTEGER NOT NULL,
-    event_id TEXT NOT NULL UNIQUE,
-    key TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    received_us INTEGER NOT NULL,
-    appended_us INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    rejected TEXT,
-    PRIMARY KEY (partition, offset)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS cursors (
-    grp TEXT NOT NULL,
-    partition INTEGER NOT NULL,
-    cursor INTEGER NOT NULL,
-    PRIMARY KEY (grp, partition)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pending (
-    grp TEXT NOT NULL,
-    partition INTEGER NOT NULL,
-    offset INTEGER NOT NULL,
-    consumer TEXT NOT NULL,
-    delivered_us INTEGER NOT NULL,
-    deliveries INTEGER NOT NULL,
-    PRIMARY KEY (grp, partition, offset)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS pending_by_time ON pending (grp, delivered_us);
-"""
 
 _EVENT_COLUMNS = "e.event_id, e.key, e.payload, e.received_us, e.source, e.rejected"
 
@@ -97,6 +69,7 @@ class SQLiteEventLog(EventLog):
         self.partitions = partitions
         self._lock = threading.Lock()
         self._own_commits = 0  # PRAGMA data_version does not count this connection's commits
+        self._checkpointer = WalCheckpointer(path, self._lock, busy_timeout_s=busy_timeout_s)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -143,11 +116,13 @@ class SQLiteEventLog(EventLog):
                 if what == "open":
                     db.execute("PRAGMA journal_mode=WAL")
                     db.execute("PRAGMA synchronous=FULL")
-                    db.executescript(_SCHEMA)
+                    db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's thread does it
+                    db.executescript(SCHEMA)
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     yield db
                     db.execute("COMMIT")
+                    self._checkpointer.notify()
                     if what in ("append", "seek"):  # what can make events readable
                         self._own_commits += 1
                 except BaseException:
@@ -181,36 +156,59 @@ class SQLiteEventLog(EventLog):
     def append(self, events: Sequence[Event]) -> list[bool]:
         if not events:
             return []
-        stored: list[bool] = []
+        # A fixed number of statements per call, whatever its size (not one per event): each
+        # statement lets go of the GIL and takes it back, and under load each take-back can
+        # wait a switch interval (5 ms) for the gateway's event loop, so per-event statements
+        # made a batch's commit as slow as the loop was busy. The id check is one query, the
+        # rows go in with a few multi-row INSERTs (chunk sizes powers of two: the statements
+        # stay in the connection's cache), the heads with one more.
+        first: dict[str, Event] = {}
+        for event in events:
+            first.setdefault(event.event_id, event)
         with self._write("append") as db:
             now = _now_us()  # under the write lock: appended_us rises with the offsets
             heads = dict(db.execute("SELECT partition, next_offset FROM heads").fetchall())
-            moved: set[int] = set()
-            for event in events:
+            present = {
+                event_id
+                for (event_id,) in db.execute(
+                    "SELECT event_id FROM events WHERE event_id IN "
+                    "(SELECT value FROM json_each(?))",
+                    (json.dumps(list(first)),),
+                )
+            }
+            rows: list[EventRow] = []
+            for event_id, event in first.items():
+                if event_id in present:
+                    continue
                 partition = partition_for(event.key, self.partitions)
-                added = db.execute(
-                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows.append(
                     (
                         partition,
                         heads[partition],
-                        event.event_id,
+                        event_id,
                         event.key,
                         event.payload,
                         _to_us(event.received_at),
                         now,
                         event.source,
                         event.rejected,
-                    ),
-                ).rowcount
-                stored.append(added == 1)
-                if added == 1:
-                    heads[partition] += 1
-                    moved.add(partition)
-            db.executemany(
-                "UPDATE heads SET next_offset = ? WHERE partition = ?",
-                [(heads[p], p) for p in moved],
-            )
-        return stored
+                    )
+                )
+                heads[partition] += 1
+            insert_rows(db, rows)
+            if rows:
+                moved = {row[0] for row in rows}
+                db.execute(
+                    "INSERT OR REPLACE INTO heads VALUES "  # noqa: S608 (placeholders only)
+                    + ", ".join(["(?, ?)"] * len(moved)),
+                    [value for p in sorted(moved) for value in (p, heads[p])],
+                )
+        stored = {row[2] for row in rows}
+        added: list[bool] = []
+        for event in events:  # True for the first copy of each id that was stored
+            added.append(event.event_id in stored)
+            stored.discard(event.event_id)
+        return added
 
     def read(
         self, group: str, consumer: str, *, max_events: int, block_ms: int = 0
@@ -372,6 +370,7 @@ class SQLiteEventLog(EventLog):
         return dropped
 
     def close(self) -> None:
+        self._checkpointer.close()
         with self._lock:
             self._db.close()
 

@@ -23,7 +23,7 @@ from bnpl.markdown import table_cell
 from bnpl.models import load_project
 from bnpl.pipeline.days import fetch_day, load_day, plan_day, prepare_day
 from bnpl.pipeline.publish import build, gate, publish
-from bnpl.pipeline.seal import load_seal, prepare_seal, read_live
+from bnpl.pipeline.seal import load_seal, prepare_seal, read_live, record_failed_seal
 from bnpl.quality.base import GateResult
 from bnpl.quality.gate import gate_error
 from bnpl.source.client import FetchedDay
@@ -267,14 +267,18 @@ class DailyRun:
             QualityGateError: an error-level check failed; the marts were left unchanged.
         """
         s, day = self.steps, self.day
-        request = plan_day(session.settings, day)
+        # a live day (BNPL_LIVE__SEAL_DAYS) has no source request: its batch id is the live one
+        request = None if session.settings.live.seal_days else plan_day(session.settings, day)
         try:
-            if session.settings.live.seal_days:
+            if request is None:
                 loaded, attempts = self._seal(session)
             else:
                 loaded, attempts = self._ingest(session, request)
         except Exception as exc:  # the day was not loaded: keep it in the failure log
-            record_failed_day(session, request, exc, flow_run_id=self.flow_run_id)
+            if request is None:
+                record_failed_seal(session.warehouse, day, exc, flow_run_id=self.flow_run_id)
+            else:
+                record_failed_day(session, request, exc, flow_run_id=self.flow_run_id)
             raise
         built = self._step(
             "run_sql_pipeline",

@@ -13,10 +13,14 @@ from datetime import date, datetime
 from bnpl import timeutil
 from bnpl.errors import ConfigError
 from bnpl.ingest import DayResult
+from bnpl.ingest.failures import FailedDay, record_failed_rows
+from bnpl.ingest.summary import failure_of
+from bnpl.live.records import live_batch_id, live_request_body
 from bnpl.live.seal import LiveDay, check_sealable, seal_batch
+from bnpl.normalize import canonical_json
 from bnpl.pipeline.publish import Published, write_audit_publish
 from bnpl.settings import Settings
-from bnpl.warehouse import DayBatch, Warehouse
+from bnpl.warehouse import DayBatch, Warehouse, names
 from bnpl.warehouse.live import read_live_day
 
 logger = logging.getLogger(__name__)
@@ -78,6 +82,23 @@ def load_seal(warehouse: Warehouse, batch: DayBatch) -> DayResult:
         customers_loaded=ledger["customers_loaded"],
         attempts=1,
     )
+
+
+def record_failed_seal(
+    warehouse: Warehouse, day: date, exc: BaseException, *, flow_run_id: str | None
+) -> None:
+    """Append a seal of ``day`` that failed to the failure log, under the live day's batch id
+    and request (``source_url`` ``live``), as :func:`~bnpl.ingest.record_failed_day` does for
+    a fetched day; best effort."""
+    failure = failure_of(day, exc)
+    row = FailedDay(
+        day=day,
+        batch_id=live_batch_id(day),
+        request_body=canonical_json(live_request_body(day)),
+        error_type=failure.error_type,
+        error=failure.error,
+    )
+    record_failed_rows(warehouse, [row], source_url=names.LIVE_SOURCE, flow_run_id=flow_run_id)
 
 
 @dataclass(frozen=True)

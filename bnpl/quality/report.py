@@ -2,7 +2,8 @@
 
 Charts: daily volume against the expected band with weekends shaded and holidays marked; the
 quarantine rate over time; daily PSI of amount, risk score and category mix against the trailing
-window. Then the results of a gate run. One file, inline CSS and SVG, no script, no external
+window; the newest model monitor run (``bnpl_audit.model_monitor``). Then the results of a gate
+run. One file, inline CSS and SVG, no script, no external
 fetch: it opens offline.
 """
 
@@ -14,6 +15,7 @@ from html import escape
 from pathlib import Path
 
 import polars as pl
+from sqlglot import exp
 
 from bnpl.errors import ConfigError
 from bnpl.quality.charts import PALETTE, Series, line_chart, volume_chart
@@ -23,7 +25,7 @@ from bnpl.quality.drift import psi_series
 from bnpl.quality.store import read_results
 from bnpl.settings import QualitySettings
 from bnpl.warehouse.base import Warehouse
-from bnpl.warehouse.names import MARTS, QUARANTINE
+from bnpl.warehouse.names import MARTS, MODEL_MONITOR, QUARANTINE
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,7 @@ def build_report(
         _volume_section(daily),
         _quarantine_section(daily, settings),
         _drift_section(ctx, settings),
+        _model_section(warehouse),
         _results_section(results),
     ]
     return (
@@ -215,6 +218,38 @@ def _drift_section(ctx: CheckContext, settings: QualitySettings) -> str:
         f"stability index of each day against the {settings.drift_window_days} days before it "
         f"(days with under {settings.drift_min_day_rows} rows or "
         f"{settings.drift_min_reference_days} reference days are not scored).</figcaption></figure>"
+    )
+
+
+def _model_section(warehouse: Warehouse) -> str:
+    """The newest ``bnpl model monitor`` run: the logged scores on matured outcomes."""
+    title = "<h2>Model on matured outcomes</h2>\n"
+    rows = pl.DataFrame()
+    if warehouse.table_exists(*MODEL_MONITOR):
+        query = exp.select("*").from_(warehouse.table(*MODEL_MONITOR))
+        rows = warehouse.query(warehouse.render(query))
+    if rows.is_empty():
+        return title + "<p>No monitor run yet: run <code>bnpl model monitor</code>.</p>"
+    newest = rows.sort("computed_at")["run_id"][-1]
+    run = rows.filter(pl.col("run_id") == newest).sort("model_version", "role", "period_start")
+    first = run.row(0, named=True)
+    body = "\n".join(
+        "<tr>"
+        f"<td>{r['model_version']}</td><td>{escape(r['role'])}</td><td>{r['period_start']}</td>"
+        f'<td class="num">{r["scores"]:,}</td><td class="num">{r["matured"]:,}</td>'
+        f'<td class="num">{_num(r["roc_auc"])}</td><td class="num">{_num(r["brier"])}</td>'
+        f'<td class="num">{_num(r["ece"])}</td><td class="num">{_num(r["approval_rate"])}</td>'
+        f'<td class="num">{_num(r["score_psi"])}</td></tr>'
+        for r in run.iter_rows(named=True)
+    )
+    return (
+        title + f'<p class="meta">{escape(first["registered_model"])}, monitor run '
+        f"<code>{escape(newest)}</code>, outcomes matured by {first['as_of_date']}, per "
+        f"{escape(first['grain'])}; score PSI against each version's first period.</p>\n"
+        '<table id="model-monitor">\n<thead><tr><th>version</th><th>role</th><th>period</th>'
+        "<th>scores</th><th>matured</th><th>ROC AUC</th><th>Brier</th><th>ECE</th>"
+        f"<th>approval rate</th><th>score PSI</th></tr></thead>\n<tbody>\n{body}\n</tbody>\n"
+        "</table>"
     )
 
 

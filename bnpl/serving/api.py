@@ -10,7 +10,9 @@
 
 The champion is polled every ``BNPL_SERVING__POLL_S`` in a thread and swapped atomically
 (:class:`bnpl.serving.scorer.ModelSlot`). Feature computation and scoring run in a worker thread
-(they are CPU-bound and hold no event-loop state).
+(they are CPU-bound and hold no event-loop state). Every answer carries a ``request_id``; the
+champion's score, and the challenger's scored in shadow, are logged off the request path
+(:mod:`bnpl.serving.shadow`, ``BNPL_SERVING__SCORE_LOG``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,12 +42,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bnpl.errors import ServingError
-from bnpl.serving.checkout import OUTCOME_FIELDS, Checkout, raw_row
+from bnpl.serving.checkout import OUTCOME_FIELDS, Checkout, fast_raw_row
 from bnpl.serving.engines import open_store
-from bnpl.serving.features import OnlineFeatures
+from bnpl.serving.fast import FastFeatures
 from bnpl.serving.scorer import ModelSlot, score_features
+from bnpl.serving.shadow import Job, ShadowScorer
 from bnpl.serving.store import OnlineStore
 from bnpl.settings import Settings
+from bnpl.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +82,12 @@ class ScoringService:
         self.settings = settings
         self.serving = settings.serving
         self.store = store or open_store(settings.serving)
-        self.features = OnlineFeatures()
+        self.features = FastFeatures()
         self.champion = ModelSlot(settings, settings.serving.champion_alias)
         self.metrics = _Metrics()
+        self.shadow = (
+            ShadowScorer(settings, self.metrics.registry) if settings.serving.score_log else None
+        )
         self._tokens = [t.get_secret_value().encode() for t in settings.serving.tokens]
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
@@ -91,6 +99,8 @@ class ScoringService:
             self.metrics.swaps.inc()
         self._poller = threading.Thread(target=self._poll, name="bnpl-champion-poll", daemon=True)
         self._poller.start()
+        if self.shadow is not None:
+            self.shadow.start()
 
     def _poll(self) -> None:
         while not self._stop.wait(self.serving.poll_s):
@@ -101,6 +111,8 @@ class ScoringService:
         self._stop.set()
         if self._poller is not None:
             self._poller.join(timeout=5)
+        if self.shadow is not None:
+            self.shadow.stop()
         self.features.close()
         self.store.close()
 
@@ -175,11 +187,15 @@ class ScoringService:
         return JSONResponse(result)
 
     def _compute(self, checkout: Checkout, loaded: Any) -> dict[str, Any]:
-        row = raw_row(checkout)
+        row = fast_raw_row(checkout)
         history = self.store.history(row["customer_key"], row["transaction_date"])
         features = self.features.compute(row, history)
         scored = score_features(loaded, features, self.serving)
+        request_id = uuid.uuid4().hex
+        if self.shadow is not None:  # one put_nowait: the log and the challenger run elsewhere
+            self.shadow.submit(Job(request_id, row, features, scored, utc_now()))
         return {
+            "request_id": request_id,
             "score": scored.score,
             "decision": scored.decision,
             "reasons": list(scored.reasons),

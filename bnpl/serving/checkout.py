@@ -13,6 +13,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from bnpl import normalize
+from bnpl import record as bnpl_record
 from bnpl.contracts import polars_schema
 from bnpl.live.records import LIVE_SCOPE, LIVE_SOURCE
 from bnpl.warehouse import names
@@ -107,3 +108,61 @@ def raw_row(checkout: Checkout, *, now: datetime | None = None) -> dict[str, Any
     for name in OUTCOME_FIELDS:
         row[name] = None
     return row
+
+
+_TRANSACTION_COLUMNS: tuple[str, ...] = tuple(polars_schema(names.TRANSACTIONS.table))
+_BATCH_ID = "0" * normalize.KEY_HEX_DIGITS
+
+
+def _key_part(value: Any) -> str:
+    """A value as Polars casts it to text for a key (booleans ``true``/``false``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def fast_raw_row(checkout: Checkout, *, now: datetime | None = None) -> dict[str, Any]:
+    """:func:`raw_row` computed in Python (the API's path: no Polars frame per request).
+
+    The same row: the live scope's ``customer_key`` over the attribute fingerprint, the checkout
+    key, ``amount_cents`` rounded half to even as Polars rounds, ``transaction_ts`` the naive
+    timestamp; ``tests/serving/test_checkout.py`` asserts equality with :func:`raw_row` on
+    simulator records."""
+    at = (checkout.timestamp or (now or datetime.now(UTC))).replace(tzinfo=None)
+    record = checkout.model_dump(exclude={"timestamp"})
+    if record["risk_scenario"] is None:
+        record["risk_scenario"] = "unknown"
+    fingerprint = normalize.stable_key(
+        *(_key_part(record[a]) for a in bnpl_record.CUSTOMER_ATTRIBUTES)
+    )
+    amount = float(record["amount"])
+    record.update(
+        {
+            "transaction_key": normalize.stable_key(
+                LIVE_SOURCE, "checkout", checkout.transaction_id
+            ),
+            "transaction_date": at.date(),
+            "transaction_ts": at,
+            "batch_id": _BATCH_ID,
+            "customer_key": normalize.stable_key(LIVE_SCOPE, checkout.customer_id, fingerprint),
+            "amount_cents": round(amount * 100),
+            "will_default": None,
+            "days_to_first_missed_payment": None,
+            "_timestamp": at.isoformat(),
+            "_record_id": 0,
+            "_generator": "checkout",
+            "extra": None,
+            "loaded_at": datetime.now(UTC),
+        }
+    )
+    for name in (
+        "amount",
+        "credit_utilization",
+        "risk_score",
+        "first_payment_amount",
+        "economic_stress_factor",
+        "product_price",
+    ):
+        if record[name] is not None:
+            record[name] = float(record[name])
+    return {name: record[name] for name in _TRANSACTION_COLUMNS}

@@ -12,8 +12,10 @@ value), all in one batch.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,7 @@ import polars as pl
 
 from bnpl.errors import ConfigError, RegistryError, ServingError
 from bnpl.features.training import Feature, feature_columns
+from bnpl.serving.forest import CompiledForest
 from bnpl.settings import ServingSettings, Settings
 
 logger = logging.getLogger(__name__)
@@ -73,6 +76,8 @@ class ModelSlot:
                 logger.error("version %d needs unknown features %s; not served", loaded, unknown)
                 return False
             self.current = LoadedModel(name, loaded, model, tuple(self._catalog[n] for n in names))
+            one_thread_per_request()  # the model's native libraries are loaded by now
+            compiled(self.current)  # before the first request
             logger.info("serving %s version %d as %s", name, loaded, self.alias)
             return True
 
@@ -104,6 +109,26 @@ def _frame(rows: list[Mapping[str, Any]], features: tuple[Feature, ...]) -> Any:
     return model_input(pl.DataFrame(data, schema=schema), features)
 
 
+_COMPILED: weakref.WeakKeyDictionary[Any, CompiledForest | None] = weakref.WeakKeyDictionary()
+
+
+def compiled(loaded: LoadedModel) -> CompiledForest | None:
+    """The model's :class:`~bnpl.serving.forest.CompiledForest` (built once per loaded model),
+    or None for a model that is not a ``fit_pipeline`` pipeline (scored by scikit-learn)."""
+    try:
+        return _COMPILED[loaded.model]
+    except (KeyError, TypeError):  # not compiled yet; TypeError: no weak reference possible
+        pass
+    try:
+        forest: CompiledForest | None = CompiledForest(loaded.model, loaded.features)
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        logger.info("version %d scored by scikit-learn (%s)", loaded.version, exc)
+        forest = None
+    with contextlib.suppress(TypeError):
+        _COMPILED[loaded.model] = forest
+    return forest
+
+
 def decide(score: float, settings: ServingSettings) -> str:
     """``decline``, ``review`` or ``approve`` by the thresholds."""
     if score > settings.decline_above:
@@ -121,10 +146,17 @@ def score_features(
 
     rows: list[Mapping[str, Any]] = [features]
     present = [f for f in loaded.features if features.get(f.name) is not None]
-    if settings.reasons:
+    if not settings.reasons:
+        present = []  # no reasons asked for: one row, nothing to compare it with
+    else:
         rows += [{**features, f.name: None} for f in present]
     try:
-        scores = probabilities(loaded.model, _frame(rows, loaded.features))
+        forest = compiled(loaded)
+        scores = (
+            probabilities(loaded.model, _frame(rows, loaded.features))
+            if forest is None
+            else forest.probabilities(rows)
+        )
     except Exception as exc:  # a model that cannot score this input is a serving failure
         raise ServingError(f"model version {loaded.version} failed to score: {exc}") from exc
     score = float(scores[0])
@@ -138,3 +170,14 @@ def score_features(
         if delta != 0
     )
     return Score(score, decide(score, settings), reasons, loaded.name, loaded.version)
+
+
+def one_thread_per_request() -> None:
+    """Run the model's native code (OpenMP in scikit-learn's gradient boosting) on one thread
+    in this process. A scoring service scales by requests, not inside one: an OpenMP team per
+    predict, on a busy machine, spins and waits for cores the other requests hold
+    (``python -m bench serving``: 178 CPU-ms per score with the default teams, about 30 with
+    one thread, on 2 loaded cores)."""
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    threadpool_limits(limits=1)

@@ -58,7 +58,6 @@ from bnpl.warehouse.live_batch import LiveBatch
 from bnpl.warehouse.names import (
     DATASETS,
     LIVE_OFFSETS,
-    LIVE_TRANSACTIONS,
     QUARANTINE,
     RAW,
     TableName,
@@ -198,7 +197,7 @@ class BigQueryWarehouse(BigQueryJobs, CopyJobPublishing):
         try:
             loads = []
             for name, frame in (
-                (LIVE_TRANSACTIONS, batch.rows),
+                (batch.table, batch.rows),
                 (QUARANTINE, batch.dead_letters),
                 (LIVE_OFFSETS, batch.offsets),
             ):
@@ -217,6 +216,9 @@ class BigQueryWarehouse(BigQueryJobs, CopyJobPublishing):
                 days=batch.days,
                 event_ids=batch.event_ids,
                 dead_ids=batch.dead_letters["event_id"].to_list(),
+                rows_table=batch.table,
+                id_column=batch.id_column,
+                key_columns=batch.key_columns,
             )
             self._query_job(
                 script,

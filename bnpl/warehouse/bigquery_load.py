@@ -149,9 +149,13 @@ def live_script(
     days: list[date],
     event_ids: list[str],
     dead_ids: list[str],
+    rows_table: TableName = LIVE_TRANSACTIONS,
+    id_column: str = "event_id",
+    key_columns: tuple[str, ...] = ("event_id",),
 ) -> tuple[str, dict[str, Any]]:
     """The one transaction that writes a live micro-batch (``write_live.sql``) and its
-    parameters: ``staged`` maps each live table with rows to its quoted staging table."""
+    parameters: ``staged`` maps each live table with rows to its quoted staging table; the rows
+    go to ``rows_table`` (its event id in ``id_column``, a row identified by ``key_columns``)."""
 
     def table(name: TableName, keys: tuple[str, ...], partitioned: bool) -> dict[str, Any]:
         return {
@@ -160,13 +164,14 @@ def live_script(
             "columns": [f"`{c}`" for c in table_spec(*name).column_names],
             "key_columns": [f"`{k}`" for k in keys],
             "partitioned": partitioned,
+            "id": f"`{id_column}`" if name == rows_table else "`event_id`",
         }
 
     script = render_sql(
         "warehouse/bigquery",
         "write_live.sql",
         {
-            "live": table(LIVE_TRANSACTIONS, ("event_id",), True),
+            "live": table(rows_table, key_columns, True),
             "quarantine": table(QUARANTINE, ("event_id",), True),
             "offsets": table(LIVE_OFFSETS, ("consumer_group", "consumer", "log_partition"), False),
         },

@@ -38,7 +38,6 @@ from bnpl.warehouse.names import (
     DATASETS,
     LEDGER,
     LIVE_OFFSETS,
-    LIVE_TRANSACTIONS,
     POLARS_TYPES,
     QUARANTINE,
     RAW,
@@ -47,6 +46,12 @@ from bnpl.warehouse.names import (
 from bnpl.warehouse.read import TableInfo
 
 logger = logging.getLogger(__name__)
+
+LOAD_THREADS = 1
+"""DuckDB threads for a day load's script (delete the days, insert the staged files). A group
+of days is tens of thousands of rows: a second thread there costs about as much CPU again as
+the work (inserting 8 days of transactions: 113-120 vs 58-67 CPU-ms), and the fetch and
+prepare workers keep the other core busy meanwhile (``docs/decisions.md``, issue 17 speed)."""
 
 _TYPES = {
     "STRING": "VARCHAR",
@@ -189,7 +194,7 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
         ]
         script = render_sql(STATEMENTS, "replace_days.sql", {"tables": tables})
         set_load = render_sql(STATEMENTS, "set_load.sql", {"names": list(load)})
-        with self.connection() as con:
+        with self.connection() as con, _at_most_threads(con, LOAD_THREADS):
             try:
                 con.execute(set_load, load)
                 con.execute(script)
@@ -226,7 +231,8 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
                 STATEMENTS,
                 "write_live.sql",
                 {
-                    "live": self.qualified(*LIVE_TRANSACTIONS),
+                    "live": self.qualified(*batch.table),
+                    "live_id": quote(batch.id_column),
                     "quarantine": self.qualified(*QUARANTINE),
                     "offsets_table": self.qualified(*LIVE_OFFSETS),
                     "rows": batch.rows.height > 0,
@@ -325,6 +331,22 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
         )
         row = self.query(sql).row(0)
         return int(row[0]), str(row[1])
+
+
+@contextmanager
+def _at_most_threads(con: duckdb.DuckDBPyConnection, threads: int) -> Iterator[None]:
+    """DuckDB's ``threads`` lowered to ``threads`` inside the block (if it was higher), then put
+    back (after the block's own rollback, if any: an aborted transaction refuses ``SET``)."""
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    before = int(row[0]) if row else threads
+    if before <= threads:
+        yield
+        return
+    con.execute("SET threads = $1", [threads])
+    try:
+        yield
+    finally:
+        con.execute("SET threads = $1", [before])
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

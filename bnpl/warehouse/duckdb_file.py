@@ -163,6 +163,7 @@ class DuckDBFile:
         self._opened_at = 0.0
         self._pinned = 0
         self._release_timer: threading.Timer | None = None
+        self._wait_reported = False  # a process that reopens often (a poller) warns once
 
     # --- connections --------------------------------------------------------------------------
 
@@ -214,7 +215,9 @@ class DuckDBFile:
 
     def _connect(self, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
         """Connect, polling while another process holds the file: one log line when the wait
-        starts (naming the holder), one every :data:`_LOCK_PROGRESS_S` while it lasts.
+        starts (naming the holder; a warning the first time, debug on later opens of this file
+        object, so a reader that reopens between polls does not warn at each), one every
+        :data:`_LOCK_PROGRESS_S` while it lasts.
 
         Raises:
             WarehouseLockedError: still held after ``lock_timeout_s``; names the holder.
@@ -240,9 +243,14 @@ class DuckDBFile:
                         "BNPL_WAREHOUSE__LOCK_TIMEOUT_S"
                     ) from None
                 if not reported:
-                    logger.warning(
-                        "waiting for %s, held by %s (up to %.0f s)", self.path, holder, timeout
+                    logger.log(
+                        logging.DEBUG if self._wait_reported else logging.WARNING,
+                        "waiting for %s, held by %s (up to %.0f s)",
+                        self.path,
+                        holder,
+                        timeout,
                     )
+                    self._wait_reported = True
                     reported = waited or 1e-9
                 elif waited - reported >= _LOCK_PROGRESS_S:
                     logger.info(

@@ -44,6 +44,8 @@ LIVE_TRANSACTIONS = TableName(RAW, "live_transactions")
 """The live path's rows: one per event that passed the contract, keyed by ``event_id``."""
 LIVE_OFFSETS = TableName(RAW, "live_offsets")
 """The live loader's consumer offsets, committed with the rows they cover."""
+SCORES = TableName(RAW, "scores")
+"""Every score the scoring API gave (champion and shadow challenger), keyed by request and role."""
 LIVE_SOURCE = "live"
 """``source_url`` of a ledger row written by a day seal (the day's rows arrived live)."""
 DQ_RESULTS = TableName(AUDIT, "dq_results")
@@ -52,6 +54,8 @@ INGEST_FAILURES = TableName(AUDIT, "ingest_failures")
 """One row per failed day and run."""
 MODEL_DECISIONS = TableName(AUDIT, "model_decisions")
 """One row per model governance decision (promote, initial champion, rollback)."""
+MODEL_MONITOR = TableName(AUDIT, "model_monitor")
+"""Monitor figures per run, model version and period (``bnpl model monitor``)."""
 
 PUBLISH_LOG = TableName(AUDIT, "publish_log")
 """One row per mart each time a passed gate published it."""

@@ -4,10 +4,9 @@ and a small demo warehouse built once per session."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,15 +15,12 @@ import numpy as np
 import polars as pl
 import pytest
 from model_demo import build_demo
+from registry_helpers import TRAINED, Register, register  # noqa: F401  (shared: the fixture)
 
-from bnpl.governance import estimator, registry, store
-from bnpl.governance.window import Window
 from bnpl.settings import Settings, load_settings
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # nothing leaves 127.0.0.1
 
-TRAINED = Window(date(2024, 1, 1), date(2024, 3, 31))
-"""The training window every synthetic model is tagged with."""
 AS_OF = date(2024, 8, 31)
 """As-of date of the synthetic comparisons: the window is 2024-05-12..2024-06-08."""
 TRUTH = (-2.0, 1.5, 1.5)
@@ -88,48 +84,6 @@ def free_port_here() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-Register = Callable[[Any, list[str]], int]
-
-
-@pytest.fixture
-def register(settings: Settings) -> Register:
-    """Log ``model`` taking ``columns`` to the store and register it as bnpl does (tags, the
-    ``challenger`` alias); returns the version."""
-
-    def run(model: Any, columns: list[str]) -> int:
-        import mlflow
-
-        client = store.open_client(settings)
-        name = settings.model.registered_model
-        tags = {
-            "bnpl.as_of": "2024-06-30",
-            "bnpl.train_start": TRAINED.start.isoformat(),
-            "bnpl.train_end": TRAINED.end.isoformat(),
-            "bnpl.features": json.dumps(columns),
-        }
-        with (
-            store.quiet(),
-            mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
-        ):
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                pip_requirements=["scikit-learn"],
-                skops_trusted_types=estimator.TRUSTED_TYPES,
-            )
-            if not registry.model_exists(client, name):
-                client.create_registered_model(name)
-            version = int(
-                client.create_model_version(
-                    name, info.model_uri, run.info.run_id, tags=tags
-                ).version
-            )
-            client.set_registered_model_alias(name, registry.CHALLENGER, str(version))
-        return version
-
-    return run
 
 
 @pytest.fixture(scope="session")

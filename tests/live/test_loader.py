@@ -4,7 +4,7 @@ acknowledged; stale events taken over; poison events dead-lettered; dead letters
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -109,3 +109,28 @@ def test_offsets_compare_as_numbers():
     assert offset_order("1700000000000-12") > offset_order("1700000000000-3")
     assert sorted(["2", "10", "1"], key=offset_order) == ["1", "2", "10"]
     assert pl.Series(["a"]).len() == 1
+
+
+def test_the_loader_trims_what_every_group_acknowledged_past_the_retention(
+    live_settings: Settings, warehouse: Warehouse, event_log: EventLog
+):
+    """On each engine, the loader's periodic trim drops the events older than the retention
+    once every group acknowledged them; younger ones, or ones another group still holds, stay."""
+    log = event_log
+    log.append(live_events(40))
+    other = log.read("other", "o1", max_events=10)  # a second group holds 10 unacknowledged
+    settings = live_settings.live.model_copy(
+        update={"log_trim_interval_s": 0, "log_retention_h": 1}
+    )
+    Loader(log, warehouse, settings, consumer="c1").run(once=True)  # within the retention
+    assert log.stats(settings.loader_group).depth == 40
+
+    later = datetime.now(UTC) + timedelta(hours=2)
+    loader = Loader(log, warehouse, settings, consumer="c1", clock=lambda: later)
+    assert loader.trim() == 0  # "other" holds its first 10 and never read the rest
+    log.ack("other", other)
+    while batch := log.read("other", "o1", max_events=100):
+        log.ack("other", batch)
+    loader.run(once=True)
+    assert log.stats(settings.loader_group).depth == 0
+    assert len(_live_ids(warehouse)) == 40

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from model_demo import build_demo
+from registry_helpers import register  # noqa: F401  (the shared registry fixture)
 
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse

@@ -1,4 +1,5 @@
-"""Online features equal the training features: the mart, computed online from the store."""
+"""Online features equal the training features: the mart, computed online from the store by the
+serving path (the Python evaluator) and by the reference path (the training SQL in-process)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from bnpl.models import load_project
+from bnpl.serving.fast import FastFeatures
 from bnpl.serving.features import ENRICHED, HISTORY_COLUMNS, MART, OnlineFeatures
 from bnpl.serving.store import SqliteStore
 from bnpl.warehouse.duckdb import DuckDBWarehouse
@@ -44,7 +46,8 @@ def test_online_features_equal_the_mart_at_every_transaction(
     weeks: DuckDBWarehouse, tmp_path: Path
 ) -> None:
     """Replaying six weeks in time order through the store, each transaction's online features
-    (from the store as of its timestamp) equal its mart_bnpl_ml_features row."""
+    (from the store as of its timestamp) equal its mart_bnpl_ml_features row, both from the
+    Python evaluator the API serves with and from the training SQL run in-process."""
     project = load_project()
     enriched = project.model(ENRICHED)
     mart = project.model(MART)
@@ -63,6 +66,7 @@ def test_online_features_equal_the_mart_at_every_transaction(
 
     store = SqliteStore(tmp_path / "online.sqlite")
     features = OnlineFeatures(project)
+    fast = FastFeatures(mart.column_names)
     applied = 0
     checked = 0
     seen: dict[str, int] = {"no_history": 0, "history": 0, "no_market": 0, "7d_edge": 0}
@@ -81,12 +85,14 @@ def test_online_features_equal_the_mart_at_every_transaction(
             for k, v in raw[key].items()
             if k not in ("will_default", "days_to_first_missed_payment")
         }
-        online = features.compute(
-            checkout, store.history(row["customer_key"], row["transaction_date"])
-        )
+        stored = store.history(row["customer_key"], row["transaction_date"])
+        online = features.compute(checkout, stored)
+        served = fast.compute(checkout, stored)
         expected = offline[key]
+        assert list(served) == mart.column_names
         assert set(online) == set(mart.column_names)
-        mismatches += [f"{key}: {p}" for p in _differences(online, expected)]
+        mismatches += [f"{key} (sql): {p}" for p in _differences(online, expected)]
+        mismatches += [f"{key} (fast): {p}" for p in _differences(served, expected)]
         checked += 1
         seen["no_history" if expected["prior_txn_count_365d"] == 0 else "history"] += 1
         seen["no_market"] += expected["market_txn_count_prev_day"] is None

@@ -61,3 +61,36 @@ def test_live_batch_merge_is_idempotent_and_moves_replayed_events(
     rows, _ = read_live_day(bq_warehouse, DAY)
     assert sorted(rows["event_id"]) == sorted(e.event_id for e in good)
     assert read_dead_letters(bq_warehouse, event_ids=[good[0].event_id]).is_empty()
+
+
+def test_scores_batch_merge_is_idempotent_on_request_and_role(
+    bq_warehouse: BigQueryWarehouse,
+) -> None:
+    """The scores stream's batch (two rows per request: champion and challenger) written twice
+    leaves each (request_id, role) once in bnpl_raw.scores."""
+    from bnpl.serving.scores import CHALLENGER, CHAMPION, ModelScore, ScoredRequest, ScoresSink
+
+    requests = [
+        ScoredRequest(
+            f"req-{i}",
+            f"t-{i}",
+            "c",
+            "k",
+            datetime(2026, 12, 3, 10, i),
+            NOW,
+            "f" * 64,
+            (
+                ModelScore(CHAMPION, "m", 1, 0.1 * i, "approve"),
+                ModelScore(CHALLENGER, "m", 2, 0.2 * i, "review"),
+            ),
+        )
+        for i in range(3)
+    ]
+    sink = ScoresSink()
+    rows, dead = sink.prepare([r.event(NOW) for r in requests], loaded_at=NOW)
+    for offset in ("2", "3"):
+        bq_warehouse.write_live_batch(sink.batch(rows, dead, _offsets(offset)))
+    table = bq_warehouse.qualified("bnpl_raw", "scores")
+    stored = bq_warehouse.query(f"SELECT request_id, role, score FROM {table}")
+    assert stored.height == 6
+    assert stored.select("request_id", "role").n_unique() == 6

@@ -20,7 +20,7 @@ from bnpl.errors import ConfigError, WarehouseError, WarehouseLockedError
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse import DayBatch, open_warehouse, table_spec
 from bnpl.warehouse.base import LIVE_QUARANTINE_COLUMNS
-from bnpl.warehouse.duckdb import DuckDBWarehouse, _used_params
+from bnpl.warehouse.duckdb import LOAD_THREADS, DuckDBWarehouse, _at_most_threads, _used_params
 from bnpl.warehouse.names import DATASETS
 
 DAY = date(2024, 3, 1)
@@ -151,6 +151,48 @@ def test_a_failing_load_changes_nothing(wh):
         wh.load_day(broken)
     assert count(wh, "transactions", DAY) == 3
     assert wh.read_table("bnpl_raw.source_batches")["batch_id"].to_list() == [f"batch-{DAY}-"]
+
+
+def _threads(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_at_most_threads_lowers_the_setting_inside_only():
+    """_at_most_threads lowers DuckDB's threads inside the block and puts them back after it,
+    also when the block raises; a limit above the setting changes nothing."""
+    con = duckdb.connect(config={"threads": 2})
+    with _at_most_threads(con, 1):
+        assert _threads(con) == 1
+    assert _threads(con) == 2
+    with pytest.raises(RuntimeError), _at_most_threads(con, 1):
+        raise RuntimeError("boom")
+    assert _threads(con) == 2
+    with _at_most_threads(con, 4):
+        assert _threads(con) == 2
+    con.close()
+
+
+def test_loads_give_the_configured_threads_back(tmp_path):
+    """After a day load, and after a failed (rolled-back) one, DuckDB runs on the configured
+    threads again (the load's own script runs on LOAD_THREADS)."""
+    wh = DuckDBWarehouse(DuckDBSettings(path=tmp_path / "bnpl.duckdb", threads=2))
+    try:
+        wh.load_day(day_batch(DAY))
+        assert wh.query("SELECT current_setting('threads') AS t")["t"].to_list() == [2]
+        broken = day_batch(DAY, tx=7, tag="bad")
+        customers = broken.customers.with_columns(customer_key=pl.lit(None, pl.String))
+        bad = DayBatch(
+            DAY, broken.batch_id, broken.transactions, customers, broken.quarantine, broken.ledger
+        )
+        with pytest.raises(WarehouseError, match="rolled back"):
+            wh.load_day(bad)
+        assert wh.query("SELECT current_setting('threads') AS t")["t"].to_list() == [2]
+        assert count(wh, "transactions", DAY) == 3
+    finally:
+        wh.close()
+    assert LOAD_THREADS == 1
 
 
 def test_frame_with_wrong_columns_is_rejected_before_writing(wh):

@@ -49,6 +49,27 @@ def test_lock_wait_logs_once_and_the_error_names_the_holder(tmp_path, caplog):
     assert not [r for r in caplog.records if r.name.startswith("stamina")]
 
 
+def test_a_reopening_reader_warns_about_the_wait_once(tmp_path, caplog):
+    """A file object that waits again on a later open (a poller that lets the file go between
+    reads) logs the wait as a warning the first time and at debug level after that."""
+    path = tmp_path / "held.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    caplog.set_level(logging.DEBUG, logger="bnpl.warehouse.duckdb_file")
+    try:
+        wh = DuckDBWarehouse(DuckDBSettings(path=path, lock_timeout_s=0.3))
+        for _ in range(3):
+            with pytest.raises(WarehouseLockedError):
+                wh.query("SELECT 1")
+    finally:
+        holder.kill()
+        holder.wait()
+    waits = [r for r in caplog.records if "waiting for" in r.getMessage()]
+    assert [r.levelno for r in waits] == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+
+
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A file written and closed once per day (several checkpoints), built once per module."""

@@ -1,4 +1,5 @@
-{# One live micro-batch, idempotent on event_id (bnpl.warehouse.live), as one script job.
+{# One live micro-batch, idempotent on event_id (bnpl.warehouse.live), as one script job. The
+   rows' table is the batch's (live_transactions keyed on event_id; scores on request_id, role).
    1. The live rows: a keyed MERGE on event_id (one atomic statement).
    2. One transaction: an event now dead-lettered loses any live row; every event of the batch
       loses its dead letter on the batch's days; the new dead letters are inserted. (The
@@ -25,7 +26,7 @@ WHEN NOT MATCHED THEN INSERT ({{ table.columns | join(', ') }}) VALUES ({% for c
 {% endif %}
 BEGIN
 BEGIN TRANSACTION;
-DELETE FROM {{ live.target }} WHERE transaction_date IN UNNEST(@days) AND event_id IN UNNEST(@dead_ids);
+DELETE FROM {{ live.target }} WHERE transaction_date IN UNNEST(@days) AND {{ live.id }} IN UNNEST(@dead_ids);
 DELETE FROM {{ quarantine.target }} WHERE transaction_date IN UNNEST(@days) AND event_id IN UNNEST(@event_ids);
 {% if quarantine.staged %}
 INSERT INTO {{ quarantine.target }} ({{ quarantine.columns | join(', ') }}) SELECT {{ quarantine.columns | join(', ') }} FROM {{ quarantine.staged }};

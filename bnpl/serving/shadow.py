@@ -1,0 +1,208 @@
+"""The challenger in shadow and the score log, off the request path.
+
+A scored request hands :meth:`ShadowScorer.submit` its features and the champion's score: one
+``put_nowait`` on a bounded queue (``BNPL_SERVING__SHADOW_QUEUE``), nothing else. When the queue
+is full the request's log entry is dropped and counted (``bnpl_shadow_dropped_total``); the
+request is never blocked or failed. One worker thread takes what is queued (up to
+``BNPL_SERVING__SCORE_LOG_BATCH`` requests), scores the ``challenger`` alias on the same
+features when it exists (and is not the champion's version), and appends one scores event per
+request (:mod:`bnpl.serving.scores`) to the scores log in one call (one fsync per batch). An
+append that fails is counted (``bnpl_score_log_failures_total``) and logged as a warning; the
+API keeps answering.
+
+The challenger is loaded and reloaded by the worker itself, every ``BNPL_SERVING__POLL_S``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from bnpl import timeutil
+from bnpl.errors import BnplError
+from bnpl.live.log import EventLog
+from bnpl.serving.scorer import ModelSlot, Score, score_features
+from bnpl.serving.scores import CHALLENGER, CHAMPION, ModelScore, ScoredRequest, fingerprint
+from bnpl.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_IDLE_S = 0.2
+"""How long the worker waits for a request before checking for a stop or a poll."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One answered request, as the worker needs it."""
+
+    request_id: str
+    row: Mapping[str, Any]
+    features: Mapping[str, Any]
+    champion: Score
+    scored_at: datetime
+
+
+class ShadowScorer:
+    """The bounded queue, the worker thread, the challenger slot and the scores log.
+
+    Args:
+        settings: ``serving`` (queue size, batch, aliases, poll interval) and the log engine.
+        registry: where the counters are registered (the API's ``/metrics``).
+        open_log: opens the scores log (default: :func:`bnpl.live.engines.open_event_log` of
+            the ``scores`` stream); called in the worker, again after a failure.
+        challenger: the challenger slot (default: ``BNPL_SERVING__CHALLENGER_ALIAS``).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: CollectorRegistry,
+        *,
+        open_log: Callable[[], EventLog] | None = None,
+        challenger: ModelSlot | None = None,
+    ) -> None:
+        self.settings = settings
+        self.serving = settings.serving
+        self.queue: queue.Queue[Job] = queue.Queue(maxsize=self.serving.shadow_queue)
+        self.challenger = challenger or ModelSlot(settings, self.serving.challenger_alias)
+        self._open_log = open_log or self._default_log
+        self._log: EventLog | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._no_reasons = self.serving.model_copy(update={"reasons": 0})
+        self.dropped = Counter(
+            "bnpl_shadow_dropped",
+            "Scored requests not logged (nor shadow-scored) because the shadow queue was full",
+            registry=registry,
+        )
+        self.shadow_scored = Counter(
+            "bnpl_shadow_scores", "Challenger scores computed in shadow", registry=registry
+        )
+        self.shadow_failed = Counter(
+            "bnpl_shadow_failures", "Challenger scores that failed", registry=registry
+        )
+        self.appended = Counter(
+            "bnpl_score_log_appended",
+            "Scored requests appended to the scores log",
+            registry=registry,
+        )
+        self.failures = Counter(
+            "bnpl_score_log_failures",
+            "Scored requests whose scores event could not be appended",
+            registry=registry,
+        )
+        self.depth = Gauge(
+            "bnpl_shadow_queue_depth", "Requests waiting in the shadow queue", registry=registry
+        )
+        self.depth.set_function(self.queue.qsize)
+
+    def _default_log(self) -> EventLog:
+        from bnpl.live.engines import open_event_log
+
+        return open_event_log(self.settings, stream="scores")
+
+    # --- the request side -------------------------------------------------------------------
+
+    def submit(self, job: Job) -> bool:
+        """Queue ``job`` without waiting; False (and counted) when the queue is full."""
+        try:
+            self.queue.put_nowait(job)
+        except queue.Full:
+            self.dropped.inc()
+            return False
+        return True
+
+    # --- the worker ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker (it loads the challenger first)."""
+        self._thread = threading.Thread(target=self._run, name="bnpl-shadow", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the worker after it logged what was queued (within ``timeout_s``)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def _run(self) -> None:
+        next_poll = 0.0
+        while True:
+            if self.serving.shadow and time.monotonic() >= next_poll:
+                self.challenger.refresh()
+                next_poll = time.monotonic() + self.serving.poll_s
+            jobs = self._take()
+            if jobs:
+                try:
+                    self._handle(jobs)
+                except Exception:  # the worker outlives any one batch; the requests are answered
+                    self.failures.inc(len(jobs))
+                    logger.exception("%d scored requests not logged", len(jobs))
+            elif self._stop.is_set():
+                return
+
+    def _take(self) -> list[Job]:
+        try:
+            jobs = [self.queue.get(timeout=_IDLE_S)]
+        except queue.Empty:
+            return []
+        while len(jobs) < self.serving.score_log_batch:
+            try:
+                jobs.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return jobs
+
+    def _handle(self, jobs: list[Job]) -> None:
+        now = timeutil.utc_now()
+        events = [self._scored(job).event(now) for job in jobs]
+        try:
+            if self._log is None:
+                self._log = self._open_log()
+            self._log.append(events)
+        except (BnplError, OSError) as exc:
+            self.failures.inc(len(events))
+            logger.warning("%d scored requests not logged: %s", len(events), exc)
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+            return
+        self.appended.inc(len(events))
+
+    def _scored(self, job: Job) -> ScoredRequest:
+        c = job.champion
+        scores = [ModelScore(CHAMPION, c.model_name, c.model_version, c.score, c.decision)]
+        challenger = self.challenger.current if self.serving.shadow else None
+        if challenger is not None and challenger.version != c.model_version:
+            try:
+                s = score_features(challenger, job.features, self._no_reasons)
+            except Exception as exc:  # a failing challenger never costs the champion's log
+                self.shadow_failed.inc()
+                logger.warning("challenger version %d failed to score: %s", challenger.version, exc)
+            else:
+                self.shadow_scored.inc()
+                scores.append(
+                    ModelScore(CHALLENGER, s.model_name, s.model_version, s.score, s.decision)
+                )
+        row = job.row
+        return ScoredRequest(
+            request_id=job.request_id,
+            transaction_id=str(row["transaction_id"]),
+            customer_id=str(row["customer_id"]),
+            customer_key=str(row["customer_key"]),
+            transaction_ts=row["transaction_ts"],
+            scored_at=job.scored_at,
+            features_fingerprint=fingerprint(job.features),
+            scores=tuple(scores),
+        )
