@@ -161,6 +161,7 @@ def fit_encoded(
     levels: dict[str, list[str]],
     *,
     validation: tuple[Any, Any] | None = None,
+    native_categories: bool = False,
 ) -> Any:
     """The fitted pipeline from a train matrix already encoded by :func:`encoded_matrix` with
     ``levels``: the classifier is fitted on ``matrix``; with ``validation`` (an encoded matrix
@@ -171,7 +172,11 @@ def fit_encoded(
     )
     from sklearn.pipeline import Pipeline  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
-    classifier = HistGradientBoostingClassifier(categorical_features=None, **PARAMS)
+    mask = None  # categories split as level indexes (see the module docstring)
+    if native_categories:  # scikit-learn's categorical splits, as versions before issue 14's
+        categorical = len(_categorical(features))
+        mask = np.array([True] * categorical + [False] * (len(features) - categorical))
+    classifier = HistGradientBoostingClassifier(categorical_features=mask, **PARAMS)
     if validation is None:
         classifier.fit(matrix, labels)
     else:
@@ -185,6 +190,7 @@ def fit_pipeline(
     features: Sequence[Feature],
     *,
     validation: tuple[pl.DataFrame, Any] | None = None,
+    native_categories: bool = False,
 ) -> Any:
     """The fitted pipeline: categories ordinal-encoded (levels of ``frame``), then the
     gradient-boosted classifier fitted on :func:`encoded_matrix` (see :func:`fit_encoded`;
@@ -194,7 +200,12 @@ def fit_pipeline(
     if validation is not None:
         held = (encoded_matrix(validation[0], features, levels), validation[1])
     return fit_encoded(
-        encoded_matrix(frame, features, levels), labels, features, levels, validation=held
+        encoded_matrix(frame, features, levels),
+        labels,
+        features,
+        levels,
+        validation=held,
+        native_categories=native_categories,
     )
 
 
