@@ -2,10 +2,15 @@
 ``schemas/`` and ``deployments/`` at its top level, and the build maps them into the package as
 ``bnpl._sql``, ``bnpl._schemas`` and ``bnpl_flows._deployments``. Each folder's ``__init__.py``
 makes it a package that ``importlib.resources`` finds, in a wheel and in an editable install alike
-(``bnpl/bundle.py``). Everything else is declared in ``pyproject.toml``; the reasons are in
+(``bnpl/bundle.py``). The top-level ``prefect.yaml`` (the deployments ``bnpl prefect setup``
+registers) is copied into the wheel as ``bnpl_flows/_deployments/prefect.yaml``; an editable
+install reads the checkout's. Everything else is declared in ``pyproject.toml``; the reasons are in
 ``docs/decisions.md`` (the wheel carries what bnpl reads at run time)."""
 
+from pathlib import Path
+
 from setuptools import find_namespace_packages, find_packages, setup
+from setuptools.command.build_py import build_py
 
 BUNDLED = {
     "bnpl._sql": ("sql", ["*.sql"]),
@@ -26,7 +31,23 @@ data = {
     ]
 }
 
+PREFECT_FILE = ("prefect.yaml", "bnpl_flows/_deployments/prefect.yaml")
+"""The repository's deployments file -> where the built package carries it."""
+
+
+class BuildWithPrefectFile(build_py):
+    """``build_py`` that also copies :data:`PREFECT_FILE` into the built package (package data
+    cannot name a file outside the package's folder)."""
+
+    def run(self) -> None:
+        super().run()
+        if not self.editable_mode:
+            source, target = PREFECT_FILE
+            self.copy_file(source, str(Path(self.build_lib) / target))
+
+
 setup(
+    cmdclass={"build_py": BuildWithPrefectFile},
     packages=[*find_packages(include=["bnpl", "bnpl.*", "bnpl_flows", "bnpl_flows.*"]), *data],
     package_dir={package: folder for package, (folder, _) in BUNDLED.items()},
     package_data={"bnpl": ["py.typed"], **data},

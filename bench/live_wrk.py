@@ -3,7 +3,7 @@
 The Python provider (``bnpl.simulator.push``) spends about three times the gateway's CPU per event,
 so on two shared cores it, not the gateway, sets the ceiling. Here the requests are built before
 the clock starts: real records from the bundled simulator's real-time mode, unique
-``webhook-id`` s, signed with :class:`bnpl.live.signing.Signer`, ``webhook-timestamp`` = the
+``webhook-id`` s, signed with :class:`bnpl.signing.Signer`, ``webhook-timestamp`` = the
 moment the event is due (``t0 + i / rate``, within the gateway's tolerance for runs shorter than
 it), written as raw HTTP/1.1 requests to one file per wrk thread. ``bench/live_wrk.lua`` sends
 each once, paced on an absolute schedule or as fast as the connections allow, counts the status
@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bnpl.live.log import EventLog
-from bnpl.live.signing import Signer
 from bnpl.settings import PushSettings
+from bnpl.signing import Signer
 from bnpl.simulator.push_events import EventSource
 
 HERE = Path(__file__).parent

@@ -102,7 +102,8 @@ def read_table(
     settings: Settings | None = None,
     warehouse: Warehouse | None = None,
 ) -> pl.DataFrame | pl.LazyFrame:
-    """Read ``dataset.table`` (``"bnpl_marts.mart_bnpl_transactions"``).
+    """Read ``dataset.table`` (``"bnpl_marts.mart_bnpl_transactions"``); a bare table name
+    (``"live_transactions"``) is read from the one dataset that holds it.
 
     Args:
         columns: the columns to read (default: all); only these leave the warehouse.
@@ -115,7 +116,7 @@ def read_table(
 
     Raises:
         ConfigError: a bad name or day, an unknown table or column (the message lists what
-            exists), or days asked of a table with no partition column.
+            exists), a bare name that several datasets hold (the message names them), or days asked of a table with no partition column.
     """
     if isinstance(columns, Settings):  # the call of bnpl 0.1: read_table(name, settings)
         raise TypeError("read_table(name, settings) is now read_table(name, settings=settings)")
@@ -123,10 +124,11 @@ def read_table(
     settings = settings or (None if warehouse is not None else load_settings())
 
     def read(wh: Warehouse) -> pl.DataFrame:
+        full = wh.full_name(name)
         day_column = None
         if (first or last) and wh.dialect == "duckdb":
-            day_column = _partition_of(name, settings or load_settings())
-        return wh.read_table(name, columns, start=first, end=last, day_column=day_column)
+            day_column = _partition_of(full, settings or load_settings())
+        return wh.read_table(full, columns, start=first, end=last, day_column=day_column)
 
     if warehouse is not None:
         frame = read(warehouse)

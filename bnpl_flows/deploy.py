@@ -10,9 +10,11 @@ Outcomes are read back from the server: a deployment whose settings and triggers
 the deploy as before is ``unchanged``. Prefect's deploy replaces a deployment's trigger automations
 on every run (deleted and created again, with the same content): their ids change, nothing else.
 
-The file comes from the source checkout bnpl runs from (``pip install -e``, or an image with the
-code) or the current directory; a wheel carries no ``prefect.yaml`` (its entrypoints are paths in a
-checkout), so there ``--prefect-file`` names it, or ``--no-deployments`` skips this step.
+The file comes from ``--prefect-file``, else the source checkout bnpl runs from (``pip install
+-e``, or an image with the code), else the copy a wheel carries
+(``bnpl_flows/_deployments/prefect.yaml``, read through :mod:`importlib.resources`), else the
+current directory. Prefect's deploy runs from the directory that holds ``bnpl_flows/``, so the
+entrypoints (``bnpl_flows/daily.py:...``) resolve in a checkout and in ``site-packages`` alike.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterNam
 from prefect.settings import PREFECT_API_KEY, PREFECT_HOME
 
 import bnpl_flows
+from bnpl.bundle import bundled_dir
 from bnpl.errors import ConfigError
 from bnpl_flows.infra import Outcome, SetupStep, api_url, server
 
@@ -61,13 +64,23 @@ _SETTINGS = (
 _VOLATILE = {"id", "created", "updated", "deployment_id", "owner_resource"}
 
 
+def bundled_prefect_file() -> Path:
+    """Where an installed wheel carries ``prefect.yaml`` (an editable install has none there)."""
+    return bundled_dir("bnpl_flows._deployments") / PREFECT_FILE
+
+
 def find_prefect_file(path: Path | None = None) -> Path:
-    """``path``, else the checkout's ``prefect.yaml``, else the current directory's.
+    """``path``, else the checkout's ``prefect.yaml``, else the wheel's, else the current
+    directory's.
 
     Raises:
-        ConfigError: no such file (a wheel install without ``--prefect-file``).
+        ConfigError: no such file.
     """
-    candidates = [path] if path is not None else [CHECKOUT / PREFECT_FILE, Path(PREFECT_FILE)]
+    candidates = (
+        [path]
+        if path is not None
+        else [CHECKOUT / PREFECT_FILE, bundled_prefect_file(), Path(PREFECT_FILE)]
+    )
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
@@ -153,10 +166,11 @@ def _deploy_env() -> dict[str, str]:
 def _deploy(prefect_file: Path) -> None:
     args = [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"]
     args += ["--prefect-file", str(prefect_file)]
+    bundled = prefect_file == bundled_prefect_file().resolve()
     try:
         done = subprocess.run(
             args,
-            cwd=prefect_file.parent,
+            cwd=CHECKOUT if bundled else prefect_file.parent,  # where bnpl_flows/ is
             env=_deploy_env(),
             capture_output=True,
             text=True,

@@ -15,6 +15,8 @@ import pytest
 import stamina
 from emulator import Emulator, EmulatorError, prepare
 from hostile_source import HostileSource, serve_hostile
+from mlflow_store import empty_store
+from model_demo import build_demo
 from redis_server import RedisServer, RedisServerError
 from simulator_helpers import running_server
 
@@ -30,9 +32,23 @@ EMULATOR_MODULES = "bigquery"
 worker runs them all, so the session starts one emulator."""
 
 
+LONGEST = frozenset(
+    {
+        "test_e2e_prefect_server.py",
+        "test_parity.py",
+        "test_model_cli.py",
+        "test_wheel_install.py",
+        "test_exactly_once.py",
+    }
+)
+"""Modules whose tests take minutes each (``--durations``, bench/results.md "test suite"): started
+before every other test, so that none of them is the last one running on a worker."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Refuse an emulator test outside the emulator's modules (it would start a second emulator on
-    another worker); start the slow tests first so that the two workers finish together."""
+    another worker); start the longest modules' tests first, then the other slow ones, so that the
+    two workers finish together."""
     for item in items:
         uses = "bq_emulator" in getattr(item, "fixturenames", ())
         if uses and EMULATOR_MODULES not in item.path.name:
@@ -40,7 +56,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 f"{item.nodeid} uses the BigQuery emulator: move it to a module whose name "
                 f"contains {EMULATOR_MODULES!r}, so that it runs on the emulator's worker"
             )
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    items.sort(
+        key=lambda item: (
+            item.path.name not in LONGEST,
+            item.get_closest_marker("slow") is None,
+        )
+    )
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
@@ -106,6 +127,24 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         url = PREFECT_API_URL.value()
         assert url, "the Prefect test harness set no API URL"
         yield str(url)
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seven months of simulated days (40 a day), loaded, built and published
+    (``tests/model_demo.py``): built once per worker, for the governance tests and the model loop
+    on the Prefect server; tests copy it."""
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    build_demo(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty embedded MLflow store's database, schema migrated once per worker; tests start
+    their own store from a copy (``mlflow_store.seed_store``)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # nothing leaves 127.0.0.1
+    return empty_store(tmp_path_factory.mktemp("mlflow-empty"))
 
 
 @pytest.fixture

@@ -98,11 +98,31 @@ def test_open_warehouse_is_a_context_manager_that_closes(settings: Settings) -> 
 
 
 @pytest.mark.slow
+def test_a_bare_table_name_reads_the_one_dataset_holding_it(settings: Settings) -> None:
+    """``transactions`` reads bnpl_raw.transactions and a mart's name its published table (not
+    the audit area's copy); a name two datasets hold is refused, naming both."""
+    raw = bnpl.read_table("bnpl_raw.transactions", settings=settings)
+    assert bnpl.read_table("transactions", settings=settings).equals(raw)
+    mart = bnpl.read_table(
+        "bnpl_marts.mart_bnpl_transactions", ["transaction_key"], settings=settings
+    )
+    bare = bnpl.read_table("mart_bnpl_transactions", ["transaction_key"], settings=settings)
+    assert bare.sort("transaction_key").equals(mart.sort("transaction_key")) and bare.height
+    with bnpl.open_warehouse(settings) as wh:
+        wh.execute("CREATE TABLE bnpl_marts.source_batches AS SELECT 1 AS x")
+        with pytest.raises(
+            ConfigError, match=r"name one of bnpl_raw\.source_batches, bnpl_marts\.source_batches"
+        ):
+            bnpl.read_table("source_batches", warehouse=wh)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         (lambda s: bnpl.read_table("bnpl_marts.nope", settings=s), r"bnpl_marts.nope does not exist.*mart_bnpl_customers"),
         (lambda s: bnpl.read_table("marts.x", settings=s), r"not 'dataset.table' with a dataset in bnpl_raw"),
+        (lambda s: bnpl.read_table("nope", settings=s), r"no table 'nope' in bnpl_raw, .*'dataset.table'"),
         (lambda s: bnpl.read_table("bnpl_raw.transactions", ["amount", "nope"], settings=s), r"no column 'nope'; its columns: transaction_key"),
         (lambda s: bnpl.read_table("bnpl_marts.mart_bnpl_customers", start="2024-06-04", settings=s), r"no partition column"),
         (lambda s: bnpl.read_table("bnpl_raw.transactions", start="2024-06-31", settings=s), r"start '2024-06-31' is not a date"),

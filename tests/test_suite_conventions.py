@@ -51,3 +51,35 @@ def test_the_scan_finds_an_undocumented_test(tmp_path: Path) -> None:
         "sub/test_x.py:7 test_bare",
         "sub/test_x.py:11 test_in_class",
     ]
+
+
+def conftest_imports(root: Path) -> list[str]:
+    """``path:line`` of every ``import conftest`` / ``from conftest import`` under ``root``: with
+    several test directories in one run, ``conftest`` is whichever one pytest imported last."""
+    found: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = (
+                [node.module]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            if "conftest" in names:
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_no_test_imports_a_conftest() -> None:
+    """Shared helpers live in named modules (``*_data.py``, ``*_helpers.py``), never imported
+    from a conftest, so any set of test directories runs together in one pytest command."""
+    assert conftest_imports(TESTS) == []
+
+
+def test_the_scan_finds_a_conftest_import(tmp_path: Path) -> None:
+    """Both import forms are reported; a module merely named like it is not."""
+    (tmp_path / "test_a.py").write_text(
+        "from conftest import helper\nimport conftest\nimport conftest_tools\n"
+    )
+    assert conftest_imports(tmp_path) == ["test_a.py:1", "test_a.py:2"]

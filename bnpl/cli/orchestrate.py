@@ -184,7 +184,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--prefect-file",
                 help="The prefect.yaml declaring the deployments [default: the checkout's, else "
-                "./prefect.yaml].",
+                "the installed wheel's, else ./prefect.yaml].",
             ),
         ] = None,
         deployments: Annotated[

@@ -43,8 +43,8 @@ from bnpl import record
 from bnpl.errors import EventLogUnavailableError, WebhookSignatureError, WebhookTimestampError
 from bnpl.live.committer import BatchStats, GroupCommitter
 from bnpl.live.log import Event, EventLog
-from bnpl.live.signing import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier
 from bnpl.normalize import check_line
+from bnpl.signing import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier
 
 log = logging.getLogger(__name__)
 

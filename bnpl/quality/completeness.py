@@ -6,7 +6,9 @@ details are capped at a few examples, worst first where there is an order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -202,24 +204,17 @@ def volume_vs_expected(ctx: CheckContext) -> Outcome:
     seeded = int(days["seeded"].sum())
     wrong = days.filter(pl.col("outside")).sort(pl.col("deviation").abs(), descending=True)
     basis = f"{seeded} seeded days (exact), {days.height - seeded} unseeded (noise band)"
-    if wrong.height == 0:
-        worst = float(days["deviation"].abs().to_numpy().max())
-        return Outcome(
-            "pass",
-            0.0,
-            0.0,
-            f"all {days.height} days as expected; {basis}; worst deviation {worst:+.2%}",
-        )
-    examples = ", ".join(
-        f"{r['day']}: {r['arrived']} vs expected {r['expected']} "
-        f"[{r['band_lo']}, {r['band_hi']}] ({r['deviation']:+.1%})"
-        for r in wrong.head(EXAMPLES).iter_rows(named=True)
-    )
-    return Outcome(
-        "fail",
-        float(wrong.height),
-        0.0,
-        f"{wrong.height} of {days.height} days outside the expected volume: {examples}; {basis}",
+    worst = float(days["deviation"].abs().to_numpy().max())
+    return _by_day(
+        wrong,
+        f"all {days.height} days as expected; {basis}; worst deviation {worst:+.2%}",
+        lambda r: (
+            f"{r['day']}: {r['arrived']} vs expected {r['expected']} "
+            f"[{r['band_lo']}, {r['band_hi']}] ({r['deviation']:+.1%})"
+        ),
+        lambda examples: (
+            f"{wrong.height} of {days.height} days outside the expected volume: {examples}; {basis}"
+        ),
     )
 
 
@@ -259,23 +254,17 @@ class MartMatchesRaw:
             | ((pl.col("rows") != expected_rows) if expected_rows else pl.lit(False))
         )
         what = "rows" if self.count_column is None else self.count_column
-        if wrong.height == 0:
-            return Outcome(
-                "pass",
-                0.0,
-                0.0,
-                f"{self.model} {what} equal the raw transactions on all {days.height} days",
-            )
-        examples = ", ".join(
-            f"{r['day']}: {r['mart']} vs {r['transactions']} raw"
-            + (f" ({r['rows']} rows)" if expected_rows and r["rows"] != 1 else "")
-            for r in wrong.head(EXAMPLES).iter_rows(named=True)
-        )
-        return Outcome(
-            "fail",
-            float(wrong.height),
-            0.0,
-            f"{_n_days(wrong.height)} where {self.model} {what} differ from {TRANSACTIONS}: {examples}",
+        return _by_day(
+            wrong,
+            f"{self.model} {what} equal the raw transactions on all {days.height} days",
+            lambda r: (
+                f"{r['day']}: {r['mart']} vs {r['transactions']} raw"
+                + (f" ({r['rows']} rows)" if expected_rows and r["rows"] != 1 else "")
+            ),
+            lambda examples: (
+                f"{_n_days(wrong.height)} where {self.model} {what} differ from {TRANSACTIONS}: "
+                f"{examples}"
+            ),
         )
 
 
@@ -297,22 +286,30 @@ def live_rows_match_seal(ctx: CheckContext) -> Outcome:
         (pl.col("live_rows") != pl.col("transactions"))
         | (pl.col("dead") != pl.col("records_quarantined"))
     )
+    return _by_day(
+        wrong,
+        f"all {days.height} sealed live days hold exactly their live rows and dead letters",
+        lambda r: (
+            f"{r['day']}: {r['transactions']} sealed vs {r['live_rows']} live rows, "
+            f"{r['records_quarantined']} vs {r['dead']} dead letters"
+        ),
+        lambda examples: (
+            f"{_n_days(wrong.height)} changed since their seal: {examples}; seal them again "
+            "(bnpl live seal --date D)"
+        ),
+    )
+
+
+def _by_day(
+    wrong: pl.DataFrame,
+    passed: str,
+    example: Callable[[dict[str, Any]], str],
+    failed: Callable[[str], str],
+) -> Outcome:
+    """The outcome of a per-day comparison: ``passed`` when no day is ``wrong``; else a failure
+    counting the wrong days, its details ``failed`` given the first :data:`EXAMPLES` days, each
+    written by ``example``."""
     if wrong.height == 0:
-        return Outcome(
-            "pass",
-            0.0,
-            0.0,
-            f"all {days.height} sealed live days hold exactly their live rows and dead letters",
-        )
-    examples = ", ".join(
-        f"{r['day']}: {r['transactions']} sealed vs {r['live_rows']} live rows, "
-        f"{r['records_quarantined']} vs {r['dead']} dead letters"
-        for r in wrong.head(EXAMPLES).iter_rows(named=True)
-    )
-    return Outcome(
-        "fail",
-        float(wrong.height),
-        0.0,
-        f"{_n_days(wrong.height)} changed since their seal: {examples}; seal them again "
-        f"(bnpl live seal --date D)",
-    )
+        return Outcome("pass", 0.0, 0.0, passed)
+    examples = ", ".join(example(r) for r in wrong.head(EXAMPLES).iter_rows(named=True))
+    return Outcome("fail", float(wrong.height), 0.0, failed(examples))

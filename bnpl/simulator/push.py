@@ -26,8 +26,8 @@ from pathlib import Path
 import httpx
 import stamina
 
-from bnpl.live.signing import Signer
 from bnpl.settings import PushSettings
+from bnpl.signing import Signer
 from bnpl.simulator.push_events import (
     STALE_BY_S,
     EventSource,

@@ -20,10 +20,18 @@ import polars as pl
 import sqlglot
 from sqlglot import exp
 
-from bnpl.errors import WarehouseError
+from bnpl.errors import ConfigError, WarehouseError
 from bnpl.warehouse import audit
 from bnpl.warehouse.labels import job_labels
-from bnpl.warehouse.names import AUDIT, LEDGER, MARTS, QUARANTINE, RAW, RAW_DAY_TABLES
+from bnpl.warehouse.names import (
+    AUDIT,
+    DATASETS,
+    LEDGER,
+    MARTS,
+    QUARANTINE,
+    RAW,
+    RAW_DAY_TABLES,
+)
 from bnpl.warehouse.read import TableInfo, read_statement, split_name
 from bnpl.warehouse.specs import (  # re-exported: the adapters and callers find them here
     Column as Column,
@@ -225,7 +233,7 @@ class Warehouse(ABC):
             ConfigError: a bad name, an unknown table or column, or days asked of a table with
                 no partition column.
         """
-        dataset, table = split_name(name)
+        dataset, table = split_name(self.full_name(name))
         info = self.describe_table(dataset, table)
         select, params = read_statement(
             name,
@@ -237,6 +245,31 @@ class Warehouse(ABC):
             day_column=day_column,
         )
         return self.query(self.render(select), params)
+
+    def full_name(self, name: str) -> str:
+        """``name`` as ``dataset.table``: as given when qualified; a bare table name
+        (``"live_transactions"``) qualified with the one dataset that holds it (a mart, which the
+        audit area also holds while it is checked, is the published one).
+
+        Raises:
+            ConfigError: a bad qualified name, or a bare name that no dataset or several hold
+                (the message names the datasets searched, or the qualified names to choose from).
+        """
+        if "." in name:
+            split_name(name)
+            return name
+        holders = [d for d in DATASETS if name and self.table_exists(d, name)]
+        if len(holders) > 1 and AUDIT in holders:  # the audit area's copy of a mart is staging
+            holders.remove(AUDIT)
+        if len(holders) == 1:
+            return f"{holders[0]}.{name}"
+        if holders:
+            choices = ", ".join(f"{d}.{name}" for d in holders)
+            raise ConfigError(f"table {name!r} is in several datasets: name one of {choices}")
+        raise ConfigError(
+            f"no table {name!r} in {', '.join(DATASETS)} (load or build first?); tables are "
+            "named 'dataset.table', e.g. 'bnpl_raw.transactions'"
+        )
 
     def load_day(self, batch: DayBatch) -> None:
         """Replace ``batch.day`` in every raw day table and write its ledger row, atomically."""

@@ -1,15 +1,21 @@
-"""End to end on a real Prefect server: ``bnpl prefect setup`` (which deploys), a process worker, a day that fails on a
+"""End to end on a real Prefect server, in two tests that xdist can run side by side.
+
+The pipeline: ``bnpl prefect setup`` (which deploys), a process worker, a day that fails on a
 source outage, and the same flow run retried to Completed; a failed daily run fires its automation;
 two daily runs never overlap (the deployment's concurrency limit), and each completed one triggers a
-features run; then the model loop: those features runs trigger
-bnpl-train, which refuses the three days (no matured labels yet); on seven months of demo data the
-bnpl-train deployment makes the first champion, and a completed bnpl-features run triggers
-bnpl-train, which trains a challenger and compares it with the champion.
+features run; those features runs trigger bnpl-train, which refuses the three days (no matured
+labels yet).
+
+The model loop: on seven months of demo data the bnpl-train deployment makes the first champion,
+and a completed bnpl-features run triggers bnpl-train, which trains a challenger and compares it
+with the champion.
 
 Everything runs on 127.0.0.1: the session's Prefect server (``prefect_api``, its own SQLite
-database; shared with the other flow tests, so its startup is paid once), and this test's own
-PREFECT_HOME and DuckDB file for the CLI, the worker and its flow runs; every process the test
-starts is stopped (its whole process group) and checked gone at the end.
+database; shared with the other flow tests, so its startup is paid once per worker), and each
+test's own PREFECT_HOME and DuckDB file for the CLI, the worker and its flow runs; every process a
+test starts is stopped (its whole process group) and checked gone at the end. The two tests find
+their own runs (those started after they began) and leave the server as setup found it (no
+``bnpl-process`` pool, ``simtom-api`` limit, automations or deployments), so either may run first.
 """
 
 from __future__ import annotations
@@ -33,7 +39,6 @@ import polars as pl
 import psutil
 import pytest
 import yaml
-from model_demo import build_demo
 from prefect.client.orchestration import get_client
 
 import bnpl
@@ -254,11 +259,12 @@ def _automation_fired_for(api: str, automation: str, run_id: str, timeout_s: flo
     pytest.fail(f"automation {automation} did not fire for flow run {run_id} in {timeout_s} s")
 
 
-def _deployment_runs(api: str, deployment: str) -> list[dict[str, Any]]:
+def _deployment_runs(api: str, deployment: str, others: set[str]) -> list[dict[str, Any]]:
+    """The runs of ``deployment`` that are not among ``others`` (another test's)."""
     runs: list[dict[str, Any]] = _post(
         api, "flow_runs/filter", {"deployments": {"name": {"any_": [deployment]}}}
     )
-    return runs
+    return [run for run in runs if run["id"] not in others]
 
 
 def _state_names(api: str, run_id: str) -> list[str]:
@@ -277,9 +283,74 @@ def _day(table: str, day: date) -> pl.DataFrame:
     return bnpl.read_table(table).filter(pl.col("transaction_date") == day)
 
 
+def _env(api: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of the CLI and the worker: this test's PREFECT_HOME, the session's API."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BNPL_", "PREFECT_"))}
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_API_URL=api,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_API_ENABLE_HTTP2="false",
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        PREFECT_WORKER_PREFETCH_SECONDS="1",
+    )
+    return env
+
+
+def _worker_env(env: dict[str, str], tmp_path: Path, warehouse: Path) -> dict[str, str]:
+    worker_env = dict(env)
+    worker_env.update(
+        BNPL_WAREHOUSE__PATH=str(warehouse),
+        BNPL_PLAN__WEEKDAY_BASE_VOLUME=str(VOLUME),
+        BNPL_PLAN__WEEKEND_BASE_VOLUME=str(VOLUME),
+        BNPL_PLAN__HOLIDAY_BASE_VOLUME=str(VOLUME),
+        BNPL_MODEL__STORE_DIR=str(tmp_path / "mlflow"),
+        BNPL_MODEL__MIN_OUTCOMES="20",
+        BNPL_MODEL__BOOTSTRAP_RESAMPLES="200",
+        MLFLOW_DISABLE_TELEMETRY="true",
+    )
+    return worker_env
+
+
+def _features_out(api: str, out: Path) -> None:
+    """The exports triggered features runs write go to ``out`` (the test's), not the repo's."""
+    features = _request("GET", f"{api}/deployments/name/bnpl-features/bnpl-features").json()
+    _request("PATCH", f"{api}/deployments/{features['id']}", json={"parameters": {"out": str(out)}})
+
+
+def _run_ids(api: str) -> set[str]:
+    """Every flow run the server holds now (runs of the other tests on this server)."""
+    ids: set[str] = set()
+    while page := _post(api, "flow_runs/filter", {"limit": 200, "offset": len(ids)}):
+        ids.update(r["id"] for r in page)
+    return ids
+
+
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """Processes of the test; fails the test if any survives being stopped."""
+def clean_server(prefect_api: str) -> Iterator[str]:
+    """The session's server without what ``bnpl prefect setup`` made, after the test (the
+    ``simtom-api`` limit, the automations, the deployments, the ``bnpl-process`` pool), so the
+    other test of this module finds it as it was."""
+    yield prefect_api
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        for deployment in client.read_deployments():
+            if deployment.name in DEPLOYMENTS:
+                client.delete_deployment(deployment.id)
+        for automation in client.read_automations():
+            if automation.name.startswith("bnpl-"):
+                client.delete_automation(automation.id)
+        with suppress(ObjectNotFound):
+            client.delete_global_concurrency_limit_by_name("simtom-api")
+        with suppress(ObjectNotFound):
+            client.delete_work_pool("bnpl-process")
+
+
+@pytest.fixture
+def stack(tmp_path: Path, clean_server: str) -> Iterator[Stack]:
+    """Processes of the test; fails the test if any survives being stopped (before the server
+    is cleaned)."""
     logs = tmp_path / "logs"
     logs.mkdir()
     started = Stack(logs)
@@ -291,25 +362,19 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
-    tmp_path: Path, stack: Stack, monkeypatch: pytest.MonkeyPatch, prefect_api: str
+    tmp_path: Path, stack: Stack, monkeypatch: pytest.MonkeyPatch, clean_server: str
 ) -> None:
     """setup (pool, limit, automations, deployments) + worker: a day completes; a day failed by a source outage is retried as the
     same flow run and completes with its rows loaded once; a backfill launches per-day runs; a
-    parameter that is not a date fails at once."""
+    parameter that is not a date fails at once; completed daily runs trigger features runs, which
+    trigger bnpl-train runs that refuse days without matured labels."""
     began = time.monotonic()
     source_port = free_port()
-    api = prefect_api  # the session's server: its startup is shared with the other flow tests
+    api = clean_server  # the session's server: its startup is shared with the other flow tests
     warehouse = tmp_path / "warehouse" / "bnpl.duckdb"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BNPL_", "PREFECT_"))}
-    env.update(
-        PREFECT_HOME=str(tmp_path / "prefect"),
-        PREFECT_API_URL=api,
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_API_ENABLE_HTTP2="false",
-        PREFECT_WORKER_QUERY_SECONDS="1",
-        PREFECT_WORKER_PREFETCH_SECONDS="1",
-    )
+    env = _env(api, tmp_path)
     _wait_healthy(api, stack)
+    others = _run_ids(api)
     _phase(began, "server healthy")
 
     # one command prepares the server and registers prefect.yaml's deployments; a second run
@@ -324,27 +389,13 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     assert "created" not in again and "updated" not in again, again
     assert all(f"deployment {name}/{name}" in again for name in DEPLOYMENTS), again
     _phase(began, "bnpl prefect setup (pool, limit, automations, deployments), twice")
-    # the exports the triggered features runs write go to this test's directory, not the repo's
-    features = _request("GET", f"{api}/deployments/name/bnpl-features/bnpl-features").json()
-    _request(
-        "PATCH",
-        f"{api}/deployments/{features['id']}",
-        json={"parameters": {"out": str(tmp_path / "features")}},
-    )
+    _features_out(api, tmp_path / "features")
 
-    worker_env = dict(env)
+    worker_env = _worker_env(env, tmp_path, warehouse)
     worker_env.update(
-        BNPL_WAREHOUSE__PATH=str(warehouse),
         BNPL_SOURCE__URL=f"http://127.0.0.1:{source_port}",
         BNPL_SOURCE__MAX_ATTEMPTS="2",
         BNPL_SOURCE__RETRY_INITIAL_WAIT_S="0.05",
-        BNPL_PLAN__WEEKDAY_BASE_VOLUME=str(VOLUME),
-        BNPL_PLAN__WEEKEND_BASE_VOLUME=str(VOLUME),
-        BNPL_PLAN__HOLIDAY_BASE_VOLUME=str(VOLUME),
-        BNPL_MODEL__STORE_DIR=str(tmp_path / "mlflow"),
-        BNPL_MODEL__MIN_OUTCOMES="20",
-        BNPL_MODEL__BOOTSTRAP_RESAMPLES="200",
-        MLFLOW_DISABLE_TELEMETRY="true",
     )
     stack.start(
         "worker",
@@ -437,10 +488,10 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
         _phase(began, "two daily runs, one after the other")
 
         deadline = time.monotonic() + 60
-        while len(_deployment_runs(api, "bnpl-features")) < len(dailies):
+        while len(_deployment_runs(api, "bnpl-features", others)) < len(dailies):
             assert time.monotonic() < deadline, "no bnpl-features run after the daily runs"
             time.sleep(1)
-        for run in _deployment_runs(api, "bnpl-features"):
+        for run in _deployment_runs(api, "bnpl-features", others):
             final = _wait_final(api, run["id"], stack, timeout=240)
             assert final["state"]["type"] == "COMPLETED", (final["state"], stack.log("worker"))
             assert final["start_time"] >= first["end_time"]
@@ -449,23 +500,45 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     # 6. every bnpl-train run those features runs triggered refuses the three days: no label has
     #    matured yet (one line, the run failed, nothing registered)
     deadline = time.monotonic() + 60
-    while len(_deployment_runs(api, "bnpl-train")) < len(dailies):
+    while len(_deployment_runs(api, "bnpl-train", others)) < len(dailies):
         assert time.monotonic() < deadline, "no bnpl-train run after the features runs"
         time.sleep(1)
-    for run in _deployment_runs(api, "bnpl-train"):
+    for run in _deployment_runs(api, "bnpl-train", others):
         final = _wait_final(api, run["id"], stack, timeout=400)
         assert final["state"]["type"] == "FAILED", (final["state"], stack.log("worker"))
         assert "no matured labels" in final["state"]["message"], final["state"]
-    early = {run["id"] for run in _deployment_runs(api, "bnpl-train")}
     _phase(began, "the features runs triggered bnpl-train, which refused unmatured days")
 
-    # 7. the model loop on seven months of demo data (the warehouse file replaced while idle):
-    #    bnpl-train makes the first champion when told to (initial), then a completed
-    #    bnpl-features run triggers bnpl-train by itself, which compares a challenger with it
-    demo = tmp_path / "demo.duckdb"
-    build_demo(demo)
-    shutil.copy(demo, warehouse)
-    _phase(began, "demo warehouse in place")
+
+def test_model_loop_on_a_prefect_server(
+    tmp_path: Path,
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    clean_server: str,
+    demo_db: Path,
+) -> None:
+    """On seven months of demo data: the bnpl-train deployment makes the first champion when
+    told to (initial); then a completed bnpl-features run triggers bnpl-train by itself, which
+    trains a challenger, compares it with the champion and records the decision (artifact and
+    bnpl_audit.model_decisions)."""
+    began = time.monotonic()
+    api = clean_server
+    warehouse = tmp_path / "warehouse" / "bnpl.duckdb"
+    warehouse.parent.mkdir()
+    shutil.copy(demo_db, warehouse)
+    env = _env(api, tmp_path)
+    _wait_healthy(api, stack)
+    others = _run_ids(api)
+    _run([str(BIN / "bnpl"), "prefect", "setup", "--api-limit", "2"], env, tmp_path, timeout=400)
+    _features_out(api, tmp_path / "features")
+    stack.start(
+        "worker",
+        [str(BIN / "prefect"), "worker", "start", "--pool", "bnpl-process", "--type", "process"],
+        _worker_env(env, tmp_path, warehouse),
+        tmp_path,
+    )
+    monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(warehouse))  # for bnpl.read_table below
+    _phase(began, "setup done, worker started on the demo warehouse")
     made_id = _start_run("bnpl-train/bnpl-train", {"initial": "true"}, env)
     made = _wait_final(api, made_id, stack, timeout=400)
     assert made["state"]["type"] == "COMPLETED", (made["state"], stack.log("worker"))
@@ -478,7 +551,7 @@ def test_deploy_run_fail_and_retry_one_day_on_a_prefect_server(
     features_id = _start_run("bnpl-features/bnpl-features", {}, env)
     features = _wait_final(api, features_id, stack, timeout=300)
     assert features["state"]["type"] == "COMPLETED", (features["state"], stack.log("worker"))
-    triggered = _wait_triggered(api, "bnpl-train", exclude=early | {made_id}, stack=stack)
+    triggered = _wait_triggered(api, "bnpl-train", exclude=others | {made_id}, stack=stack)
     compared = _wait_final(api, triggered, stack, timeout=400)
     assert compared["state"]["type"] == "COMPLETED", (compared["state"], stack.log("worker"))
     markdown = _artifact(api, triggered, "model-decision")

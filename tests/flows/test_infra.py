@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import shutil
 import socket
 from pathlib import Path
 from typing import Any
@@ -45,19 +46,24 @@ def _deployment(name: str) -> dict[str, Any]:
 
 
 def test_prefect_yaml_declares_the_deployments_on_the_process_pool() -> None:
-    """bnpl-daily, bnpl-ingest-day, bnpl-backfill, bnpl-features, bnpl-quality-gate and
-    bnpl-train exist, all on the bnpl-process pool; only bnpl-daily has a schedule."""
+    """bnpl-daily, bnpl-ingest-day, bnpl-backfill, bnpl-features, bnpl-quality-gate,
+    bnpl-model-monitor and bnpl-train exist, all on the bnpl-process pool; only bnpl-daily and
+    bnpl-model-monitor have a schedule."""
     deployments = _prefect_yaml()["deployments"]
     assert sorted(d["name"] for d in deployments) == [
         "bnpl-backfill",
         "bnpl-daily",
         "bnpl-features",
         "bnpl-ingest-day",
+        "bnpl-model-monitor",
         "bnpl-quality-gate",
         "bnpl-train",
     ]
     assert {d["work_pool"]["name"] for d in deployments} == {infra.DEFAULT_POOL}
-    assert [d["name"] for d in deployments if d.get("schedules")] == ["bnpl-daily"]
+    assert [d["name"] for d in deployments if d.get("schedules")] == [
+        "bnpl-daily",
+        "bnpl-model-monitor",
+    ]
 
 
 def test_deployments_that_write_the_warehouse_run_one_at_a_time() -> None:
@@ -70,6 +76,7 @@ def test_deployments_that_write_the_warehouse_run_one_at_a_time() -> None:
         "bnpl-backfill",
         "bnpl-features",
         "bnpl-quality-gate",
+        "bnpl-model-monitor",
         "bnpl-train",
     }
     assert all(
@@ -265,6 +272,24 @@ def test_the_checkouts_prefect_yaml_is_found_and_lists_its_deployments() -> None
     assert deploy.declared_deployments(found) == [d["name"] for d in _prefect_yaml()["deployments"]]
 
 
+def test_without_a_checkout_the_wheels_prefect_yaml_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed from a wheel (no prefect.yaml beside bnpl_flows/), setup uses the copy the wheel
+    carries in bnpl_flows/_deployments, before any prefect.yaml of the current directory."""
+    site = tmp_path / "site-packages"
+    bundled = site / "bnpl_flows" / "_deployments" / "prefect.yaml"
+    bundled.parent.mkdir(parents=True)
+    shutil.copy(REPO / "prefect.yaml", bundled)
+    (tmp_path / "prefect.yaml").write_text("name: another project\n")
+    monkeypatch.setattr(deploy, "CHECKOUT", site)
+    monkeypatch.setattr(deploy, "bundled_prefect_file", lambda: bundled)
+    assert deploy.find_prefect_file() == bundled.resolve()
+    assert deploy.declared_deployments(bundled) == [
+        d["name"] for d in _prefect_yaml()["deployments"]
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -294,7 +319,7 @@ def test_a_missing_prefect_yaml_says_how_to_name_or_skip_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A --prefect-file that does not exist exits 2, pointing at --prefect-file and
-    --no-deployments (what an install from a wheel, which ships no prefect.yaml, needs)."""
+    --no-deployments."""
     with pytest.raises(SystemExit) as exit_:
         main(["prefect", "setup", "--prefect-file", str(tmp_path / "nope.yaml")])
     assert exit_.value.code == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import free_port_here
+from simulator_helpers import free_port
 
 import bnpl
 from bnpl.cli import main
@@ -123,7 +123,7 @@ def test_missing_model_and_unreachable_server(
     for argv in (["model", "promote"], ["model", "list"], ["model", "rollback"]):
         assert run(argv) == 2
         assert "'no-such-model' does not exist" in one_error_line(capsys)
-    monkeypatch.setenv("BNPL_MODEL__TRACKING_URI", f"http://127.0.0.1:{free_port_here()}")
+    monkeypatch.setenv("BNPL_MODEL__TRACKING_URI", f"http://127.0.0.1:{free_port()}")
     assert run(["model", "train", "--as-of", "2024-06-30"]) == 2
     assert "does not answer" in one_error_line(capsys)
     assert run(["model", "promote"]) == 2

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import AS_OF, TRUTH, logistic, synthetic_rows
+from governance_data import AS_OF, TRUTH, logistic, synthetic_rows
 from registry_helpers import Register
 
 from bnpl.cli import main

@@ -9,7 +9,8 @@ import json
 
 import polars as pl
 import pytest
-from conftest import AS_OF, TRUTH, Register, logistic, synthetic_rows
+from governance_data import AS_OF, TRUTH, logistic, synthetic_rows
+from registry_helpers import Register
 
 import bnpl
 from bnpl.errors import ConfigError

@@ -24,6 +24,7 @@ SOURCES = (
     "sql",
     "schemas",
     "deployments",
+    "prefect.yaml",
 )
 """What the build reads; copied so that building leaves no build/ or egg-info in the checkout."""
 
@@ -121,7 +122,7 @@ def _venv_with(wheel: Path, tmp: Path) -> Path:
 
 @pytest.mark.slow  # builds a wheel, makes a venv and runs five commands: 2-3 min
 def test_wheel_installs_and_runs_from_an_empty_directory(tmp_path: Path) -> None:
-    """The wheel holds bnpl, bnpl_flows (with the SQL, schemas and pool templates) and py.typed
+    """The wheel holds bnpl, bnpl_flows (with the SQL, schemas, pool templates and prefect.yaml) and py.typed
     only; installed into a fresh venv, `bnpl backfill`, `build`, `check`, `report` and `features
     export` run from an empty directory (with a user's model beside the bundled ones), exit 0 and
     write their outputs there (the warehouse, the report, the export's card)."""
@@ -136,8 +137,11 @@ def test_wheel_installs_and_runs_from_an_empty_directory(tmp_path: Path) -> None
         "bnpl/_schemas/bnpl_raw/transactions.json",
         "bnpl_flows/_deployments/process-pool.json",
         "bnpl_flows/_deployments/automations/quality-failed.yaml",
+        "bnpl_flows/_deployments/prefect.yaml",
     ):
         assert expected in names
+    shipped = zipfile.ZipFile(wheel).read("bnpl_flows/_deployments/prefect.yaml")
+    assert shipped == (ROOT / "prefect.yaml").read_bytes()  # what `bnpl prefect setup` deploys
     assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "bench/"))]
 
     venv = _venv_with(wheel, tmp_path)

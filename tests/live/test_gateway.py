@@ -23,8 +23,8 @@ from redis_server import RedisServer
 
 from bnpl import record
 from bnpl.cli import main
-from bnpl.live.signing import Signer
 from bnpl.settings import PushSettings
+from bnpl.signing import Signer
 from bnpl.simulator.push_events import EventSource, utcnow
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Fixtures of the serving tests: a few weeks of the bundled simulator with stable customer ids,
+"""Fixtures of the serving tests: five weeks of the bundled simulator with stable customer ids,
 loaded and built like production (built once per session)."""
 
 from __future__ import annotations
@@ -15,16 +15,18 @@ from registry_helpers import register  # noqa: F401  (the shared registry fixtur
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
-FIRST, LAST = date(2024, 1, 1), date(2024, 2, 11)
-"""Six weeks: the 7- and 28-day windows fill up, and the 28-day window also starts empty."""
+FIRST, LAST = date(2024, 1, 1), date(2024, 2, 4)
+"""Five weeks (~1,400 transactions, enough for the parity test's 1,000-transaction sample): the
+7- and 28-day windows fill up, the 28-day window also starts empty, and in the last week its
+oldest days drop out of it."""
 
 UNIVERSE = 250
-"""Customers in the simulator's universe: most buy several times in six weeks, some once."""
+"""Customers in the simulator's universe: most buy several times in five weeks, some once."""
 
 
 @pytest.fixture(scope="session")
 def weeks_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Six weeks of simulated days (40 a day, stable customer ids), loaded, built, published."""
+    """Five weeks of simulated days (40 a day, stable customer ids), loaded, built, published."""
     path = tmp_path_factory.mktemp("serving") / "weeks.duckdb"
     build_demo(
         path,
@@ -37,7 +39,7 @@ def weeks_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def weeks(weeks_db: Path, tmp_path: Path) -> Iterator[DuckDBWarehouse]:
-    """This test's copy of the six-week warehouse, open."""
+    """This test's copy of the five-week warehouse, open."""
     path = tmp_path / "bnpl.duckdb"
     shutil.copy(weeks_db, path)
     warehouse = DuckDBWarehouse(DuckDBSettings(path=path))

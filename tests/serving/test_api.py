@@ -15,10 +15,12 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
+from mlflow_store import seed_store
+from registry_helpers import Register
 from simulator_helpers import free_port
 
 from bnpl.features.training import feature_columns
-from bnpl.governance import estimator, registry, store
+from bnpl.governance import estimator, registry
 from bnpl.settings import Settings, load_settings
 
 pytestmark = pytest.mark.slow
@@ -40,10 +42,12 @@ def _checkout() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Settings with this test's MLflow store, online store and token; fast alias polling."""
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_db: Path) -> Settings:
+    """Settings with this test's MLflow store (a copy of the session's empty one), online store
+    and token; fast alias polling."""
     for name in [n for n in os.environ if n.startswith("BNPL_")]:
         monkeypatch.delenv(name)
+    seed_store(mlflow_db, tmp_path / "mlflow")
     monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(tmp_path / "bnpl.duckdb"))
     monkeypatch.setenv("BNPL_MODEL__STORE_DIR", str(tmp_path / "mlflow"))
     monkeypatch.setenv("BNPL_SERVING__STORE_PATH", str(tmp_path / "online.sqlite"))
@@ -53,11 +57,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return load_settings()
 
 
-def _register(settings: Settings, sign: float, alias: str = registry.CHAMPION) -> int:
-    """Fit the bnpl pipeline on synthetic rows where risk_score drives defaults (``sign``: +1
-    risky means default); register it and point ``alias`` at it."""
-    import mlflow
-
+def _fitted(sign: float) -> Any:
+    """The bnpl pipeline fitted on synthetic rows where risk_score drives defaults (``sign``: +1
+    risky means default)."""
     catalog = {f.name: f for f in feature_columns()}
     features = [catalog[n] for n in FEATURES]
     rng = np.random.default_rng(0)
@@ -72,36 +74,7 @@ def _register(settings: Settings, sign: float, alias: str = registry.CHAMPION) -
         }
     )
     y = rng.random(n) < 1 / (1 + np.exp(-sign * 10 * (risk - 0.45)))
-    model = estimator.fit_pipeline(frame, y, features)
-    client = store.open_client(settings)
-    name = settings.model.registered_model
-    with (
-        store.quiet(),
-        mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
-    ):
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            pip_requirements=["scikit-learn"],
-            skops_trusted_types=estimator.TRUSTED_TYPES,
-        )
-        if not registry.model_exists(client, name):
-            client.create_registered_model(name)
-        version = int(
-            client.create_model_version(
-                name,
-                info.model_uri,
-                run.info.run_id,
-                tags={
-                    "bnpl.as_of": "2024-06-30",
-                    "bnpl.train_start": "2024-01-01",
-                    "bnpl.train_end": "2024-05-31",
-                    "bnpl.features": json.dumps(FEATURES),
-                },
-            ).version
-        )
-        client.set_registered_model_alias(name, alias, str(version))
-    return version
+    return estimator.fit_pipeline(frame, y, features)
 
 
 class Server:
@@ -137,9 +110,9 @@ class Server:
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[Server]:
-    """A running scoring API with a champion registered."""
-    _register(settings, +1.0)
+def server(settings: Settings, register: Register) -> Iterator[Server]:
+    """A running scoring API with a champion registered (the shared ``register`` fixture)."""
+    register(_fitted(+1.0), FEATURES, alias=registry.CHAMPION)
     running = Server(settings)
     try:
         yield running
@@ -184,10 +157,10 @@ def test_bad_requests_get_clear_statuses(server: Server) -> None:
 
 
 def test_a_new_champion_is_picked_up_without_dropping_requests(
-    server: Server, settings: Settings
+    server: Server, register: Register
 ) -> None:
     """Moving the alias swaps the model while requests keep succeeding."""
-    _register(settings, -1.0)
+    register(_fitted(-1.0), FEATURES, alias=registry.CHAMPION)
     seen: set[int] = set()
     deadline = time.monotonic() + 120
     while 2 not in seen:

@@ -18,8 +18,8 @@ from live_gateway_helpers import CURRENT, running_gateway
 
 from bnpl import record
 from bnpl.cli import main
-from bnpl.live.signing import Verifier
 from bnpl.settings import PushSettings
+from bnpl.signing import Verifier
 from bnpl.simulator.push import PushPlan, PushSummary, push
 from bnpl.simulator.push_events import EventSource, Fault, utcnow
 
