@@ -158,6 +158,8 @@ class ModelSettings(BaseModel):
     """PSI of a feature, training against evaluation window, reported as an error (recorded on the model version; training goes on)."""
     min_outcomes: int = Field(default=100, ge=1)
     """Fewest defaults, and fewest repaid purchases, an evaluation window must hold."""
+    threads: int = Field(default=1, ge=1, le=256)
+    """OpenMP threads that fit and score the model; 1 spends the fewest CPU seconds on shared cores (bench/results.md), raise it on cores of the run's own."""
 
 
 class ServingSettings(BaseModel):

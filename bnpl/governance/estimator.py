@@ -6,12 +6,16 @@ passes feature columns and nothing else.
 feature columns in order, numbers and booleans as float64 (nulls NaN), categories as strings
 (nulls None). The pipeline encodes categories itself (levels learned on the train split; an
 unseen level is treated as missing) and feeds a histogram gradient-boosted classifier, which
-handles missing values natively. scikit-learn and pandas come with the ``ml`` extra.
+handles missing values natively. The trees see a category as its level index (sorted levels) and
+split it like a number, not with scikit-learn's native categorical splits: those re-encode and
+copy the whole matrix inside every fit and predict, for no test ROC AUC on the demo's data
+(docs/decisions.md). scikit-learn and pandas come with the ``ml`` extra.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -32,10 +36,10 @@ PARAMS: dict[str, Any] = {
     "random_state": 0,
 }
 """Hyper-parameters of the classifier (logged with every run). On more than 10,000 rows
-(``"auto"``) boosting stops when the log loss on a held-out tenth of the train split has not
-improved for 10 iterations: on a year of
-the demo's data it stops after about 40 of the 100 iterations with a test ROC AUC no lower than
-all 100 (bench/results.md "## model"), for less than half the fitting time."""
+(``"auto"``) boosting stops when the log loss on the validation split (passed by
+:func:`fit_encoded`; a held-out tenth of the train split when there is none) has not improved
+for 10 iterations: on a year of the demo's data after about 40 of the 100 iterations, with a
+test ROC AUC no lower than all 100 (bench/results.md "## model")."""
 
 
 TRUSTED_TYPES = [
@@ -46,6 +50,21 @@ TRUSTED_TYPES = [
 """Types skops must be told to trust to load the pipeline (MLflow saves sklearn models with
 skops, not pickle). bnpl writes these files itself; a registry anyone can write to should not be
 loaded from."""
+
+
+@contextmanager
+def threads(count: int) -> Iterator[None]:
+    """At most ``count`` OpenMP threads fit and score inside the block
+    (``BNPL_MODEL__THREADS``): an idle OpenMP thread spins, so on shared cores every thread
+    beyond the first costs CPU seconds without shortening the run."""
+    import sklearn  # type: ignore[import-untyped,import-not-found,unused-ignore]  # noqa: F401
+    from threadpoolctl import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        threadpool_limits,
+    )
+
+    # threadpoolctl limits the libraries already loaded: importing scikit-learn loads its OpenMP
+    with threadpool_limits(limits=count, user_api="openmp"):
+        yield
 
 
 def model_input(frame: pl.DataFrame, features: Sequence[Feature]) -> Any:
@@ -95,26 +114,17 @@ def encoded_matrix(
     return matrix
 
 
-def fit_pipeline(frame: pl.DataFrame, labels: Any, features: Sequence[Feature]) -> Any:
-    """The fitted pipeline: categories ordinal-encoded (levels of ``frame``), then the
-    gradient-boosted classifier fitted on :func:`encoded_matrix`.
-
-    The column step is fitted on a frame of the levels alone (it only learns them); the
-    classifier on the matrix Polars encoded the same way.
-    """
+def column_step(features: Sequence[Feature], levels: dict[str, list[str]]) -> Any:
+    """The pipeline's column step (categories ordinal-encoded with ``levels``, then the other
+    features), fitted on a frame of the levels alone: it only learns them."""
     from sklearn.compose import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
         ColumnTransformer,
     )
-    from sklearn.ensemble import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
-        HistGradientBoostingClassifier,
-    )
-    from sklearn.pipeline import Pipeline  # type: ignore[import-untyped,import-not-found,unused-ignore]
     from sklearn.preprocessing import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
         OrdinalEncoder,
     )
 
     categorical, other = _categorical(features), _other(features)
-    levels = levels_of(frame, features)
     width = max([1, *(len(v) for v in levels.values())])
     sample = pl.DataFrame(
         {
@@ -141,19 +151,85 @@ def fit_pipeline(frame: pl.DataFrame, labels: Any, features: Sequence[Feature]) 
         verbose_feature_names_out=False,
     )
     columns.fit(model_input(sample, features))
-    mask = np.array([True] * len(categorical) + [False] * len(other), dtype=bool)
+    return columns
+
+
+def fit_encoded(
+    matrix: Any,
+    labels: Any,
+    features: Sequence[Feature],
+    levels: dict[str, list[str]],
+    *,
+    validation: tuple[Any, Any] | None = None,
+    native_categories: bool = False,
+) -> Any:
+    """The fitted pipeline from a train matrix already encoded by :func:`encoded_matrix` with
+    ``levels``: the classifier is fitted on ``matrix``; with ``validation`` (an encoded matrix
+    and its labels, both outcomes present) boosting stops on that split's log loss, otherwise
+    on a held-out tenth of ``matrix`` (more than 10,000 rows) or not at all."""
+    from sklearn.ensemble import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        HistGradientBoostingClassifier,
+    )
+    from sklearn.pipeline import Pipeline  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    mask = None  # categories split as level indexes (see the module docstring)
+    if native_categories:  # scikit-learn's categorical splits, as versions before issue 14's
+        categorical = len(_categorical(features))
+        mask = np.array([True] * categorical + [False] * (len(features) - categorical))
     classifier = HistGradientBoostingClassifier(categorical_features=mask, **PARAMS)
-    classifier.fit(encoded_matrix(frame, features, levels), labels)
-    return Pipeline([("columns", columns), ("classifier", classifier)])
+    if validation is None:
+        classifier.fit(matrix, labels)
+    else:
+        classifier.fit(matrix, labels, X_val=validation[0], y_val=validation[1])
+    return Pipeline([("columns", column_step(features, levels)), ("classifier", classifier)])
+
+
+def fit_pipeline(
+    frame: pl.DataFrame,
+    labels: Any,
+    features: Sequence[Feature],
+    *,
+    validation: tuple[pl.DataFrame, Any] | None = None,
+    native_categories: bool = False,
+) -> Any:
+    """The fitted pipeline: categories ordinal-encoded (levels of ``frame``), then the
+    gradient-boosted classifier fitted on :func:`encoded_matrix` (see :func:`fit_encoded`;
+    ``validation``: rows and labels to stop boosting on)."""
+    levels = levels_of(frame, features)
+    held = None
+    if validation is not None:
+        held = (encoded_matrix(validation[0], features, levels), validation[1])
+    return fit_encoded(
+        encoded_matrix(frame, features, levels),
+        labels,
+        features,
+        levels,
+        validation=held,
+        native_categories=native_categories,
+    )
+
+
+def levels_in(model: Any, features: Sequence[Feature]) -> dict[str, list[str]]:
+    """The category levels a pipeline from :func:`fit_pipeline` learned, per feature."""
+    encoder = model.named_steps["columns"].named_transformers_["categories"]
+    names = [f.name for f in _categorical(features)]
+    return {n: [str(v) for v in c] for n, c in zip(names, encoder.categories_, strict=True)}
+
+
+def encoded_probabilities(model: Any, matrix: Any) -> Any:
+    """The probability of default per row of a matrix encoded by :func:`encoded_matrix` with
+    the model's levels (float64 array)."""
+    return np.asarray(model.named_steps["classifier"].predict_proba(matrix)[:, 1], dtype=np.float64)
 
 
 def fast_probabilities(model: Any, frame: pl.DataFrame, features: Sequence[Feature]) -> Any:
     """:func:`probabilities` of a pipeline from :func:`fit_pipeline`, encoded in Polars."""
-    encoder = model.named_steps["columns"].named_transformers_["categories"]
-    names = [f.name for f in _categorical(features)]
-    levels = {n: [str(v) for v in c] for n, c in zip(names, encoder.categories_, strict=True)}
-    matrix = encoded_matrix(frame, features, levels)
-    return np.asarray(model.named_steps["classifier"].predict_proba(matrix)[:, 1], dtype=np.float64)
+    return encoded_probabilities(model, encoded_matrix(frame, features, levels_in(model, features)))
+
+
+def iterations(model: Any) -> int:
+    """How many boosting iterations the pipeline's classifier kept (early stopping)."""
+    return int(model.named_steps["classifier"].n_iter_)
 
 
 def probabilities(model: Any, inputs: Any) -> Any:

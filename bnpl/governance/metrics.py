@@ -87,7 +87,7 @@ class _Ranked:
     def figures(self, w: Floats) -> Figures:
         ws = w[self.order]
         pos = np.add.reduceat(ws * self.y, self.starts)
-        neg = np.add.reduceat(ws * (1.0 - self.y), self.starts)
+        neg = np.add.reduceat(ws, self.starts) - pos  # exact: the weights are whole numbers
         total_pos, total_neg = pos.sum(), neg.sum()
         cum_pos, cum_neg = np.cumsum(pos), np.cumsum(neg)
         below = total_neg - cum_neg

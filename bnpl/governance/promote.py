@@ -90,9 +90,7 @@ def _window_rows(frame: pl.DataFrame, window: Window, settings: Settings) -> pl.
     return rows
 
 
-def _scores(
-    client: Any, name: str, version: int, rows: pl.DataFrame, features: tuple[str, ...]
-) -> Any:
+def _scores(name: str, version: int, rows: pl.DataFrame, features: tuple[str, ...]) -> Any:
     import mlflow
 
     with store.quiet():
@@ -141,10 +139,14 @@ def compare_versions(
     baseline = None
     if "risk_score" in rows.columns:
         baseline = rows.get_column("risk_score").cast(pl.Float64).fill_null(0.0).to_numpy()
+    with estimator.threads(settings.model.threads):
+        scored = [
+            _scores(name, v, rows, f) for v, f in ((champion, a.features), (challenger, b.features))
+        ]
     comparison = metrics.compare(
         y,
-        _scores(client, name, champion, rows, a.features),
-        _scores(client, name, challenger, rows, b.features),
+        scored[0],
+        scored[1],
         baseline=None if baseline is None else np.clip(baseline, 0, 1),
         resamples=settings.model.bootstrap_resamples,
         seed=settings.model.bootstrap_seed,

@@ -102,21 +102,48 @@ def _labels(frame: pl.DataFrame) -> Any:
     return frame.get_column(LABEL).cast(pl.Int64).to_numpy()
 
 
-def _split_scores(
-    model: Any, parts: Mapping[str, pl.DataFrame], features: Sequence[Feature]
-) -> dict[str, dict[str, metrics.Figures]]:
-    scores: dict[str, dict[str, metrics.Figures]] = {}
-    for split, part in parts.items():
-        y = _labels(part)
-        if y.size == 0 or y.min() == y.max():
-            continue
-        predicted = estimator.fast_probabilities(model, part, features)
-        baseline = (
-            part.get_column("risk_score").cast(pl.Float64).fill_null(0.0).clip(0, 1).to_numpy()
+def _baseline(frame: pl.DataFrame) -> Any:
+    """``risk_score`` alone as a probability (nulls 0, clipped to [0, 1])."""
+    return frame.get_column("risk_score").cast(pl.Float64).fill_null(0.0).clip(0, 1).to_numpy()
+
+
+def _both_outcomes(y: Any) -> bool:
+    return bool(y.size) and bool(y.min() != y.max())
+
+
+@dataclass
+class _Encoded:
+    """One split as the classifier sees it, without the Polars rows: the encoded matrix,
+    the labels and ``risk_score`` alone."""
+
+    matrix: Any
+    labels: Any
+    baseline: Any
+
+
+def _encode_splits(
+    parts: Mapping[str, pl.DataFrame], features: Sequence[Feature], levels: dict[str, list[str]]
+) -> dict[str, _Encoded]:
+    return {
+        s: _Encoded(
+            estimator.encoded_matrix(part, features, levels), _labels(part), _baseline(part)
         )
+        for s, part in parts.items()
+    }
+
+
+def _split_scores(
+    model: Any, splits: Mapping[str, _Encoded]
+) -> dict[str, dict[str, metrics.Figures]]:
+    """Every split with both outcomes scored once: the model and ``risk_score`` alone."""
+    scores: dict[str, dict[str, metrics.Figures]] = {}
+    for split, part in splits.items():
+        if not _both_outcomes(part.labels):
+            continue
+        predicted = estimator.encoded_probabilities(model, part.matrix)
         scores[split] = {
-            "model": metrics.figures(y, predicted),
-            "risk_score": metrics.figures(y, baseline),
+            "model": metrics.figures(part.labels, predicted),
+            "risk_score": metrics.figures(part.labels, part.baseline),
         }
     return scores
 
@@ -203,13 +230,13 @@ def train(
             )
         ledger = ledger_through(wh, last) if source is None else None  # type: ignore[arg-type]
     card = build_card(
-        frame,
+        frame.select(LABEL, "transaction_date", "installment_count", "split"),
         as_of=as_of,
         features=features,
         ledger=ledger if ledger is not None else _no_ledger(),
         files={},
     )
-    example = frame.head(5)
+    example = estimator.model_input(frame.head(5), features)  # a copy: frees with the set
     del frame  # the splits hold the rows; the whole set is not needed twice while fitting
     drift_window, reference = _drift_reference(as_of, training, parts, settings)
     drift = feature_drift(
@@ -219,11 +246,24 @@ def train(
         warn=settings.model.psi_warn,
         error=settings.model.psi_error,
     )
+    del reference
     _log_drift(drift, training, drift_window)
     client = store.open_client(settings)  # before fitting: an unreachable server fails fast
-    model = estimator.fit_pipeline(parts["train"], y_train, features)
-    scores = _split_scores(model, parts, features)
+    levels = estimator.levels_of(parts["train"], features)
     rows = {s: parts[s].height for s in SPLITS}
+    splits = _encode_splits(parts, features, levels)
+    del parts  # the Polars rows go before fitting: only the matrices stay
+    held = splits["validation"]
+    with estimator.threads(settings.model.threads):
+        model = estimator.fit_encoded(
+            splits["train"].matrix,
+            splits["train"].labels,
+            features,
+            levels,
+            validation=(held.matrix, held.labels) if _both_outcomes(held.labels) else None,
+        )
+        scores = _split_scores(model, splits)
+    del splits
     version, run_id = _register(
         client,
         settings,
@@ -302,7 +342,7 @@ def _register(
     client: Any,
     settings: Settings,
     model: Any,
-    example_rows: pl.DataFrame,
+    example: Any,
     rows: Mapping[str, int],
     features: Sequence[Feature],
     card: Mapping[str, Any],
@@ -329,7 +369,6 @@ def _register(
         "bnpl.code_version": VERSION,
         "bnpl.psi_error_features": json.dumps([d.feature for d in drift if d.level == "error"]),
     }
-    example = estimator.model_input(example_rows, features)
     experiment = store.experiment_id(client, settings)
     try:
         with (
@@ -341,6 +380,7 @@ def _register(
                 estimator.PARAMS | {"as_of": as_of.isoformat(), "features": len(features)}
             )
             mlflow.log_params({f"rows_{s}": n for s, n in rows.items()})
+            mlflow.log_metric("boosting_iterations", estimator.iterations(model))
             for split, by_model in scores.items():
                 for who, figs in by_model.items():
                     mlflow.log_metrics({f"{split}_{who}_{m}": v for m, v in figs.as_dict().items()})

@@ -40,7 +40,8 @@ def fitted() -> tuple[Any, pl.DataFrame]:
         + (frame[category] == "a").fill_null(False).to_numpy() * 2.0
     )
     labels = rng.random(n) < 1 / (1 + np.exp(-signal))
-    return estimator.fit_pipeline(frame, labels, features), frame
+    # native categorical splits: the forest also scores versions trained with them
+    return estimator.fit_pipeline(frame, labels, features, native_categories=True), frame
 
 
 def test_probabilities_equal_scikit_learns(fitted: tuple[Any, pl.DataFrame]) -> None:
@@ -80,3 +81,19 @@ def test_a_model_that_is_not_the_pipeline_is_scored_by_scikit_learn() -> None:
 
     loaded = LoadedModel("m", 1, Other(), tuple(feature_columns()))
     assert compiled(loaded) is None
+
+
+def test_level_index_pipeline_scores_the_same(fitted: tuple[Any, pl.DataFrame]) -> None:
+    """The pipeline bnpl trains today (categories as level indexes, no categorical splits) is
+    scored by the compiled forest exactly as by scikit-learn, unseen levels included."""
+    _, frame = fitted
+    features = tuple(feature_columns())
+    labels = np.asarray(frame.get_column(features[-1].name).fill_null(0).to_numpy() > 0)
+    model = estimator.fit_pipeline(frame, labels, features)
+    rows: list[Mapping[str, Any]] = list(frame.head(300).to_dicts())
+    category = next(f.name for f in features if f.kind == "categorical")
+    rows[0] = {**rows[0], category: "never-seen"}
+    forest = CompiledForest(model, features)
+    assert not forest._categorical_split.any()
+    expected = estimator.probabilities(model, _frame(rows, features))
+    assert np.max(np.abs(forest.probabilities(rows) - expected)) < 1e-15
