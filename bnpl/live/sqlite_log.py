@@ -38,7 +38,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _POLL_S = 0.01  # idle wait of a blocking read between checks of PRAGMA data_version
 
 
-_EVENT_COLUMNS = "e.event_id, e.key, e.payload, e.received_us, e.source, e.rejected"
+_READ_AFTER = (
+    "SELECT e.partition, e.offset, e.appended_us, "
+    "e.event_id, e.key, e.payload, e.received_us, e.source, e.rejected "
+    "FROM events e WHERE e.partition = ? AND e.offset > ? ORDER BY e.offset LIMIT ?"
+)
+"""A partition's next events after its cursor, oldest first."""
+_READ_AT = (
+    "SELECT e.event_id, e.key, e.payload, e.received_us, e.source, e.rejected "
+    "FROM events e WHERE e.partition = ? AND e.offset = ?"
+)
+"""One event by its position."""
 
 
 def _to_us(moment: datetime) -> int:
@@ -239,12 +249,7 @@ class SQLiteEventLog(EventLog):
             for partition, cursor in db.execute(
                 "SELECT partition, cursor FROM cursors WHERE grp = ?", (group,)
             ).fetchall():
-                rows += db.execute(
-                    f"SELECT e.partition, e.offset, e.appended_us, {_EVENT_COLUMNS} "  # noqa: S608 (constant)
-                    "FROM events e WHERE e.partition = ? AND e.offset > ? "
-                    "ORDER BY e.offset LIMIT ?",
-                    (partition, cursor, max_events),
-                ).fetchall()
+                rows += db.execute(_READ_AFTER, (partition, cursor, max_events)).fetchall()
             # across partitions, oldest appends first; within one, a prefix in offset order
             # (so the cursor never skips an event, even if appended_us went backwards)
             quota = Counter(row[0] for row in sorted(rows, key=lambda r: r[2])[:max_events])
@@ -300,11 +305,7 @@ class SQLiteEventLog(EventLog):
             ).fetchall()
             claimed = []
             for partition, offset, deliveries in sorted(rows):
-                event = db.execute(
-                    f"SELECT {_EVENT_COLUMNS} FROM events e "  # noqa: S608 (constant)
-                    "WHERE e.partition = ? AND e.offset = ?",
-                    (partition, offset),
-                ).fetchone()
+                event = db.execute(_READ_AT, (partition, offset)).fetchone()
                 claimed.append(Delivered(partition, str(offset), _event(event), deliveries))
         return claimed
 
