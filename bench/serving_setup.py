@@ -132,7 +132,7 @@ def register_model(
     does (its tags, ``alias``); returns the version. The benches' one copy."""
     import mlflow
 
-    from bnpl.governance import estimator, registry, store
+    from bnpl.governance import registry, store
 
     client = store.open_client(settings)
     name = settings.model.registered_model
@@ -146,16 +146,7 @@ def register_model(
         store.quiet(),
         mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
     ):
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            pip_requirements=["scikit-learn"],
-            skops_trusted_types=estimator.TRUSTED_TYPES,
+        version = registry.register_version(
+            client, name, model, run_id=run.info.run_id, tags=tags, alias=alias
         )
-        if not registry.model_exists(client, name):
-            client.create_registered_model(name)
-        version = int(
-            client.create_model_version(name, info.model_uri, run.info.run_id, tags=tags).version
-        )
-        client.set_registered_model_alias(name, alias, str(version))
     return version

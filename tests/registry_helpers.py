@@ -67,20 +67,9 @@ def register(settings: Settings) -> Register:
             store.quiet(),
             mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
         ):
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                pip_requirements=["scikit-learn"],
-                skops_trusted_types=estimator.TRUSTED_TYPES,
+            version = registry.register_version(
+                client, name, model, run_id=run.info.run_id, tags=tags, alias=alias
             )
-            if not registry.model_exists(client, name):
-                client.create_registered_model(name)
-            version = int(
-                client.create_model_version(
-                    name, info.model_uri, run.info.run_id, tags=tags
-                ).version
-            )
-            client.set_registered_model_alias(name, alias, str(version))
         return version
 
     return run

@@ -166,6 +166,38 @@ def tag_version(client: Any, name: str, version: int, tags: Mapping[str, str]) -
             client.set_model_version_tag(name, str(version), key, value)
 
 
+def register_version(
+    client: Any,
+    name: str,
+    model: Any,
+    *,
+    run_id: str,
+    tags: Mapping[str, str],
+    alias: str = CHALLENGER,
+    signature: Any = None,
+) -> int:
+    """Log ``model`` to the active MLflow run ``run_id`` and register it as a new version of
+    ``name`` (created when missing) with ``tags``; ``alias`` moves to it. Returns the version."""
+    import mlflow
+
+    from bnpl.governance.estimator import TRUSTED_TYPES
+
+    info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        signature=signature,
+        pip_requirements=["scikit-learn", "pandas"],
+        skops_trusted_types=TRUSTED_TYPES,
+    )
+    if not model_exists(client, name):
+        client.create_registered_model(name, description="bnpl probability of default")
+    version = int(
+        client.create_model_version(name, info.model_uri, run_id=run_id, tags=tags).version
+    )
+    client.set_registered_model_alias(name, alias, str(version))
+    return version
+
+
 def load_model(settings: Any, alias: str = CHAMPION) -> tuple[Any, int, tuple[str, ...]]:
     """The model ``alias`` points at: ``(model, version, feature_names)``.
 

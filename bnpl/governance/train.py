@@ -392,19 +392,10 @@ def _register(
             mlflow.log_text(card_text, "data_card.json")
             mlflow.log_text(card_markdown(card), "data_card.md")
             signature = infer_signature(example, estimator.probabilities(model, example))
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                signature=signature,
-                pip_requirements=["scikit-learn", "pandas"],
-                skops_trusted_types=estimator.TRUSTED_TYPES,
-            )
             run_id = run.info.run_id
-            if not registry.model_exists(client, name):
-                client.create_registered_model(name, description="bnpl probability of default")
-            mv = client.create_model_version(name, info.model_uri, run_id=run_id, tags=tags)
-            version = int(mv.version)
-            client.set_registered_model_alias(name, registry.CHALLENGER, str(version))
+            version = registry.register_version(
+                client, name, model, run_id=run_id, tags=tags, signature=signature
+            )
     except MlflowException as exc:
         raise RegistryError(f"MLflow failed while registering {name!r}: {exc.message}") from None
     return version, run_id
