@@ -299,7 +299,8 @@ def create_app(config: GatewayConfig, open_log: Callable[[], EventLog]) -> ASGIA
 
 
 def serve_gateway(app: ASGIApp, *, host: str, port: int) -> None:
-    """Serve ``app`` with uvicorn until SIGINT/SIGTERM (uvloop and httptools when installed).
+    """Serve ``app`` with uvicorn until SIGINT/SIGTERM (uvloop when installed; httptools, with
+    one socket write per answer: :mod:`bnpl.live.http_protocol`).
 
     The lifespan is required: the writer thread starts there, so a failed start is an error.
 
@@ -310,6 +311,8 @@ def serve_gateway(app: ASGIApp, *, host: str, port: int) -> None:
     """
     import uvicorn
 
+    from bnpl.live.http_protocol import CoalescingHttpToolsProtocol
+
     sys.setswitchinterval(_SWITCH_INTERVAL_S)
 
     config = uvicorn.Config(
@@ -317,7 +320,7 @@ def serve_gateway(app: ASGIApp, *, host: str, port: int) -> None:
         host=host,
         port=port,
         loop="auto",
-        http="auto",
+        http=CoalescingHttpToolsProtocol,  # httptools, one write per answer
         lifespan="on",
         access_log=False,
         log_config=None,  # bnpl's logging (redacted, one format) stays in charge
