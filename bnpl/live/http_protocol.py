@@ -7,7 +7,8 @@ when nothing is queued, so every answer cost two ``write`` system calls (counted
 of the client. :class:`CoalescingHttpToolsProtocol` hands the protocol a transport whose writes
 made in one turn of the event loop are joined and written once at the end of that turn. Nothing
 else changes: the order of the bytes, flow control (the real transport's buffer and its
-pause/resume calls), and closing (what is held is written first).
+pause/resume calls), and closing (what is held is written first). What one turn writes is held
+in memory until the turn ends: right for the gateway's small answers, not for a long stream.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class _CoalescingTransport:
         held = self._held
         if held:
             self._held = []
-            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+            if not self._transport.is_closing():  # the peer went away: nobody to write to
+                self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def close(self) -> None:
         self._flush()
