@@ -4,7 +4,7 @@ base64 key of a ``whsec_<base64>`` secret.
 
 The ``standardwebhooks`` reference implementation computes the provider's signatures and decodes
 the secrets; the gateway computes its expected ones the same way with one-shot ``hmac.digest``
-(a third of ``Webhook.sign``'s CPU; ``tests/test_signing.py`` holds the two equal). Its
+(a quarter less CPU than ``Webhook.sign``; ``tests/test_signing.py`` holds the two equal). Its
 ``Webhook.verify`` is not used: its tolerance is fixed at five
 minutes, it raises one error type for a bad signature and a stale timestamp (the gateway answers
 401 for one and 400 for the other) and it knows one secret (the gateway accepts the current and
@@ -79,7 +79,7 @@ class Verifier:
         if not msg_id or not passed:
             raise WebhookSignatureError(f"{ID_HEADER} or {SIGNATURE_HEADER} is missing")
         # Webhook.sign's "v1,<base64 HMAC-SHA256 of id.timestamp.body>" with one-shot
-        # hmac.digest: a third of its CPU (a test holds the two equal)
+        # hmac.digest (tests/test_signing.py holds the two equal)
         signed = b"%s.%d.%s" % (msg_id.encode(), timestamp, body)
         expected = [b"v1," + base64.b64encode(hmac.digest(k, signed, "sha256")) for k in self._keys]
         matched = False
