@@ -128,7 +128,7 @@ def shape_problem(body: bytes) -> tuple[str, str | None]:
     except orjson.JSONDecodeError:
         try:  # decoded as UTF-8 first: json.loads would also take UTF-16/32 bytes, the loader not
             obj = json.loads(body.decode("utf-8"))
-        except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        except (ValueError, RecursionError):  # a ValueError: UnicodeDecodeError, JSONDecodeError
             obj = None
     if isinstance(obj, dict) and _REQUIRED.issubset(obj.keys()):
         customer = obj.get("customer_id")
