@@ -43,6 +43,7 @@ from bnpl.settings import SourceSettings
 from bnpl.source import STABLE_IDS_HEADER
 from bnpl.source.framing import Framer
 from bnpl.source.resilience import CircuitBreaker, Clock, RateLimiter, Sleep
+from bnpl.source.transport import large_read_transport
 from bnpl.stopping import STOP, StopRequest
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,8 @@ class _RateLimitedError(TransientSourceError):
 def build_http_client(
     settings: SourceSettings, *, transport: httpx.BaseTransport | None = None
 ) -> httpx.Client:
-    """The one ``httpx.Client`` of a source client, with explicit timeouts (``transport`` is the
-    test seam)."""
+    """The one ``httpx.Client`` of a source client, with explicit timeouts, reading a body up to
+    1 MiB at a time (:mod:`bnpl.source.transport`; ``transport`` is the test seam)."""
     timeout = httpx.Timeout(
         connect=settings.connect_timeout_s,
         read=settings.read_timeout_s,
@@ -115,7 +116,12 @@ def build_http_client(
     if settings.userinfo is not None:
         user, _, password = settings.userinfo.get_secret_value().partition(":")
         auth = (user, password)
-    return httpx.Client(timeout=timeout, transport=transport, follow_redirects=False, auth=auth)
+    return httpx.Client(
+        timeout=timeout,
+        transport=transport or large_read_transport(),
+        follow_redirects=False,
+        auth=auth,
+    )
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float:
