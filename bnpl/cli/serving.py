@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from bnpl.errors import ConfigError
-        from bnpl.serving.api import create_app
+        from bnpl.serving.asgi import create_app
 
         settings = load_settings()
         if not settings.serving.tokens:

@@ -46,7 +46,7 @@ class Server:
     def __init__(self, settings: Settings) -> None:
         import uvicorn
 
-        from bnpl.serving.api import create_app
+        from bnpl.serving.asgi import create_app
 
         self.port = free_port()
         self.server = uvicorn.Server(
