@@ -44,6 +44,8 @@ def register(app: typer.Typer) -> None:
             port=port or settings.serving.port,
             log_level="warning",
             access_log=False,
+            server_header=False,
+            lifespan="on",  # the app's start (champion, warm-up) failing stops the server
         )
 
     @serving.command("materialize")

@@ -1,11 +1,11 @@
 """The challenger in shadow and the score log, off the request path.
 
 A scored request hands :meth:`ShadowScorer.submit` its features and the champion's score: one
-``put_nowait`` on a bounded queue (``BNPL_SERVING__SHADOW_QUEUE``), nothing else. When the queue
-is full the request's log entry is dropped and counted (``bnpl_shadow_dropped_total``); the
+``deque.append`` (no lock, nobody woken) on a queue bounded by ``BNPL_SERVING__SHADOW_QUEUE``,
+nothing else. When the queue is full the request's log entry is dropped and counted (``bnpl_shadow_dropped_total``); the
 request is never blocked or failed; a drop is logged too (a warning at most every
-:data:`_DROP_LOG_EVERY_S`, with the count since the last). One worker thread takes what is queued,
-waiting up to ``BNPL_SERVING__SCORE_LOG_LINGER_S`` for a batch of up to
+:data:`_DROP_LOG_EVERY_S`, with the count since the last). One worker thread wakes every
+``BNPL_SERVING__SCORE_LOG_LINGER_S`` and takes what is queued, in batches of up to
 ``BNPL_SERVING__SCORE_LOG_BATCH`` requests, scores the ``challenger`` alias on the requests'
 already-built feature rows when it exists (and is not the champion's version) in one model call
 per :data:`_CHUNK` rows (a batch costs about what one row does), and appends one scores event per
@@ -19,8 +19,8 @@ The challenger is loaded and reloaded by the worker itself, every ``BNPL_SERVING
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -39,8 +39,6 @@ from bnpl.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-_IDLE_S = 0.2
-"""How long the worker waits for a request before checking for a stop or a poll."""
 _CHUNK = 64
 """Challenger rows scored in one model call (the worker yields the GIL between calls)."""
 _DROP_LOG_EVERY_S = 10.0
@@ -79,7 +77,7 @@ class ShadowScorer:
     ) -> None:
         self.settings = settings
         self.serving = settings.serving
-        self.queue: queue.Queue[Job] = queue.Queue(maxsize=self.serving.shadow_queue)
+        self.queue: collections.deque[Job] = collections.deque()
         self.challenger = challenger or ModelSlot(settings, self.serving.challenger_alias)
         self._open_log = open_log or self._default_log
         self._log: EventLog | None = None
@@ -109,7 +107,7 @@ class ShadowScorer:
         self.depth = Gauge(
             "bnpl_shadow_queue_depth", "Requests waiting in the shadow queue", registry=registry
         )
-        self.depth.set_function(self.queue.qsize)
+        self.depth.set_function(lambda: len(self.queue))
         self._drops_unlogged = 0
         self._drop_logged_at = -_DROP_LOG_EVERY_S
 
@@ -122,9 +120,9 @@ class ShadowScorer:
 
     def submit(self, job: Job) -> bool:
         """Queue ``job`` without waiting; False (and counted) when the queue is full."""
-        try:
-            self.queue.put_nowait(job)
-        except queue.Full:
+        if len(self.queue) < self.serving.shadow_queue:
+            self.queue.append(job)  # atomic under the GIL; the worker polls
+        else:
             self.dropped.inc()
             self._drops_unlogged += 1
             now = time.monotonic()
@@ -172,16 +170,15 @@ class ShadowScorer:
                 return
 
     def _take(self) -> list[Job]:
-        try:
-            jobs = [self.queue.get(timeout=_IDLE_S)]
-        except queue.Empty:
-            return []
-        deadline = time.monotonic() + self.serving.score_log_linger_s
-        while len(jobs) < self.serving.score_log_batch and not self._stop.is_set():
-            left = deadline - time.monotonic()
+        """Up to a batch of queued jobs, after a linger (shorter when stopping or a batch is
+        already waiting); empty when none came."""
+        if len(self.queue) < self.serving.score_log_batch:
+            self._stop.wait(max(self.serving.score_log_linger_s, 0.001))
+        jobs: list[Job] = []
+        while len(jobs) < self.serving.score_log_batch:
             try:
-                jobs.append(self.queue.get(timeout=left) if left > 0 else self.queue.get_nowait())
-            except queue.Empty:
+                jobs.append(self.queue.popleft())
+            except IndexError:
                 break
         return jobs
 
