@@ -149,19 +149,16 @@ def score_features(
     """Score one feature row with ``loaded`` (and the reasons)."""
     from bnpl.governance.estimator import probabilities
 
-    rows: list[Mapping[str, Any]] = [features]
     present = [f for f in loaded.features if features.get(f.name) is not None]
     if not settings.reasons:
         present = []  # no reasons asked for: one row, nothing to compare it with
-    else:
-        rows += [{**features, f.name: None} for f in present]
     try:
         forest = compiled(loaded)
-        scores = (
-            probabilities(loaded.model, _frame(rows, loaded.features))
-            if forest is None
-            else forest.probabilities(rows)
-        )
+        if forest is None:
+            rows = [features, *({**features, f.name: None} for f in present)]
+            scores = probabilities(loaded.model, _frame(rows, loaded.features))
+        else:  # the row, then one copy per present feature with that feature missing
+            scores = forest.probabilities_with_each_missing(features, [f.name for f in present])
     except Exception as exc:  # a model that cannot score this input is a serving failure
         raise ServingError(f"model version {loaded.version} failed to score: {exc}") from exc
     score = float(scores[0])
