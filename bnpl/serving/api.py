@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import sys
 import threading
 import uuid
 from typing import Any
@@ -42,10 +41,6 @@ from bnpl.settings import Settings
 from bnpl.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
-
-SWITCH_INTERVAL_S = 0.0005
-"""The interpreter's thread switch interval while serving (Python's default: 5 ms). A request
-waiting for the GIL behind the shadow worker or the poller waits at most about this long."""
 
 Answer = tuple[int, dict[str, Any]]
 """An HTTP status and its JSON body."""
@@ -117,7 +112,6 @@ class ScoringService:
 
     def start(self) -> None:
         """Load the champion, start the poller and the shadow worker (slow: a thread's job)."""
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
         if self.champion.refresh():
             self.metrics.swaps.inc()
         self._poller = threading.Thread(target=self._poll, name="bnpl-champion-poll", daemon=True)
