@@ -81,7 +81,7 @@ def _register(settings: Any, sign: float, alias: str) -> None:
 def _run(settings: Any, bodies: list[dict[str, Any]]) -> tuple[list[float], float, int]:
     from starlette.testclient import TestClient
 
-    from bnpl.serving.api import create_app
+    from bnpl.serving.asgi import create_app
 
     headers = {"authorization": f"Bearer {TOKEN}"}
     with TestClient(create_app(settings)) as client:

@@ -46,7 +46,7 @@ class Server:
     def __init__(self, settings: Settings) -> None:
         import uvicorn
 
-        from bnpl.serving.api import create_app
+        from bnpl.serving.asgi import create_app
 
         self.port = free_port()
         self.server = uvicorn.Server(
@@ -143,5 +143,37 @@ def test_no_champion_means_503_and_not_ready(settings: Settings) -> None:
         ready = running.client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["ready"] is False
         assert running.client.get("/healthz").status_code == 200
+    finally:
+        running.stop()
+
+
+def test_not_ready_until_the_scoring_path_was_warmed(
+    settings: Settings, register: Register
+) -> None:
+    """A store that answers a ping but whose history cannot be read keeps /readyz at 503 ("not warmed"): the
+    warm-up scores through the real path; once the store is readable the next /readyz warms
+    and says ready."""
+    import sqlite3
+
+    from bnpl.serving.store import SqliteStore
+
+    register(risk_model(+1.0)[0], RISK_FEATURES, alias=registry.CHAMPION)
+    path = settings.serving.store_path
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as con:  # a history table the store's read fails on
+        con.execute("DROP TABLE history")
+        con.execute("CREATE TABLE history (customer_key TEXT, transaction_date TEXT)")
+    running = Server(settings)
+    try:
+        ready = running.client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["problems"] == ["scoring path not warmed yet"]
+        with sqlite3.connect(path) as con:
+            con.execute("DROP TABLE history")
+        SqliteStore(path).close()  # the store's schema again: readable
+        ready = running.client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["ready"] is True
+        assert running.score(captured_checkout()).status_code == 200
     finally:
         running.stop()

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from bnpl.governance import registry
 from bnpl.live.engines import open_event_log
 from bnpl.live.log import Event
-from bnpl.serving.api import create_app
+from bnpl.serving.asgi import create_app
 from bnpl.serving.scores import fingerprint, score_loader
 from bnpl.settings import Settings, load_settings
 from bnpl.timeutil import utc_now
