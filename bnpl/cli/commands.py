@@ -48,11 +48,14 @@ def command_name(argv: Sequence[str]) -> str | None:
 
 
 def areas_for(argv: Sequence[str] | None) -> tuple[str, ...]:
-    """The areas to register for ``argv``: the one that owns its command, else all of them."""
+    """The areas to register for ``argv``: the one that owns its command, none for a bare
+    ``--version``, else all of them."""
     name = command_name(argv or ())
     for area, names in AREAS.items():
         if name in names:
             return (area,)
+    if name is None and "--version" in (argv or ()) and "--help" not in (argv or ()):
+        return ()
     return tuple(AREAS)
 
 

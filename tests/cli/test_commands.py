@@ -31,11 +31,12 @@ def test_command_name_skips_global_options():
 
 
 def test_areas_for_picks_the_owner_or_every_area():
-    """A known command selects its area; help or an unknown name selects all of them."""
+    """A known command selects its area; --version none; help or an unknown name all of them."""
     assert commands.areas_for(["--quiet", "daily", "--date", "2024-06-01"]) == ("orchestrate",)
     assert commands.areas_for(["serving", "promote"]) == ("serving",)
     assert commands.areas_for(["--help"]) == tuple(commands.AREAS)
     assert commands.areas_for(["no-such-command"]) == tuple(commands.AREAS)
+    assert commands.areas_for(["--version"]) == ()
 
 
 def test_build_help_does_not_import_the_ingest_side():
