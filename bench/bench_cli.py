@@ -100,7 +100,7 @@ def _export(revision: str, into: Path) -> Path:
     into.mkdir(parents=True)
     archive = subprocess.run(
         ["git", "archive", revision, "bnpl", "sql", "schemas"],
-        cwd=Path(__file__).parent,
+        cwd=Path(__file__).parent.parent,
         capture_output=True,
         check=True,
     ).stdout

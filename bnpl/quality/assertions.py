@@ -86,7 +86,7 @@ def compile_sql(sql: str, dialect: Dialect, *, template: str) -> CompiledSql:
     try:
         tree = sql_dialect.parse(sql)
         compiled = CompiledSql(
-            sql_dialect.transpile(sql, dialect), frozenset(sql_dialect.parameters(tree))
+            sql_dialect.transpile_tree(tree, dialect), frozenset(sql_dialect.parameters(tree))
         )
     except sqlglot.errors.ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
