@@ -49,7 +49,7 @@ def code_version() -> str:
     import sqlglot
 
     package = Path(__file__).resolve().parent
-    digest = hashlib.sha256(f"sqlglot {sqlglot.__version__}\n".encode())
+    digest = hashlib.sha256(f"sqlglot {getattr(sqlglot, '__version__', '')}\n".encode())
     for name in _CODE:
         path = package / name
         for file in sorted(path.glob("*.py")) if path.is_dir() else [path]:
