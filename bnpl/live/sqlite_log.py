@@ -30,7 +30,7 @@ from pathlib import Path
 from bnpl.errors import ConfigError, EventLogUnavailableError
 from bnpl.live.log import Delivered, Event, EventLog, LogStats, partition_for
 from bnpl.live.sqlite_checkpoint import WalCheckpointer
-from bnpl.live.sqlite_schema import SCHEMA, EventRow, insert_rows
+from bnpl.live.sqlite_schema import PAGE_SIZE, SCHEMA, EventRow, insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,8 @@ class SQLiteEventLog(EventLog):
         with self._lock:
             db = self._db
             try:
-                if what == "open":
+                if what == "open":  # page_size: before the file's first page (else a no-op)
+                    db.execute(f"PRAGMA page_size={PAGE_SIZE}")
                     db.execute("PRAGMA journal_mode=WAL")
                     db.execute("PRAGMA synchronous=FULL")
                     db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's thread does it

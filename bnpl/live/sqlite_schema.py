@@ -5,7 +5,7 @@
 key and the ``event_id`` uniqueness are indexes beside it. (The first version stored events in
 a ``WITHOUT ROWID`` table keyed by ``(partition, offset)``: an index b-tree, whose cells spill
 into an overflow page past ~1,000 bytes, so each 1.3 KB webhook cost a 4 KB overflow page; a file
-created so keeps that table, and works the same.)
+created so keeps that table, and works the same.) New files have :data:`PAGE_SIZE` pages.
 """
 
 from __future__ import annotations
@@ -13,6 +13,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from functools import cache
+
+PAGE_SIZE = 1024
+"""Bytes per page of a new log file (SQLite's default is 4096; a file keeps the size it was
+created with). Every append dirties one leaf of the random ``event_id`` index and one leaf of
+the ``(partition, offset)`` index per partition it touches, and the WAL holds whole pages: with
+1 KiB pages an event wrote 4.4 KiB to the WAL instead of 9.8 (100 commits of 28 real webhooks
+into a log of 20,000; ``docs/decisions.md``). A 1.3 KB row then keeps ~430 bytes in its leaf and
+fills one overflow page, so the rows themselves cost no more."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -10,7 +10,7 @@ import polars as pl
 
 from bnpl import record, timeutil
 from bnpl.normalize.keys import IdentityScope, key_expr
-from bnpl.normalize.parse import LINE
+from bnpl.normalize.parse import IN_MEMORY, LINE
 
 
 def attribute_fingerprint_expr() -> pl.Expr:
@@ -54,7 +54,7 @@ def shape_transactions(
             ),
         )
         .select(*columns, LINE, "attribute_fingerprint")
-        .collect()
+        .collect(engine=IN_MEMORY)
     )
 
 
@@ -90,5 +90,5 @@ def dedupe_customers(
         )
         .sort("first_seen_ts", "customer_key")
         .select(columns)
-        .collect()
+        .collect(engine=IN_MEMORY)
     )

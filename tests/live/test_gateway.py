@@ -164,8 +164,9 @@ def test_body_over_limit_is_413(gateway: Gateway) -> None:
         (b"[1, 2]", "json_parse"),
         (b'{"transaction_id": "txn_1"}', "required_field"),
         (b"\xff\xfe", "json_parse"),
+        (b"[" * 1500 + b"]" * 1500, "json_parse"),
     ],
-    ids=["truncated", "array", "missing-fields", "not-utf8"],
+    ids=["truncated", "array", "missing-fields", "not-utf8", "nested-too-deep"],
 )
 def test_signed_unusable_body_is_400_and_a_dead_letter(
     gateway: Gateway, body: bytes, reason: str

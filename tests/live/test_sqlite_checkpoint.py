@@ -1,5 +1,6 @@
 """The SQLite log's WAL is checkpointed beside the commits, not in them, and still starts over:
-under a steady stream of appends the WAL file stays small and every event stays readable."""
+under a steady stream of appends the WAL file stays small and every event stays readable; new
+files have small pages (less WAL per event)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from live_data import live_events
 
 from bnpl.live.sqlite_log import SQLiteEventLog
+from bnpl.live.sqlite_schema import PAGE_SIZE
 
 
 def test_the_wal_stays_small_under_steady_appends(tmp_path: Path):
@@ -31,3 +33,33 @@ def test_the_wal_stays_small_under_steady_appends(tmp_path: Path):
     assert wal < 20_000_000, f"WAL grew to {wal / 1e6:.0f} MB"
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(DISTINCT event_id) FROM events").fetchone()[0] == 4000
+
+
+def test_new_files_have_small_pages_and_old_files_keep_theirs(tmp_path: Path):
+    """A new log file has PAGE_SIZE pages; a file created with SQLite's default 4 KiB pages
+    keeps them, takes appends and holds every event once."""
+    new, old = tmp_path / "new.sqlite", tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as db:
+        db.execute("PRAGMA page_size=4096")
+        db.execute("CREATE TABLE unrelated (x)")
+    events = live_events(300)
+    for path in (new, old):
+        log = SQLiteEventLog(path, partitions=4)
+        try:
+            for start in range(0, len(events), 30):
+                assert all(log.append(events[start : start + 30]))
+            assert not any(log.append(events[:30]))
+        finally:
+            log.close()
+    sizes = {}
+    for path in (new, old):
+        with sqlite3.connect(path) as db:
+            sizes[path] = db.execute("PRAGMA page_size").fetchone()[0]
+            assert db.execute(
+                "SELECT count(DISTINCT event_id), count(*) FROM events"
+            ).fetchone() == (
+                300,
+                300,
+            )
+    assert sizes == {new: PAGE_SIZE, old: 4096}
+    assert PAGE_SIZE < 4096
