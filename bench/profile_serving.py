@@ -22,13 +22,15 @@ import pickle
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import httpx
 
 from bench.live_services import _stop
-from bench.serving_load import ROOT, free_port, paced_run
+from bench.serving_load import ROOT, LoadRun, free_port, paced_run
 from bench.serving_setup import prepare, register_model, settings_env
 
 TOKEN = "bench-token-0123456789"
@@ -63,7 +65,20 @@ def _challenger(env: dict[str, str], tmp: Path) -> None:
     flag.write_text("registered\n")
 
 
-def _run(tmp: Path, served: object, env: dict[str, str], seconds: float, spy: bool) -> str:
+@dataclass(frozen=True)
+class ServerRun:
+    """One ``bnpl serve``: 5 s right after ready, then the measured run; its shadow counters."""
+
+    early: LoadRun
+    run: LoadRun
+    shadow: dict[str, float]
+
+    def text(self) -> str:
+        counters = " ".join(f"{k} {v:g}" for k, v in self.shadow.items())
+        return f"first 5 s: {self.early.row()}\n{self.run.row()} {counters}"
+
+
+def _run(tmp: Path, served: object, env: dict[str, str], seconds: float, spy: bool) -> ServerRun:
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BNPL_")}
     bin_dir = Path(sys.executable).parent
@@ -94,30 +109,49 @@ def _run(tmp: Path, served: object, env: dict[str, str], seconds: float, spy: bo
         run = paced_run(url, process.pid, tmp, bodies, TOKEN, rate=200, seconds=seconds)
         if py_spy is not None:
             py_spy.wait()
-        shadow = [
-            line
-            for line in httpx.get(f"{url}/metrics").text.splitlines()
-            if line.startswith(("bnpl_shadow_scores_total", "bnpl_shadow_dropped_total"))
-        ]
-        return f"first 5 s: {early.row()}\n{run.row()} {' '.join(shadow)}"
+        shadow = {
+            name: float(value)
+            for name, value in (
+                line.rsplit(" ", 1)
+                for line in httpx.get(f"{url}/metrics").text.splitlines()
+                if line.startswith(("bnpl_shadow_scores_total", "bnpl_shadow_dropped_total"))
+            )
+        }
+        return ServerRun(early, run, shadow)
     finally:
         _stop(process)
+
+
+def served_env(tmp: Path) -> tuple[object, dict[str, str]]:
+    """The prepared days, store and champion in ``tmp`` (made once), and the server's settings."""
+    served = _served(tmp)
+    env = settings_env(tmp, served.store_path, served.store_dir, TOKEN)  # type: ignore[attr-defined]
+    return served, env
 
 
 def main(argv: list[str]) -> None:
     mode, seconds = argv[0], float(argv[1])
     tmp = Path(os.environ.get("BENCH_PROFILE_DIR", "/tmp/bnpl-profile-serving"))
-    served = _served(tmp)
-    env = settings_env(tmp, served.store_path, served.store_dir, TOKEN)  # type: ignore[attr-defined]
+    served, env = served_env(tmp)
     env |= dict(a.split("=", 1) for a in argv[2:])
     if mode in ("plain", "spy"):
-        print(_run(tmp, served, env, seconds, spy=mode == "spy"), flush=True)
+        print(_run(tmp, served, env, seconds, spy=mode == "spy").text(), flush=True)
         return
+    for label, run in shadow_runs(tmp, served, env, seconds):
+        print(f"shadow + score log {label}:\n{run.text()}", flush=True)
+
+
+SHADOW_RUNS = (("off", "false"), ("on", "true"), ("off again", "false"), ("on again", "true"))
+
+
+def shadow_runs(
+    tmp: Path, served: object, env: dict[str, str], seconds: float
+) -> Iterator[tuple[str, ServerRun]]:
+    """A challenger registered, then servers with the score log and shadow off, on, off, on."""
     _challenger(env, tmp)
-    env["BNPL_SERVING__SCORE_LOG_PATH"] = str(tmp / "scores.sqlite")
-    for label, on in (("off", "false"), ("on", "true"), ("off again", "false"), ("on", "true")):
-        out = _run(tmp, served, env | {"BNPL_SERVING__SCORE_LOG": on}, seconds, spy=False)
-        print(f"shadow + score log {label}:\n{out}", flush=True)
+    env = env | {"BNPL_SERVING__SCORE_LOG_PATH": str(tmp / "scores.sqlite")}
+    for label, on in SHADOW_RUNS:
+        yield label, _run(tmp, served, env | {"BNPL_SERVING__SCORE_LOG": on}, seconds, spy=False)
 
 
 if __name__ == "__main__":
