@@ -5,7 +5,11 @@
 (``bench/results.md``, serving). So the app reads the two headers it needs from the ASGI scope,
 reads the body up to the limit, hands it to :meth:`ScoringService.score` and sends the answer as
 two ASGI messages. The statuses and bodies are the API's (:mod:`bnpl.serving.api`); anything
-else gets 404 (unknown path) or 405 (wrong method).
+else gets 404 (unknown path) or 405 (wrong method, with ``Allow``).
+
+The work runs on the event loop's thread when the online store is the local SQLite file (a read
+is tens of microseconds). A network store (Redis) can stall for its timeout, so then scoring and
+``/readyz`` run in a worker thread and ``/healthz`` keeps answering.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bnpl.serving.api import Answer, ScoringService, dumps, error_answer
-from bnpl.serving.store import OnlineStore
+from bnpl.serving.store import OnlineStore, SqliteStore
 from bnpl.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,6 +46,8 @@ class ScoringApp:
         self.service = service
         self.state = SimpleNamespace(service=service)
         self._limit = service.serving.max_body_bytes
+        self._on_loop = isinstance(service.store, SqliteStore)
+        """Run the work on the loop's thread (a local store), else in a worker thread."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -52,11 +58,16 @@ class ScoringApp:
             elif path not in _ROUTES:
                 await _send(send, *error_answer(404, f"no route {path}"))
             elif method != _ROUTES[path] and not (method == "HEAD" and _ROUTES[path] == "GET"):
-                await _send(send, *error_answer(405, f"{method} not allowed on {path}"))
+                allowed = _ROUTES[path] if _ROUTES[path] == "POST" else "GET, HEAD"
+                status, body = error_answer(405, f"{method} not allowed on {path}")
+                await _send_bytes(send, status, dumps(body), _JSON, allow=allowed.encode())
             elif path == "/healthz":
                 await _send(send, 200, {"ok": True})
             elif path == "/readyz":
-                await _send(send, *self.service.readiness())
+                if self._on_loop:
+                    await _send(send, *self.service.readiness())
+                else:
+                    await _send(send, *await asyncio.to_thread(self.service.readiness))
             else:
                 text = generate_latest(self.service.metrics.registry)
                 await _send_bytes(send, 200, text, CONTENT_TYPE_LATEST.encode())
@@ -94,7 +105,9 @@ class ScoringApp:
                 return too_big
             if not message.get("more_body", False):
                 break
-        return self.service.score(body)
+        if self._on_loop:
+            return self.service.score(body)
+        return await asyncio.to_thread(self.service.score, body)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -118,17 +131,13 @@ async def _send(send: Send, status: int, body: Any) -> None:
     await _send_bytes(send, status, dumps(body), _JSON)
 
 
-async def _send_bytes(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+async def _send_bytes(
+    send: Send, status: int, body: bytes, content_type: bytes, *, allow: bytes = b""
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if allow:
+        headers.append((b"allow", allow))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

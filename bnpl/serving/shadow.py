@@ -33,7 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from bnpl import timeutil
 from bnpl.errors import BnplError
 from bnpl.live.log import EventLog
-from bnpl.serving.scorer import ModelSlot, Score, score_rows
+from bnpl.serving.scorer import LoadedModel, ModelSlot, Score, score_rows
 from bnpl.serving.scores import CHALLENGER, CHAMPION, ModelScore, ScoredRequest, fingerprint
 from bnpl.settings import Settings
 
@@ -127,17 +127,26 @@ class ShadowScorer:
         else:
             self.dropped.inc()
             self._drops_unlogged += 1
-            now = time.monotonic()
-            if now - self._drop_logged_at >= _DROP_LOG_EVERY_S:
-                logger.warning(
-                    "shadow queue full (%d): %d scored requests not logged nor shadow-scored "
-                    "(bnpl_shadow_dropped_total)",
-                    self.serving.shadow_queue,
-                    self._drops_unlogged,
-                )
-                self._drops_unlogged, self._drop_logged_at = 0, now
+            self._report_drops()
             return False
         return True
+
+    def _report_drops(self, *, now: bool = False) -> None:
+        """Log the drops not logged yet: at most once per :data:`_DROP_LOG_EVERY_S` (the worker
+        calls this too, so a burst's tail is logged after it ends), or ``now``."""
+        drops = self._drops_unlogged
+        if not drops:
+            return
+        at = time.monotonic()
+        if now or at - self._drop_logged_at >= _DROP_LOG_EVERY_S:
+            self._drops_unlogged -= drops
+            self._drop_logged_at = at
+            logger.warning(
+                "shadow queue full (%d): %d scored requests not logged nor shadow-scored "
+                "(bnpl_shadow_dropped_total)",
+                self.serving.shadow_queue,
+                drops,
+            )
 
     # --- the worker ---------------------------------------------------------------------------
 
@@ -151,6 +160,7 @@ class ShadowScorer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout_s)
+        self._report_drops(now=True)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -162,6 +172,7 @@ class ShadowScorer:
                 self.challenger.refresh()
                 next_poll = time.monotonic() + self.serving.poll_s
             jobs = self._take()
+            self._report_drops()
             if jobs:
                 try:
                     self._handle(jobs)
@@ -215,19 +226,29 @@ class ShadowScorer:
         todo = [i for i, job in enumerate(jobs) if job.champion.model_version != challenger.version]
         for start in range(0, len(todo), _CHUNK):
             chunk = todo[start : start + _CHUNK]
-            try:
-                scored = score_rows(challenger, [jobs[i].features for i in chunk], self.serving)
-            except Exception as exc:  # a failing challenger never costs the champion's log
-                self.shadow_failed.inc(len(chunk))
-                logger.warning("challenger version %d failed to score: %s", challenger.version, exc)
-            else:
-                self.shadow_scored.inc(len(chunk))
-                for i, (score, decision) in zip(chunk, scored, strict=True):
-                    out[i] = ModelScore(
-                        CHALLENGER, challenger.name, challenger.version, score, decision
-                    )
+            for i, scored in self._score_chunk(challenger, jobs, chunk):
+                out[i] = scored
             time.sleep(0)  # let a request have the GIL
         return out
+
+    def _score_chunk(
+        self, challenger: LoadedModel, jobs: list[Job], chunk: list[int]
+    ) -> list[tuple[int, ModelScore]]:
+        """The challenger's scores of ``chunk`` in one call; when that fails, row by row, so one
+        row the challenger cannot score costs only its own shadow score."""
+        try:
+            scored = score_rows(challenger, [jobs[i].features for i in chunk], self.serving)
+        except Exception as exc:  # a failing challenger never costs the champion's log
+            if len(chunk) > 1:
+                return [s for i in chunk for s in self._score_chunk(challenger, jobs, [i])]
+            self.shadow_failed.inc()
+            logger.warning("challenger version %d failed to score: %s", challenger.version, exc)
+            return []
+        self.shadow_scored.inc(len(chunk))
+        return [
+            (i, ModelScore(CHALLENGER, challenger.name, challenger.version, score, decision))
+            for i, (score, decision) in zip(chunk, scored, strict=True)
+        ]
 
     def _scored(self, job: Job, challenger: ModelScore | None) -> ScoredRequest:
         c = job.champion
