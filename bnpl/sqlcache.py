@@ -14,8 +14,14 @@ problem reading or writing (read-only folder, a corrupt file) is a miss: the SQL
 if there were no cache.
 
 The SQL templates' Jinja is compiled to Python once per template too; :func:`jinja_bytecode_cache`
-keeps that bytecode under ``.bnpl/cache/jinja/<environment>`` (Jinja checks each file against the
-template source's checksum and its own version, and the environment name stands for its options).
+keeps that bytecode under ``.bnpl/cache/jinja/<environment>-<code version>`` (Jinja checks each
+file against the template source's checksum and its own version; the environment's options are
+bnpl code, so the code version in the folder name stands for them).
+
+Entries are executed (SQL against the warehouse, Jinja bytecode as Python), so the cache is
+trusted as ``__pycache__`` is: it is used only when ``.bnpl/cache`` belongs to the current user
+and no one else may write it (it is created ``0700``); otherwise everything is compiled and
+nothing is cached.
 """
 
 from __future__ import annotations
@@ -33,9 +39,11 @@ import jinja2
 
 logger = logging.getLogger(__name__)
 
-CACHE_DIR = Path(".bnpl/cache/sql")
+ROOT = Path(".bnpl/cache")
+"""The cache's folder, relative to the working directory."""
+CACHE_DIR = ROOT / "sql"
 """Where entries are written, relative to the working directory."""
-JINJA_DIR = Path(".bnpl/cache/jinja")
+JINJA_DIR = ROOT / "jinja"
 """Where compiled Jinja templates are written, one folder per environment."""
 
 _CODE = ("models", "quality/assertions.py", "sqltext.py")
@@ -58,6 +66,31 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
+def usable() -> bool:
+    """Whether the cache may be used from this working directory (see the module)."""
+    return _usable(Path.cwd() / ROOT)
+
+
+@cache
+def _usable(root: Path) -> bool:
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = root.stat()
+    except OSError as exc:
+        logger.debug("SQL cache not used: %s", exc)
+        return False
+    getuid = getattr(os, "getuid", None)
+    owned = getuid is None or info.st_uid == getuid()
+    if owned and not info.st_mode & 0o022:
+        return True
+    logger.warning(
+        "%s is not the current user's or others may write it: compiling without the cache "
+        "(remove the folder to let bnpl recreate it)",
+        root,
+    )
+    return False
+
+
 def key(kind: str, *parts: str) -> str:
     """The entry name for ``parts`` (texts that determine the result) of ``kind``."""
     digest = hashlib.sha256(f"{kind}\0{code_version()}".encode())
@@ -68,6 +101,8 @@ def key(kind: str, *parts: str) -> str:
 
 def get(name: str) -> dict[str, Any] | None:
     """The entry ``name`` (from :func:`key`), or None when absent or unreadable."""
+    if not usable():
+        return None
     try:
         value = json.loads((CACHE_DIR / f"{name}.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -80,6 +115,8 @@ def get(name: str) -> dict[str, Any] | None:
 
 def put(name: str, value: dict[str, Any]) -> None:
     """Write the entry ``name`` atomically; a failure is logged at debug level and ignored."""
+    if not usable():
+        return
     try:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=CACHE_DIR)
@@ -112,7 +149,10 @@ class _BytecodeCache(jinja2.FileSystemBytecodeCache):
             logger.debug("Jinja bytecode not cached in %s: %s", self.directory, exc)
 
 
-def jinja_bytecode_cache(environment: str) -> jinja2.BytecodeCache:
+def jinja_bytecode_cache(environment: str) -> jinja2.BytecodeCache | None:
     """A bytecode cache for the Jinja environment named ``environment`` (one name per set of
-    environment options: templates compiled with other options must not share it)."""
-    return _BytecodeCache(str(JINJA_DIR / environment))
+    environment options, and the code version: templates compiled with other options must not
+    share it), or None when the cache is not usable."""
+    if not usable():
+        return None
+    return _BytecodeCache(str(JINJA_DIR / f"{environment}-{code_version()[:16]}"))

@@ -20,6 +20,7 @@ SQL = "SELECT COUNT(*) AS n FROM `bnpl_raw.transactions` WHERE transaction_date 
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh cache folder and cold in-process caches."""
     folder = tmp_path / "cache" / "sql"
+    monkeypatch.setattr(sqlcache, "ROOT", folder.parent)
     monkeypatch.setattr(sqlcache, "CACHE_DIR", folder)
     assertions.compile_sql.cache_clear()
     plan._COMPILED.clear()
@@ -97,7 +98,8 @@ def test_an_unwritable_folder_only_costs_the_compile(
 
 
 def test_jinja_bytecode_is_cached_per_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Rendering a SQL template writes its compiled bytecode; the render is unchanged."""
+    """Rendering a SQL template writes its compiled bytecode, in a folder of the environment and
+    bnpl's code version (the environment's options are code); the render is unchanged."""
     monkeypatch.setattr(sqlcache, "JINJA_DIR", tmp_path / "jinja")
     cache = sqlcache.jinja_bytecode_cache("test")
     import jinja2
@@ -105,8 +107,34 @@ def test_jinja_bytecode_is_cached_per_environment(tmp_path: Path, monkeypatch: p
     env = jinja2.Environment(loader=jinja2.DictLoader({"t.sql": "SELECT {{ x }}"}))
     env.bytecode_cache = cache
     assert env.get_template("t.sql").render(x=1) == "SELECT 1"
-    assert list((tmp_path / "jinja" / "test").iterdir())
+    [folder] = (tmp_path / "jinja").iterdir()
+    assert folder.name == f"test-{sqlcache.code_version()[:16]}"
+    assert list(folder.iterdir())
     fresh = jinja2.Environment(loader=jinja2.DictLoader({"t.sql": "SELECT {{ x }}"}))
     fresh.bytecode_cache = sqlcache.jinja_bytecode_cache("test")
     assert fresh.get_template("t.sql").render(x=2) == "SELECT 2"
     assert render_sql("assertions", "metrics/ledger_range.sql", {"source": lambda *a: "t"})
+
+
+def test_a_cache_others_may_write_is_not_used(
+    cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Entries are executed, so a cache folder that others may write is neither read nor
+    written (one warning); the SQL is compiled as without a cache. bnpl creates it 0700."""
+    assertions.compile_sql(SQL, "duckdb", template="t")
+    assert cache_dir.parent.stat().st_mode & 0o777 == 0o700
+    [entry] = _entries(cache_dir, "assertion")
+    entry.write_text(json.dumps({"sql": "SELECT 42 AS n", "params": ["start_date"]}))
+    cache_dir.parent.chmod(0o777)
+    sqlcache._usable.cache_clear()
+    assertions.compile_sql.cache_clear()
+    try:
+        compiled = assertions.compile_sql(SQL + " AND amount > 0", "duckdb", template="t")
+        again = assertions.compile_sql(SQL, "duckdb", template="t")
+        assert sqlcache.jinja_bytecode_cache("sql") is None
+    finally:
+        cache_dir.parent.chmod(0o700)
+        sqlcache._usable.cache_clear()
+    assert "amount" in compiled.sql and again.sql != "SELECT 42 AS n"
+    assert len(_entries(cache_dir, "assertion")) == 1
+    assert "others may write it" in caplog.text
