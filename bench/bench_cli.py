@@ -12,6 +12,15 @@ as every run paid before.
 The year: ``bnpl backfill --start 2024-01-01 --end 2024-12-31`` (direct path, default plan) and,
 in the same run, the engine alone (``bnpl.ingest.run_range`` in a subprocess, as
 ``bench_ingest``): wall, CPU and peak RSS of the process tree. Targets: ≤ 40 s wall, ≤ 1.5 GiB.
+
+``BENCH_CLI_PARTS`` (comma-separated, default ``days,flow,year``) picks the parts: ``days`` the
+one-day commands and their work, ``flow`` the Prefect-mode ingest-day, ``year`` the backfill and
+the engine. ``BENCH_CLI_BASELINE=<git revision>`` also runs the one-day commands with that
+revision's ``bnpl``, ``sql`` and ``schemas`` trees (exported, first on ``PYTHONPATH``, same venv)
+on a fresh file of their own, right after the working tree's, against the same work alone. Each
+sequence of commands runs in a fresh working directory (so an empty ``.bnpl/cache``: ``ingest-day``
+and ``daily`` compile, ``build`` and ``check`` find what ``daily`` compiled, as a user's second
+command does).
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -85,72 +95,128 @@ def _check(name: str, m: Measured) -> None:
         raise RuntimeError(f"{name} failed with exit code {m.returncode}:\n{m.stderr[-3000:]}")
 
 
-def main() -> str:
-    """Run the one-day commands and their work, the Prefect-mode ingest-day, the year and the
-    engine; return the report."""
-    root = Path(tempfile.mkdtemp(prefix="bench-cli-"))
-    try:
-        home = root / "prefect"
-        load = os.getloadavg()
-        work_wh = root / "work.duckdb"
-        work = _measure([sys.executable, "-c", _WORK], _env(home, work_wh), root, work_wh)
-        _check("work", work)
-        measured = json.loads(work.stdout.strip().splitlines()[-1])
-        alone: dict[str, float] = measured["wall"]
-        alone_cpu: dict[str, float] = measured["cpu"]
-        cli_wh = root / "cli.duckdb"
-        commands = {}
-        for name, argv in COMMANDS.items():
-            commands[name] = _measure([str(BNPL), *argv], _env(home, cli_wh), root, cli_wh)
-            _check(name, commands[name])
-        flow = _measure(
-            [str(BNPL), "ingest-day", "--date", D3, "--prefect"], _env(home, cli_wh), root, cli_wh
-        )
-        _check("ingest-day --prefect", flow)
-        year_wh = root / "year.duckdb"
-        year = _measure(
-            [str(BNPL), "backfill", "--start", START, "--end", END],
-            _env(home, year_wh),
-            root,
-            year_wh,
-        )
-        _check("backfill", year)
-        engine_wh = root / "engine.duckdb"
-        engine = _measure([sys.executable, "-c", _ENGINE], _env(home, engine_wh), root, engine_wh)
-        _check("engine", engine)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+def _export(revision: str, into: Path) -> Path:
+    """The ``bnpl``, ``sql`` and ``schemas`` trees of ``revision``, under ``into``."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", revision, "bnpl", "sql", "schemas"],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def _commands(root: Path, label: str, home: Path, pythonpath: Path | None) -> dict[str, Measured]:
+    """The one-day commands in order on a fresh file, in a fresh working directory."""
+    cwd = root / label
+    cwd.mkdir()
+    warehouse = cwd / "cli.duckdb"
+    env = _env(home, warehouse)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    measured = {}
+    for name, argv in COMMANDS.items():
+        measured[name] = _measure([str(BNPL), *argv], env, cwd, warehouse)
+        _check(f"{label} {name}", measured[name])
+    return measured
+
+
+def _rows(
+    label: str, commands: dict[str, Measured], alone: dict[str, float], alone_cpu: dict[str, float]
+) -> list[str]:
     lines = []
     for name, m in commands.items():
         overhead = m.wall_s - alone[name]
         main_cpu = m.cpu_by_role.get("bnpl", 0.0)
         lines.append(
-            f"| `bnpl {' '.join(COMMANDS[name])}` | {m.wall_s:.1f} s | {m.cpu_s:.1f} s | "
+            f"| {label}`bnpl {' '.join(COMMANDS[name])}` | {m.wall_s:.1f} s | {m.cpu_s:.1f} s | "
             f"{main_cpu:.1f} s | {alone[name]:.1f} s | {alone_cpu[name]:.1f} s | "
             f"{overhead:.1f} s | {main_cpu - alone_cpu[name]:.1f} s | "
             f"{_verdict(overhead <= TARGET_OVERHEAD_S)} |"
         )
-    flow_cpu = flow.cpu_by_role.get("bnpl", 0.0)
-    lines.append(
-        f"| `bnpl ingest-day --date {D3} --prefect` (temporary API) | {flow.wall_s:.1f} s | "
-        f"{flow.cpu_s:.1f} s | {flow_cpu:.1f} s | {alone['ingest-day']:.1f} s (D1) | "
-        f"{alone_cpu['ingest-day']:.1f} s | {flow.wall_s - alone['ingest-day']:.1f} s | "
-        f"{flow_cpu - alone_cpu['ingest-day']:.1f} s | - |"
-    )
-    table = "\n".join(lines)
-    year_ok = year.wall_s <= TARGET_YEAR_WALL_S and year.peak_rss <= TARGET_YEAR_RSS
-    return f"""
-Command: `python -m bench cli`. Load average before the runs: {load[0]:.1f} / {load[1]:.1f} /
+    return lines
+
+
+def main() -> str:
+    """Run the one-day commands and their work, the Prefect-mode ingest-day, the year and the
+    engine (the parts ``BENCH_CLI_PARTS`` names); return the report."""
+    parts = set(os.environ.get("BENCH_CLI_PARTS", "days,flow,year").split(","))
+    baseline = os.environ.get("BENCH_CLI_BASELINE")
+    root = Path(tempfile.mkdtemp(prefix="bench-cli-"))
+    try:
+        home = root / "prefect"
+        load = os.getloadavg()
+        lines: list[str] = []
+        work_wall = 0.0
+        if "days" in parts or "flow" in parts:
+            work_wh = root / "work.duckdb"
+            work = _measure([sys.executable, "-c", _WORK], _env(home, work_wh), root, work_wh)
+            _check("work", work)
+            work_wall = work.wall_s
+            measured = json.loads(work.stdout.strip().splitlines()[-1])
+            alone: dict[str, float] = measured["wall"]
+            alone_cpu: dict[str, float] = measured["cpu"]
+        if "days" in parts:
+            commands = _commands(root, "working-tree", home, None)
+            lines += _rows("", commands, alone, alone_cpu)
+            if baseline:
+                tree = _export(baseline, root / "baseline-tree")
+                before = _commands(root, "baseline", home, tree)
+                lines += _rows(f"baseline `{baseline}`: ", before, alone, alone_cpu)
+        if "flow" in parts:
+            # after the commands, on their file (as before parts existed); else a fresh one
+            flow_wh = root / "working-tree" / "cli.duckdb" if "days" in parts else root / "f.duckdb"
+            flow = _measure(
+                [str(BNPL), "ingest-day", "--date", D3, "--prefect"],
+                _env(home, flow_wh),
+                root,
+                flow_wh,
+            )
+            _check("ingest-day --prefect", flow)
+            flow_cpu = flow.cpu_by_role.get("bnpl", 0.0)
+            lines.append(
+                f"| `bnpl ingest-day --date {D3} --prefect` (temporary API) | {flow.wall_s:.1f} s | "
+                f"{flow.cpu_s:.1f} s | {flow_cpu:.1f} s | {alone['ingest-day']:.1f} s (D1) | "
+                f"{alone_cpu['ingest-day']:.1f} s | {flow.wall_s - alone['ingest-day']:.1f} s | "
+                f"{flow_cpu - alone_cpu['ingest-day']:.1f} s | - |"
+            )
+        if "year" in parts:
+            year_wh = root / "year.duckdb"
+            year = _measure(
+                [str(BNPL), "backfill", "--start", START, "--end", END],
+                _env(home, year_wh),
+                root,
+                year_wh,
+            )
+            _check("backfill", year)
+            engine_wh = root / "engine.duckdb"
+            engine = _measure(
+                [sys.executable, "-c", _ENGINE], _env(home, engine_wh), root, engine_wh
+            )
+            _check("engine", engine)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    report = f"""
+Command: `{_command(parts, baseline)}`. Load average before the runs: {load[0]:.1f} / {load[1]:.1f} /
 {load[2]:.1f} (2 cores shared with other sessions: read the CPU columns, which the load inflates
-far less than wall). No Prefect API configured, so the commands run directly; the work alone is
-the same verbs timed in one warm process ({work.wall_s:.1f} s for that process, imports
-included; its CPU is `time.process_time`, the bnpl process only, comparable with the command's
-"CPU (bnpl process)", sampled by psutil).
+far less than wall). No Prefect API configured, so the commands run directly.
+"""
+    if lines:
+        table = "\n".join(lines)
+        report += f"""
+The work alone is the same verbs timed in one warm process ({work_wall:.1f} s for that process,
+imports included; its CPU is `time.process_time`, the bnpl process only, comparable with the
+command's "CPU (bnpl process)", sampled by psutil).
 
 | command | wall | CPU (tree) | CPU (bnpl process) | work alone: wall | work alone: CPU | overhead: wall | overhead: CPU (bnpl process − work) | wall overhead ≤ {TARGET_OVERHEAD_S:.0f} s |
 |---|---|---|---|---|---|---|---|---|
 {table}
-
+"""
+    if "year" in parts:
+        year_ok = year.wall_s <= TARGET_YEAR_WALL_S and year.peak_rss <= TARGET_YEAR_RSS
+        report += f"""
 | year {START}..{END} | wall | CPU (tree) | CPU: bnpl | CPU: simulator | rows | peak RSS (tree) | peak RSS (main) |
 |---|---|---|---|---|---|---|---|
 | `bnpl backfill` (direct) | {year.wall_s:.1f} s | {year.cpu_s:.1f} s | {_role_cpu(year, "bnpl")} | {_role_cpu(year, "simulator")} | {year.rows:,} | {_gib(year.peak_rss)} | {_gib(year.peak_main_rss)} |
@@ -159,6 +225,16 @@ included; its CPU is `time.process_time`, the bnpl process only, comparable with
 Year target ≤ {TARGET_YEAR_WALL_S:.0f} s and ≤ {_gib(TARGET_YEAR_RSS)}: {_verdict(year_ok)}
 (command − engine: {year.wall_s - engine.wall_s:+.1f} s wall).
 """
+    return report
+
+
+def _command(parts: set[str], baseline: str | None) -> str:
+    env = []
+    if parts != {"days", "flow", "year"}:
+        env.append(f"BENCH_CLI_PARTS={','.join(sorted(parts))}")
+    if baseline:
+        env.append(f"BENCH_CLI_BASELINE={baseline}")
+    return " ".join([*env, ".venv/bin/python -m bench cli"])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from bnpl.calendar import DayRequest, day_type, plan_requests, source_volume
 from bnpl.errors import (
     BnplError,
     ConfigError,
@@ -33,13 +32,14 @@ from bnpl.errors import (
     SourceError,
     WarehouseError,
 )
-from bnpl.settings import Settings, load_settings
 from bnpl.version import VERSION
-from bnpl.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from bnpl import pipeline
+    from bnpl.calendar import DayRequest, day_type, plan_requests, source_volume
     from bnpl.notebook import backfill, build, check, open_warehouse, query, read_table
+    from bnpl.settings import Settings, load_settings
+    from bnpl.warehouse import Warehouse
 
 __version__ = VERSION
 
@@ -67,15 +67,35 @@ __all__ = [
     "source_volume",
 ]
 
-
-_NOTEBOOK = ("backfill", "build", "check", "open_warehouse", "query", "read_table")
+_LAZY = {
+    "DayRequest": "bnpl.calendar",
+    "day_type": "bnpl.calendar",
+    "plan_requests": "bnpl.calendar",
+    "source_volume": "bnpl.calendar",
+    "Settings": "bnpl.settings",
+    "load_settings": "bnpl.settings",
+    "Warehouse": "bnpl.warehouse",
+    **dict.fromkeys(
+        ("backfill", "build", "check", "open_warehouse", "query", "read_table"), "bnpl.notebook"
+    ),
+}
+"""Public names imported on first use (PEP 562): ``import bnpl`` loads no Polars, NumPy,
+pydantic, sqlglot or DuckDB, so every ``bnpl`` command and spawned process pays only for what it
+uses."""
 
 
 def __getattr__(name: str) -> Any:
-    """``bnpl.pipeline`` and the notebook functions (:mod:`bnpl.notebook`), imported on first
-    use: they load the SQL project's modules, which the ``bnpl`` command often does not need."""
+    """``bnpl.pipeline``, the notebook functions (:mod:`bnpl.notebook`), the settings, the calendar
+    and the warehouse, imported on first use."""
     if name == "pipeline":
         return importlib.import_module("bnpl.pipeline")
-    if name in _NOTEBOOK:
-        return getattr(importlib.import_module("bnpl.notebook"), name)
-    raise AttributeError(f"module 'bnpl' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bnpl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

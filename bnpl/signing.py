@@ -26,6 +26,8 @@ ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
 SIGNATURE_HEADER = "webhook-signature"
 MAX_SIGNATURES = 8
+SECRET_PREFIX = "whsec_"
+"""What a Standard Webhooks secret may start with (the base64 key follows)."""
 """Most space-separated entries of ``webhook-signature`` looked at (bounds the work per request)."""
 _MAX_STAMP_DIGITS = 11  # Unix seconds until the year 5138: datetime can hold every such value
 
@@ -47,6 +49,21 @@ class Signer:
         return {ID_HEADER: msg_id, TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sig}
 
 
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret, decoded as the reference implementation
+    (:class:`standardwebhooks.Webhook`) decodes it: an optional ``whsec_`` prefix, then base64
+    (padding optional).
+
+    Raises:
+        ValueError: the secret decodes to no bytes.
+    """
+    text = secret.removeprefix(SECRET_PREFIX)
+    key = base64.b64decode(text + "==")
+    if not key:
+        raise ValueError("webhook secret may not be empty")
+    return key
+
+
 class Verifier:
     """Checks a webhook's headers against the current and the previous secret.
 
@@ -57,8 +74,7 @@ class Verifier:
     def __init__(self, secrets: Sequence[str], *, tolerance_s: float) -> None:
         if not secrets:
             raise ValueError("at least one secret is needed")
-        # the keys as the reference implementation decodes them (``Webhook._whsecret``)
-        self._keys = [Webhook(s)._whsecret for s in secrets]
+        self._keys = [secret_key(s) for s in secrets]
         self._tolerance_s = tolerance_s
 
     def verify(self, headers: Mapping[str, str], body: bytes, *, now: float) -> str:

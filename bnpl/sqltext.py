@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 from sqlglot import exp
 
+from bnpl import sqlcache
 from bnpl.bundle import SQL_DIR
 from bnpl.errors import ModelError
 
@@ -36,6 +37,7 @@ def _environment(folder: str) -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=sqlcache.jinja_bytecode_cache("sql"),
     )
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
 from bnpl.errors import WebhookSignatureError, WebhookTimestampError
-from bnpl.signing import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier
+from bnpl.signing import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier, secret_key
 
 CURRENT = "whsec_" + base64.b64encode(b"the-current-secret-of-the-tests").decode()
 PREVIOUS = "whsec_" + base64.b64encode(b"the-previous-secret").decode().rstrip("=")
@@ -34,6 +34,29 @@ def test_reference_signatures_verify(msg_id: str, offset: int, body: bytes, secr
     verifier = Verifier([CURRENT, PREVIOUS], tolerance_s=300)
     headers = _headers(secret, msg_id, NOW + offset, body)
     assert verifier.verify(headers, body, now=NOW) == msg_id
+
+
+@given(
+    key=st.binary(min_size=1, max_size=64),
+    prefix=st.sampled_from(["whsec_", ""]),
+    padded=st.booleans(),
+)
+def test_secrets_decode_as_the_reference_decodes_them(
+    key: bytes, prefix: str, padded: bool
+) -> None:
+    """Any key, with or without the ``whsec_`` prefix and the base64 padding: the reference
+    signer's signature verifies, and the decoded key is the key."""
+    text = base64.b64encode(key).decode()
+    secret = prefix + (text if padded else text.rstrip("="))
+    assert secret_key(secret) == key
+    verifier = Verifier([secret], tolerance_s=300)
+    assert verifier.verify(_headers(secret, "msg_k", NOW, b"{}"), b"{}", now=NOW) == "msg_k"
+
+
+def test_an_empty_secret_is_refused() -> None:
+    """A secret that decodes to no bytes is refused, as the reference refuses it."""
+    with pytest.raises(ValueError, match="empty"):
+        Verifier(["whsec_"], tolerance_s=300)
 
 
 @given(body=st.binary(min_size=1, max_size=300), flip=st.integers(0, 299))

@@ -81,10 +81,10 @@ def _global_options(
         raise ConfigError(json_refused(str(ctx.invoked_subcommand)))
 
 
-def _register_all() -> None:
+def _register(argv: list[str]) -> None:
     from bnpl.cli import commands
 
-    commands.register(app)
+    commands.register(app, argv)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_prefect_telemetry()  # before any command imports Prefect
     configure_logging()
     OUTPUT.json, OUTPUT.quiet = False, False
-    _register_all()
+    _register(sys.argv[1:] if argv is None else argv)
     try:
         app(args=argv, standalone_mode=False)
     except ConfigError as exc:

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from bnpl.errors import ConfigError
-        from bnpl.serving.api import create_app
+        from bnpl.serving.asgi import create_app
 
         settings = load_settings()
         if not settings.serving.tokens:
@@ -44,6 +44,8 @@ def register(app: typer.Typer) -> None:
             port=port or settings.serving.port,
             log_level="warning",
             access_log=False,
+            server_header=False,
+            lifespan="on",  # the app's start (champion, warm-up) failing stops the server
         )
 
     @serving.command("materialize")

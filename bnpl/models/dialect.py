@@ -235,7 +235,15 @@ def transpile(sql: str, dialect: Dialect) -> str:
         sqlglot.errors.ParseError, sqlglot.errors.UnsupportedError: as :func:`parse`,
             :func:`to_dialect`.
     """
-    tree = parse(sql)
+    return transpile_tree(parse(sql), dialect)
+
+
+def transpile_tree(tree: exp.Expr, dialect: Dialect) -> str:
+    """:func:`transpile` of an already parsed statement (``tree`` is not modified).
+
+    Raises:
+        ValueError, sqlglot.errors.UnsupportedError: as :func:`transpile`.
+    """
     violations = [v for v in lint(tree, check_tables=False) if not v.message.startswith("a model")]
     if violations:
         raise ValueError("; ".join(v.message for v in violations))

@@ -31,6 +31,8 @@ import jinja2
 import jinja2.ext
 import jinja2.lexer
 
+from bnpl import sqlcache
+
 PLACEHOLDER_PREFIX = "__bnpl_"
 REF_PREFIX = "__bnpl_ref__"
 SOURCE_PREFIX = "__bnpl_source__"
@@ -204,7 +206,10 @@ def _environment(root: Path, *, sentinels: bool) -> jinja2.Environment:
 
 @cache
 def _cached_environment(root: Path, sentinels: bool) -> jinja2.Environment:
-    return _environment(root, sentinels=sentinels)
+    environment = _environment(root, sentinels=sentinels)
+    if not sentinels:  # the one kind rendered on every load (sentinels: error lines only)
+        environment.bytecode_cache = sqlcache.jinja_bytecode_cache("models")
+    return environment
 
 
 def render_template(root: Path, relpath: str) -> tuple[str, Collected]:

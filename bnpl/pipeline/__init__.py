@@ -30,34 +30,41 @@ write-audit-publish), reusing the batch contracts and the same atomic day replac
 
 from __future__ import annotations
 
-from bnpl.ingest import (
-    AdmittedDay,
-    DayResult,
-    IngestSession,
-    IngestSummary,
-    open_session,
-    preflight,
-    record_failed_day,
-)
-from bnpl.pipeline.daily import (
-    DailyResult,
-    DailyRun,
-    DailySteps,
-    StepTiming,
-    previous_day,
-    render_daily_summary,
-)
-from bnpl.pipeline.days import (
-    fetch_day,
-    ingest_day,
-    ingest_range,
-    load_day,
-    plan_day,
-    prepare_day,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# eager: write-audit-publish is what most commands run, and importing the submodule first binds
+# the verb ``publish`` over the submodule of the same name
 from bnpl.pipeline.publish import Published, build, gate, publish, write_audit_publish
-from bnpl.pipeline.seal import Sealed, load_seal, prepare_seal, read_live, seal_day
-from bnpl.quality.gate import gate_error, gate_range
+
+if TYPE_CHECKING:
+    from bnpl.ingest import (
+        AdmittedDay,
+        DayResult,
+        IngestSession,
+        IngestSummary,
+        open_session,
+        preflight,
+        record_failed_day,
+    )
+    from bnpl.pipeline.daily import (
+        DailyResult,
+        DailyRun,
+        DailySteps,
+        StepTiming,
+        previous_day,
+        render_daily_summary,
+    )
+    from bnpl.pipeline.days import (
+        fetch_day,
+        ingest_day,
+        ingest_range,
+        load_day,
+        plan_day,
+        prepare_day,
+    )
+    from bnpl.pipeline.seal import Sealed, load_seal, prepare_seal, read_live, seal_day
+    from bnpl.quality.gate import gate_error, gate_range
 
 __all__ = [
     "AdmittedDay",
@@ -92,3 +99,54 @@ __all__ = [
     "seal_day",
     "write_audit_publish",
 ]
+
+_HOMES = {
+    **dict.fromkeys(
+        (
+            "AdmittedDay",
+            "DayResult",
+            "IngestSession",
+            "IngestSummary",
+            "open_session",
+            "preflight",
+            "record_failed_day",
+        ),
+        "bnpl.ingest",
+    ),
+    **dict.fromkeys(
+        (
+            "DailyResult",
+            "DailyRun",
+            "DailySteps",
+            "StepTiming",
+            "previous_day",
+            "render_daily_summary",
+        ),
+        "bnpl.pipeline.daily",
+    ),
+    **dict.fromkeys(
+        ("fetch_day", "ingest_day", "ingest_range", "load_day", "plan_day", "prepare_day"),
+        "bnpl.pipeline.days",
+    ),
+    **dict.fromkeys(
+        ("Sealed", "load_seal", "prepare_seal", "read_live", "seal_day"), "bnpl.pipeline.seal"
+    ),
+    **dict.fromkeys(("gate_error", "gate_range"), "bnpl.quality.gate"),
+}
+"""Where each verb outside write-audit-publish lives, imported on first use (PEP 562): ``bnpl
+build`` and ``bnpl check`` load without the ingest side (pandera, DuckDB's loader, the source
+client)."""
+
+
+def __getattr__(name: str) -> Any:
+    """A verb of :data:`__all__`, imported from its module on first use."""
+    module = _HOMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bnpl.pipeline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlglot.errors
 
+from bnpl import sqlcache as sql_cache
 from bnpl.errors import ModelError
 from bnpl.models import dialect as sql_dialect
 from bnpl.sqltext import render_sql
@@ -70,18 +71,22 @@ def compile_sql(sql: str, dialect: Dialect, *, template: str) -> CompiledSql:
     """Parse one BigQuery statement, find its ``@parameters`` and write it in ``dialect``.
 
     Uses the model runner's parser and transpiler (:mod:`bnpl.models.dialect`), so assertions and
-    models take one SQL path: the same handled traps, the same banned constructs. Cached: the
-    rendered text holds no values (they are bound parameters), so every gate run of a process
-    compiles the same texts.
+    models take one SQL path: the same handled traps, the same banned constructs. Cached in the
+    process and on disk (:mod:`bnpl.sqlcache`): the rendered text holds no values (they are
+    bound parameters), so every gate run compiles the same texts.
 
     Raises:
         ModelError: the SQL does not parse or uses a banned construct; names the template.
     """
     where = f"sql/assertions/{template}.sql"
+    entry = sql_cache.key("assertion", dialect, sql)
+    hit = sql_cache.get(entry)
+    if hit is not None and isinstance(hit.get("sql"), str) and isinstance(hit.get("params"), list):
+        return CompiledSql(hit["sql"], frozenset(map(str, hit["params"])))
     try:
         tree = sql_dialect.parse(sql)
-        return CompiledSql(
-            sql_dialect.transpile(sql, dialect), frozenset(sql_dialect.parameters(tree))
+        compiled = CompiledSql(
+            sql_dialect.transpile_tree(tree, dialect), frozenset(sql_dialect.parameters(tree))
         )
     except sqlglot.errors.ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
@@ -91,6 +96,8 @@ def compile_sql(sql: str, dialect: Dialect, *, template: str) -> CompiledSql:
         ) from None
     except (ValueError, sqlglot.errors.SqlglotError) as exc:
         raise ModelError(f"{where}: {exc}; fix the template") from None
+    sql_cache.put(entry, {"sql": compiled.sql, "params": sorted(compiled.params)})
+    return compiled
 
 
 def compile_template(

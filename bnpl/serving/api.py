@@ -1,57 +1,49 @@
-"""The scoring API (``bnpl serve``): an ASGI app (Starlette) run by uvicorn.
+"""The scoring API (``bnpl serve``): a plain ASGI app (:mod:`bnpl.serving.asgi`) run by uvicorn.
 
 * ``POST /v1/score``: a checkout (:class:`bnpl.serving.checkout.Checkout`) -> ``score``,
   ``decision``, ``reasons``, ``model_name``, ``model_version``, ``features``, ``cold_start``.
   Bearer token (``BNPL_SERVING__TOKENS``) required: 401 without a valid one. 413 over
   ``BNPL_SERVING__MAX_BODY_BYTES``; 422 for a missing or mistyped field (each named) or an outcome
   field; 503 when no champion is loaded or the online store cannot be read.
-* ``GET /healthz``: the process answers. ``GET /readyz``: 200 when a champion is loaded and the
-  store answers, else 503 (with why). ``GET /metrics``: Prometheus text.
+* ``GET /healthz``: the process answers. ``GET /readyz``: 200 when a champion is loaded, the
+  store answers and the scoring path was warmed (a few real passes), else 503 (with why).
+  ``GET /metrics``: Prometheus text.
 
-The champion is polled every ``BNPL_SERVING__POLL_S`` in a thread and swapped atomically
-(:class:`bnpl.serving.scorer.ModelSlot`). Feature computation and scoring run in a worker thread
-(they are CPU-bound and hold no event-loop state). Every answer carries a ``request_id``; the
-champion's score, and the challenger's scored in shadow, are logged off the request path
-(:mod:`bnpl.serving.shadow`, ``BNPL_SERVING__SCORE_LOG``).
+The champion is polled every ``BNPL_SERVING__POLL_S`` in a thread, warmed and swapped in
+atomically (:class:`bnpl.serving.scorer.ModelSlot`). A request's work (store read, features,
+score: about a millisecond of CPU) runs on the event loop's thread: handing it to a worker
+thread cost more CPU than it saved (``docs/decisions.md``). Every answer carries a
+``request_id``; the champion's score, and the challenger's scored in shadow, are logged off the
+request path (:mod:`bnpl.serving.shadow`, ``BNPL_SERVING__SCORE_LOG``).
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import threading
-import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import ValidationError
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from bnpl.errors import ServingError
 from bnpl.serving.checkout import OUTCOME_FIELDS, Checkout, fast_raw_row
 from bnpl.serving.engines import open_store
 from bnpl.serving.fast import FastFeatures
-from bnpl.serving.scorer import ModelSlot, score_features
+from bnpl.serving.scorer import LoadedModel, ModelSlot, score_features
 from bnpl.serving.shadow import Job, ShadowScorer
 from bnpl.serving.store import OnlineStore
+from bnpl.serving.warm import WARM_PASSES, warm_checkout
 from bnpl.settings import Settings
 from bnpl.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
+
+Answer = tuple[int, dict[str, Any]]
+"""An HTTP status and its JSON body."""
 
 
 class _Metrics:
@@ -69,10 +61,33 @@ class _Metrics:
         self.swaps = Counter(
             "bnpl_model_swaps", "Champion versions swapped in", registry=self.registry
         )
+        self._by_status: dict[int, Any] = {}
+
+    def answered(self, status: int, seconds: float) -> None:
+        """Count one answer (the label's child looked up once per status)."""
+        child = self._by_status.get(status)
+        if child is None:
+            child = self._by_status[status] = self.requests.labels(str(status))
+        child.inc()
+        if status == 200:
+            self.latency.observe(seconds)
 
 
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
+def error_answer(status: int, message: str, **extra: Any) -> Answer:
+    return status, {"error": message, **extra}
+
+
+def _json_default(value: Any) -> Any:
+    """What orjson does not write itself: a float subclass as its number, anything else (dates,
+    timestamps) as its text, as the API always answered."""
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
+def dumps(body: Any) -> bytes:
+    """The API's compact JSON (dates and timestamps as ``str()`` gives them)."""
+    return orjson.dumps(body, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
 class ScoringService:
@@ -91,10 +106,12 @@ class ScoringService:
         self._tokens = [t.get_secret_value().encode() for t in settings.serving.tokens]
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        self.warmed = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Load the champion, start the poller and the shadow worker (slow: a thread's job)."""
         if self.champion.refresh():
             self.metrics.swaps.inc()
         self._poller = threading.Thread(target=self._poll, name="bnpl-champion-poll", daemon=True)
@@ -107,6 +124,26 @@ class ScoringService:
             if self.champion.refresh():
                 self.metrics.swaps.inc()
 
+    def warm(self) -> bool:
+        """Score a made-up checkout :data:`WARM_PASSES` times through the request's own path
+        (store read, features, champion; nothing logged or counted), on the thread that serves
+        requests (the store's connection is per thread). True once it succeeded."""
+        if self.warmed:
+            return True
+        loaded = self.champion.current
+        if loaded is None:
+            return False
+        try:
+            for _ in range(WARM_PASSES):
+                self.store.ping()
+                self.compute(warm_checkout(), loaded, log=False)
+        except ServingError as exc:
+            logger.warning("scoring path not warmed yet: %s", exc)
+            return False
+        self.warmed = True
+        logger.info("scoring path warmed (%d passes)", WARM_PASSES)
+        return True
+
     def stop(self) -> None:
         self._stop.set()
         if self._poller is not None:
@@ -118,50 +155,25 @@ class ScoringService:
 
     # --- requests ---------------------------------------------------------------------------
 
-    def _authorized(self, request: Request) -> bool:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
+    def authorized(self, header: bytes) -> bool:
+        """Whether an ``Authorization`` header value carries an accepted bearer token."""
+        scheme, _, token = header.partition(b" ")
+        if scheme.lower() != b"bearer" or not token:
             return False
-        given = token.strip().encode()
+        given = token.strip()
         return any(hmac.compare_digest(given, known) for known in self._tokens)
 
-    async def _body(self, request: Request) -> bytes | None:
-        limit = self.serving.max_body_bytes
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            return None
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    async def score(self, request: Request) -> Response:
-        started = time.perf_counter()
-        response = await self._score(request)
-        self.metrics.requests.labels(str(response.status_code)).inc()
-        if response.status_code == 200:
-            self.metrics.latency.observe(time.perf_counter() - started)
-        return response
-
-    async def _score(self, request: Request) -> Response:
-        if not self._authorized(request):
-            return _error(401, "missing or invalid bearer token")
-        body = await self._body(request)
-        if body is None:
-            return _error(413, f"body over {self.serving.max_body_bytes} bytes")
+    def score(self, body: bytes) -> Answer:
+        """``POST /v1/score`` once the token and the body's size passed."""
         try:
-            payload = json.loads(body)
-        except ValueError:
-            return _error(422, "body is not JSON", fields=[])
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return error_answer(422, "body is not JSON", fields=[])
         if not isinstance(payload, dict):
-            return _error(422, "body is not a JSON object", fields=[])
+            return error_answer(422, "body is not a JSON object", fields=[])
         outcomes = [f for f in OUTCOME_FIELDS if f in payload]
         if outcomes:
-            return _error(
+            return error_answer(
                 422, f"outcome fields are not accepted: {', '.join(outcomes)}", fields=outcomes
             )
         try:
@@ -171,89 +183,54 @@ class ScoringService:
             for error in exc.errors():
                 field = str(error["loc"][0]) if error["loc"] else "(body)"
                 problems.setdefault(field, error["msg"])
-            return _error(
+            return error_answer(
                 422,
                 "invalid checkout: " + "; ".join(f"{f}: {m}" for f, m in problems.items()),
                 fields=list(problems),
             )
         loaded = self.champion.current
         if loaded is None:
-            return _error(503, "no champion model loaded")
+            return error_answer(503, "no champion model loaded")
         try:
-            result = await run_in_threadpool(self._compute, checkout, loaded)
+            return 200, self.compute(checkout, loaded)
         except ServingError as exc:
             logger.error("scoring failed: %s", exc)
-            return _error(503, "scoring unavailable: online store or model failed")
-        return JSONResponse(result)
+            return error_answer(503, "scoring unavailable: online store or model failed")
 
-    def _compute(self, checkout: Checkout, loaded: Any) -> dict[str, Any]:
+    def compute(
+        self, checkout: Checkout, loaded: LoadedModel, *, log: bool = True
+    ) -> dict[str, Any]:
+        """The answer to one valid checkout (and, with ``log``, its job for the shadow worker)."""
         row = fast_raw_row(checkout)
         history = self.store.history(row["customer_key"], row["transaction_date"])
         features = self.features.compute(row, history)
         scored = score_features(loaded, features, self.serving)
         request_id = uuid.uuid4().hex
-        if self.shadow is not None:  # one put_nowait: the log and the challenger run elsewhere
+        if log and self.shadow is not None:  # one put_nowait: the log and challenger elsewhere
             self.shadow.submit(Job(request_id, row, features, scored, utc_now()))
         return {
             "request_id": request_id,
             "score": scored.score,
             "decision": scored.decision,
-            "reasons": list(scored.reasons),
+            "reasons": scored.reasons,
             "model_name": scored.model_name,
             "model_version": scored.model_version,
-            "features": {k: _jsonable(v) for k, v in features.items()},
+            "features": features,
             "cold_start": features["prior_txn_count_365d"] == 0,
         }
 
-    async def healthz(self, request: Request) -> Response:
-        return JSONResponse({"ok": True})
-
-    async def readyz(self, request: Request) -> Response:
+    def readiness(self) -> Answer:
+        """``GET /readyz`` (warms the scoring path first when it was not yet)."""
         problems = []
-        if self.champion.current is None:
+        loaded = self.champion.current
+        if loaded is None:
             problems.append("no champion model loaded")
         try:
-            await run_in_threadpool(self.store.ping)
+            self.store.ping()
         except ServingError as exc:
             problems.append(str(exc))
-        if problems:
-            return JSONResponse({"ready": False, "problems": problems}, status_code=503)
-        loaded = self.champion.current
-        assert loaded is not None
-        return JSONResponse(
-            {"ready": True, "model_name": loaded.name, "model_version": loaded.version}
-        )
-
-    async def metrics_endpoint(self, request: Request) -> Response:
-        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
-
-
-def create_app(settings: Settings, store: OnlineStore | None = None) -> Starlette:
-    """The scoring app (the service starts with the app and stops with it)."""
-    service = ScoringService(settings, store)
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await run_in_threadpool(service.start)
-        try:
-            yield
-        finally:
-            await run_in_threadpool(service.stop)
-
-    app = Starlette(
-        routes=[
-            Route("/v1/score", service.score, methods=["POST"]),
-            Route("/healthz", service.healthz, methods=["GET"]),
-            Route("/readyz", service.readyz, methods=["GET"]),
-            Route("/metrics", service.metrics_endpoint, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
-    app.state.service = service
-    return app
+        if not problems and not self.warm():
+            problems.append("scoring path not warmed yet")
+        if problems or loaded is None:
+            return 503, {"ready": False, "problems": problems}
+        return 200, {"ready": True, "model_name": loaded.name, "model_version": loaded.version}

@@ -32,6 +32,7 @@ class CompiledForest:
         encoder = columns.named_transformers_["categories"]
         self._categorical = [f.name for f in features if f.kind == "categorical"]
         self._numeric = [f.name for f in features if f.kind != "categorical"]
+        self._column = {n: i for i, n in enumerate(self._categorical + self._numeric)}
         if (
             list(columns.feature_names_in_) != [f.name for f in features]
             or len(classifier._predictors[0]) != 1
@@ -80,9 +81,20 @@ class CompiledForest:
             out[i] = values
         return out
 
+    def probabilities_with_each_missing(self, row: Mapping[str, Any], names: Sequence[str]) -> Any:
+        """The probabilities of ``row`` and of one copy of it per name in ``names`` with that
+        feature missing (the rows the reasons compare): the encoded row is built once and
+        copied, each copy's one column set to NaN, as :meth:`matrix` encodes a missing value."""
+        x = np.repeat(self.matrix([row]), len(names) + 1, axis=0)
+        x[np.arange(1, len(names) + 1), [self._column[n] for n in names]] = np.nan
+        return self.probabilities_of(x)
+
     def probabilities(self, rows: Sequence[Mapping[str, Any]]) -> Any:
         """The probability of default of each row (float64 array)."""
-        x = self.matrix(rows)
+        return self.probabilities_of(self.matrix(rows))
+
+    def probabilities_of(self, x: Any) -> Any:
+        """The probability of default of each row of an encoded input (:meth:`matrix`)."""
         n = x.shape[0]
         node = np.broadcast_to(self._roots, (n, len(self._roots))).copy()
         samples = np.arange(n)[:, None]

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,9 +75,14 @@ class ModelSlot:
             if unknown:
                 logger.error("version %d needs unknown features %s; not served", loaded, unknown)
                 return False
-            self.current = LoadedModel(name, loaded, model, tuple(self._catalog[n] for n in names))
+            ready = LoadedModel(name, loaded, model, tuple(self._catalog[n] for n in names))
             one_thread_per_request()  # the model's native libraries are loaded by now
-            compiled(self.current)  # before the first request
+            try:
+                warm_model(ready)  # compiled and run before the first request sees it
+            except ServingError as exc:
+                logger.error("version %d cannot score: %s; not served", loaded, exc)
+                return False
+            self.current = ready
             logger.info("serving %s version %d as %s", name, loaded, self.alias)
             return True
 
@@ -144,19 +149,16 @@ def score_features(
     """Score one feature row with ``loaded`` (and the reasons)."""
     from bnpl.governance.estimator import probabilities
 
-    rows: list[Mapping[str, Any]] = [features]
     present = [f for f in loaded.features if features.get(f.name) is not None]
     if not settings.reasons:
         present = []  # no reasons asked for: one row, nothing to compare it with
-    else:
-        rows += [{**features, f.name: None} for f in present]
     try:
         forest = compiled(loaded)
-        scores = (
-            probabilities(loaded.model, _frame(rows, loaded.features))
-            if forest is None
-            else forest.probabilities(rows)
-        )
+        if forest is None:
+            rows = [features, *({**features, f.name: None} for f in present)]
+            scores = probabilities(loaded.model, _frame(rows, loaded.features))
+        else:  # the row, then one copy per present feature with that feature missing
+            scores = forest.probabilities_with_each_missing(features, [f.name for f in present])
     except Exception as exc:  # a model that cannot score this input is a serving failure
         raise ServingError(f"model version {loaded.version} failed to score: {exc}") from exc
     score = float(scores[0])
@@ -170,6 +172,38 @@ def score_features(
         if delta != 0
     )
     return Score(score, decide(score, settings), reasons, loaded.name, loaded.version)
+
+
+def warm_model(loaded: LoadedModel, passes: int = 3) -> None:
+    """Compile ``loaded`` and score a dummy row (every feature present: the reasons' batch)
+    ``passes`` times; raises :class:`ServingError` when it cannot score."""
+    compiled(loaded)
+    row = {f.name: "" if f.kind == "categorical" else 0.0 for f in loaded.features}
+    settings = ServingSettings(reasons=1)  # every present feature is re-scored all the same
+    for _ in range(passes):
+        score_features(loaded, row, settings)
+        score_rows(loaded, [row, row], settings)
+
+
+def score_rows(
+    loaded: LoadedModel, rows: Sequence[Mapping[str, Any]], settings: ServingSettings
+) -> list[tuple[float, str]]:
+    """Score many feature rows in one model call (no reasons): ``(score, decision)`` per row.
+    The shadow worker's batch: one call costs about what one row does."""
+    from bnpl.governance.estimator import probabilities
+
+    if not rows:
+        return []
+    try:
+        forest = compiled(loaded)
+        scores = (
+            probabilities(loaded.model, _frame(list(rows), loaded.features))
+            if forest is None
+            else forest.probabilities(rows)
+        )
+    except Exception as exc:  # a model that cannot score this input is a serving failure
+        raise ServingError(f"model version {loaded.version} failed to score: {exc}") from exc
+    return [(float(s), decide(float(s), settings)) for s in scores]
 
 
 def one_thread_per_request() -> None:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -51,8 +51,11 @@ def fingerprint(features: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
-    if isinstance(value, str | int | float | bool) or value is None:
+    if type(value) in _PLAIN or isinstance(value, str | int | float | bool):
         return value
     return str(value)
 
@@ -91,7 +94,16 @@ class ScoredRequest:
             "transaction_ts": self.transaction_ts.replace(tzinfo=None).isoformat(),
             "scored_at": timeutil.as_utc(self.scored_at).isoformat(),
             "features_fingerprint": self.features_fingerprint,
-            "scores": [asdict(s) for s in self.scores],
+            "scores": [  # dataclasses.asdict's dict, without its deep copies
+                {
+                    "role": s.role,
+                    "model_name": s.model_name,
+                    "model_version": s.model_version,
+                    "score": s.score,
+                    "decision": s.decision,
+                }
+                for s in self.scores
+            ],
         }
         return Event(
             event_id=self.request_id,

@@ -1,12 +1,16 @@
 """The challenger in shadow and the score log, off the request path.
 
 A scored request hands :meth:`ShadowScorer.submit` its features and the champion's score: one
-``put_nowait`` on a bounded queue (``BNPL_SERVING__SHADOW_QUEUE``), nothing else. When the queue
-is full the request's log entry is dropped and counted (``bnpl_shadow_dropped_total``); the
-request is never blocked or failed. One worker thread takes what is queued (up to
-``BNPL_SERVING__SCORE_LOG_BATCH`` requests), scores the ``challenger`` alias on the same
-features when it exists (and is not the champion's version), and appends one scores event per
-request (:mod:`bnpl.serving.scores`) to the scores log in one call (one fsync per batch). An
+``deque.append`` (no lock, nobody woken) on a queue bounded by ``BNPL_SERVING__SHADOW_QUEUE``,
+nothing else. When the queue is full the request's log entry is dropped and counted (``bnpl_shadow_dropped_total``); the
+request is never blocked or failed; a drop is logged too (a warning at most every
+:data:`_DROP_LOG_EVERY_S`, with the count since the last). One worker thread wakes every
+``BNPL_SERVING__SCORE_LOG_LINGER_S`` and takes what is queued, in batches of up to
+``BNPL_SERVING__SCORE_LOG_BATCH`` requests, scores the ``challenger`` alias on the requests'
+already-built feature rows when it exists (and is not the champion's version) in one model call
+per :data:`_CHUNK` rows (a batch costs about what one row does), and appends one scores event per
+request (:mod:`bnpl.serving.scores`) to the scores log in one call (one fsync per batch). It lets
+go of the GIL between chunks and between requests' events, so a request waits little for it. An
 append that fails is counted (``bnpl_score_log_failures_total``) and logged as a warning; the
 API keeps answering.
 
@@ -15,8 +19,8 @@ The challenger is loaded and reloaded by the worker itself, every ``BNPL_SERVING
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,14 +33,18 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from bnpl import timeutil
 from bnpl.errors import BnplError
 from bnpl.live.log import EventLog
-from bnpl.serving.scorer import ModelSlot, Score, score_features
+from bnpl.serving.scorer import LoadedModel, ModelSlot, Score, score_rows
 from bnpl.serving.scores import CHALLENGER, CHAMPION, ModelScore, ScoredRequest, fingerprint
 from bnpl.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-_IDLE_S = 0.2
-"""How long the worker waits for a request before checking for a stop or a poll."""
+_CHUNK = 64
+"""Challenger rows scored in one model call (the worker yields the GIL between calls)."""
+_EVENTS_PER_YIELD = 8
+"""Events built between two GIL releases (about 0.1 ms each)."""
+_DROP_LOG_EVERY_S = 10.0
+"""Least seconds between two warnings about dropped requests."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +79,12 @@ class ShadowScorer:
     ) -> None:
         self.settings = settings
         self.serving = settings.serving
-        self.queue: queue.Queue[Job] = queue.Queue(maxsize=self.serving.shadow_queue)
+        self.queue: collections.deque[Job] = collections.deque()
         self.challenger = challenger or ModelSlot(settings, self.serving.challenger_alias)
         self._open_log = open_log or self._default_log
         self._log: EventLog | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._no_reasons = self.serving.model_copy(update={"reasons": 0})
         self.dropped = Counter(
             "bnpl_shadow_dropped",
             "Scored requests not logged (nor shadow-scored) because the shadow queue was full",
@@ -102,7 +109,9 @@ class ShadowScorer:
         self.depth = Gauge(
             "bnpl_shadow_queue_depth", "Requests waiting in the shadow queue", registry=registry
         )
-        self.depth.set_function(self.queue.qsize)
+        self.depth.set_function(lambda: len(self.queue))
+        self._drops_unlogged = 0
+        self._drop_logged_at = -_DROP_LOG_EVERY_S
 
     def _default_log(self) -> EventLog:
         from bnpl.live.engines import open_event_log
@@ -113,12 +122,31 @@ class ShadowScorer:
 
     def submit(self, job: Job) -> bool:
         """Queue ``job`` without waiting; False (and counted) when the queue is full."""
-        try:
-            self.queue.put_nowait(job)
-        except queue.Full:
+        if len(self.queue) < self.serving.shadow_queue:
+            self.queue.append(job)  # atomic under the GIL; the worker polls
+        else:
             self.dropped.inc()
+            self._drops_unlogged += 1
+            self._report_drops()
             return False
         return True
+
+    def _report_drops(self, *, now: bool = False) -> None:
+        """Log the drops not logged yet: at most once per :data:`_DROP_LOG_EVERY_S` (the worker
+        calls this too, so a burst's tail is logged after it ends), or ``now``."""
+        drops = self._drops_unlogged
+        if not drops:
+            return
+        at = time.monotonic()
+        if now or at - self._drop_logged_at >= _DROP_LOG_EVERY_S:
+            self._drops_unlogged -= drops
+            self._drop_logged_at = at
+            logger.warning(
+                "shadow queue full (%d): %d scored requests not logged nor shadow-scored "
+                "(bnpl_shadow_dropped_total)",
+                self.serving.shadow_queue,
+                drops,
+            )
 
     # --- the worker ---------------------------------------------------------------------------
 
@@ -132,6 +160,7 @@ class ShadowScorer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout_s)
+        self._report_drops(now=True)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -143,6 +172,7 @@ class ShadowScorer:
                 self.challenger.refresh()
                 next_poll = time.monotonic() + self.serving.poll_s
             jobs = self._take()
+            self._report_drops()
             if jobs:
                 try:
                     self._handle(jobs)
@@ -153,20 +183,26 @@ class ShadowScorer:
                 return
 
     def _take(self) -> list[Job]:
-        try:
-            jobs = [self.queue.get(timeout=_IDLE_S)]
-        except queue.Empty:
-            return []
+        """Up to a batch of queued jobs, after a linger (shorter when stopping or a batch is
+        already waiting); empty when none came."""
+        if len(self.queue) < self.serving.score_log_batch:
+            self._stop.wait(max(self.serving.score_log_linger_s, 0.001))
+        jobs: list[Job] = []
         while len(jobs) < self.serving.score_log_batch:
             try:
-                jobs.append(self.queue.get_nowait())
-            except queue.Empty:
+                jobs.append(self.queue.popleft())
+            except IndexError:
                 break
         return jobs
 
     def _handle(self, jobs: list[Job]) -> None:
         now = timeutil.utc_now()
-        events = [self._scored(job).event(now) for job in jobs]
+        shadow = self._shadow_scores(jobs)
+        events = []
+        for n, (job, challenger) in enumerate(zip(jobs, shadow, strict=True), 1):
+            events.append(self._scored(job, challenger).event(now))
+            if n % _EVENTS_PER_YIELD == 0:
+                time.sleep(0)  # let a request have the GIL
         try:
             if self._log is None:
                 self._log = self._open_log()
@@ -180,21 +216,45 @@ class ShadowScorer:
             return
         self.appended.inc(len(events))
 
-    def _scored(self, job: Job) -> ScoredRequest:
+    def _shadow_scores(self, jobs: list[Job]) -> list[ModelScore | None]:
+        """The challenger's score of each job (None: no challenger, the champion's version, or
+        it failed), in one model call per :data:`_CHUNK` jobs."""
+        challenger = self.challenger.current if self.serving.shadow else None
+        out: list[ModelScore | None] = [None] * len(jobs)
+        if challenger is None:
+            return out
+        todo = [i for i, job in enumerate(jobs) if job.champion.model_version != challenger.version]
+        for start in range(0, len(todo), _CHUNK):
+            chunk = todo[start : start + _CHUNK]
+            for i, scored in self._score_chunk(challenger, jobs, chunk):
+                out[i] = scored
+            time.sleep(0)  # let a request have the GIL
+        return out
+
+    def _score_chunk(
+        self, challenger: LoadedModel, jobs: list[Job], chunk: list[int]
+    ) -> list[tuple[int, ModelScore]]:
+        """The challenger's scores of ``chunk`` in one call; when that fails, row by row, so one
+        row the challenger cannot score costs only its own shadow score."""
+        try:
+            scored = score_rows(challenger, [jobs[i].features for i in chunk], self.serving)
+        except Exception as exc:  # a failing challenger never costs the champion's log
+            if len(chunk) > 1:
+                return [s for i in chunk for s in self._score_chunk(challenger, jobs, [i])]
+            self.shadow_failed.inc()
+            logger.warning("challenger version %d failed to score: %s", challenger.version, exc)
+            return []
+        self.shadow_scored.inc(len(chunk))
+        return [
+            (i, ModelScore(CHALLENGER, challenger.name, challenger.version, score, decision))
+            for i, (score, decision) in zip(chunk, scored, strict=True)
+        ]
+
+    def _scored(self, job: Job, challenger: ModelScore | None) -> ScoredRequest:
         c = job.champion
         scores = [ModelScore(CHAMPION, c.model_name, c.model_version, c.score, c.decision)]
-        challenger = self.challenger.current if self.serving.shadow else None
-        if challenger is not None and challenger.version != c.model_version:
-            try:
-                s = score_features(challenger, job.features, self._no_reasons)
-            except Exception as exc:  # a failing challenger never costs the champion's log
-                self.shadow_failed.inc()
-                logger.warning("challenger version %d failed to score: %s", challenger.version, exc)
-            else:
-                self.shadow_scored.inc()
-                scores.append(
-                    ModelScore(CHALLENGER, s.model_name, s.model_version, s.score, s.decision)
-                )
+        if challenger is not None:
+            scores.append(challenger)
         row = job.row
         return ScoredRequest(
             request_id=job.request_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from live_data import captured_checkout
 from mlflow_store import seed_store
+from redis_server import RedisServer
 from registry_helpers import RISK_FEATURES, Register, risk_model
 from simulator_helpers import free_port
 
@@ -46,7 +48,7 @@ class Server:
     def __init__(self, settings: Settings) -> None:
         import uvicorn
 
-        from bnpl.serving.api import create_app
+        from bnpl.serving.asgi import create_app
 
         self.port = free_port()
         self.server = uvicorn.Server(
@@ -117,6 +119,9 @@ def test_bad_requests_get_clear_statuses(server: Server) -> None:
     assert outcome.status_code == 422 and outcome.json()["fields"] == ["will_default"]
     big = server.score({**captured_checkout(), "padding": "x" * 5000})
     assert big.status_code == 413
+    wrong_method = server.client.get("/v1/score")
+    assert (wrong_method.status_code, wrong_method.headers["allow"]) == (405, "POST")
+    assert server.client.post("/healthz").headers["allow"] == "GET, HEAD"
 
 
 def test_a_new_champion_is_picked_up_without_dropping_requests(
@@ -145,3 +150,71 @@ def test_no_champion_means_503_and_not_ready(settings: Settings) -> None:
         assert running.client.get("/healthz").status_code == 200
     finally:
         running.stop()
+
+
+def test_not_ready_until_the_scoring_path_was_warmed(
+    settings: Settings, register: Register
+) -> None:
+    """A store that answers a ping but whose history cannot be read keeps /readyz at 503 ("not warmed"): the
+    warm-up scores through the real path; once the store is readable the next /readyz warms
+    and says ready."""
+    import sqlite3
+
+    from bnpl.serving.store import SqliteStore
+
+    register(risk_model(+1.0)[0], RISK_FEATURES, alias=registry.CHAMPION)
+    path = settings.serving.store_path
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as con:  # a history table the store's read fails on
+        con.execute("DROP TABLE history")
+        con.execute("CREATE TABLE history (customer_key TEXT, transaction_date TEXT)")
+    running = Server(settings)
+    try:
+        ready = running.client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["problems"] == ["scoring path not warmed yet"]
+        with sqlite3.connect(path) as con:
+            con.execute("DROP TABLE history")
+        SqliteStore(path).close()  # the store's schema again: readable
+        ready = running.client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["ready"] is True
+        assert running.score(captured_checkout()).status_code == 200
+    finally:
+        running.stop()
+
+
+def test_a_stalled_redis_store_does_not_stall_healthz(
+    settings: Settings, register: Register, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the Redis online store frozen (SIGSTOP), a checkout waits for the store's timeout and
+    gets 503, while /healthz keeps answering at once; after SIGCONT scoring works again."""
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    monkeypatch.setenv("BNPL_SERVING__STORE_ENGINE", "redis")
+    monkeypatch.setenv("BNPL_SERVING__STORE_REDIS_URL", redis.url)
+    register(risk_model(+1.0)[0], RISK_FEATURES, alias=registry.CHAMPION)
+    running = Server(load_settings())
+    assert redis.process is not None
+    try:
+        assert running.score(captured_checkout()).status_code == 200
+        redis.process.send_signal(signal.SIGSTOP)
+        answers: list[int] = []
+        stuck = threading.Thread(
+            target=lambda: answers.append(running.score(captured_checkout()).status_code)
+        )
+        stuck.start()
+        time.sleep(0.5)  # the checkout is waiting on the frozen store now
+        started = time.monotonic()
+        assert running.client.get("/healthz", timeout=2).status_code == 200
+        assert time.monotonic() - started < 1.0
+        assert stuck.is_alive()
+        stuck.join(timeout=30)
+        assert answers == [503]
+    finally:
+        redis.process.send_signal(signal.SIGCONT)
+    try:
+        assert running.score(captured_checkout()).status_code == 200
+    finally:
+        running.stop()
+        redis.stop()

@@ -5,6 +5,7 @@ DuckDB bnpl_raw.scores exactly once, across redelivery and replay."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -21,8 +22,10 @@ from starlette.testclient import TestClient
 from bnpl.governance import registry
 from bnpl.live.engines import open_event_log
 from bnpl.live.log import Event
-from bnpl.serving.api import create_app
+from bnpl.serving.asgi import create_app
+from bnpl.serving.scorer import Score
 from bnpl.serving.scores import fingerprint, score_loader
+from bnpl.serving.shadow import Job, ShadowScorer
 from bnpl.settings import Settings, load_settings
 from bnpl.timeutil import utc_now
 from bnpl.warehouse.duckdb import DuckDBWarehouse
@@ -197,11 +200,15 @@ def test_champion_score_is_logged_without_a_challenger(
 
 
 def test_a_full_queue_or_a_failing_log_never_fails_or_holds_a_request(
-    env: Callable[..., Settings], register: Register, tmp_path: Path
+    env: Callable[..., Settings],
+    register: Register,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The scores log locked by another writer: every request is answered while the worker
-    waits (the queue of 2 fills and the rest are dropped and counted); with a short lock wait
-    the appends fail, are counted, and requests are still answered."""
+    waits (the queue of 2 fills and the rest are dropped, counted, and every drop is in a
+    warning by the time the app stopped); with a short lock wait the appends fail, are counted,
+    and requests are still answered."""
     settings = env(
         BNPL_SERVING__SHADOW_QUEUE="2",
         BNPL_SERVING__SCORE_LOG_BATCH="1",
@@ -223,8 +230,11 @@ def test_a_full_queue_or_a_failing_log_never_fails_or_holds_a_request(
             assert _metric(client, "bnpl_score_log_appended_total") == 0
             lock.execute("ROLLBACK")
             _wait(lambda: _metric(client, "bnpl_score_log_appended_total") >= 1, "no append")
+            dropped = _metric(client, "bnpl_shadow_dropped_total")
     finally:
         lock.close()
+    logged = re.findall(r"shadow queue full \(2\): (\d+) scored requests", caplog.text)
+    assert sum(int(n) for n in logged) == dropped
 
     short = env(BNPL_LIVE__LOG_BUSY_TIMEOUT_S="0.05", BNPL_SERVING__SHADOW_QUEUE="100")
     lock = sqlite3.connect(short.serving.score_log_path, isolation_level=None)
@@ -285,3 +295,27 @@ def test_scores_go_through_their_own_redis_stream(
     finally:
         warehouse.close()
     assert sorted(rows["request_id"]) == sorted(a["request_id"] for a in answers)
+
+
+def test_a_row_the_challenger_cannot_score_costs_only_its_own_shadow_score(
+    settings: Settings, register: Register
+) -> None:
+    """A chunk whose one row fails the challenger is scored again row by row: the other rows
+    keep their challenger scores and one failure is counted."""
+    from prometheus_client import CollectorRegistry
+
+    champion = register(risk_model(+1.0)[0], RISK_FEATURES, alias=registry.CHAMPION)
+    register(risk_model(-1.0)[0], RISK_FEATURES, alias=registry.CHALLENGER)
+    shadow = ShadowScorer(settings, CollectorRegistry())
+    assert shadow.challenger.refresh()
+    good = {"risk_score": 0.5, "amount_cents": 1200.0, "prior_txn_count_28d": 1.0,
+            "product_category": "home"}  # fmt: skip
+    features = [good, {**good, "risk_score": "not a number"}, good]
+    jobs = [
+        Job(f"r{i}", {}, f, Score(0.5, "approve", (), "m", champion), utc_now())
+        for i, f in enumerate(features)
+    ]
+    scores = shadow._shadow_scores(jobs)
+    assert [s is not None for s in scores] == [True, False, True]
+    assert shadow.shadow_failed._value.get() == 1
+    assert shadow.shadow_scored._value.get() == 2
