@@ -18,6 +18,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from tests.registry_helpers import register_model
+
 CUSTOMERS = 100
 
 
@@ -116,37 +118,3 @@ def _register(frame: Any, store_dir: Path, token: str) -> None:
         for name in [n for n in os.environ if n.startswith("BNPL_")]:
             del os.environ[name]
         os.environ.update(saved)
-
-
-def register_model(
-    settings: Any,
-    model: Any,
-    columns: list[str],
-    alias: str,
-    *,
-    as_of: str,
-    train_start: str,
-    train_end: str,
-) -> int:
-    """Log ``model`` taking ``columns`` to ``settings``' MLflow store and register it as bnpl
-    does (its tags, ``alias``); returns the version. The benches' one copy."""
-    import mlflow
-
-    from bnpl.governance import registry, store
-
-    client = store.open_client(settings)
-    name = settings.model.registered_model
-    tags = {
-        "bnpl.as_of": as_of,
-        "bnpl.train_start": train_start,
-        "bnpl.train_end": train_end,
-        "bnpl.features": json.dumps(columns),
-    }
-    with (
-        store.quiet(),
-        mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
-    ):
-        version = registry.register_version(
-            client, name, model, run_id=run.info.run_id, tags=tags, alias=alias
-        )
-    return version

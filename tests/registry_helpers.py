@@ -47,29 +47,43 @@ def risk_model(sign: float = 1.0) -> tuple[Any, pl.DataFrame]:
     return estimator.fit_pipeline(frame, y, [catalog[c] for c in RISK_FEATURES]), frame
 
 
+def register_model(
+    settings: Settings,
+    model: Any,
+    columns: list[str],
+    alias: str = registry.CHALLENGER,
+    *,
+    as_of: str = "2024-06-30",
+    train_start: str = TRAINED.start.isoformat(),
+    train_end: str = TRAINED.end.isoformat(),
+) -> int:
+    """Log ``model`` taking ``columns`` to ``settings``' MLflow store and register it as bnpl
+    does (its tags, ``alias``); returns the version. The tests' and the benches' one copy."""
+    import mlflow
+
+    client = store.open_client(settings)
+    name = settings.model.registered_model
+    tags = {
+        "bnpl.as_of": as_of,
+        "bnpl.train_start": train_start,
+        "bnpl.train_end": train_end,
+        "bnpl.features": json.dumps(columns),
+    }
+    with (
+        store.quiet(),
+        mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
+    ):
+        return registry.register_version(
+            client, name, model, run_id=run.info.run_id, tags=tags, alias=alias
+        )
+
+
 @pytest.fixture
 def register(settings: Settings) -> Register:
     """Log ``model`` taking ``columns`` to the store and register it as bnpl does (tags, the
     ``alias``: ``challenger`` unless told); returns the version."""
 
     def run(model: Any, columns: list[str], alias: str = registry.CHALLENGER) -> int:
-        import mlflow
-
-        client = store.open_client(settings)
-        name = settings.model.registered_model
-        tags = {
-            "bnpl.as_of": "2024-06-30",
-            "bnpl.train_start": TRAINED.start.isoformat(),
-            "bnpl.train_end": TRAINED.end.isoformat(),
-            "bnpl.features": json.dumps(columns),
-        }
-        with (
-            store.quiet(),
-            mlflow.start_run(experiment_id=store.experiment_id(client, settings)) as run,
-        ):
-            version = registry.register_version(
-                client, name, model, run_id=run.info.run_id, tags=tags, alias=alias
-            )
-        return version
+        return register_model(settings, model, columns, alias)
 
     return run
