@@ -8,17 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cli_helpers import run
 from feature_data import DAYS
-
-from bnpl.cli import main
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture

@@ -9,23 +9,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from cli_helpers import run
 from simulator_helpers import free_port
 
 import bnpl
-from bnpl.cli import main
 from bnpl.governance import registry, store
 from bnpl.settings import Settings, load_settings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def state(settings: Settings) -> tuple[int | None, int | None, int | None]:

@@ -11,10 +11,10 @@ from typing import Any
 
 import polars as pl
 import pytest
+from cli_helpers import run
 from governance_data import AS_OF, TRUTH, logistic, synthetic_rows
 from registry_helpers import Register
 
-from bnpl.cli import main
 from bnpl.contracts import polars_schema
 from bnpl.governance import promote
 from bnpl.governance.monitor import OUTCOMES, monitor
@@ -140,14 +140,6 @@ def test_figures_per_version_and_week_are_the_known_ones(
 
     daily = monitor(settings, warehouse, as_of=AS_OF_MONITOR, grain="day", versions=[1])
     assert [p.scores for p in daily.periods] == [8, 8, 7]
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_cli_prints_json_and_refuses_bad_input_in_one_line(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_helpers import run
 from model_data import DAYS, checksum, drifted_day, load
 
-from bnpl.cli import main
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse.duckdb import DuckDBWarehouse
 
@@ -18,14 +18,6 @@ def db(loaded: DuckDBWarehouse, monkeypatch: pytest.MonkeyPatch) -> Path:
     loaded.close()
     monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(loaded.path))
     return loaded.path
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_build_builds_and_publishes(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
