@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -20,7 +21,7 @@ from model_demo import build_demo
 from redis_server import RedisServer, RedisServerError
 from simulator_helpers import running_server
 
-from bnpl.settings import FaultSettings, SimulatorSettings
+from bnpl.settings import BigQuerySettings, FaultSettings, SimulatorSettings
 from bnpl.simulator.records import SIMTOM_CAPS, PoolCaps
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -200,6 +201,17 @@ def bq_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
             emulator.stop()
         return
     pytest.fail(f"BigQuery emulator did not start: {last}", pytrace=False)
+
+
+@pytest.fixture
+def bq_settings(bq_emulator: Emulator) -> BigQuerySettings:
+    """Settings for the emulator with a dataset prefix of this test's own."""
+    return BigQuerySettings(
+        project=bq_emulator.project,
+        location="US",
+        dataset_prefix=f"t{uuid.uuid4().hex[:10]}_",
+        api_endpoint=bq_emulator.endpoint,
+    )
 
 
 @pytest.fixture(scope="session")

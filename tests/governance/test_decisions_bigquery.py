@@ -4,13 +4,11 @@ without a comparison keeps NULLs, every value bound as a parameter."""
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
-from emulator import Emulator
 
 from bnpl.governance.decisions import Decision, write_decision
 from bnpl.governance.metrics import compare
@@ -73,18 +71,11 @@ def test_decisions_in_duckdb(tmp_path: Path) -> None:
 
 
 @pytest.mark.emulator
-def test_decisions_in_bigquery(bq_emulator: Emulator) -> None:
+def test_decisions_in_bigquery(bq_settings: BigQuerySettings) -> None:
     """Both kinds of decision round-trip through the table on the BigQuery emulator."""
     from bnpl.warehouse.bigquery import BigQueryWarehouse
 
-    warehouse = BigQueryWarehouse(
-        BigQuerySettings(
-            project=bq_emulator.project,
-            location="US",
-            dataset_prefix=f"g{uuid.uuid4().hex[:10]}_",
-            api_endpoint=bq_emulator.endpoint,
-        )
-    )
+    warehouse = BigQueryWarehouse(bq_settings)
     try:
         _check(warehouse)
     finally:

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 import pytest
-from emulator import Emulator
 
 from bnpl.governance.monitor import MonitorResult, PeriodFigures, latest_figures, write_figures
 from bnpl.settings import BigQuerySettings
@@ -15,7 +13,7 @@ from bnpl.warehouse.names import MODEL_MONITOR
 
 
 @pytest.mark.emulator
-def test_monitor_rows_in_bigquery(bq_emulator: Emulator) -> None:
+def test_monitor_rows_in_bigquery(bq_settings: BigQuerySettings) -> None:
     """Two periods of one version, one with figures and one without, written and read back;
     promote's evidence reads them."""
     from bnpl.warehouse.bigquery import BigQueryWarehouse
@@ -46,14 +44,7 @@ def test_monitor_rows_in_bigquery(bq_emulator: Emulator) -> None:
             ),
         ),
     )
-    warehouse = BigQueryWarehouse(
-        BigQuerySettings(
-            project=bq_emulator.project,
-            location="US",
-            dataset_prefix=f"g{uuid.uuid4().hex[:10]}_",
-            api_endpoint=bq_emulator.endpoint,
-        )
-    )
+    warehouse = BigQueryWarehouse(bq_settings)
     try:
         write_figures(warehouse, result, flow_run_id=None)
         rows = warehouse.read_table(str(MODEL_MONITOR)).sort("period_start")

@@ -28,17 +28,6 @@ _DTYPES: dict[str, pl.DataType] = {
 
 
 @pytest.fixture
-def bq_settings(bq_emulator: Emulator) -> BigQuerySettings:
-    """Settings for the emulator with a dataset prefix of this test's own."""
-    return BigQuerySettings(
-        project=bq_emulator.project,
-        location="US",
-        dataset_prefix=f"t{uuid.uuid4().hex[:10]}_",
-        api_endpoint=bq_emulator.endpoint,
-    )
-
-
-@pytest.fixture
 def bq_warehouse(bq_settings: BigQuerySettings) -> Iterator[BigQueryWarehouse]:
     """A BigQuery adapter on the emulator, schema created."""
     warehouse = BigQueryWarehouse(bq_settings)
