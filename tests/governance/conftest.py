@@ -24,8 +24,6 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # nothing leaves 127.
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_db: Path) -> Settings:
     """Settings with this test's own MLflow store (a copy of the session's empty one) and DuckDB
     file, and 300 resamples."""
-    for name in [n for n in os.environ if n.startswith("BNPL_")]:
-        monkeypatch.delenv(name)
     seed_store(mlflow_db, tmp_path / "mlflow")
     monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(tmp_path / "bnpl.duckdb"))
     monkeypatch.setenv("BNPL_MODEL__STORE_DIR", str(tmp_path / "mlflow"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -30,8 +29,6 @@ TOKEN = "test-token-0123456789"
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_db: Path) -> Settings:
     """Settings with this test's MLflow store (a copy of the session's empty one), online store
     and token; fast alias polling."""
-    for name in [n for n in os.environ if n.startswith("BNPL_")]:
-        monkeypatch.delenv(name)
     seed_store(mlflow_db, tmp_path / "mlflow")
     monkeypatch.setenv("BNPL_WAREHOUSE__PATH", str(tmp_path / "bnpl.duckdb"))
     monkeypatch.setenv("BNPL_MODEL__STORE_DIR", str(tmp_path / "mlflow"))

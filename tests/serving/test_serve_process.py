@@ -3,7 +3,6 @@ in shadow and the scores log: ready only once warmed, answers, shadow-scores, st
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from live_data import captured_checkout
+from mlflow_store import seed_store
 from registry_helpers import RISK_FEATURES, Register, risk_model
 from simulator_helpers import free_port
 
@@ -26,10 +26,10 @@ TOKEN = "test-token-0123456789"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """This test's MLflow store, online store and scores log (the server's settings too)."""
-    for name in [n for n in os.environ if n.startswith("BNPL_")]:
-        monkeypatch.delenv(name)
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_db: Path) -> Settings:
+    """This test's MLflow store (a copy of the session's empty one), online store and scores log
+    (the server's settings too)."""
+    seed_store(mlflow_db, tmp_path / "mlflow")
     for name, value in {
         "BNPL_WAREHOUSE__PATH": tmp_path / "bnpl.duckdb",
         "BNPL_MODEL__STORE_DIR": tmp_path / "mlflow",

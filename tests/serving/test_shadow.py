@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 import pytest
 from live_data import captured_checkout
+from mlflow_store import seed_store
 from redis_server import RedisServer
 from registry_helpers import RISK_FEATURES, Register, risk_model
 from starlette.testclient import TestClient
@@ -43,10 +44,12 @@ def _checkouts(n: int, first: int = 0) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
-    """Settings of this test's stores and logs, with extra ``BNPL_`` variables when asked."""
-    for name in [n for n in os.environ if n.startswith("BNPL_")]:
-        monkeypatch.delenv(name)
+def env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_db: Path
+) -> Callable[..., Settings]:
+    """Settings of this test's stores (MLflow: a copy of the session's empty one) and logs, with
+    extra ``BNPL_`` variables when asked."""
+    seed_store(mlflow_db, tmp_path / "mlflow")
     base = {
         "BNPL_WAREHOUSE__PATH": tmp_path / "bnpl.duckdb",
         "BNPL_MODEL__STORE_DIR": tmp_path / "mlflow",
