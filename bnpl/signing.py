@@ -26,9 +26,9 @@ ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
 SIGNATURE_HEADER = "webhook-signature"
 MAX_SIGNATURES = 8
+"""Most space-separated entries of ``webhook-signature`` looked at (bounds the work per request)."""
 SECRET_PREFIX = "whsec_"
 """What a Standard Webhooks secret may start with (the base64 key follows)."""
-"""Most space-separated entries of ``webhook-signature`` looked at (bounds the work per request)."""
 _MAX_STAMP_DIGITS = 11  # Unix seconds until the year 5138: datetime can hold every such value
 
 

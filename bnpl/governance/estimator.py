@@ -209,22 +209,10 @@ def fit_pipeline(
     )
 
 
-def levels_in(model: Any, features: Sequence[Feature]) -> dict[str, list[str]]:
-    """The category levels a pipeline from :func:`fit_pipeline` learned, per feature."""
-    encoder = model.named_steps["columns"].named_transformers_["categories"]
-    names = [f.name for f in _categorical(features)]
-    return {n: [str(v) for v in c] for n, c in zip(names, encoder.categories_, strict=True)}
-
-
 def encoded_probabilities(model: Any, matrix: Any) -> Any:
     """The probability of default per row of a matrix encoded by :func:`encoded_matrix` with
     the model's levels (float64 array)."""
     return np.asarray(model.named_steps["classifier"].predict_proba(matrix)[:, 1], dtype=np.float64)
-
-
-def fast_probabilities(model: Any, frame: pl.DataFrame, features: Sequence[Feature]) -> Any:
-    """:func:`probabilities` of a pipeline from :func:`fit_pipeline`, encoded in Polars."""
-    return encoded_probabilities(model, encoded_matrix(frame, features, levels_in(model, features)))
 
 
 def iterations(model: Any) -> int:

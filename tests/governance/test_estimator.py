@@ -8,8 +8,10 @@ import polars as pl
 
 from bnpl.features.training import Feature
 from bnpl.governance.estimator import (
-    fast_probabilities,
+    encoded_matrix,
+    encoded_probabilities,
     fit_pipeline,
+    levels_of,
     model_input,
     probabilities,
     threads,
@@ -23,7 +25,8 @@ FEATURES = [
 
 
 def test_pipeline_and_polars_path_agree() -> None:
-    """predict_proba on model_input equals the encoded-matrix path, for known and unseen levels."""
+    """predict_proba on model_input equals the encoded-matrix path train scores with (the train
+    frame's levels), for known and unseen levels."""
     rng = np.random.default_rng(0)
     n = 4000
     device = rng.choice(["ios", "android", "web"], n)
@@ -40,7 +43,9 @@ def test_pipeline_and_polars_path_agree() -> None:
         schema={"amount": pl.Float64, "device": pl.String, "trusted": pl.Boolean},
     )
     via_pandas = probabilities(model, model_input(rows, FEATURES))
-    via_polars = fast_probabilities(model, rows, FEATURES)
+    via_polars = encoded_probabilities(
+        model, encoded_matrix(rows, FEATURES, levels_of(train, FEATURES))
+    )
     assert np.allclose(via_pandas, via_polars)
     assert via_pandas[0] > via_pandas[2]  # web and a higher amount: the riskier row
 
