@@ -50,16 +50,17 @@ def command_name(argv: Sequence[str]) -> str | None:
 def areas_for(argv: Sequence[str] | None) -> tuple[str, ...]:
     """The areas to register for ``argv``: the one that owns its command, none for a bare
     ``--version``, else all of them."""
-    name = command_name(argv or ())
+    argv = argv or ()
+    name = command_name(argv)
     for area, names in AREAS.items():
         if name in names:
             return (area,)
-    if name is None and "--version" in (argv or ()) and "--help" not in (argv or ()):
+    if name is None and "--version" in argv and "--help" not in argv:
         return ()
     return tuple(AREAS)
 
 
 def register(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
     """Add the commands ``argv`` needs (every area's when ``argv`` is None or names none)."""
-    for area in areas_for(argv) if argv is not None else tuple(AREAS):
+    for area in areas_for(argv):
         importlib.import_module(f"bnpl.cli.{area}").register(app)
