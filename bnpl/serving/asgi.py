@@ -46,6 +46,7 @@ class ScoringApp:
         self.service = service
         self.state = SimpleNamespace(service=service)
         self._limit = service.serving.max_body_bytes
+        self._too_big = error_answer(413, f"body over {self._limit} bytes")
         self._on_loop = isinstance(service.store, SqliteStore)
         """Run the work on the loop's thread (a local store), else in a worker thread."""
 
@@ -92,19 +93,22 @@ class ScoringApp:
                 length = value
         if not self.service.authorized(authorization):
             return error_answer(401, "missing or invalid bearer token")
-        too_big = error_answer(413, f"body over {self._limit} bytes")
         if length.isdigit() and int(length) > self._limit:
-            return too_big
-        body = b""
+            return self._too_big
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return None
-            body += message.get("body", b"")
-            if len(body) > self._limit:
-                return too_big
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > self._limit:
+                return self._too_big
             if not message.get("more_body", False):
                 break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if self._on_loop:
             return self.service.score(body)
         return await asyncio.to_thread(self.service.score, body)
