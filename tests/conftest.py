@@ -140,6 +140,22 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh SQL cache folder of this test (``bnpl.sqlcache``) and cold in-process caches of
+    compiled assertions and models."""
+    from bnpl import sqlcache
+    from bnpl.models import plan
+    from bnpl.quality import assertions
+
+    folder = tmp_path / "cache" / "sql"
+    monkeypatch.setattr(sqlcache, "ROOT", folder.parent)
+    monkeypatch.setattr(sqlcache, "CACHE_DIR", folder)
+    assertions.compile_sql.cache_clear()
+    plan._COMPILED.clear()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty embedded MLflow store's database, schema migrated once per worker; tests start

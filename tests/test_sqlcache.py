@@ -9,22 +9,10 @@ from pathlib import Path
 import pytest
 
 from bnpl import sqlcache
-from bnpl.models import plan
 from bnpl.quality import assertions
 from bnpl.sqltext import render_sql
 
 SQL = "SELECT COUNT(*) AS n FROM `bnpl_raw.transactions` WHERE transaction_date = @start_date"
-
-
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh cache folder and cold in-process caches."""
-    folder = tmp_path / "cache" / "sql"
-    monkeypatch.setattr(sqlcache, "ROOT", folder.parent)
-    monkeypatch.setattr(sqlcache, "CACHE_DIR", folder)
-    assertions.compile_sql.cache_clear()
-    plan._COMPILED.clear()
-    return folder
 
 
 def _entries(folder: Path, kind: str) -> list[Path]:

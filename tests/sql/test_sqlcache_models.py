@@ -5,20 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import pytest
-
-from bnpl import sqlcache
 from bnpl.models import Project, plan
 from bnpl.warehouse.duckdb import DuckDBWarehouse
-
-
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh cache folder and a cold in-process cache."""
-    folder = tmp_path / "cache" / "sql"
-    monkeypatch.setattr(sqlcache, "CACHE_DIR", folder)
-    plan._COMPILED.clear()
-    return folder
 
 
 def _entries(folder: Path) -> list[Path]:
