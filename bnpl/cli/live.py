@@ -15,18 +15,12 @@ from typing import Annotated, Any
 import typer
 
 from bnpl.calendar import parse_day
+from bnpl.cli.options import CONSUMER_OPTION, ONCE_OPTION
 from bnpl.errors import ConfigError, QualityGateError
 from bnpl.settings import Settings, load_settings
 from bnpl.stopping import HARD_EXIT_AFTER_S, stop_on_signals
 
 logger = logging.getLogger(__name__)
-
-ONCE_OPTION = typer.Option("--once", help="Stop when the log has nothing more for the group.")
-"""A log consumer's ``--once`` (``bnpl live load``, ``bnpl serving load-scores``)."""
-CONSUMER_OPTION = typer.Option(
-    "--consumer", help="This loader's name [default: BNPL_LIVE__LOADER_CONSUMER]."
-)
-"""A log consumer's ``--consumer`` (``bnpl live load``, ``bnpl serving load-scores``)."""
 
 
 def register(app: typer.Typer) -> None:

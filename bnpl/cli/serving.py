@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bnpl.calendar import parse_day
-from bnpl.cli.live import CONSUMER_OPTION, ONCE_OPTION
+from bnpl.cli.options import CONSUMER_OPTION, ONCE_OPTION
 from bnpl.settings import load_settings
 
 
