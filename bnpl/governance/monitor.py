@@ -155,8 +155,8 @@ def _bins(scores: np.ndarray) -> np.ndarray:
     return np.bincount(index, minlength=PSI_BINS)
 
 
-def _figures(group: pl.DataFrame) -> tuple[float | None, float | None, float | None]:
-    done = group.filter(pl.col("will_default").is_not_null())
+def _figures(done: pl.DataFrame) -> tuple[float | None, float | None, float | None]:
+    """ROC AUC, Brier and ECE of the matured rows ``done`` (None without both outcomes)."""
     if done.is_empty() or done["will_default"].n_unique() < 2:
         return None, None, None
     f = metrics.figures(done["will_default"].cast(pl.Int64).to_numpy(), done["score"].to_numpy())
@@ -185,7 +185,7 @@ def compute(
             reference = counts if reference is None else reference
             done = group.filter(pl.col("will_default").is_not_null())
             positives = int(done["will_default"].cast(pl.Int64).sum()) if done.height else 0
-            auc, brier, ece = _figures(group)
+            auc, brier, ece = _figures(done)
             found.append(
                 PeriodFigures(
                     model_version=int(version),
