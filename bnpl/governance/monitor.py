@@ -349,16 +349,22 @@ def latest_figures(warehouse: Warehouse, name: str, versions: Sequence[int]) -> 
     latest period that has them; the largest score PSI), {} when none was recorded."""
     if not warehouse.table_exists(*MODEL_MONITOR):
         return {}
+    table = warehouse.table(*MODEL_MONITOR)
+    of_model = exp.column("registered_model").eq(param("name"))
+    newest_run = (  # the table grows by a run per monitor call: read the newest run only
+        exp.select("run_id").from_(table).where(of_model).order_by("computed_at DESC").limit(1)
+    )
     query = (
         exp.select("*")
-        .from_(warehouse.table(*MODEL_MONITOR))
-        .where(exp.column("registered_model").eq(param("name")))
+        .from_(table)
+        .where(of_model)
+        .where(exp.column("run_id").eq(newest_run.subquery()))
     )
-    rows = warehouse.query(to_dialect(query, warehouse.dialect), {"name": name})
-    if rows.is_empty():
+    run = warehouse.query(to_dialect(query, warehouse.dialect), {"name": name})
+    if run.is_empty():
         return {}
-    newest = rows.sort("computed_at").get_column("run_id")[-1]
-    run = rows.filter(pl.col("run_id") == newest).sort("period_start")
+    newest = run.get_column("run_id")[0]
+    run = run.sort("period_start")
     found: dict[str, Any] = {}
     for version in versions:
         mine = run.filter(pl.col("model_version") == version)

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
 
@@ -55,5 +56,13 @@ def test_monitor_rows_in_bigquery(bq_settings: BigQuerySettings) -> None:
         assert second["score_psi"] == 0.0 and second["flow_run_id"] is None
         evidence = latest_figures(warehouse, name, [3])
         assert evidence["3"]["scores"] == 16 and evidence["3"]["latest_period"] == "2024-04-01"
+        # the newest run by computed_at is the evidence, whatever was written last
+        newer = replace(result, periods=result.periods[:1], run_id="newer",
+                        computed_at=result.computed_at + timedelta(hours=1))  # fmt: skip
+        older = replace(result, run_id="older", computed_at=result.computed_at - timedelta(days=1))
+        write_figures(warehouse, newer, flow_run_id=None)
+        write_figures(warehouse, older, flow_run_id=None)
+        evidence = latest_figures(warehouse, name, [3])
+        assert (evidence["3"]["run_id"], evidence["3"]["scores"]) == ("newer", 8)
     finally:
         warehouse.close()
