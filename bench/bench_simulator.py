@@ -132,7 +132,7 @@ def _measure_child() -> None:
 def _end_to_end() -> tuple[int, float]:
     from bnpl.calendar import DayRequest
     from bnpl.settings import SimulatorSettings, SourceSettings
-    from bnpl.simulator.server import serve_in_background
+    from bnpl.simulator.process import serve_in_background
     from bnpl.source.client import SourceClient
 
     request = DayRequest(date(2024, 3, 12), "weekday", DAY, 0)

@@ -1,7 +1,7 @@
 """Children never outlive bnpl, even after ``kill -9``: a watchdog process, and a lifeline for
 the children bnpl spawns itself.
 
-A run starts children: the bundled simulator (:func:`bnpl.simulator.server.serve_in_background`)
+A run starts children: the bundled simulator (:class:`bnpl.simulator.process.BackgroundSimulator`)
 and Prefect's temporary API server (which Prefect starts, not bnpl). A clean exit stops both; a
 ``kill -9`` of bnpl used to leave them listening. Two mechanisms, Linux only (elsewhere both are
 no-ops; see ``docs/decisions.md``):

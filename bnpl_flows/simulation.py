@@ -25,13 +25,13 @@ from prefect.client.orchestration import get_client
 from bnpl.calendar import check_range, iter_days
 from bnpl.errors import ConfigError
 from bnpl.settings import load_settings
+from bnpl.simulator.process import serve_in_background
 from bnpl.simulator.report import (
     RunOutcome,
     SimulationReport,
     request_fault_settings,
     summarize_simulation,
 )
-from bnpl.simulator.server import serve_in_background
 from bnpl_flows.daily import daily_bnpl_processing
 
 logger = logging.getLogger(__name__)

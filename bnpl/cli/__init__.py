@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from bnpl import allocator
+from bnpl.cli import commands
 from bnpl.cli.output import JSON_COMMANDS, OUTPUT, json_refused
 from bnpl.errors import BnplError, ConfigError, RunStoppedError
 from bnpl.redaction import install_log_redaction, redact
@@ -29,6 +31,10 @@ app = typer.Typer(
 )
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+ALLOCATOR_COMMANDS = frozenset({"backfill", "ingest-day", "daily"})
+"""Commands that run the ingestion engine in this process and get :mod:`bnpl.allocator`'s
+settings (they and the bundled simulator they start allocate and free tens of MB a day)."""
 
 
 def _print_version(value: bool) -> None:
@@ -82,8 +88,6 @@ def _global_options(
 
 
 def _register(argv: list[str]) -> None:
-    from bnpl.cli import commands
-
     commands.register(app, argv)
 
 
@@ -119,10 +123,13 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    if commands.command_name(args) in ALLOCATOR_COMMANDS:
+        allocator.configure()  # before anything imports Polars
     quiet_prefect_telemetry()  # before any command imports Prefect
     configure_logging()
     OUTPUT.json, OUTPUT.quiet = False, False
-    _register(sys.argv[1:] if argv is None else argv)
+    _register(args)
     try:
         app(args=argv, standalone_mode=False)
     except ConfigError as exc:

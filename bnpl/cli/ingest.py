@@ -79,13 +79,17 @@ def _direct(
     settings: Settings, first: date, last: date, workers: int | None, force: bool
 ) -> Callable[[ProgressCallback | None], IngestSummary]:
     def run(progress: ProgressCallback | None) -> IngestSummary:
-        from bnpl import ingest, pipeline  # pandera and polars load only for ingest commands
+        from bnpl.simulator.process import bundled_simulator
 
         start_reaper()  # the bundled simulator ends with this process
-        with pipeline.open_session(settings) as session:
-            summary = pipeline.ingest_range(
-                session, first, last, force=force, concurrency=workers, progress=progress
-            )
+        # the simulator starts first: its child's imports run beside this process's
+        with bundled_simulator(settings) as simulator:
+            from bnpl import ingest, pipeline  # pandera and polars load only for ingest commands
+
+            with pipeline.open_session(settings, simulator=simulator) as session:
+                summary = pipeline.ingest_range(
+                    session, first, last, force=force, concurrency=workers, progress=progress
+                )
         return ingest.raise_for_failures(summary)
 
     return run

@@ -13,6 +13,7 @@ from bnpl.errors import ConfigError
 from bnpl.normalize import IdentityScope
 from bnpl.settings import Settings
 from bnpl.simulator import SIMULATOR_IDENTITY
+from bnpl.simulator.process import BackgroundSimulator, bundled
 from bnpl.source.client import DaySource, FetchedDay, SourceClient
 from bnpl.warehouse import Warehouse, open_warehouse
 from bnpl.warehouse.names import LIVE_SOURCE
@@ -75,12 +76,17 @@ class IngestSession:
 
 @contextmanager
 def open_session(
-    settings: Settings, *, client: DaySource | None = None, source: bool = True
+    settings: Settings,
+    *,
+    client: DaySource | None = None,
+    source: bool = True,
+    simulator: BackgroundSimulator | None = None,
 ) -> Iterator[IngestSession]:
     """Open the warehouse (creating its tables), then the source, for one run.
 
-    With ``settings.source.url`` unset the bundled simulator is started on a free 127.0.0.1 port
-    and stopped at the end. ``client`` replaces the HTTP client (tests); the identity still follows
+    With ``settings.source.url`` unset the bundled simulator is the source: ``simulator`` if
+    given (started earlier by the caller, who stops it: :func:`bnpl.simulator.process.bundled_simulator`), else one
+    started here on a free 127.0.0.1 port and stopped at the end. ``client`` replaces the HTTP client (tests); the identity still follows
     the settings. ``source=False`` (a run that seals live days, ``BNPL_LIVE__SEAL_DAYS``): no
     source is opened or started; the identity is ``live`` and fetching a day is an error.
 
@@ -103,10 +109,9 @@ def open_session(
             base_url = ""
         if client is None:
             if settings.source.url is None:
-                from bnpl.simulator.server import serve_in_background
-
-                simulator = settings.simulator.model_copy(update={"port": 0})
-                base_url = stack.enter_context(serve_in_background(simulator))
+                if simulator is None:
+                    simulator = stack.enter_context(bundled(settings.simulator))
+                base_url = simulator.url()
                 logger.info("started the bundled simulator at %s", base_url)
             client = stack.enter_context(_open_client(settings, base_url))
         yield IngestSession(settings, identity, scope, client, warehouse)

@@ -1,6 +1,6 @@
-"""The process :func:`bnpl.simulator.server.serve_in_background` starts (not a user command: run
+"""The process :class:`bnpl.simulator.process.BackgroundSimulator` starts (not a user command: run
 ``bnpl simulate serve``). It reads :class:`~bnpl.settings.SimulatorSettings` as JSON from stdin,
-binds, announces its port on stdout (:data:`~bnpl.simulator.server.PORT_ANNOUNCEMENT`) and
+binds, announces its port on stdout (:data:`~bnpl.simulator.process.PORT_ANNOUNCEMENT`) and
 serves until terminated, or until its parent is gone (``--parent-pid PID``, and
 ``--death-signal`` when the parent spawned it from its main thread: :func:`bnpl.reaper.watch_parent`)."""
 
@@ -12,7 +12,8 @@ import sys
 
 from bnpl.reaper import watch_parent
 from bnpl.settings import SimulatorSettings
-from bnpl.simulator.server import PORT_ANNOUNCEMENT, bind_socket, serve
+from bnpl.simulator.process import PORT_ANNOUNCEMENT
+from bnpl.simulator.server import bind_socket, serve
 
 
 def main() -> None:

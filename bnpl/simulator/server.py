@@ -6,8 +6,8 @@ framing, historical and real-time modes, optional pacing (one day per second). F
 :class:`bnpl.settings.FaultSettings` (see :mod:`bnpl.simulator.faults`).
 
 Run it with ``bnpl simulate serve``, or from code with
-:func:`serve_in_background`, which starts it in a subprocess (generation then runs on another
-core than the caller) and yields its base URL.
+:func:`bnpl.simulator.process.serve_in_background`, which starts it in a subprocess (generation
+then runs on another core than the caller) and yields its base URL.
 """
 
 from __future__ import annotations
@@ -16,25 +16,19 @@ import asyncio
 import functools
 import json
 import logging
-import os
 import socket
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio.to_thread
-import httpx
 import numpy as np
 import polars as pl
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
-from bnpl.errors import ConfigError, SourceError
+from bnpl.errors import ConfigError
 from bnpl.settings import SimulatorSettings
 from bnpl.simulator import SIMULATOR_IDENTITY, VERSION, faults, realtime
 from bnpl.simulator.realtime import InjectedStreamCut
@@ -52,7 +46,6 @@ __all__ = [
     "faulty_lines",
     "parse_body",
     "serve",
-    "serve_in_background",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,9 +53,6 @@ log = logging.getLogger(__name__)
 BNPL_VERSION = VERSION
 GENERATOR_NAME = "bnpl"
 GENERATOR_DESCRIPTION = "BNPL transaction generator with realistic risk patterns."
-PORT_ANNOUNCEMENT = "BNPL_SIMULATOR_PORT="
-"""Prefix of the line the background simulator (:mod:`bnpl.simulator._child`) writes to stdout
-once it listens."""
 _STREAM_HEADERS = {"cache-control": "no-cache", "connection": "keep-alive"}
 _MEDIA_TYPE = "text/plain; charset=utf-8"
 
@@ -297,76 +287,3 @@ def serve(settings: SimulatorSettings, *, sock: socket.socket | None = None) -> 
         timeout_graceful_shutdown=2,
     )
     uvicorn.Server(config).run(sockets=[sock])
-
-
-def _read_port(process: subprocess.Popen[str], timeout_s: float) -> int:
-    assert process.stdout is not None
-    found: list[str] = []
-    reader = threading.Thread(target=lambda: found.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout_s)
-    line = found[0] if found else ""
-    if not line.startswith(PORT_ANNOUNCEMENT):
-        raise SourceError(
-            f"the bundled simulator did not start within {timeout_s:g} s "
-            f"(exit code {process.poll()}); run `bnpl simulate serve` to see why"
-        )
-    return int(line[len(PORT_ANNOUNCEMENT) :])
-
-
-@contextmanager
-def serve_in_background(
-    settings: SimulatorSettings | None = None, *, startup_timeout_s: float = 60.0
-) -> Iterator[str]:
-    """Start the simulator in a subprocess on ``settings.host`` (port 0: a free port) and yield its
-    base URL once ``GET /`` answers; stop it on exit.
-
-    Raises:
-        SourceError: the subprocess did not come up within ``startup_timeout_s``.
-    """
-    settings = settings or SimulatorSettings(port=0)
-    # the child ends with this process, even after a SIGKILL (bnpl.reaper.watch_parent)
-    lifeline = ["--parent-pid", str(os.getpid())]
-    if threading.current_thread() is threading.main_thread():
-        lifeline.append("--death-signal")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bnpl.simulator._child", *lifeline],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdin is not None
-        process.stdin.write(settings.model_dump_json())
-        process.stdin.close()
-        port = _read_port(process, startup_timeout_s)
-        url = f"http://{settings.host}:{port}"
-        _wait_healthy(url, process, startup_timeout_s)
-        log.info("bundled simulator listening on %s (pid %s)", url, process.pid)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[str], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    with httpx.Client(timeout=2.0) as client:
-        while True:
-            try:
-                if client.get(url + "/").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SourceError(
-                    f"the bundled simulator at {url} did not answer GET / within {timeout_s:g} s "
-                    f"(exit code {process.poll()})"
-                )
-            time.sleep(0.05)

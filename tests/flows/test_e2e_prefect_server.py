@@ -44,7 +44,7 @@ from prefect.client.orchestration import get_client
 import bnpl
 from bnpl.calendar import plan_day
 from bnpl.settings import FaultSettings, PlanSettings, SimulatorSettings
-from bnpl.simulator.server import serve_in_background
+from bnpl.simulator.process import serve_in_background
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect_server, pytest.mark.timeout(1200)]
 

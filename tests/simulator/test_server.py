@@ -15,7 +15,7 @@ from simulator_helpers import parse_lines, post_stream
 from bnpl import record
 from bnpl.settings import SimulatorSettings
 from bnpl.simulator import SIMULATOR_IDENTITY
-from bnpl.simulator.server import serve_in_background
+from bnpl.simulator.process import serve_in_background
 from bnpl.simulator.simulation import simulate
 from bnpl.source.request import StreamRequest
 

@@ -1,0 +1,57 @@
+"""The bundled simulator started ahead of the run (bnpl.simulator.process): the caller owns it,
+the session uses it, and a configured source starts nothing."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bnpl import ingest
+from bnpl.settings import load_settings
+from bnpl.simulator.process import bundled_simulator
+from tests.simulator_helpers import parse_lines, post_stream
+
+
+def test_a_configured_source_starts_no_simulator(tmp_path: Path):
+    settings = load_settings(
+        source={"url": "http://127.0.0.1:9"}, warehouse={"path": tmp_path / "w.duckdb"}
+    )
+    with bundled_simulator(settings) as simulator:
+        assert simulator is None
+
+
+def test_not_importing_the_server_to_start_it():
+    """Starting the child costs the caller no Polars, NumPy or FastAPI import."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from bnpl.simulator import process\n"
+        "print(sorted(m for m in ('polars', 'numpy', 'fastapi') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_the_session_uses_the_callers_simulator_and_leaves_it_running(
+    tmp_path: Path, captured_request, captured_counts
+):
+    settings = load_settings(warehouse={"path": tmp_path / "w.duckdb"})
+    with bundled_simulator(settings) as simulator:
+        assert simulator is not None
+        with ingest.open_session(settings, simulator=simulator) as session:
+            url = simulator.url()
+            assert session.source_identity.startswith("simulator:")
+        # the session is closed; the simulator is the caller's and still answers
+        records = parse_lines(post_stream(url, captured_request).content)
+        assert Counter(r["_timestamp"][:10] for r in records) == captured_counts
+    assert simulator.process.poll() is not None
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/", timeout=2)
