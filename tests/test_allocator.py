@@ -25,6 +25,7 @@ def _python(code: str, env: dict[str, str], *args: str) -> subprocess.CompletedP
 
 
 def test_configure_sets_the_variable_unless_the_user_has():
+    """The variable is added once; a value the user set is never replaced."""
     environ: dict[str, str] = {}
     assert allocator.configure(environ) is True
     assert environ == {allocator.JEMALLOC_VARIABLE: allocator.JEMALLOC_CONF}
@@ -37,6 +38,8 @@ _POLARS_WORK = "import polars as pl; print(pl.DataFrame({'a': list(range(100000)
 
 
 def test_polars_jemalloc_reads_the_variable_and_accepts_the_options():
+    """Polars runs with the options and its jemalloc reports none as invalid; an unknown option
+    in the same variable is reported."""
     good = _python(_POLARS_WORK, {allocator.JEMALLOC_VARIABLE: allocator.JEMALLOC_CONF})
     assert good.returncode == 0, good.stderr
     assert good.stdout.strip() == str(sum(range(100000)))

@@ -17,6 +17,7 @@ from tests.simulator_helpers import parse_lines, post_stream
 
 
 def test_a_configured_source_starts_no_simulator(tmp_path: Path):
+    """With BNPL_SOURCE__URL set, nothing is started ahead of the run."""
     settings = load_settings(
         source={"url": "http://127.0.0.1:9"}, warehouse={"path": tmp_path / "w.duckdb"}
     )
@@ -43,6 +44,8 @@ def test_not_importing_the_server_to_start_it():
 def test_the_session_uses_the_callers_simulator_and_leaves_it_running(
     tmp_path: Path, captured_request, captured_counts
 ):
+    """The session takes its source from the simulator the caller started and does not stop
+    it; the caller's exit does."""
     settings = load_settings(warehouse={"path": tmp_path / "w.duckdb"})
     with bundled_simulator(settings) as simulator:
         assert simulator is not None
