@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
+from bnpl.allocator import child_environment
 from bnpl.errors import SourceError
 from bnpl.settings import Settings, SimulatorSettings
 
@@ -49,6 +50,7 @@ class BackgroundSimulator:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env=child_environment(),
         )
         try:
             assert self.process.stdin is not None
