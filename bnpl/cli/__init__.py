@@ -33,8 +33,8 @@ app = typer.Typer(
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 ALLOCATOR_COMMANDS = frozenset({"backfill", "ingest-day", "daily"})
-"""Commands that run the ingestion engine in this process and get :mod:`bnpl.allocator`'s
-settings (they and the bundled simulator they start allocate and free tens of MB a day)."""
+"""Commands that run the ingestion engine in this process (tens of MB allocated and freed a day)
+and get :mod:`bnpl.allocator`'s setting for it; the bundled simulator they start does not."""
 
 
 def _print_version(value: bool) -> None:
@@ -87,10 +87,6 @@ def _global_options(
         raise ConfigError(json_refused(str(ctx.invoked_subcommand)))
 
 
-def _register(argv: list[str]) -> None:
-    commands.register(app, argv)
-
-
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is when a record is emitted (as ``logging.lastResort``
     does), not the stream of the moment the handler was made: a caller that swaps stderr (a
@@ -129,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_prefect_telemetry()  # before any command imports Prefect
     configure_logging()
     OUTPUT.json, OUTPUT.quiet = False, False
-    _register(args)
+    commands.register(app, args)
     try:
         app(args=argv, standalone_mode=False)
     except ConfigError as exc:

@@ -13,7 +13,7 @@ from bnpl.errors import ConfigError
 from bnpl.normalize import IdentityScope
 from bnpl.settings import Settings
 from bnpl.simulator import SIMULATOR_IDENTITY
-from bnpl.simulator.process import BackgroundSimulator, bundled
+from bnpl.simulator.process import BackgroundSimulator, bundled_simulator
 from bnpl.source.client import DaySource, FetchedDay, SourceClient
 from bnpl.warehouse import Warehouse, open_warehouse
 from bnpl.warehouse.names import LIVE_SOURCE
@@ -85,13 +85,16 @@ def open_session(
     """Open the warehouse (creating its tables), then the source, for one run.
 
     With ``settings.source.url`` unset the bundled simulator is the source: ``simulator`` if
-    given (started earlier by the caller, who stops it: :func:`bnpl.simulator.process.bundled_simulator`), else one
-    started here on a free 127.0.0.1 port and stopped at the end. ``client`` replaces the HTTP client (tests); the identity still follows
-    the settings. ``source=False`` (a run that seals live days, ``BNPL_LIVE__SEAL_DAYS``): no
-    source is opened or started; the identity is ``live`` and fetching a day is an error.
+    given (started earlier by the caller, who stops it; see
+    :func:`bnpl.simulator.process.bundled_simulator`), else one started here on a free
+    127.0.0.1 port and stopped at the end. ``client`` replaces the HTTP client (tests); the
+    identity still follows the settings. ``source=False`` (a run that seals live days,
+    ``BNPL_LIVE__SEAL_DAYS``): no source is opened or started; the identity is ``live`` and
+    fetching a day is an error.
 
     Raises:
-        ConfigError: the warehouse path is unusable or the source URL is invalid (nothing started).
+        ConfigError: the warehouse path is unusable or the source URL is invalid (the session
+            started nothing; a ``simulator`` passed in is the caller's to stop).
     """
     scope: IdentityScope = "source" if settings.source.stable_customer_ids else "batch"
     with ExitStack() as stack:
@@ -110,9 +113,9 @@ def open_session(
         if client is None:
             if settings.source.url is None:
                 if simulator is None:
-                    simulator = stack.enter_context(bundled(settings.simulator))
+                    simulator = stack.enter_context(bundled_simulator(settings))
+                assert simulator is not None  # no source URL: bundled_simulator started one
                 base_url = simulator.url()
-                logger.info("started the bundled simulator at %s", base_url)
             client = stack.enter_context(_open_client(settings, base_url))
         yield IngestSession(settings, identity, scope, client, warehouse)
 

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 
 from bnpl.allocator import child_environment
 from bnpl.errors import SourceError
@@ -54,8 +54,14 @@ class BackgroundSimulator:
         )
         try:
             assert self.process.stdin is not None
-            self.process.stdin.write(self.settings.model_dump_json())
-            self.process.stdin.close()
+            with self.process.stdin as stdin:
+                stdin.write(self.settings.model_dump_json())
+        except OSError as exc:  # the child died before reading its settings
+            self.stop()
+            raise SourceError(
+                f"the bundled simulator exited at start (exit code {self.process.poll()}): {exc}; "
+                "run `bnpl simulate serve` to see why"
+            ) from exc
         except BaseException:
             self.stop()
             raise
@@ -91,7 +97,7 @@ class BackgroundSimulator:
         found: list[str] = []
         reader = threading.Thread(target=lambda: found.append(stdout.readline()), daemon=True)
         reader.start()
-        reader.join(max(0.0, self._deadline - time.monotonic()))
+        reader.join(max(1.0, self._deadline - time.monotonic()))
         line = found[0] if found else ""
         if not line.startswith(PORT_ANNOUNCEMENT):
             raise SourceError(
@@ -119,7 +125,7 @@ class BackgroundSimulator:
 
 
 @contextmanager
-def started(
+def _started(
     settings: SimulatorSettings | None = None, *, startup_timeout_s: float = 60.0
 ) -> Iterator[BackgroundSimulator]:
     """A :class:`BackgroundSimulator` started now and stopped on exit; its URL is not waited
@@ -131,20 +137,16 @@ def started(
         simulator.stop()
 
 
-def bundled(settings: SimulatorSettings) -> AbstractContextManager[BackgroundSimulator]:
-    """:func:`started` on a free port with ``settings`` (the run's ``settings.simulator``)."""
-    return started(settings.model_copy(update={"port": 0}))
-
-
 @contextmanager
 def bundled_simulator(settings: Settings) -> Iterator[BackgroundSimulator | None]:
-    """The bundled simulator started now if ``settings`` has no source URL (else None), stopped
-    on exit. A command starts it before loading its own modules, so that the child's second of
-    start-up runs beside them, and passes it to :func:`bnpl.ingest.open_session`."""
+    """The bundled simulator, on a free port with ``settings.simulator``, started now if
+    ``settings`` has no source URL (else None) and stopped on exit. A command starts it before
+    loading its own modules, so that the child's second of start-up runs beside them, and passes
+    it to :func:`bnpl.ingest.open_session`."""
     if settings.source.url is not None:
         yield None
         return
-    with bundled(settings.simulator) as simulator:
+    with _started(settings.simulator.model_copy(update={"port": 0})) as simulator:
         yield simulator
 
 
@@ -158,5 +160,5 @@ def serve_in_background(
     Raises:
         SourceError: the subprocess did not come up within ``startup_timeout_s``.
     """
-    with started(settings, startup_timeout_s=startup_timeout_s) as simulator:
+    with _started(settings, startup_timeout_s=startup_timeout_s) as simulator:
         yield simulator.url()
