@@ -7,6 +7,7 @@ simulator, Prefect's temporary API) outlives it by more than a few seconds.
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -185,7 +186,10 @@ def test_no_child_outlives_a_killed_backfill(cli: Cli, tmp_path: Path):
         err.wait_for(" loaded: ", 1, proc, timeout=240)
         children = descendants(proc.pid)
         simulator = next(
-            line.split(" at ")[-1].strip() for line in err.lines if "bundled simulator at" in line
+            found.group(0)
+            for line in err.lines
+            if "bundled simulator listening on" in line
+            and (found := re.search(r"http://[^\s]+", line))
         )
         assert _listening(simulator)
         assert len(children) >= 2, children  # the simulator, Prefect's API server (the reaper)
