@@ -140,8 +140,8 @@ class ScoringService:
         except ServingError as exc:
             logger.warning("scoring path not warmed yet: %s", exc)
             return False
-        self.warmed = True
         logger.info("scoring path warmed (%d passes)", WARM_PASSES)
+        self.warmed = True  # after the line: whoever sees ready can find it in the log
         return True
 
     def stop(self) -> None:
