@@ -13,7 +13,7 @@ from bnpl.errors import ConfigError
 from bnpl.normalize import IdentityScope
 from bnpl.settings import Settings
 from bnpl.simulator import SIMULATOR_IDENTITY
-from bnpl.simulator.process import BackgroundSimulator, bundled_simulator
+from bnpl.simulator.process import BackgroundSimulator, bundled
 from bnpl.source.client import DaySource, FetchedDay, SourceClient
 from bnpl.warehouse import Warehouse, open_warehouse
 from bnpl.warehouse.names import LIVE_SOURCE
@@ -113,8 +113,7 @@ def open_session(
         if client is None:
             if settings.source.url is None:
                 if simulator is None:
-                    simulator = stack.enter_context(bundled_simulator(settings))
-                assert simulator is not None  # no source URL: bundled_simulator started one
+                    simulator = stack.enter_context(bundled(settings))
                 base_url = simulator.url()
             client = stack.enter_context(_open_client(settings, base_url))
         yield IngestSession(settings, identity, scope, client, warehouse)

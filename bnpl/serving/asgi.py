@@ -108,7 +108,7 @@ class ScoringApp:
                 return self._too_big
             if not message.get("more_body", False):
                 break
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        body = b"".join(chunks)  # one chunk: the same object, no copy
         if self._on_loop:
             return self.service.score(body)
         return await asyncio.to_thread(self.service.score, body)

@@ -66,6 +66,12 @@ class BackgroundSimulator:
             self.stop()
             raise
 
+    def __enter__(self) -> BackgroundSimulator:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def url(self) -> str:
         """The base URL once the simulator answers ``GET /`` (at once after the first call).
 
@@ -124,17 +130,10 @@ class BackgroundSimulator:
                 time.sleep(0.05)
 
 
-@contextmanager
-def _started(
-    settings: SimulatorSettings | None = None, *, startup_timeout_s: float = 60.0
-) -> Iterator[BackgroundSimulator]:
-    """A :class:`BackgroundSimulator` started now and stopped on exit; its URL is not waited
-    for until :meth:`~BackgroundSimulator.url` is called."""
-    simulator = BackgroundSimulator(settings, startup_timeout_s=startup_timeout_s)
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
+def bundled(settings: Settings) -> BackgroundSimulator:
+    """The bundled simulator started now on a free port with ``settings.simulator`` (a context
+    manager that stops it)."""
+    return BackgroundSimulator(settings.simulator.model_copy(update={"port": 0}))
 
 
 @contextmanager
@@ -146,7 +145,7 @@ def bundled_simulator(settings: Settings) -> Iterator[BackgroundSimulator | None
     if settings.source.url is not None:
         yield None
         return
-    with _started(settings.simulator.model_copy(update={"port": 0})) as simulator:
+    with bundled(settings) as simulator:
         yield simulator
 
 
@@ -160,5 +159,5 @@ def serve_in_background(
     Raises:
         SourceError: the subprocess did not come up within ``startup_timeout_s``.
     """
-    with _started(settings, startup_timeout_s=startup_timeout_s) as simulator:
+    with BackgroundSimulator(settings, startup_timeout_s=startup_timeout_s) as simulator:
         yield simulator.url()
