@@ -13,10 +13,12 @@ loggers at WARNING, drops its Python warnings and its direct stderr prints.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
+import sys
+import threading
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -51,18 +53,72 @@ def describe_uri(uri: str) -> str:
     return uri
 
 
+_QUIET_LOCK = threading.Lock()
+_quiet_threads: Counter[int] = Counter()
+"""Threads inside :func:`quiet` (a count each: the blocks nest)."""
+_saved: dict[str, Any] = {}
+
+
+class _MutedThreadsStderr:
+    """``sys.stderr`` while some thread is inside :func:`quiet`: that thread's writes are dropped,
+    every other thread's go to the stream it replaced (``bnpl serve`` logs its requests and its
+    warm-up while the champion poller talks to MLflow)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        if threading.get_ident() in _quiet_threads:
+            return len(text)
+        return int(self.stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _showwarning(*args: Any, **kwargs: Any) -> None:
+    if threading.get_ident() not in _quiet_threads:
+        _saved["showwarning"](*args, **kwargs)
+
+
+def _mute() -> None:
+    with _QUIET_LOCK:
+        if not _quiet_threads:
+            _saved["stderr"] = sys.stderr
+            _saved["showwarning"] = warnings.showwarning
+            sys.stderr = _MutedThreadsStderr(sys.stderr)
+            warnings.showwarning = _showwarning
+        _quiet_threads[threading.get_ident()] += 1
+
+
+def _unmute() -> None:
+    with _QUIET_LOCK:
+        ident = threading.get_ident()
+        _quiet_threads[ident] -= 1
+        if _quiet_threads[ident] == 0:
+            del _quiet_threads[ident]
+        if not _quiet_threads:
+            if isinstance(sys.stderr, _MutedThreadsStderr):  # else someone swapped it since
+                sys.stderr = _saved["stderr"]
+            if warnings.showwarning is _showwarning:
+                warnings.showwarning = _saved["showwarning"]
+            _saved.clear()
+
+
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """MLflow's chatter off for the block: loggers at WARNING, warnings ignored, and its direct
-    prints to stderr (``Successfully registered model ...``) swallowed."""
+    """MLflow's chatter off for the block: loggers at WARNING, and this thread's Python warnings
+    and direct prints to stderr (``Successfully registered model ...``) dropped. Other threads'
+    stderr and warnings pass (``contextlib.redirect_stderr`` would swallow them too: it swaps the
+    process's stream)."""
     saved = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    _mute()
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
+        yield
     finally:
+        _unmute()
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
 
