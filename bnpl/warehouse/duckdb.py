@@ -9,6 +9,7 @@ Sessions run with ``TimeZone = 'UTC'``: ``TIMESTAMP`` (BigQuery ``TIMESTAMP``, s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
@@ -52,6 +53,14 @@ LOAD_THREADS = 1
 of days is tens of thousands of rows: a second thread there costs about as much CPU again as
 the work (inserting 8 days of transactions: 113-120 vs 58-67 CPU-ms), and the fetch and
 prepare workers keep the other core busy meanwhile (``docs/decisions.md``, issue 17 speed)."""
+
+LOAD_MEMORY_LIMIT = "256MB"
+"""DuckDB's ``memory_limit`` during a day load's script, when the configured one is higher. A
+load needs only the rows it inserts and those not checkpointed yet; under the configured 1GB
+DuckDB also keeps every block it wrote, and a year's backfill grew by the file's size (peak RSS
+1.42-1.58 GiB, 1.24-1.27 GiB with this; ``docs/decisions.md``, issue 17, fifth pass)."""
+
+_BYTES_PER = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
 
 _TYPES = {
     "STRING": "VARCHAR",
@@ -194,7 +203,11 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
         ]
         script = render_sql(STATEMENTS, "replace_days.sql", {"tables": tables})
         set_load = render_sql(STATEMENTS, "set_load.sql", {"names": list(load)})
-        with self.connection() as con, _at_most_threads(con, LOAD_THREADS):
+        with (
+            self.connection() as con,
+            _at_most_threads(con, LOAD_THREADS),
+            self._at_most_memory(con, LOAD_MEMORY_LIMIT),
+        ):
             try:
                 con.execute(set_load, load)
                 con.execute(script)
@@ -204,6 +217,27 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
                     raise
                 listed = ", ".join(str(d) for d in days)
                 raise WarehouseError(f"loading {listed} failed and was rolled back: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _at_most_memory(self, con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
+        """DuckDB's ``memory_limit`` lowered to ``limit`` inside the block (if it was higher),
+        then set back to the configured value (DuckDB's read-back text is rounded)."""
+        before = _memory_limit(con)
+        con.execute("SET memory_limit = $1", [limit])
+        if _memory_limit(con) >= before:
+            self._configured_memory(con)
+            yield
+            return
+        try:
+            yield
+        finally:
+            self._configured_memory(con)
+
+    def _configured_memory(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self._settings.memory_limit:
+            con.execute("SET memory_limit = $1", [self._settings.memory_limit])
+        else:
+            con.execute("RESET memory_limit")
 
     def write_live_batch(self, batch: LiveBatch) -> None:
         """One transaction (``sql/warehouse/duckdb/write_live.sql``): the frames go through
@@ -347,6 +381,16 @@ def _at_most_threads(con: duckdb.DuckDBPyConnection, threads: int) -> Iterator[N
         yield
     finally:
         con.execute("SET threads = $1", [before])
+
+
+def _memory_limit(con: duckdb.DuckDBPyConnection) -> float:
+    """DuckDB's ``memory_limit`` in bytes (read back as ``953.6 MiB``; unknown text: no limit)."""
+    rows = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    number, _, unit = str(rows[0][0] if rows else "").partition(" ")
+    try:
+        return float(number) * _BYTES_PER[unit]
+    except (ValueError, KeyError):
+        return float("inf")
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

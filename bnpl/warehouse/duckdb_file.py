@@ -44,11 +44,13 @@ _LOCK_POLL_MAX_S = 0.1
 _LOCK_PROGRESS_S = 30.0
 """While waiting for a locked file, one progress line per this many seconds."""
 
-_CHECKPOINT_THRESHOLD = "256MB"
+_CHECKPOINT_THRESHOLD = "128MB"
 """WAL size that triggers a checkpoint (DuckDB's default is 16MB). Each checkpoint rewrites the
 partly filled last row group (up to 122,880 rows) of every table it touches, so a day-by-day load
 with the default threshold re-compresses the same rows many times (36 vs 23 CPU-seconds for a
-year). The file is also checkpointed whenever this process lets it go."""
+year). Half of a load's memory limit (:data:`bnpl.warehouse.duckdb.LOAD_MEMORY_LIMIT`): the rows
+not checkpointed stay in memory. The file is also checkpointed whenever this process lets it
+go."""
 
 
 STATEMENTS = "warehouse/duckdb"

@@ -20,7 +20,12 @@ from bnpl.errors import ConfigError, WarehouseError, WarehouseLockedError
 from bnpl.settings import DuckDBSettings
 from bnpl.warehouse import DayBatch, open_warehouse, table_spec
 from bnpl.warehouse.base import LIVE_QUARANTINE_COLUMNS
-from bnpl.warehouse.duckdb import LOAD_THREADS, DuckDBWarehouse, _at_most_threads, _used_params
+from bnpl.warehouse.duckdb import (
+    LOAD_MEMORY_LIMIT,
+    DuckDBWarehouse,
+    _at_most_threads,
+    _used_params,
+)
 from bnpl.warehouse.names import DATASETS
 
 DAY = date(2024, 3, 1)
@@ -192,7 +197,39 @@ def test_loads_give_the_configured_threads_back(tmp_path):
         assert count(wh, "transactions", DAY) == 3
     finally:
         wh.close()
-    assert LOAD_THREADS == 1
+
+
+def _memory(wh: DuckDBWarehouse) -> str:
+    return str(wh.query("SELECT current_setting('memory_limit') AS m")["m"].item())
+
+
+@pytest.mark.parametrize(
+    ("configured", "inside"), [("1GB", "244.1 MiB"), ("128MB", "122.0 MiB"), (None, "244.1 MiB")]
+)
+def test_a_load_runs_under_the_lower_memory_limit_and_gives_the_configured_one_back(
+    tmp_path, configured, inside
+):
+    """The load's script runs under LOAD_MEMORY_LIMIT when the configured limit is higher (or
+    DuckDB's default), never above a lower configured one; after the block, and after a failure
+    inside it, the configured limit is back exactly."""
+    wh = DuckDBWarehouse(DuckDBSettings(path=tmp_path / "bnpl.duckdb", memory_limit=configured))
+    try:
+        configured_text = _memory(wh)
+        with wh.connection() as con, wh._at_most_memory(con, LOAD_MEMORY_LIMIT):
+            assert _memory(wh) == inside
+        assert _memory(wh) == configured_text
+        with (
+            pytest.raises(RuntimeError, match="boom"),
+            wh.connection() as con,
+            wh._at_most_memory(con, LOAD_MEMORY_LIMIT),
+        ):
+            raise RuntimeError("boom")
+        assert _memory(wh) == configured_text
+        wh.load_day(day_batch(DAY))
+        assert _memory(wh) == configured_text
+        assert count(wh, "transactions", DAY) == 3
+    finally:
+        wh.close()
 
 
 def test_frame_with_wrong_columns_is_rejected_before_writing(wh):
