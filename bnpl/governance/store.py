@@ -7,7 +7,8 @@ server is ``BNPL_MODEL__TRACKING_URI=http://...``.
 
 MLflow logs its own progress (database migrations, "Created version ...") and warns about
 pickling and requirements; a normal bnpl run shows none of it: :func:`quiet` keeps MLflow's
-loggers at WARNING, drops its Python warnings and its direct stderr prints.
+loggers at WARNING and drops the Python warnings and direct stderr prints of the thread that
+calls MLflow (only that thread's: a server's other threads keep logging).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import threading
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -56,38 +57,56 @@ def describe_uri(uri: str) -> str:
 _QUIET_LOCK = threading.Lock()
 _quiet_threads: Counter[int] = Counter()
 """Threads inside :func:`quiet` (a count each: the blocks nest)."""
-_saved: dict[str, Any] = {}
+_saved_levels: dict[str, int] = {}
 
 
 class _MutedThreadsStderr:
     """``sys.stderr`` while some thread is inside :func:`quiet`: that thread's writes are dropped,
-    every other thread's go to the stream it replaced (``bnpl serve`` logs its requests and its
-    warm-up while the champion poller talks to MLflow)."""
+    every other thread's go to the stream it wraps (``bnpl serve`` logs its requests and its
+    warm-up while the champion poller talks to MLflow). Left installed by someone who saved it
+    (a capture that ended later), it only forwards."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        if threading.get_ident() in _quiet_threads:
-            return len(text)
-        return int(self.stream.write(text))
+        if not isinstance(text, str):  # a text stream, also for callers probing with bytes
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if threading.get_ident() not in _quiet_threads:
+            self.stream.write(text)
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
 
 
-def _showwarning(*args: Any, **kwargs: Any) -> None:
-    if threading.get_ident() not in _quiet_threads:
-        _saved["showwarning"](*args, **kwargs)
+class _MutedThreadsShowwarning:
+    """``warnings.showwarning`` while some thread is inside :func:`quiet`: that thread's warnings
+    are dropped, every other thread's shown by the function it wraps. Left installed by a
+    ``warnings.catch_warnings`` that ended later, it only forwards."""
+
+    def __init__(self, inner: Callable[..., Any]) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        if threading.get_ident() not in _quiet_threads:
+            self.inner(*args, **kwargs)
 
 
 def _mute() -> None:
     with _QUIET_LOCK:
         if not _quiet_threads:
-            _saved["stderr"] = sys.stderr
-            _saved["showwarning"] = warnings.showwarning
-            sys.stderr = _MutedThreadsStderr(sys.stderr)
-            warnings.showwarning = _showwarning
+            if not isinstance(sys.stderr, _MutedThreadsStderr):
+                sys.stderr = _MutedThreadsStderr(sys.stderr)
+            if not isinstance(warnings.showwarning, _MutedThreadsShowwarning):
+                warnings.showwarning = _MutedThreadsShowwarning(warnings.showwarning)
+            for name in QUIET_LOGGERS:
+                _saved_levels[name] = logging.getLogger(name).level
+                logging.getLogger(name).setLevel(logging.WARNING)
         _quiet_threads[threading.get_ident()] += 1
 
 
@@ -97,30 +116,33 @@ def _unmute() -> None:
         _quiet_threads[ident] -= 1
         if _quiet_threads[ident] == 0:
             del _quiet_threads[ident]
-        if not _quiet_threads:
-            if isinstance(sys.stderr, _MutedThreadsStderr):  # else someone swapped it since
-                sys.stderr = _saved["stderr"]
-            if warnings.showwarning is _showwarning:
-                warnings.showwarning = _saved["showwarning"]
-            _saved.clear()
+        if _quiet_threads:
+            return
+        stderr, showwarning = sys.stderr, warnings.showwarning
+        if isinstance(stderr, _MutedThreadsStderr):  # else it was replaced since: leave it
+            sys.stderr = stderr.stream
+        if isinstance(showwarning, _MutedThreadsShowwarning):
+            warnings.showwarning = showwarning.inner
+        for name, level in _saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+        _saved_levels.clear()
 
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """MLflow's chatter off for the block: loggers at WARNING, and this thread's Python warnings
-    and direct prints to stderr (``Successfully registered model ...``) dropped. Other threads'
-    stderr and warnings pass (``contextlib.redirect_stderr`` would swallow them too: it swaps the
-    process's stream)."""
-    saved = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    """MLflow's chatter off for the block: its loggers at WARNING (until the last thread in a
+    block leaves), and this thread's Python warnings and direct prints to stderr (``Successfully
+    registered model ...``) dropped. Other threads' stderr and warnings pass
+    (``contextlib.redirect_stderr`` would swallow them too: it swaps the process's stream).
+
+    Two limits: what threads MLflow starts inside the block print or warn is not dropped (an
+    artifact download's pool), and a warnings filter set to ``error`` still raises inside the
+    block (filters are the process's, not a thread's)."""
     _mute()
     try:
         yield
     finally:
         _unmute()
-        for name, level in saved.items():
-            logging.getLogger(name).setLevel(level)
 
 
 def check_reachable(uri: str) -> None:

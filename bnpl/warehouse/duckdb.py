@@ -9,12 +9,11 @@ Sessions run with ``TimeZone = 'UTC'``: ``TIMESTAMP`` (BigQuery ``TIMESTAMP``, s
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -54,11 +53,13 @@ of days is tens of thousands of rows: a second thread there costs about as much 
 the work (inserting 8 days of transactions: 113-120 vs 58-67 CPU-ms), and the fetch and
 prepare workers keep the other core busy meanwhile (``docs/decisions.md``, issue 17 speed)."""
 
-LOAD_MEMORY_LIMIT = "256MB"
-"""DuckDB's ``memory_limit`` during a day load's script, when the configured one is higher. A
+LOAD_MEMORY_LIMIT_MB = 256
+"""DuckDB's ``memory_limit`` (MB) during a day load's script, when the current one is higher. A
 load needs only the rows it inserts and those not checkpointed yet; under the configured 1GB
 DuckDB also keeps every block it wrote, and a year's backfill grew by the file's size (peak RSS
-1.42-1.58 GiB, 1.24-1.27 GiB with this; ``docs/decisions.md``, issue 17, fifth pass)."""
+of command and simulator 1.41-1.58 GiB, 1.23-1.29 GiB with this; ``docs/decisions.md``, issue
+17, fifth pass). The limit is the database's: another connection to the same file in this
+process (a second warehouse object) runs under it while a load does."""
 
 _BYTES_PER = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
 
@@ -206,7 +207,7 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
         with (
             self.connection() as con,
             _at_most_threads(con, LOAD_THREADS),
-            self._at_most_memory(con, LOAD_MEMORY_LIMIT),
+            self._at_most_memory(con, LOAD_MEMORY_LIMIT_MB),
         ):
             try:
                 con.execute(set_load, load)
@@ -218,26 +219,26 @@ class DuckDBWarehouse(DuckDBFile, Warehouse):
                 listed = ", ".join(str(d) for d in days)
                 raise WarehouseError(f"loading {listed} failed and was rolled back: {exc}") from exc
 
-    @contextlib.contextmanager
-    def _at_most_memory(self, con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
-        """DuckDB's ``memory_limit`` lowered to ``limit`` inside the block (if it was higher),
-        then set back to the configured value (DuckDB's read-back text is rounded)."""
-        before = _memory_limit(con)
-        con.execute("SET memory_limit = $1", [limit])
-        if _memory_limit(con) >= before:
-            self._configured_memory(con)
+    @contextmanager
+    def _at_most_memory(self, con: duckdb.DuckDBPyConnection, megabytes: int) -> Iterator[None]:
+        """DuckDB's ``memory_limit`` lowered to ``megabytes`` MB inside the block if the current
+        one is higher, then put back: the configured value (DuckDB's read-back text is rounded),
+        or the text read before if that was not the configured one (a notebook's ``SET``)."""
+        before = _memory_text(con)
+        if _memory_bytes(before) <= megabytes * 1000**2:
             yield
             return
-        try:
+        con.execute("SET memory_limit = $1", [f"{megabytes}MB"])
+        with _put_back(lambda: self._memory_back(con, before)):
             yield
-        finally:
-            self._configured_memory(con)
 
-    def _configured_memory(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _memory_back(self, con: duckdb.DuckDBPyConnection, before: str) -> None:
         if self._settings.memory_limit:
             con.execute("SET memory_limit = $1", [self._settings.memory_limit])
         else:
             con.execute("RESET memory_limit")
+        if _memory_text(con) != before:  # not the configured one: the text read, which
+            con.execute("SET memory_limit = $1", [_within(before)])  # DuckDB truncates
 
     def write_live_batch(self, batch: LiveBatch) -> None:
         """One transaction (``sql/warehouse/duckdb/write_live.sql``): the frames go through
@@ -377,20 +378,49 @@ def _at_most_threads(con: duckdb.DuckDBPyConnection, threads: int) -> Iterator[N
         yield
         return
     con.execute("SET threads = $1", [threads])
+    with _put_back(lambda: con.execute("SET threads = $1", [before])):
+        yield
+
+
+@contextmanager
+def _put_back(restore: Callable[[], object]) -> Iterator[None]:
+    """Run ``restore`` after the block. After a failure, only if it can: a transaction the
+    block could not roll back refuses ``SET``, and the block's own error is the one to see (the
+    failed connection is closed unless pinned, and a new one gets the configured settings)."""
     try:
         yield
-    finally:
-        con.execute("SET threads = $1", [before])
+    except BaseException:
+        try:
+            restore()
+        except duckdb.Error as exc:
+            logger.debug("setting not put back after a failed load: %s", exc)
+        raise
+    restore()
 
 
-def _memory_limit(con: duckdb.DuckDBPyConnection) -> float:
-    """DuckDB's ``memory_limit`` in bytes (read back as ``953.6 MiB``; unknown text: no limit)."""
+def _memory_text(con: duckdb.DuckDBPyConnection) -> str:
     rows = con.execute("SELECT current_setting('memory_limit')").fetchall()
-    number, _, unit = str(rows[0][0] if rows else "").partition(" ")
+    return str(rows[0][0]) if rows else ""
+
+
+def _memory_bytes(text: str) -> float:
+    """DuckDB's read-back ``memory_limit`` text (``953.6 MiB``) in bytes; unknown text: no
+    limit."""
+    number, _, unit = text.partition(" ")
     try:
         return float(number) * _BYTES_PER[unit]
     except (ValueError, KeyError):
         return float("inf")
+
+
+def _within(text: str) -> str:
+    """A ``memory_limit`` that DuckDB reads back as ``text`` (``1.8 GiB`` -> ``1.85 GiB``): it
+    truncates to one decimal, so setting the text itself could lose a tenth on every load."""
+    number, _, unit = text.partition(" ")
+    try:
+        return f"{float(number) + 0.05:.2f} {unit}" if unit != "bytes" else text
+    except ValueError:
+        return text
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

@@ -21,7 +21,7 @@ from bnpl.settings import DuckDBSettings
 from bnpl.warehouse import DayBatch, open_warehouse, table_spec
 from bnpl.warehouse.base import LIVE_QUARANTINE_COLUMNS
 from bnpl.warehouse.duckdb import (
-    LOAD_MEMORY_LIMIT,
+    LOAD_MEMORY_LIMIT_MB,
     DuckDBWarehouse,
     _at_most_threads,
     _used_params,
@@ -179,28 +179,33 @@ def test_at_most_threads_lowers_the_setting_inside_only():
     con.close()
 
 
+def _failing_batch() -> DayBatch:
+    """A day whose customers break a NOT NULL column: the load fails inside its transaction."""
+    broken = day_batch(DAY, tx=7, tag="bad")
+    customers = broken.customers.with_columns(customer_key=pl.lit(None, pl.String))
+    return DayBatch(
+        DAY, broken.batch_id, broken.transactions, customers, broken.quarantine, broken.ledger
+    )
+
+
+def _setting(wh: DuckDBWarehouse, name: str) -> object:
+    return wh.query("SELECT current_setting($name) AS v", {"name": name})["v"].item()
+
+
 def test_loads_give_the_configured_threads_back(tmp_path):
-    """After a day load, and after a failed (rolled-back) one, DuckDB runs on the configured
-    threads again (the load's own script runs on LOAD_THREADS)."""
+    """After a day load, and after a failed (rolled-back) one, the same open connection runs on
+    the configured threads again (the load's own script runs on LOAD_THREADS)."""
     wh = DuckDBWarehouse(DuckDBSettings(path=tmp_path / "bnpl.duckdb", threads=2))
     try:
-        wh.load_day(day_batch(DAY))
-        assert wh.query("SELECT current_setting('threads') AS t")["t"].to_list() == [2]
-        broken = day_batch(DAY, tx=7, tag="bad")
-        customers = broken.customers.with_columns(customer_key=pl.lit(None, pl.String))
-        bad = DayBatch(
-            DAY, broken.batch_id, broken.transactions, customers, broken.quarantine, broken.ledger
-        )
-        with pytest.raises(WarehouseError, match="rolled back"):
-            wh.load_day(bad)
-        assert wh.query("SELECT current_setting('threads') AS t")["t"].to_list() == [2]
+        with wh.session():
+            wh.load_day(day_batch(DAY))
+            assert _setting(wh, "threads") == 2
+            with pytest.raises(WarehouseError, match="rolled back"):
+                wh.load_day(_failing_batch())
+            assert _setting(wh, "threads") == 2
         assert count(wh, "transactions", DAY) == 3
     finally:
         wh.close()
-
-
-def _memory(wh: DuckDBWarehouse) -> str:
-    return str(wh.query("SELECT current_setting('memory_limit') AS m")["m"].item())
 
 
 @pytest.mark.parametrize(
@@ -209,25 +214,44 @@ def _memory(wh: DuckDBWarehouse) -> str:
 def test_a_load_runs_under_the_lower_memory_limit_and_gives_the_configured_one_back(
     tmp_path, configured, inside
 ):
-    """The load's script runs under LOAD_MEMORY_LIMIT when the configured limit is higher (or
-    DuckDB's default), never above a lower configured one; after the block, and after a failure
-    inside it, the configured limit is back exactly."""
+    """The load's script runs under LOAD_MEMORY_LIMIT_MB when the current limit is higher (or
+    DuckDB's default), never above a lower one; after a load, and after a failed one, the same
+    open connection has the configured limit back exactly."""
     wh = DuckDBWarehouse(DuckDBSettings(path=tmp_path / "bnpl.duckdb", memory_limit=configured))
     try:
-        configured_text = _memory(wh)
-        with wh.connection() as con, wh._at_most_memory(con, LOAD_MEMORY_LIMIT):
-            assert _memory(wh) == inside
-        assert _memory(wh) == configured_text
-        with (
-            pytest.raises(RuntimeError, match="boom"),
-            wh.connection() as con,
-            wh._at_most_memory(con, LOAD_MEMORY_LIMIT),
-        ):
-            raise RuntimeError("boom")
-        assert _memory(wh) == configured_text
-        wh.load_day(day_batch(DAY))
-        assert _memory(wh) == configured_text
+        with wh.session():
+            configured_text = _setting(wh, "memory_limit")
+            with wh.connection() as con, wh._at_most_memory(con, LOAD_MEMORY_LIMIT_MB):
+                assert _setting(wh, "memory_limit") == inside
+            assert _setting(wh, "memory_limit") == configured_text
+            wh.load_day(day_batch(DAY))
+            assert _setting(wh, "memory_limit") == configured_text
+            with pytest.raises(WarehouseError, match="rolled back"):
+                wh.load_day(_failing_batch())
+            assert _setting(wh, "memory_limit") == configured_text
         assert count(wh, "transactions", DAY) == 3
+    finally:
+        wh.close()
+
+
+def test_a_limit_set_at_run_time_is_neither_raised_nor_replaced_by_a_load(tmp_path):
+    """A notebook's lower ``SET memory_limit`` holds during and after a load; a higher one is
+    lowered for the load and put back (to within DuckDB's rounding, the same after many loads)."""
+    wh = DuckDBWarehouse(DuckDBSettings(path=tmp_path / "bnpl.duckdb"))
+    try:
+        with wh.session():
+            wh.execute("SET memory_limit = '200MB'")
+            with wh.connection() as con, wh._at_most_memory(con, LOAD_MEMORY_LIMIT_MB):
+                assert _setting(wh, "memory_limit") == "190.7 MiB"
+            wh.load_day(day_batch(DAY))
+            assert _setting(wh, "memory_limit") == "190.7 MiB"
+            wh.execute("SET memory_limit = '2GB'")
+            with wh.connection() as con, wh._at_most_memory(con, LOAD_MEMORY_LIMIT_MB):
+                assert _setting(wh, "memory_limit") == "244.1 MiB"
+            assert _setting(wh, "memory_limit") == "1.8 GiB"
+            for _ in range(3):  # DuckDB truncates the text it reads back: no drift per load
+                wh.load_day(day_batch(DAY))
+            assert _setting(wh, "memory_limit") == "1.8 GiB"
     finally:
         wh.close()
 
