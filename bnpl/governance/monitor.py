@@ -36,6 +36,7 @@ from bnpl.errors import ConfigError
 from bnpl.governance import metrics
 from bnpl.governance.window import matured
 from bnpl.models.dialect import to_dialect
+from bnpl.quality.assertions import row_params
 from bnpl.quality.stats import psi
 from bnpl.settings import Settings
 from bnpl.sqltext import param
@@ -296,43 +297,79 @@ VALUES (
 """
 
 
+def _numbered(row: exp.Expression, i: int) -> exp.Expression:
+    """``row`` with each per-row parameter ``@name`` as ``@name_<i>``."""
+    return row.transform(
+        lambda node: (
+            exp.Parameter(this=exp.var(f"{node.name}_{i}"))
+            if isinstance(node, exp.Parameter) and node.name not in _SHARED
+            else node
+        )
+    )
+
+
+_SHARED = (
+    "run_id",
+    "computed_at",
+    "as_of_date",
+    "registered_model",
+    "grain",
+    "psi_reference",
+    "flow_run_id",
+    "bnpl_version",
+)
+"""Parameters of a monitor run bound once per statement; the others once per row, as
+``<name>_<i>``."""
+
+ROWS_PER_INSERT = 600
+"""Rows of one ``INSERT``: 15 parameters a row and 8 shared stay within BigQuery's 10,000 a
+query. A run of up to this many periods is stored whole or not at all."""
+
+
 def write_figures(
     warehouse: Warehouse, result: MonitorResult, *, flow_run_id: str | None = None
 ) -> None:
-    """Append ``result`` to ``bnpl_audit.model_monitor`` (one transaction; values bound)."""
+    """Append ``result`` to ``bnpl_audit.model_monitor``, every value bound, in one ``INSERT``
+    per :data:`ROWS_PER_INSERT` periods (a statement per period cost a BigQuery job each)."""
     warehouse.ensure_schema()
-    statement = sqlglot.parse_one(_INSERT, read="bigquery")
-    statement.this.set("this", warehouse.table(*MODEL_MONITOR))
-    sql = warehouse.render(statement)
-    for p in result.periods:  # every parameter typed, none None (BigQuery needs the types)
-        warehouse.execute(
-            sql,
-            {
-                "run_id": result.run_id,
-                "computed_at": result.computed_at,
-                "as_of_date": result.as_of,
-                "registered_model": result.registered_model,
-                "model_version": p.model_version,
-                "role": p.role,
-                "grain": result.grain,
-                "period_start": p.period_start,
-                "scores": p.scores,
-                "matured": p.matured,
-                "positives": p.positives,
-                "approval_rate": p.approval_rate,
-                "has_figures": p.roc_auc is not None,
-                "roc_auc": p.roc_auc or 0.0,
-                "brier": p.brier or 0.0,
-                "ece": p.ece or 0.0,
-                "mean_score": p.mean_score,
-                "default_rate": p.default_rate or 0.0,
-                "has_psi": p.score_psi is not None,
-                "score_psi": p.score_psi or 0.0,
-                "psi_reference": PSI_REFERENCE,
-                "flow_run_id": flow_run_id or "",
-                "bnpl_version": VERSION,
-            },
-        )
+    shared = {
+        "run_id": result.run_id,
+        "computed_at": result.computed_at,
+        "as_of_date": result.as_of,
+        "registered_model": result.registered_model,
+        "grain": result.grain,
+        "psi_reference": PSI_REFERENCE,
+        "flow_run_id": flow_run_id or "",
+        "bnpl_version": VERSION,
+    }
+    rows = [  # every parameter typed, none None (BigQuery needs the types)
+        {
+            "model_version": p.model_version,
+            "role": p.role,
+            "period_start": p.period_start,
+            "scores": p.scores,
+            "matured": p.matured,
+            "positives": p.positives,
+            "approval_rate": p.approval_rate,
+            "has_figures": p.roc_auc is not None,
+            "roc_auc": p.roc_auc or 0.0,
+            "brier": p.brier or 0.0,
+            "ece": p.ece or 0.0,
+            "mean_score": p.mean_score,
+            "default_rate": p.default_rate or 0.0,
+            "has_psi": p.score_psi is not None,
+            "score_psi": p.score_psi or 0.0,
+        }
+        for p in result.periods
+    ]
+    template = sqlglot.parse_one(_INSERT, read="bigquery")
+    template.this.set("this", warehouse.table(*MODEL_MONITOR))
+    (row,) = template.expression.expressions
+    for first in range(0, len(rows), ROWS_PER_INSERT):
+        chunk = rows[first : first + ROWS_PER_INSERT]
+        statement = template.copy()
+        statement.expression.set("expressions", [_numbered(row, i) for i in range(len(chunk))])
+        warehouse.execute(warehouse.render(statement), shared | row_params(chunk))
     logger.info(
         "monitor run %s: %d periods of %s as of %s in %s",
         result.run_id,

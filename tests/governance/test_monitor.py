@@ -16,6 +16,7 @@ from governance_data import AS_OF, TRUTH, logistic, synthetic_rows
 from registry_helpers import Register
 
 from bnpl.contracts import polars_schema
+from bnpl.governance import monitor as monitor_module
 from bnpl.governance import promote
 from bnpl.governance.monitor import OUTCOMES, monitor
 from bnpl.governance.report import decision_markdown
@@ -140,6 +141,27 @@ def test_figures_per_version_and_week_are_the_known_ones(
 
     daily = monitor(settings, warehouse, as_of=AS_OF_MONITOR, grain="day", versions=[1])
     assert [p.scores for p in daily.periods] == [8, 8, 7]
+
+
+def test_a_run_longer_than_one_insert_is_stored_whole(
+    settings: Settings, warehouse: DuckDBWarehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Periods beyond ROWS_PER_INSERT go in further statements: every period is stored once,
+    with its own values and the run's shared ones."""
+    monkeypatch.setattr(monitor_module, "ROWS_PER_INSERT", 3)
+    result = monitor(settings, warehouse, as_of=AS_OF_MONITOR, grain="day")
+    assert len(result.periods) > 3
+    stored = warehouse.query(
+        "SELECT run_id, grain, model_version, role, period_start, scores, matured "
+        "FROM bnpl_audit.model_monitor WHERE run_id = $run_id "
+        "ORDER BY model_version, role, period_start",
+        {"run_id": result.run_id},
+    )
+    expected = sorted(
+        (p.model_version, p.role, p.period_start, p.scores, p.matured) for p in result.periods
+    )
+    assert stored.drop("run_id", "grain").rows() == expected
+    assert set(stored["grain"]) == {"day"}
 
 
 def test_cli_prints_json_and_refuses_bad_input_in_one_line(
