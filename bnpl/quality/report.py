@@ -226,12 +226,16 @@ def _model_section(warehouse: Warehouse) -> str:
     title = "<h2>Model on matured outcomes</h2>\n"
     rows = pl.DataFrame()
     if warehouse.table_exists(*MODEL_MONITOR):
-        query = exp.select("*").from_(warehouse.table(*MODEL_MONITOR))
+        table = warehouse.table(*MODEL_MONITOR)
+        newest_run = (  # the table grows by a run per monitor call: read the newest run only
+            exp.select("run_id").from_(table).order_by("computed_at DESC").limit(1)
+        )
+        query = exp.select("*").from_(table).where(exp.column("run_id").eq(newest_run.subquery()))
         rows = warehouse.query(warehouse.render(query))
     if rows.is_empty():
         return title + "<p>No monitor run yet: run <code>bnpl model monitor</code>.</p>"
-    newest = rows.sort("computed_at")["run_id"][-1]
-    run = rows.filter(pl.col("run_id") == newest).sort("model_version", "role", "period_start")
+    newest = rows["run_id"][0]
+    run = rows.sort("model_version", "role", "period_start")
     first = run.row(0, named=True)
     body = "\n".join(
         "<tr>"

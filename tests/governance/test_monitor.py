@@ -192,12 +192,12 @@ def test_promote_and_the_quality_report_show_the_monitor_figures(
     settings: Settings, register: Register, warehouse: DuckDBWarehouse
 ) -> None:
     """The newest monitor figures of both versions are shown and recorded with the promotion
-    decision (the rule unchanged), and listed in the quality report."""
+    decision (the rule unchanged), and listed in the quality report (its newest run only)."""
     rows = synthetic_rows()
     register(logistic(["x1", "x2"], [1.2, 0.0], -1.7, rows), ["x1", "x2"])
     promote(settings, initial=True, warehouse=warehouse)
     register(logistic(["x1", "x2"], list(TRUTH[1:]), TRUTH[0], rows), ["x1", "x2"])
-    monitor(settings, warehouse, as_of=AS_OF_MONITOR)
+    weekly = monitor(settings, warehouse, as_of=AS_OF_MONITOR)
     decision = promote(settings, as_of=AS_OF, rows_of=lambda *_: rows, warehouse=warehouse)
     assert decision.verdict == "promoted"
     assert decision.monitor is not None and set(decision.monitor) == {"1", "2"}
@@ -210,3 +210,7 @@ def test_promote_and_the_quality_report_show_the_monitor_figures(
 
     html = _model_section(warehouse)
     assert 'id="model-monitor"' in html and "0.9167" in html
+    assert weekly.run_id in html and "per week" in html
+    daily = monitor(settings, warehouse, as_of=AS_OF_MONITOR, grain="day", versions=[1])
+    html = _model_section(warehouse)  # the newest run only
+    assert daily.run_id in html and weekly.run_id not in html and "per day" in html
