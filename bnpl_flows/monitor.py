@@ -17,7 +17,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from bnpl.governance.monitor import Grain, monitor_markdown, monitor_warehouse
+from bnpl.governance.monitor import monitor_warehouse
+from bnpl.governance.monitor_figures import Grain, monitor_markdown
 from bnpl.settings import Settings, load_settings
 from bnpl_flows._runtime import Day, forward_bnpl_logs
 

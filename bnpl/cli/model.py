@@ -138,7 +138,8 @@ def register(app: typer.Typer) -> None:
         unknown version or period).
         """
         from bnpl.cli.output import emit, want_json
-        from bnpl.governance.monitor import GRAINS, monitor_markdown, monitor_warehouse
+        from bnpl.governance.monitor import monitor_warehouse
+        from bnpl.governance.monitor_figures import GRAINS, monitor_markdown
 
         as_json = want_json("model monitor", json_output)
         if per not in GRAINS:

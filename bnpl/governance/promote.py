@@ -39,7 +39,7 @@ from bnpl.features.training import (
 from bnpl.governance import estimator, metrics, registry, store
 from bnpl.governance.decisions import Decision, tag_decision, write_decision
 from bnpl.governance.metrics import Comparison
-from bnpl.governance.monitor import latest_figures
+from bnpl.governance.monitor_figures import latest_figures
 from bnpl.governance.window import Window, evaluation_window
 from bnpl.settings import Settings
 from bnpl.warehouse import Warehouse

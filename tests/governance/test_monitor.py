@@ -16,8 +16,7 @@ from governance_data import AS_OF, TRUTH, logistic, synthetic_rows
 from registry_helpers import Register
 
 from bnpl.contracts import polars_schema
-from bnpl.governance import monitor as monitor_module
-from bnpl.governance import promote
+from bnpl.governance import monitor_figures, promote
 from bnpl.governance.monitor import OUTCOMES, monitor
 from bnpl.governance.report import decision_markdown
 from bnpl.quality.report import _model_section
@@ -148,7 +147,7 @@ def test_a_run_longer_than_one_insert_is_stored_whole(
 ) -> None:
     """Periods beyond ROWS_PER_INSERT go in further statements: every period is stored once,
     with its own values and the run's shared ones."""
-    monkeypatch.setattr(monitor_module, "ROWS_PER_INSERT", 3)
+    monkeypatch.setattr(monitor_figures, "ROWS_PER_INSERT", 3)
     result = monitor(settings, warehouse, as_of=AS_OF_MONITOR, grain="day")
     assert len(result.periods) > 3
     stored = warehouse.query(

@@ -8,7 +8,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from bnpl.governance.monitor import MonitorResult, PeriodFigures, latest_figures, write_figures
+from bnpl.governance.monitor_figures import (
+    MonitorResult,
+    PeriodFigures,
+    latest_figures,
+    write_figures,
+)
 from bnpl.settings import BigQuerySettings
 from bnpl.warehouse.names import MODEL_MONITOR
 
