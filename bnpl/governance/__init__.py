@@ -15,7 +15,8 @@ MLflow and scikit-learn are the ``ml`` extra and are imported only when a functi
 Modules: :mod:`~.window` (which days), :mod:`~.metrics` (figures, paired bootstrap),
 :mod:`~.checks` (gate and PSI), :mod:`~.estimator` (the pipeline), :mod:`~.store` and
 :mod:`~.registry` (MLflow), :mod:`~.train`, :mod:`~.promote`, :mod:`~.decisions`,
-:mod:`~.monitor` (the logged scores on matured outcomes).
+:mod:`~.report` (a decision's Markdown), :mod:`~.monitor` (the logged scores on matured
+outcomes) and :mod:`~.monitor_figures` (a monitor run's records, table and Markdown).
 """
 
 from __future__ import annotations

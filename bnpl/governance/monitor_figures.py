@@ -17,7 +17,6 @@ import sqlglot
 from sqlglot import exp
 
 from bnpl.models.dialect import to_dialect
-from bnpl.quality.assertions import row_params
 from bnpl.sqltext import param
 from bnpl.timeutil import utc_now
 from bnpl.version import VERSION
@@ -92,40 +91,30 @@ VALUES (
 """
 
 
-def _numbered(row: exp.Expression, i: int) -> exp.Expression:
-    """``row`` with each per-row parameter ``@name`` as ``@name_<i>``."""
+def _numbered(row: exp.Expression, i: int, shared: frozenset[str]) -> exp.Expression:
+    """``row`` with each parameter ``@name`` not in ``shared`` as ``@name_<i>``."""
     return row.transform(
         lambda node: (
             exp.Parameter(this=exp.var(f"{node.name}_{i}"))
-            if isinstance(node, exp.Parameter) and node.name not in _SHARED
+            if isinstance(node, exp.Parameter) and node.name not in shared
             else node
         )
     )
 
 
-_SHARED = (
-    "run_id",
-    "computed_at",
-    "as_of_date",
-    "registered_model",
-    "grain",
-    "psi_reference",
-    "flow_run_id",
-    "bnpl_version",
-)
-"""Parameters of a monitor run bound once per statement; the others once per row, as
-``<name>_<i>``."""
-
 ROWS_PER_INSERT = 600
 """Rows of one ``INSERT``: 15 parameters a row and 8 shared stay within BigQuery's 10,000 a
-query. A run of up to this many periods is stored whole or not at all."""
+query."""
 
 
 def write_figures(
     warehouse: Warehouse, result: MonitorResult, *, flow_run_id: str | None = None
 ) -> None:
-    """Append ``result`` to ``bnpl_audit.model_monitor``, every value bound, in one ``INSERT``
-    per :data:`ROWS_PER_INSERT` periods (a statement per period cost a BigQuery job each)."""
+    """Append ``result`` to ``bnpl_audit.model_monitor``, every value bound: the run's values
+    once per statement, each period's as ``<name>_<i>``, one ``INSERT`` per
+    :data:`ROWS_PER_INSERT` periods (a statement per period cost a BigQuery job each). A run is
+    stored whole: if a later statement fails, the run's rows are deleted before the error is
+    raised (a reader may see part of a run of several statements while it is written)."""
     warehouse.ensure_schema()
     shared = {
         "run_id": result.run_id,
@@ -157,14 +146,27 @@ def write_figures(
         }
         for p in result.periods
     ]
+    table = warehouse.table(*MODEL_MONITOR)
     template = sqlglot.parse_one(_INSERT, read="bigquery")
-    template.this.set("this", warehouse.table(*MODEL_MONITOR))
+    template.this.set("this", table)
     (row,) = template.expression.expressions
+    statements = []
     for first in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[first : first + ROWS_PER_INSERT]
         statement = template.copy()
-        statement.expression.set("expressions", [_numbered(row, i) for i in range(len(chunk))])
-        warehouse.execute(warehouse.render(statement), shared | row_params(chunk))
+        numbered = [_numbered(row, i, frozenset(shared)) for i in range(len(chunk))]
+        statement.expression.set("expressions", numbered)
+        params = shared | {
+            f"{k}_{i}": v for i, values in enumerate(chunk) for k, v in values.items()
+        }
+        statements.append((warehouse.render(statement), params))
+    for n, (sql, params) in enumerate(statements):
+        try:
+            warehouse.execute(sql, params)
+        except Exception:
+            if n:
+                _forget_run(warehouse, table, result.run_id)
+            raise
     logger.info(
         "monitor run %s: %d periods of %s as of %s in %s",
         result.run_id,
@@ -175,6 +177,24 @@ def write_figures(
     )
 
 
+def _forget_run(warehouse: Warehouse, table: exp.Table, run_id: str) -> None:
+    """Delete a run's rows (best effort: the caller raises its own error after)."""
+    delete = exp.delete(table, where=exp.column("run_id").eq(param("run_id")))
+    try:
+        warehouse.execute(warehouse.render(delete), {"run_id": run_id})
+    except Exception as exc:  # the write's error is the one to see
+        logger.warning("monitor run %s partly stored; deleting it failed: %s", run_id, exc)
+
+
+def newest_run(table: exp.Table, where: exp.Expression | None = None) -> exp.Subquery:
+    """``(SELECT run_id ...)``: the newest monitor run in ``table`` (of the rows ``where``
+    selects), by ``computed_at`` and then ``run_id``, so ties resolve the same everywhere."""
+    query = exp.select("run_id").from_(table)
+    if where is not None:
+        query = query.where(where)
+    return query.order_by("computed_at DESC", "run_id DESC").limit(1).subquery()
+
+
 def latest_figures(warehouse: Warehouse, name: str, versions: Sequence[int]) -> dict[str, Any]:
     """The newest monitor run's figures of each of ``versions`` (version text -> scores,
     matured outcomes and approval rate over the run's periods; ROC AUC, Brier and ECE of the
@@ -183,14 +203,11 @@ def latest_figures(warehouse: Warehouse, name: str, versions: Sequence[int]) -> 
         return {}
     table = warehouse.table(*MODEL_MONITOR)
     of_model = exp.column("registered_model").eq(param("name"))
-    newest_run = (  # the table grows by a run per monitor call: read the newest run only
-        exp.select("run_id").from_(table).where(of_model).order_by("computed_at DESC").limit(1)
-    )
-    query = (
+    query = (  # the table grows by a run per monitor call: read the newest run only
         exp.select("*")
         .from_(table)
         .where(of_model)
-        .where(exp.column("run_id").eq(newest_run.subquery()))
+        .where(exp.column("run_id").eq(newest_run(table, of_model)))
     )
     run = warehouse.query(to_dialect(query, warehouse.dialect), {"name": name})
     if run.is_empty():

@@ -227,8 +227,11 @@ def _model_section(warehouse: Warehouse) -> str:
     rows = pl.DataFrame()
     if warehouse.table_exists(*MODEL_MONITOR):
         table = warehouse.table(*MODEL_MONITOR)
-        newest_run = (  # the table grows by a run per monitor call: read the newest run only
-            exp.select("run_id").from_(table).order_by("computed_at DESC").limit(1)
+        newest_run = (  # the table grows by a run per monitor call: the newest run only, ties
+            exp.select("run_id")  # resolved as bnpl.governance.monitor_figures.newest_run does
+            .from_(table)
+            .order_by("computed_at DESC", "run_id DESC")
+            .limit(1)
         )
         query = exp.select("*").from_(table).where(exp.column("run_id").eq(newest_run.subquery()))
         rows = warehouse.query(warehouse.render(query))

@@ -95,12 +95,14 @@ def query_parameter(
     return bigquery.ScalarQueryParameter(name, inferred, value)
 
 
+_REFERENCED = re.compile(r"(?<![@\w])@(\w+)")
+"""A ``@name`` parameter reference (not a ``@@system`` variable)."""
+
+
 def query_parameters(
     params: Mapping[str, Any], sql: str
 ) -> list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter]:
-    """Parameters for ``sql``: those it references as ``@name`` (others are left out)."""
-    return [
-        query_parameter(name, value)
-        for name, value in params.items()
-        if re.search(rf"(?<![@\w])@{re.escape(name)}\b", sql)
-    ]
+    """Parameters for ``sql``: those it references as ``@name`` (others are left out; the
+    names are found in one pass: a 600-row insert has 9,000 of them)."""
+    used = set(_REFERENCED.findall(sql))
+    return [query_parameter(name, value) for name, value in params.items() if name in used]

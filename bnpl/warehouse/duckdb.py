@@ -88,9 +88,13 @@ def create_table_sql(spec: TableSpec, qualified: str) -> str:
     return render_sql(STATEMENTS, "create_table.sql", {"table": qualified, "columns": columns})
 
 
+_REFERENCED = re.compile(r"\$(\w+)")
+
+
 def _used_params(statement: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The parameters a statement names as ``$name`` (DuckDB rejects unused named parameters)."""
-    used = {k: v for k, v in (params or {}).items() if re.search(rf"\${re.escape(k)}\b", statement)}
+    named = set(_REFERENCED.findall(statement))  # one pass: a 600-row insert names 9,000
+    used = {k: v for k, v in (params or {}).items() if k in named}
     return used or None
 
 

@@ -16,6 +16,7 @@ from governance_data import AS_OF, TRUTH, logistic, synthetic_rows
 from registry_helpers import Register
 
 from bnpl.contracts import polars_schema
+from bnpl.errors import WarehouseError
 from bnpl.governance import monitor_figures, promote
 from bnpl.governance.monitor import OUTCOMES, monitor
 from bnpl.governance.report import decision_markdown
@@ -161,6 +162,29 @@ def test_a_run_longer_than_one_insert_is_stored_whole(
     )
     assert stored.drop("run_id", "grain").rows() == expected
     assert set(stored["grain"]) == {"day"}
+
+
+def test_a_run_whose_later_insert_fails_leaves_no_rows(
+    settings: Settings, warehouse: DuckDBWarehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second statement of a run fails: the error reaches the caller and none of the run's
+    rows stay (the newest complete run is still the evidence)."""
+    monkeypatch.setattr(monitor_figures, "ROWS_PER_INSERT", 3)
+    kept = monitor(settings, warehouse, as_of=AS_OF_MONITOR, grain="day")
+    execute, inserts = warehouse.execute, []
+
+    def second_insert_fails(sql: str, params: Any = None) -> None:
+        if sql.lstrip().upper().startswith("INSERT"):
+            inserts.append(sql)
+            if len(inserts) == 2:
+                raise WarehouseError("disk full")
+        execute(sql, params)
+
+    monkeypatch.setattr(warehouse, "execute", second_insert_fails)
+    with pytest.raises(WarehouseError, match="disk full"):
+        monitor(settings, warehouse, as_of=AS_OF_MONITOR, grain="day")
+    stored = warehouse.query("SELECT DISTINCT run_id FROM bnpl_audit.model_monitor")
+    assert stored["run_id"].to_list() == [kept.run_id]
 
 
 def test_cli_prints_json_and_refuses_bad_input_in_one_line(

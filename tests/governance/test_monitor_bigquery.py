@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from bnpl.governance import monitor_figures
 from bnpl.governance.monitor_figures import (
     MonitorResult,
     PeriodFigures,
@@ -19,10 +20,15 @@ from bnpl.warehouse.names import MODEL_MONITOR
 
 
 @pytest.mark.emulator
-def test_monitor_rows_in_bigquery(bq_settings: BigQuerySettings) -> None:
-    """Two periods of one version, one with figures and one without, written and read back;
-    promote's evidence reads them."""
+@pytest.mark.parametrize("rows_per_insert", [600, 1])
+def test_monitor_rows_in_bigquery(
+    bq_settings: BigQuerySettings, monkeypatch: pytest.MonkeyPatch, rows_per_insert: int
+) -> None:
+    """Two periods of one version, one with figures and one without, written (in one statement,
+    or one each) and read back; promote's evidence reads them."""
     from bnpl.warehouse.bigquery import BigQueryWarehouse
+
+    monkeypatch.setattr(monitor_figures, "ROWS_PER_INSERT", rows_per_insert)
 
     name = "m'; DROP TABLE x; --"
     result = MonitorResult(
