@@ -150,11 +150,12 @@ def write_figures(
     template = sqlglot.parse_one(_INSERT, read="bigquery")
     template.this.set("this", table)
     (row,) = template.expression.expressions
+    once = frozenset(shared)
     statements = []
     for first in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[first : first + ROWS_PER_INSERT]
         statement = template.copy()
-        numbered = [_numbered(row, i, frozenset(shared)) for i in range(len(chunk))]
+        numbered = [_numbered(row, i, once) for i in range(len(chunk))]
         statement.expression.set("expressions", numbered)
         params = shared | {
             f"{k}_{i}": v for i, values in enumerate(chunk) for k, v in values.items()

@@ -48,7 +48,7 @@ _CHECKPOINT_THRESHOLD = "128MB"
 """WAL size that triggers a checkpoint (DuckDB's default is 16MB). Each checkpoint rewrites the
 partly filled last row group (up to 122,880 rows) of every table it touches, so a day-by-day load
 with the default threshold re-compresses the same rows many times (36 vs 23 CPU-seconds for a
-year). Half of a load's memory limit (:data:`bnpl.warehouse.duckdb.LOAD_MEMORY_LIMIT`): the rows
+year). Half of a load's memory limit (:data:`bnpl.warehouse.duckdb.LOAD_MEMORY_LIMIT_MB`): the rows
 not checkpointed stay in memory. The file is also checkpointed whenever this process lets it
 go."""
 
